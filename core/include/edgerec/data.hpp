@@ -1,0 +1,194 @@
+// edgerec/data.hpp — interactions, id maps, sparse matrices and the loaders.
+//
+// Ownership: every type here is a plain value type (copyable, movable) that owns its memory.
+// Thread-safety: const methods may be called concurrently; nothing here has hidden shared state.
+// Units: ratings are whatever the file holds (MovieLens: 1..5 stars); timestamps are integer
+// seconds since the Unix epoch when the file has them, 0 otherwise.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "edgerec/error.hpp"
+
+namespace edgerec {
+
+// Dense index of a user or an item. 32 bits everywhere (the model file, wasm32, the C ABI).
+using index_t = std::uint32_t;
+
+// Maps the user's external string ids to dense indices 0..size()-1 in first-seen order.
+// Saved inside every model so that every API speaks the user's own ids.
+class IdMap {
+ public:
+  // Returns the index of `id`, adding it when new.
+  index_t add(std::string_view id);
+  // Returns the index of `id`, or -1 (as int64) when unknown.
+  std::int64_t find(std::string_view id) const;
+  // Like find() but throws Error("unknown <what> id '<id>'") when unknown.
+  index_t at(std::string_view id, const char* what) const;
+  const std::string& id(index_t index) const { return ids_[index]; }
+  const std::vector<std::string>& ids() const { return ids_; }
+  index_t size() const { return static_cast<index_t>(ids_.size()); }
+  void reserve(std::size_t n);
+  // Rebuilds the map from a list of ids (used by the model reader); throws on duplicates.
+  static IdMap from_ids(std::vector<std::string> ids);
+
+ private:
+  std::vector<std::string> ids_;
+  std::unordered_map<std::string, index_t> index_;
+};
+
+// One observed interaction. `value` is the rating for explicit data and 1 for implicit data.
+struct Interaction {
+  index_t user = 0;
+  index_t item = 0;
+  float value = 1.0f;
+  std::int64_t time = 0;
+};
+
+// A set of interactions in coordinate form together with the id maps of its index space.
+// Splits of a dataset keep the full id maps, so train and test share one index space.
+struct Interactions {
+  IdMap users;
+  IdMap items;
+  std::vector<Interaction> rows;
+  bool has_ratings = false;     // values are explicit ratings (not all 1)
+  bool has_time = false;        // timestamps were present in the source
+  std::string source;           // file name or "synthetic(...)", for messages and model metadata
+
+  index_t n_users() const { return users.size(); }
+  index_t n_items() const { return items.size(); }
+  std::size_t size() const { return rows.size(); }
+  // Same id maps and flags, no rows (to build a split).
+  Interactions empty_like() const;
+};
+
+// Compressed sparse rows. Row r holds columns indices[indptr[r] .. indptr[r+1]) sorted ascending,
+// with values alongside. Built from Interactions by user (rows = users) or by item.
+struct Csr {
+  std::vector<std::uint64_t> indptr{0};
+  std::vector<index_t> indices;
+  std::vector<float> values;
+  index_t cols = 0;
+
+  index_t rows() const { return static_cast<index_t>(indptr.size() - 1); }
+  std::size_t nnz() const { return indices.size(); }
+  std::size_t row_size(index_t r) const { return indptr[r + 1] - indptr[r]; }
+  const index_t* row_indices(index_t r) const { return indices.data() + indptr[r]; }
+  const float* row_values(index_t r) const { return values.data() + indptr[r]; }
+  // True when column c is present in row r (binary search).
+  bool contains(index_t r, index_t c) const;
+
+  static Csr by_user(const Interactions& data);
+  static Csr by_item(const Interactions& data);
+  // Transpose (rows become columns).
+  Csr transpose() const;
+};
+
+// ---- Loading -------------------------------------------------------------------------------
+
+enum class Format {
+  auto_detect,  // sniff from name and first lines
+  ml100k,       // u.data: user \t item \t rating \t timestamp
+  ml1m,         // ratings.dat: user::item::rating::timestamp
+  ml_latest,    // ratings.csv with header userId,movieId,rating,timestamp
+  csv,          // generic delimited user,item[,rating[,timestamp]]
+  ncf,          // *.train.pairs.tsv (user item) or *.train.rating (user item rating time)
+};
+const char* format_name(Format f);
+Format parse_format(std::string_view name);  // throws Error on an unknown name
+
+// What to do with a (user, item) pair seen more than once.
+enum class DuplicatePolicy { last, first, mean, max, sum, keep };
+DuplicatePolicy parse_duplicate_policy(std::string_view name);
+const char* duplicate_policy_name(DuplicatePolicy p);
+
+struct LoadOptions {
+  Format format = Format::auto_detect;
+  char delimiter = 0;              // csv: 0 = sniff among ',', '\t', ';', '|', ' '
+  bool header = false;             // csv: skip the first line (sniffed when auto_detect)
+  int user_col = 0, item_col = 1;  // csv: 0-based columns
+  int rating_col = 2;              // csv: -1 = no rating (implicit, value 1)
+  int time_col = 3;                // csv: -1 = no timestamp
+  bool strict = false;             // fail on the first bad row instead of skipping it
+  float min_rating = -1e30f;       // ratings outside [min_rating, max_rating] are rejected
+  float max_rating = 1e30f;
+  DuplicatePolicy duplicates = DuplicatePolicy::last;  // `last` by timestamp, then file order
+  // Explicit -> implicit: keep rows with rating >= threshold and set their value to 1. NaN = off.
+  float implicit_threshold = std::numeric_limits<float>::quiet_NaN();
+  int kcore = 0;                   // iteratively drop users and items with fewer interactions
+  std::size_t max_line_bytes = 1 << 20;  // longer lines are rejected (a 10 MB line is garbage)
+};
+
+// One rejected row, reported with its location.
+struct RejectedRow {
+  std::uint64_t line = 0;
+  std::string field;    // "user", "item", "rating", "timestamp", "line"
+  std::string reason;
+};
+
+struct LoadReport {
+  std::uint64_t lines = 0;        // data lines read (header excluded)
+  std::uint64_t accepted = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t duplicates = 0;   // rows merged by the duplicate policy
+  std::uint64_t below_threshold = 0;
+  std::uint64_t kcore_removed = 0;
+  std::vector<RejectedRow> first_rejections;  // at most 20 kept for the message
+  Format format = Format::auto_detect;        // the format actually used
+  std::string summary() const;                // one human line
+};
+
+// Detects the format of `path` from its name and first lines.
+Format detect_format(const std::string& path);
+
+// Loads interactions from a file. Throws Error naming file, line and field on a bad row in
+// strict mode, on unreadable files and when nothing valid remains.
+Interactions load_interactions(const std::string& path, const LoadOptions& options = {},
+                               LoadReport* report = nullptr);
+
+// Applies duplicate policy, implicit threshold and k-core to `data` in place (load calls this).
+void clean_interactions(Interactions& data, const LoadOptions& options, LoadReport* report);
+
+// The NCF leave-one-out test files: for each user its held-out item and the sampled negatives.
+// Ids are looked up in `data`'s maps (NCF files use the same integer ids as the train file).
+struct NcfTest {
+  std::vector<index_t> users;
+  std::vector<index_t> positives;              // positives[i] is user users[i]'s held-out item
+  std::vector<std::vector<index_t>> negatives; // the 99 given negatives of users[i]
+};
+// `test_rating`: "user\titem[\t...]" per line; `test_negative`: "(user,item)\tneg1\tneg2..." .
+// Items unseen in training are added to data.items so they can still be ranked (scored as cold).
+NcfTest load_ncf_test(const std::string& test_rating, const std::string& test_negative,
+                      Interactions& data);
+
+// ---- Synthetic catalogue -------------------------------------------------------------------
+
+struct SyntheticOptions {
+  index_t users = 2000;
+  index_t items = 1000;
+  std::uint64_t interactions = 60000;  // target count (before duplicate removal)
+  int clusters = 12;                   // latent taste clusters
+  int genres = 18;                     // genres, each item has 1..3
+  float popularity_exponent = 1.0f;    // Zipf exponent of item popularity
+  bool ratings = true;                 // 1..5 star ratings, else implicit
+  std::uint64_t seed = 42;
+};
+
+// A synthetic catalogue: users in taste clusters, items with genres and Zipf popularity,
+// timestamps increasing per user. Same options + seed give the same data on every platform.
+struct SyntheticCatalogue {
+  Interactions data;
+  std::vector<std::string> item_titles;           // "Item 17 (Drama|Comedy)"-like names
+  std::vector<std::vector<int>> item_genres;      // genre indices per item
+  std::vector<std::string> genre_names;
+};
+SyntheticCatalogue generate_synthetic(const SyntheticOptions& options);
+// Writes "user,item,rating,timestamp" with a header; items.csv beside it with titles/genres.
+void write_csv(const Interactions& data, const std::string& path);
+
+}  // namespace edgerec

@@ -1,0 +1,156 @@
+// edgerec/model.hpp — the model kinds, their hyper-parameters and the Model interface.
+//
+// A Model owns its parameters, the id maps of its training data, the training interactions by
+// user (to exclude seen items and explain), and item popularity (cold start). It is trained by
+// fit() through a Backend and then only read: every const method is safe to call from many
+// threads at once. Scores are "higher is better"; explicit-rating models (baselines, SVD,
+// SVD++) score in rating units (stars), so their scores are predicted ratings.
+//
+// Determinism: fit() gives the same parameters, bit for bit, for the same data, hyper-parameters,
+// seed and backend thread count. Models that do not use stratified SGD (all but BPR) give the
+// same result for any thread count.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "edgerec/backend.hpp"
+#include "edgerec/data.hpp"
+
+namespace edgerec {
+
+class Writer;
+class Reader;
+
+// Numbers are written into model files: never renumber, only append.
+enum class ModelKind : std::uint32_t {
+  popularity = 1,     // item interaction counts
+  mean_baseline = 2,  // user mean + item mean - global mean
+  baseline = 3,       // mu + b_u + b_i fitted by ALS (Surprise's BaselineOnly)
+  svd = 4,            // biased MF by SGD (Funk / Koren)
+  svdpp = 5,          // SVD++ (Koren 2008)
+  ials = 6,           // implicit ALS with CG (Hu, Koren, Volinsky 2008)
+  bpr = 7,            // Bayesian personalised ranking (Rendle 2009)
+  itemknn = 8,        // item-item cosine k nearest neighbours
+};
+const char* kind_name(ModelKind kind);
+ModelKind parse_kind(std::string_view name);      // throws Error listing the valid names
+bool kind_is_valid(std::uint32_t value);
+const std::vector<ModelKind>& all_kinds();
+
+// Hyper-parameters. Unset fields take the model kind's default (see default_hyper()), which is
+// tuned on MovieLens. Units: lr per sample; reg is the L2 weight lambda; alpha the implicit
+// confidence scale (c = 1 + alpha * r); init_std the std-dev of the Gaussian factor init.
+struct Hyper {
+  std::optional<int> factors;
+  std::optional<int> epochs;       // ALS/baseline: iterations
+  std::optional<float> lr;
+  std::optional<float> reg;
+  std::optional<float> bias_reg;
+  std::optional<float> alpha;
+  std::optional<float> init_std;
+  std::optional<int> neighbors;    // itemknn
+  std::optional<int> cg_steps;     // ials
+  std::uint64_t seed = 0;
+
+  // `this` with unset fields filled from `defaults`.
+  Hyper merged_over(const Hyper& defaults) const;
+};
+Hyper default_hyper(ModelKind kind);
+
+// What training measured, saved with the model.
+struct TrainInfo {
+  double fit_seconds = 0;
+  std::uint64_t train_rows = 0;
+  std::string source;
+  std::vector<float> loss;  // per epoch, where the model has one
+  std::int32_t threads = 1;
+};
+
+// (item index, value) — a user's own interactions, for fold-in and explanations.
+struct ItemValue {
+  index_t item;
+  float value = 1.0f;
+};
+
+// How much one of the user's items contributed to a recommended item's score.
+struct Contribution {
+  index_t item;
+  float weight;
+};
+
+// Called during training: stage name, step done, steps in all.
+using Progress = std::function<void(const char* stage, int done, int total)>;
+
+// The factor form shared by the embedding models: score(u, i) = U.row(u) . V.row(i) + offset(u).
+// Item biases live in a column of V (with a 1 in U), so one matrix-vector kernel scores all
+// models, in C++, in wasm and in the exported ONNX graph.
+struct Embeddings {
+  Matrix U;                 // users x dim
+  Matrix V;                 // items x dim
+  Vector user_offset;       // per user constant (mu + b_u for explicit models, else 0)
+  int factor_dims = 0;      // leading columns that are latent factors (the rest are biases)
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual ModelKind kind() const = 0;
+  // The kind's default hyper-parameters (tuned on MovieLens; the model card lists the scores).
+  virtual Hyper defaults() const = 0;
+  // True for models whose scores are ratings (RMSE/MAE apply).
+  virtual bool predicts_ratings() const { return false; }
+
+  // Trains on `train` (copies its id maps, builds `seen` and `item_popularity`, then fits).
+  void fit(const Interactions& train, const Hyper& hyper, Backend& backend,
+           const Progress& progress = {});
+
+  // Writes n_items() scores for known user `user` into out.
+  virtual void score(index_t user, float* out) const = 0;
+  // Scores for a user the model has not seen, from that user's own interactions (fold-in).
+  // An empty history gives popularity-ordered scores.
+  virtual void score_new(const std::vector<ItemValue>& history, float* out) const = 0;
+  // One predicted score (rating for explicit models).
+  virtual float predict(index_t user, index_t item) const;
+  // Which items of `history` pushed `item` up, largest first (all of them, caller truncates).
+  // `user` is the known user the history belongs to, or -1 for a folded-in user.
+  virtual std::vector<Contribution> explain(const std::vector<ItemValue>& history,
+                                            index_t item, std::int64_t user) const;
+  // Similarity of every item to `item` into out (n_items floats); throws Error for models
+  // without an item space (popularity, baselines).
+  virtual void similar(index_t item, float* out) const;
+  // The factor form, for fast kernels and ONNX export; nullptr for non-embedding models.
+  virtual const Embeddings* embeddings() const { return nullptr; }
+
+  // Model-specific parameters, in the model file's payload after the common part.
+  virtual void save_params(Writer& w) const = 0;
+  virtual void load_params(Reader& r) = 0;
+
+  index_t n_users() const { return users.size(); }
+  index_t n_items() const { return items.size(); }
+  // The user's training interactions as ItemValue (empty for an out-of-range user).
+  std::vector<ItemValue> history(index_t user) const;
+
+  IdMap users;
+  IdMap items;
+  Csr seen;                            // training interactions, rows = users
+  std::vector<float> item_popularity;  // training interaction count per item
+  Hyper hyper;                         // resolved hyper-parameters used by fit()
+  TrainInfo info;
+  // Observed rating range of the training data; predict() of rating models clips to it (as
+  // Surprise does). Equal values (implicit data) mean no clipping.
+  float rating_min = 0.0f;
+  float rating_max = 0.0f;
+
+ protected:
+  virtual void fit_impl(const Interactions& train, Backend& backend, const Progress& progress) = 0;
+  void popularity_scores(float* out) const;
+};
+
+std::unique_ptr<Model> make_model(ModelKind kind);
+
+}  // namespace edgerec

@@ -1,0 +1,134 @@
+// edgerec/model_file.hpp — the model file: one self-describing, checksummed binary format.
+//
+// Byte layout, format version 1 (all integers little-endian, no padding):
+//
+//   offset  size  field
+//   0       4     magic "ERM1"
+//   4       4     u32 format version (kModelFormatVersion)
+//   8       4     u32 model kind (ModelKind; 1 popularity ... 8 itemknn)
+//   12      4     u32 flags, 0 (reserved)
+//   16      8     u64 payload length N
+//   24      N     payload: cereal PortableBinary archive (little-endian) of fixed-width fields:
+//                   common part   — string format_tag "edgerec-model"; user ids; item ids (each
+//                                   a u64 count then u64-length-prefixed UTF-8 strings); seen
+//                                   CSR (u64 indptr[], u32 indices[], f32 values[]); f32 item
+//                                   popularity[]; hyper-parameters (u8 has + value each); train
+//                                   info (f64 seconds, u64 rows, string source, f32 loss[],
+//                                   i32 threads)
+//                   model part    — written by the model kind's save_params(): matrices as
+//                                   u64 rows, u64 cols, rows*cols f32 row-major; vectors as u64
+//                                   count then elements
+//   24+N    4     u32 CRC-32 (IEEE 802.3, zlib's crc32) of bytes [0, 24+N)
+//
+// Versioning: readers accept every version <= kModelFormatVersion (older versions stay readable,
+// proven by the golden files under models/golden/v<N>/) and refuse newer ones with a message
+// naming both versions. A change to the layout bumps the version and adds a reader branch with a
+// comment saying what changed.
+//
+// Trust: load_model() treats the file as untrusted. The checksum is verified before parsing;
+// every count is checked against the bytes that remain and against hard limits before anything
+// is allocated, and every index is range-checked, so truncated, bit-flipped, wrong-magic and
+// future-version files give an Error, never a crash or a huge allocation.
+//
+// Atomicity: save_model() writes "<path>.tmp-<random>" beside the target, flushes it, then
+// renames it over the target, so a crash or a full disk never leaves a half-written model and
+// never destroys the previous one.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgerec/model.hpp"
+
+namespace edgerec {
+
+constexpr std::uint32_t kModelFormatVersion = 1;
+constexpr char kModelMagic[4] = {'E', 'R', 'M', '1'};
+constexpr std::size_t kModelHeaderBytes = 24;
+
+// Serialises a model into the bytes of a model file.
+std::string model_to_bytes(const Model& model);
+// Parses the bytes of a model file; `name` is used in error messages (a path or "<bytes>").
+std::unique_ptr<Model> model_from_bytes(const char* data, std::size_t size,
+                                        const std::string& name = "<bytes>");
+
+void save_model(const Model& model, const std::string& path);
+std::unique_ptr<Model> load_model(const std::string& path);
+
+// What `edgerec info` prints, read from the header without parsing the model.
+struct ModelFileHeader {
+  std::uint32_t version = 0;
+  ModelKind kind{};
+  std::uint64_t payload_bytes = 0;
+};
+ModelFileHeader read_header(const char* data, std::size_t size, const std::string& name);
+
+std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0);
+
+// Typed writer for the payload (wraps a cereal PortableBinaryOutputArchive).
+class Writer {
+ public:
+  Writer();
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void u8(std::uint8_t v);
+  void u32(std::uint32_t v);
+  void i32(std::int32_t v);
+  void u64(std::uint64_t v);
+  void i64(std::int64_t v);
+  void f32(float v);
+  void f64(double v);
+  void str(const std::string& v);
+  void strings(const std::vector<std::string>& v);
+  void floats(const std::vector<float>& v);
+  void indices(const std::vector<index_t>& v);
+  void u64s(const std::vector<std::uint64_t>& v);
+  void vector(const Vector& v);
+  void matrix(const Matrix& m);
+  void csr(const Csr& c);
+  std::string take();  // the bytes written so far; the writer is empty afterwards
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Bounds-checked reader for the payload. Every method names its field, so a bad file gives
+// "m.edgerec: field 'item_factors': 4294967296 x 64 floats exceed the 1200 bytes left".
+class Reader {
+ public:
+  Reader(const char* data, std::size_t size, std::string name);
+  ~Reader();
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+
+  std::uint8_t u8(const char* field);
+  std::uint32_t u32(const char* field);
+  std::int32_t i32(const char* field);
+  std::uint64_t u64(const char* field);
+  std::int64_t i64(const char* field);
+  float f32(const char* field);   // rejects NaN/inf
+  double f64(const char* field);  // rejects NaN/inf
+  std::string str(const char* field, std::size_t max_bytes = 1 << 16);
+  std::vector<std::string> strings(const char* field, std::size_t max_count);
+  std::vector<float> floats(const char* field, std::size_t max_count);
+  std::vector<index_t> indices(const char* field, std::size_t max_count, index_t bound);
+  std::vector<std::uint64_t> u64s(const char* field, std::size_t max_count);
+  Vector vector(const char* field, std::size_t expected_size);
+  // A matrix with `rows` rows (or any when rows < 0) and `cols` columns (or any when < 0).
+  Matrix matrix(const char* field, std::int64_t rows, std::int64_t cols);
+  // A CSR with `rows` rows whose column indices are < cols.
+  Csr csr(const char* field, index_t rows, index_t cols);
+  std::size_t remaining() const;
+  [[noreturn]] void fail(const char* field, const std::string& what) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edgerec

@@ -1,0 +1,59 @@
+// edgerec/split.hpp — deterministic train/test splits and protocols' data preparation.
+//
+// Every split keeps the full id maps, so train and test share one index space, and is a pure
+// function of (data, options, seed): the same seed gives the same split on every platform
+// (the RNG is edgerec's own SplitMix64/xoshiro, never std::uniform_*_distribution, whose
+// output differs between standard libraries).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "edgerec/data.hpp"
+
+namespace edgerec {
+
+struct Split {
+  Interactions train;
+  Interactions test;
+};
+
+// Each row goes to test with probability `test_fraction` (exact count: round(n * fraction),
+// chosen by a seeded shuffle).
+Split random_holdout(const Interactions& data, double test_fraction, std::uint64_t seed);
+
+// Fold `fold` (0-based) of `folds` after a seeded shuffle; folds partition the rows.
+Split kfold(const Interactions& data, int folds, int fold, std::uint64_t seed);
+
+// Each user's last interaction by timestamp (ties by file order) goes to test; users with a
+// single interaction stay in train only.
+Split leave_last_out(const Interactions& data);
+
+// Rows with time >= the (1 - test_fraction) quantile of all timestamps go to test.
+Split temporal_split(const Interactions& data, double test_fraction);
+
+// For each (user, held-out item): `count` items the user never interacted with in `data`,
+// sampled uniformly without replacement with a seeded RNG (the NCF protocol's 99 negatives).
+std::vector<std::vector<index_t>> sample_negatives(const Interactions& data,
+                                                   const std::vector<index_t>& users,
+                                                   int count, std::uint64_t seed);
+
+// A small, portable, seedable RNG (xoshiro256** seeded by SplitMix64).
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed);
+  std::uint64_t next();
+  // Uniform integer in [0, n) without modulo bias.
+  std::uint64_t below(std::uint64_t n);
+  // Uniform float in [0, 1).
+  double uniform();
+  // Standard normal (Box-Muller, deterministic).
+  double normal();
+
+ private:
+  std::uint64_t s_[4];
+};
+// Mixes several integers into one seed (for per-epoch / per-block streams).
+std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b, std::uint64_t c = 0);
+
+}  // namespace edgerec

@@ -1,0 +1,78 @@
+#include "models/embedding_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "edgerec/kernels.hpp"
+
+namespace edgerec {
+
+void EmbeddingModel::score(index_t user, float* out) const {
+  kernels::score_all(emb_.U.row(user).data(), emb_.V.data(), static_cast<std::size_t>(emb_.V.rows()),
+                     static_cast<std::size_t>(emb_.V.cols()), emb_.user_offset[user], out);
+}
+
+void EmbeddingModel::score_new(const std::vector<ItemValue>& history, float* out) const {
+  if (history.empty()) {
+    popularity_scores(out);
+    return;
+  }
+  RowVector u = RowVector::Zero(emb_.V.cols());
+  float offset = 0.0f;
+  fold_in(history, u, offset);
+  kernels::score_all(u.data(), emb_.V.data(), static_cast<std::size_t>(emb_.V.rows()),
+                     static_cast<std::size_t>(emb_.V.cols()), offset, out);
+}
+
+float EmbeddingModel::predict(index_t user, index_t item) const {
+  float s = emb_.U.row(user).dot(emb_.V.row(item)) + emb_.user_offset[user];
+  if (rating_max > rating_min) s = std::clamp(s, rating_min, rating_max);
+  return s;
+}
+
+void EmbeddingModel::similar(index_t item, float* out) const {
+  const int f = emb_.factor_dims;
+  if (f == 0) throw Error(std::string(kind_name(kind())) + " models have no item space for similar items");
+  auto q = emb_.V.row(item).head(f);
+  const float qn = q.norm();
+  for (Eigen::Index j = 0; j < emb_.V.rows(); ++j) {
+    auto v = emb_.V.row(j).head(f);
+    const float d = qn * v.norm();
+    out[j] = d > 0 ? q.dot(v) / d : 0.0f;
+  }
+}
+
+std::vector<Contribution> EmbeddingModel::explain(const std::vector<ItemValue>& history,
+                                                  index_t item, std::int64_t) const {
+  std::vector<Contribution> out;
+  const int f = emb_.factor_dims;
+  if (f == 0) return out;
+  auto q = emb_.V.row(item).head(f);
+  const float qn = q.norm();
+  for (const auto& h : history) {
+    auto v = emb_.V.row(h.item).head(f);
+    const float d = qn * v.norm();
+    out.push_back({h.item, d > 0 ? h.value * q.dot(v) / d : 0.0f});
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Contribution& a, const Contribution& b) { return a.weight > b.weight; });
+  return out;
+}
+
+void EmbeddingModel::save_embeddings(Writer& w) const {
+  w.i32(emb_.factor_dims);
+  w.matrix(emb_.U);
+  w.matrix(emb_.V);
+  w.vector(emb_.user_offset);
+}
+
+void EmbeddingModel::load_embeddings(Reader& r) {
+  emb_.factor_dims = r.i32("factor_dims");
+  if (emb_.factor_dims < 0 || emb_.factor_dims > 4096) r.fail("factor_dims", "out of range");
+  emb_.U = r.matrix("user_factors", n_users(), -1);
+  emb_.V = r.matrix("item_factors", n_items(), emb_.U.cols());
+  if (emb_.factor_dims > emb_.V.cols()) r.fail("factor_dims", "larger than the factor matrix");
+  emb_.user_offset = r.vector("user_offset", n_users());
+}
+
+}  // namespace edgerec

@@ -1,0 +1,39 @@
+// Internal: the base of every model in factor form (see Embeddings in edgerec/model.hpp).
+// Subclasses fill emb_ in fit_impl() and implement fold_in(); scoring, similarity, prediction,
+// default explanations and (de)serialisation of the embeddings are shared here.
+#pragma once
+
+#include <Eigen/Core>
+
+#include "edgerec/model.hpp"
+#include "edgerec/model_file.hpp"
+
+namespace edgerec {
+
+using RowVector = Eigen::Matrix<float, 1, Eigen::Dynamic>;
+
+class EmbeddingModel : public Model {
+ public:
+  const Embeddings* embeddings() const override { return &emb_; }
+  void score(index_t user, float* out) const override;
+  void score_new(const std::vector<ItemValue>& history, float* out) const override;
+  float predict(index_t user, index_t item) const override;
+  // Cosine similarity of the latent factors (bias columns left out).
+  void similar(index_t item, float* out) const override;
+  // Default: each history item j weighs value_j * cos(V_item, V_j) over the factor columns.
+  std::vector<Contribution> explain(const std::vector<ItemValue>& history, index_t item,
+                                    std::int64_t user) const override;
+
+ protected:
+  // The user vector (a row of U's width) and offset of a new user from their interactions.
+  // Never called with an empty history (score_new() falls back to popularity).
+  virtual void fold_in(const std::vector<ItemValue>& history, RowVector& u,
+                       float& offset) const = 0;
+  void save_embeddings(Writer& w) const;
+  // Reads what save_embeddings() wrote and checks its shape against the id maps.
+  void load_embeddings(Reader& r);
+
+  Embeddings emb_;
+};
+
+}  // namespace edgerec

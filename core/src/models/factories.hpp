@@ -1,0 +1,19 @@
+// Internal: one factory per model kind, each defined in that kind's own file.
+#pragma once
+
+#include <memory>
+
+#include "edgerec/model.hpp"
+
+namespace edgerec {
+
+std::unique_ptr<Model> make_popularity();
+std::unique_ptr<Model> make_mean_baseline();
+std::unique_ptr<Model> make_baseline();
+std::unique_ptr<Model> make_svd();
+std::unique_ptr<Model> make_svdpp();
+std::unique_ptr<Model> make_ials();
+std::unique_ptr<Model> make_bpr();
+std::unique_ptr<Model> make_itemknn();
+
+}  // namespace edgerec

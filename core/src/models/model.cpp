@@ -1,0 +1,149 @@
+#include "edgerec/model.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "models/factories.hpp"
+
+namespace edgerec {
+namespace {
+
+struct KindEntry {
+  ModelKind kind;
+  const char* name;
+  std::unique_ptr<Model> (*make)();
+};
+
+// The one table of model kinds: name, file number, factory.
+const KindEntry kKinds[] = {
+    {ModelKind::popularity, "popularity", make_popularity},
+    {ModelKind::mean_baseline, "mean-baseline", make_mean_baseline},
+    {ModelKind::baseline, "baseline", make_baseline},
+    {ModelKind::svd, "svd", make_svd},
+    {ModelKind::svdpp, "svdpp", make_svdpp},
+    {ModelKind::ials, "ials", make_ials},
+    {ModelKind::bpr, "bpr", make_bpr},
+    {ModelKind::itemknn, "itemknn", make_itemknn},
+};
+
+}  // namespace
+
+const char* kind_name(ModelKind kind) {
+  for (const auto& e : kKinds)
+    if (e.kind == kind) return e.name;
+  return "unknown";
+}
+
+ModelKind parse_kind(std::string_view name) {
+  std::string valid;
+  for (const auto& e : kKinds) {
+    if (name == e.name) return e.kind;
+    valid += valid.empty() ? "" : ", ";
+    valid += e.name;
+  }
+  throw Error("unknown model '" + std::string(name) + "' (valid: " + valid + ")");
+}
+
+bool kind_is_valid(std::uint32_t value) {
+  for (const auto& e : kKinds)
+    if (static_cast<std::uint32_t>(e.kind) == value) return true;
+  return false;
+}
+
+const std::vector<ModelKind>& all_kinds() {
+  static const std::vector<ModelKind> kinds = [] {
+    std::vector<ModelKind> v;
+    for (const auto& e : kKinds) v.push_back(e.kind);
+    return v;
+  }();
+  return kinds;
+}
+
+std::unique_ptr<Model> make_model(ModelKind kind) {
+  for (const auto& e : kKinds)
+    if (e.kind == kind) return e.make();
+  throw Error("unknown model kind " + std::to_string(static_cast<std::uint32_t>(kind)));
+}
+
+Hyper Hyper::merged_over(const Hyper& d) const {
+  Hyper h = *this;
+  if (!h.factors) h.factors = d.factors;
+  if (!h.epochs) h.epochs = d.epochs;
+  if (!h.lr) h.lr = d.lr;
+  if (!h.reg) h.reg = d.reg;
+  if (!h.bias_reg) h.bias_reg = d.bias_reg;
+  if (!h.alpha) h.alpha = d.alpha;
+  if (!h.init_std) h.init_std = d.init_std;
+  if (!h.neighbors) h.neighbors = d.neighbors;
+  if (!h.cg_steps) h.cg_steps = d.cg_steps;
+  return h;
+}
+
+void Model::fit(const Interactions& train, const Hyper& h, Backend& backend,
+                const Progress& progress) {
+  if (h.factors && (*h.factors < 1 || *h.factors > 4096)) throw Error("--factors must be in 1..4096");
+  if (h.epochs && (*h.epochs < 0 || *h.epochs > 100000)) throw Error("--epochs must be in 0..100000");
+  if (h.neighbors && *h.neighbors < 1) throw Error("--neighbors must be at least 1");
+  for (auto [v, name] : {std::pair{h.lr, "--lr"}, {h.reg, "--reg"}, {h.bias_reg, "--bias-reg"},
+                         {h.alpha, "--alpha"}, {h.init_std, "--init-std"}})
+    if (v && (!std::isfinite(*v) || *v < 0)) throw Error(std::string(name) + " must be a finite number >= 0");
+  if (train.rows.empty()) throw Error("cannot train on an empty data set");
+
+  const auto start = std::chrono::steady_clock::now();
+  hyper = h.merged_over(default_hyper(kind()));
+  users = train.users;
+  items = train.items;
+  seen = Csr::by_user(train);
+  item_popularity.assign(train.n_items(), 0.0f);
+  rating_min = rating_max = 0.0f;
+  if (train.has_ratings) {
+    rating_min = rating_max = train.rows.front().value;
+    for (const auto& r : train.rows) {
+      rating_min = std::min(rating_min, r.value);
+      rating_max = std::max(rating_max, r.value);
+    }
+  }
+  for (const auto& r : train.rows) item_popularity[r.item] += 1.0f;
+  info = TrainInfo{};
+  info.train_rows = train.rows.size();
+  info.source = train.source;
+  info.threads = backend.threads();
+  fit_impl(train, backend, progress);
+  info.fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+float Model::predict(index_t user, index_t item) const {
+  std::vector<float> s(n_items());
+  score(user, s.data());
+  return s[item];
+}
+
+std::vector<Contribution> Model::explain(const std::vector<ItemValue>&, index_t,
+                                         std::int64_t) const {
+  return {};  // models without an item space cannot attribute a score to the user's items
+}
+
+void Model::similar(index_t, float*) const {
+  throw Error(std::string(kind_name(kind())) + " models have no item space for similar items");
+}
+
+std::vector<ItemValue> Model::history(index_t user) const {
+  std::vector<ItemValue> h;
+  if (user >= seen.rows()) return h;
+  const std::size_t n = seen.row_size(user);
+  h.reserve(n);
+  for (std::size_t j = 0; j < n; ++j) h.push_back({seen.row_indices(user)[j], seen.row_values(user)[j]});
+  return h;
+}
+
+void Model::popularity_scores(float* out) const {
+  // log1p keeps scores on a readable scale; the order is the popularity order.
+  for (index_t i = 0; i < n_items(); ++i) out[i] = std::log1p(item_popularity[i]);
+}
+
+}  // namespace edgerec
+
+namespace edgerec {
+Hyper default_hyper(ModelKind kind) { return make_model(kind)->defaults(); }
+}  // namespace edgerec
