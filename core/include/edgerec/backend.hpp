@@ -30,7 +30,7 @@ using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 using Vector = Eigen::VectorXf;
 
 // Bumped when the operation table below changes, so out-of-tree backends fail to build loudly.
-constexpr int kBackendApiVersion = 1;
+constexpr int kBackendApiVersion = 2;  // 2: mf_sgd_epoch
 
 struct AlsStep {
   float reg = 0.1f;     // L2 regularisation lambda
@@ -42,6 +42,16 @@ struct BprStep {
   float reg = 0.0025f;     // L2 on the factors touched by each sample
   float bias_reg = 0.0f;   // L2 on the item bias
   std::uint64_t seed = 0;  // epoch-specific seed (the model mixes the epoch in)
+};
+
+// Biased matrix factorisation by SGD (Funk 2006; Koren, Bell, Volinsky 2009), the update of
+// Surprise's SVD. lr is per sample; the L2 weights are per sample too (each rating regularises the
+// parameters it touches).
+struct MfSgdStep {
+  float lr = 0.005f;
+  float reg = 0.02f;       // L2 on the factors p_u, q_i
+  float bias_reg = 0.02f;  // L2 on the biases b_u, b_i
+  float mu = 0.0f;         // global mean rating (a constant, not trained)
 };
 
 // A (user, items) list to score against an item matrix, with items to skip.
@@ -77,6 +87,19 @@ class Backend {
   // thread count. Returns the mean log-sigmoid loss of the epoch's samples.
   virtual double bpr_epoch(const Csr& by_user, Matrix& P, Matrix& Q, Vector& item_bias,
                            const BprStep& step);
+
+  // One epoch of SGD for biased MF over samples[order[0]], samples[order[1]], ... (the caller
+  // shuffles `order` with its seed). For each sample (u, i, r), with
+  // e = r - (mu + user_bias[u] + item_bias[i] + P.row(u) . Q.row(i)), one step down the gradient
+  // of  e^2/2 + reg/2 (|p_u|^2 + |q_i|^2) + bias_reg/2 (b_u^2 + b_i^2):
+  //   b_u += lr (e - bias_reg b_u);  b_i += lr (e - bias_reg b_i);
+  //   p_u += lr (e q_i - reg p_u);   q_i += lr (e p_u - reg q_i)   (both from the old values).
+  // P is users x k, Q items x k. SGD on explicit ratings is not stratified: every backend runs
+  // the samples in `order` sequentially, so the result is the same for any thread count.
+  // Returns the mean of e^2 over the epoch (each e taken before its own step).
+  virtual double mf_sgd_epoch(const std::vector<Interaction>& samples,
+                              const std::vector<std::uint32_t>& order, Matrix& P, Matrix& Q,
+                              Vector& user_bias, Vector& item_bias, const MfSgdStep& step);
 
   // For each r, the k best items i of  U.row(r) . V.row(i)  with the columns of
   // exclude->row(rows[r]) skipped (exclude may be null). U has one row per entry of `rows`

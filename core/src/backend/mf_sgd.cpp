@@ -1,0 +1,38 @@
+// The reference SGD epoch of biased MF (see Backend::mf_sgd_epoch). Sequential by design: the
+// samples run in the caller's seeded order, so any backend and thread count give the same model.
+// The per-sample arithmetic is models/sgd_math.hpp, shared with the gradient-check tests.
+#include <string>
+
+#include "edgerec/backend.hpp"
+#include "models/sgd_math.hpp"
+
+namespace edgerec {
+
+double Backend::mf_sgd_epoch(const std::vector<Interaction>& samples,
+                             const std::vector<std::uint32_t>& order, Matrix& P, Matrix& Q,
+                             Vector& user_bias, Vector& item_bias, const MfSgdStep& step) {
+  const int k = static_cast<int>(P.cols());
+  const std::size_t n_users = static_cast<std::size_t>(P.rows());
+  const std::size_t n_items = static_cast<std::size_t>(Q.rows());
+  if (Q.cols() != P.cols() || static_cast<std::size_t>(user_bias.size()) != n_users ||
+      static_cast<std::size_t>(item_bias.size()) != n_items)
+    throw Error("mf_sgd_epoch: factor and bias shapes disagree");
+  float* const Pd = P.data();
+  float* const Qd = Q.data();
+  float* const bu = user_bias.data();
+  float* const bi = item_bias.data();
+  const std::size_t stride = static_cast<std::size_t>(k);
+  double se = 0;
+  for (const std::uint32_t idx : order) {
+    if (idx >= samples.size()) throw Error("mf_sgd_epoch: sample order index out of range");
+    const Interaction& s = samples[idx];
+    if (s.user >= n_users || s.item >= n_items)
+      throw Error("mf_sgd_epoch: sample " + std::to_string(idx) + " is outside the factor matrices");
+    const float e = sgd::svd_step(s.value, step.mu, bu[s.user], bi[s.item], Pd + s.user * stride,
+                                  Qd + s.item * stride, k, step.lr, step.reg, step.bias_reg);
+    se += static_cast<double>(e) * static_cast<double>(e);
+  }
+  return order.empty() ? 0.0 : se / static_cast<double>(order.size());
+}
+
+}  // namespace edgerec

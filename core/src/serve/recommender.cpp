@@ -1,0 +1,166 @@
+#include "edgerec/recommender.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace edgerec {
+namespace {
+
+// Strict "better than": higher score, then lower index — the one ordering used everywhere.
+inline bool better(const TopK& a, const TopK& b) {
+  return a.score > b.score || (a.score == b.score && a.item < b.item);
+}
+
+}  // namespace
+
+std::vector<TopK> select_top_k(const float* scores, index_t n, int k,
+                               const std::vector<std::uint8_t>* skip) {
+  std::vector<TopK> heap;
+  if (k <= 0) return heap;
+  const std::size_t cap = static_cast<std::size_t>(k);
+  heap.reserve(cap + 1);
+  // Min-heap on `better`: the front is the worst of the kept k, so most items cost one compare.
+  for (index_t i = 0; i < n; ++i) {
+    const float s = scores[i];
+    if (std::isnan(s) || (skip && (*skip)[i])) continue;
+    const TopK c{i, s};
+    if (heap.size() < cap) {
+      heap.push_back(c);
+      std::push_heap(heap.begin(), heap.end(), better);
+    } else if (better(c, heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), better);
+      heap.back() = c;
+      std::push_heap(heap.begin(), heap.end(), better);
+    }
+  }
+  std::sort(heap.begin(), heap.end(), better);
+  return heap;
+}
+
+Recommender::Recommender(const Model& model) : model_(model), scores_(model.n_items()) {}
+
+std::vector<ItemValue> Recommender::to_history(const std::vector<UserInteraction>& interactions,
+                                               int* ignored) const {
+  std::vector<ItemValue> h;
+  int unknown = 0;
+  for (const auto& x : interactions) {
+    const std::int64_t i = model_.items.find(x.item);
+    if (i < 0) {
+      ++unknown;
+      continue;
+    }
+    if (!std::isfinite(x.value)) throw Error("interaction with item '" + x.item + "' has a non-finite value");
+    h.push_back({static_cast<index_t>(i), x.value});
+  }
+  if (ignored) *ignored = unknown;
+  return h;
+}
+
+std::vector<Recommendation> Recommender::top_k(const float* scores,
+                                               const std::vector<ItemValue>* seen,
+                                               const RecommendOptions& o) const {
+  if (o.k < 0) throw Error("k must be >= 0");
+  const index_t n = model_.n_items();
+  std::vector<std::uint8_t> skip;
+  const bool any_filter = !o.include.empty() || !o.exclude.empty() || (seen && !seen->empty());
+  if (any_filter) {
+    skip.assign(n, o.include.empty() ? 0 : 1);
+    auto resolve = [&](const std::string& id) -> std::int64_t {
+      const std::int64_t i = model_.items.find(id);
+      if (i < 0 && !o.ignore_unknown_items) throw Error("unknown item id '" + id + "'");
+      return i;
+    };
+    for (const auto& id : o.include)
+      if (auto i = resolve(id); i >= 0) skip[static_cast<std::size_t>(i)] = 0;
+    for (const auto& id : o.exclude)
+      if (auto i = resolve(id); i >= 0) skip[static_cast<std::size_t>(i)] = 1;
+    if (seen)
+      for (const auto& h : *seen) skip[h.item] = 1;
+  }
+  const auto top = select_top_k(scores, n, o.k, any_filter ? &skip : nullptr);
+  std::vector<Recommendation> out;
+  out.reserve(top.size());
+  for (const auto& t : top) out.push_back({model_.items.id(t.item), t.score});
+  return out;
+}
+
+std::vector<Recommendation> Recommender::recommend(const std::string& user,
+                                                   const RecommendOptions& o) {
+  const index_t u = model_.users.at(user, "user");
+  model_.score(u, scores_.data());
+  const auto seen = o.exclude_seen ? model_.history(u) : std::vector<ItemValue>{};
+  return top_k(scores_.data(), &seen, o);
+}
+
+std::vector<std::vector<Recommendation>> Recommender::recommend_batch(
+    const std::vector<std::string>& users, const RecommendOptions& o, Backend& backend) {
+  std::vector<index_t> rows;
+  rows.reserve(users.size());
+  for (const auto& id : users) rows.push_back(model_.users.at(id, "user"));
+  if (o.k < 0) throw Error("k must be >= 0");
+
+  std::vector<std::vector<Recommendation>> out(users.size());
+  const Embeddings* e = model_.embeddings();
+  if (e && o.include.empty() && o.exclude.empty()) {
+    // The backend's batch kernel ranks by U.V only; the per-user offset is added back after.
+    Matrix U(static_cast<Eigen::Index>(rows.size()), e->U.cols());
+    for (std::size_t r = 0; r < rows.size(); ++r) U.row(static_cast<Eigen::Index>(r)) = e->U.row(rows[r]);
+    std::vector<std::vector<TopK>> top;
+    backend.score_topk(U, rows, e->V, o.exclude_seen ? &model_.seen : nullptr, o.k, top);
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      const float offset = e->user_offset[rows[r]];
+      for (const auto& t : top[r]) out[r].push_back({model_.items.id(t.item), t.score + offset});
+    }
+    return out;
+  }
+  const int chunks = std::max(1, backend.threads() * 4);
+  backend.parallel_for(rows.size(), chunks, [&](std::size_t begin, std::size_t end, int) {
+    Recommender local(model_);
+    for (std::size_t r = begin; r < end; ++r) out[r] = local.recommend(users[r], o);
+  });
+  return out;
+}
+
+std::vector<Recommendation> Recommender::recommend_for(
+    const std::vector<UserInteraction>& interactions, const RecommendOptions& o, int* ignored) {
+  const auto h = to_history(interactions, ignored);
+  model_.score_new(h, scores_.data());
+  const std::vector<ItemValue> none;
+  return top_k(scores_.data(), o.exclude_seen ? &h : &none, o);
+}
+
+std::vector<Recommendation> Recommender::similar(const std::string& item, int k) {
+  const index_t i = model_.items.at(item, "item");
+  model_.similar(i, scores_.data());
+  RecommendOptions o;
+  o.k = k;
+  const std::vector<ItemValue> self{{i, 1.0f}};
+  return top_k(scores_.data(), &self, o);
+}
+
+namespace {
+std::vector<Explanation> to_explanations(const Model& model, std::vector<Contribution> c, int k) {
+  std::stable_sort(c.begin(), c.end(),
+                   [](const Contribution& a, const Contribution& b) { return a.weight > b.weight; });
+  if (k >= 0 && c.size() > static_cast<std::size_t>(k)) c.resize(static_cast<std::size_t>(k));
+  std::vector<Explanation> out;
+  out.reserve(c.size());
+  for (const auto& x : c) out.push_back({model.items.id(x.item), x.weight});
+  return out;
+}
+}  // namespace
+
+std::vector<Explanation> Recommender::explain(const std::string& user, const std::string& item,
+                                              int k) {
+  const index_t u = model_.users.at(user, "user");
+  const index_t i = model_.items.at(item, "item");
+  return to_explanations(model_, model_.explain(model_.history(u), i, u), k);
+}
+
+std::vector<Explanation> Recommender::explain_for(const std::vector<UserInteraction>& interactions,
+                                                  const std::string& item, int k) {
+  const index_t i = model_.items.at(item, "item");
+  return to_explanations(model_, model_.explain(to_history(interactions, nullptr), i, -1), k);
+}
+
+}  // namespace edgerec

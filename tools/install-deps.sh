@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages edgerec needs, only those that are missing.
+# Usage: tools/install-deps.sh [extra-package ...]   (as root, or with sudo available)
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libeigen3-dev libcereal-dev catch2 libcli11-dev
+      nlohmann-json3-dev libbenchmark-dev "$@")
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
