@@ -1,0 +1,52 @@
+// Scoring + top-K micro-benchmarks: one user vector against an item matrix (the serving hot
+// path), and the batch path through the backend. Run: build/bin/edgerec_bench_kernels
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "edgerec/edgerec.hpp"
+#include "edgerec/openmp_backend.hpp"
+
+namespace {
+
+edgerec::Matrix random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
+  edgerec::Rng rng(seed);
+  edgerec::Matrix m(rows, cols);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<float>(rng.normal() * 0.1);
+  return m;
+}
+
+// items x 64 factors, top-10 for one user (the figure the wasm build is compared against).
+void BM_ScoreTopK(benchmark::State& state) {
+  const auto items = state.range(0);
+  const auto V = random_matrix(items, 64, 1);
+  const auto u = random_matrix(1, 64, 2);
+  std::vector<float> scores(static_cast<std::size_t>(items));
+  for (auto _ : state) {
+    edgerec::kernels::score_all(u.data(), V.data(), static_cast<std::size_t>(items), 64, 0.0f, scores.data());
+    auto top = edgerec::select_top_k(scores.data(), static_cast<edgerec::index_t>(items), 10);
+    benchmark::DoNotOptimize(top.data());
+  }
+  state.SetItemsProcessed(state.iterations() * items);
+}
+BENCHMARK(BM_ScoreTopK)->Arg(3706)->Arg(100000)->Unit(benchmark::kMicrosecond);
+
+// 1000 users against 100k items through the OpenMP backend's batch path.
+void BM_BatchTopK(benchmark::State& state) {
+  const auto V = random_matrix(100000, 64, 3);
+  const auto U = random_matrix(1000, 64, 4);
+  std::vector<edgerec::index_t> rows(1000);
+  for (edgerec::index_t i = 0; i < 1000; ++i) rows[i] = i;
+  auto backend = edgerec::make_openmp_backend(static_cast<int>(state.range(0)));
+  std::vector<std::vector<edgerec::TopK>> out;
+  for (auto _ : state) {
+    backend->score_topk(U, rows, V, nullptr, 10, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_BatchTopK)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
