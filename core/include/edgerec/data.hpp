@@ -68,7 +68,10 @@ struct Interactions {
 };
 
 // Compressed sparse rows. Row r holds columns indices[indptr[r] .. indptr[r+1]) sorted ascending,
-// with values alongside. Built from Interactions by user (rows = users) or by item.
+// with values alongside. Built from Interactions by user (rows = users) or by item. Each (row,
+// column) is stored once: should the data still hold a repeated pair (DuplicatePolicy::keep),
+// the value of its last occurrence in row order wins. Building throws Error when a row refers
+// to an index outside the id maps.
 struct Csr {
   std::vector<std::uint64_t> indptr{0};
   std::vector<index_t> indices;
@@ -99,10 +102,21 @@ enum class Format {
   csv,          // generic delimited user,item[,rating[,timestamp]]
   ncf,          // *.train.pairs.tsv (user item) or *.train.rating (user item rating time)
 };
+// Ids: MovieLens and NCF ids must be non-negative integers of at most 20 digits that fit in 64
+// bits (leading zeros dropped: "007" is "7"); csv ids are any non-empty valid UTF-8 text of at
+// most 256 bytes without control characters (surrounding spaces trimmed, RFC 4180 quotes
+// honoured). Every line must have the format's number of fields (csv: the most common count
+// among the first 64 lines; a rating/time column beyond it means the file has none). Blank
+// lines are ignored; a UTF-8 byte order mark is skipped.
 const char* format_name(Format f);
 Format parse_format(std::string_view name);  // throws Error on an unknown name
 
-// What to do with a (user, item) pair seen more than once.
+// What to do with a (user, item) pair seen more than once. The merged row keeps the position of
+// the pair's first occurrence in the file.
+//   last:  the value and time of the latest row by timestamp (equal times: later in the file)
+//   first: the value and time of the earliest row by timestamp (equal times: earlier in the file)
+//   mean / max / sum: that of the values, with the latest time
+//   keep:  no merging (models and Csr then see each pair once, with its last value)
 enum class DuplicatePolicy { last, first, mean, max, sum, keep };
 DuplicatePolicy parse_duplicate_policy(std::string_view name);
 const char* duplicate_policy_name(DuplicatePolicy p);
@@ -132,8 +146,10 @@ struct RejectedRow {
 };
 
 struct LoadReport {
-  std::uint64_t lines = 0;        // data lines read (header excluded)
-  std::uint64_t accepted = 0;
+  // Every data line is accounted for:
+  // lines = accepted + rejected + duplicates + below_threshold + kcore_removed.
+  std::uint64_t lines = 0;        // non-blank data lines read (header excluded)
+  std::uint64_t accepted = 0;     // interactions left after cleaning
   std::uint64_t rejected = 0;
   std::uint64_t duplicates = 0;   // rows merged by the duplicate policy
   std::uint64_t below_threshold = 0;
@@ -151,7 +167,12 @@ Format detect_format(const std::string& path);
 Interactions load_interactions(const std::string& path, const LoadOptions& options = {},
                                LoadReport* report = nullptr);
 
-// Applies duplicate policy, implicit threshold and k-core to `data` in place (load calls this).
+// Applies duplicate policy, implicit threshold and k-core to `data` in place (load calls this),
+// in that order, then re-indexes the id maps densely: every id left in the maps has at least one
+// interaction, survivors keep their first-seen order. (So never call it on one side of a split,
+// whose maps must stay shared.) Adds to the report's counters and sets `accepted` to the rows
+// left; has_ratings becomes false when every value is 1. Throws Error when rows were given and
+// none is left.
 void clean_interactions(Interactions& data, const LoadOptions& options, LoadReport* report);
 
 // The NCF leave-one-out test files: for each user its held-out item and the sampled negatives.
@@ -163,6 +184,10 @@ struct NcfTest {
 };
 // `test_rating`: "user\titem[\t...]" per line; `test_negative`: "(user,item)\tneg1\tneg2..." .
 // Items unseen in training are added to data.items so they can still be ranked (scored as cold).
+// Both files are fixed formats: any bad line, a user unknown to `data` or a test case without its
+// negatives line throws Error naming file, line and field. `test_negative` may be "" (no sampled
+// negatives: full-ranking metrics only). A negative that repeats on its line or is the held-out
+// item itself is dropped, as NCF's reference evaluation (a dict of scores) effectively does.
 NcfTest load_ncf_test(const std::string& test_rating, const std::string& test_negative,
                       Interactions& data);
 
@@ -188,7 +213,11 @@ struct SyntheticCatalogue {
   std::vector<std::string> genre_names;
 };
 SyntheticCatalogue generate_synthetic(const SyntheticOptions& options);
-// Writes "user,item,rating,timestamp" with a header; items.csv beside it with titles/genres.
+// Writes "user,item,rating,timestamp" with a header (ids as given, RFC 4180-quoted when needed),
+// atomically (temporary file, then rename). Throws Error naming the path when it cannot write.
 void write_csv(const Interactions& data, const std::string& path);
+// The catalogue's interactions as above, and items.csv beside it ("item,title,genres", genres
+// joined by '|').
+void write_csv(const SyntheticCatalogue& catalogue, const std::string& path);
 
 }  // namespace edgerec

@@ -5,6 +5,24 @@
 // training ("full ranking", relevant = the user's test items); the NCF and leave-last-out
 // protocols also report the sampled metric (held-out item among 99 negatives), since the
 // literature quotes it, but sampled metrics mislead (Krichene & Rendle 2020), so both appear.
+//
+// Details every protocol shares:
+// - Candidates of the full ranking: every item except the user's training items. Relevant:
+//   the user's test items (with rating >= relevance_threshold when set and the test set has
+//   ratings), minus any that are also training items (they cannot be ranked). Only users with
+//   at least one relevant item count; each user weighs the same in the means.
+// - Ties: conservative (see rank_relevant in metrics.hpp): a relevant item ranks below every
+//   candidate with a score >= its own, so a constant or coarse model gains nothing from ties.
+// - Keys: rmse, mae (models that predict ratings, on test sets with ratings; predictions are
+//   clipped to the training rating range by Model::predict); hr@K ndcg@K recall@K precision@K
+//   map@K mrr auc; coverage@K and gini@K of the users' top-K lists (popularity Gini, see
+//   metrics.hpp). For loo and ncf the full-ranking keys carry the prefix "full_" and the
+//   unprefixed ranking keys are the sampled ones.
+// - Determinism: users are split into a number of chunks that depends only on the number of
+//   users; per-chunk sums are merged in chunk order, so results are bit-identical for any
+//   thread count (given a model that is).
+// - Parallelism: Backend::parallel_for over users; Model::score must be thread-safe (it is
+//   const). Cost: one Model::score per test user plus O(n_items) to rank and take the top-K.
 #pragma once
 
 #include <cstdint>
@@ -43,18 +61,27 @@ struct EvalResult {
   std::uint64_t test_rows = 0;
 };
 
-// Runs `protocol` on `data`. For Protocol::ncf pass the test set via evaluate_ncf().
+// Runs `protocol` on `data`. kfold: fits one model per fold; metrics are the means over folds,
+// fit_seconds and eval_seconds the sums. loo: leave_last_out(); sampled metrics rank the
+// held-out item among `negatives` items the user never interacted with in `data`
+// (sample_negatives with options.seed). Protocol::ncf throws Error: use evaluate_ncf().
+// Progress: forwarded to Model::fit, plus ("fold", f, folds) after each fold and
+// ("evaluate", 1, 1) at the end, always from the calling thread.
 EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper,
                     const EvalOptions& options, Backend& backend, const Progress& progress = {});
 
 // The NCF protocol on given files: `train` is the training file, `test` its held-out items and
 // negatives. Reports hr@K, ndcg@K (sampled: 1 positive + the given negatives) and full_hr@K,
 // full_ndcg@K, full_recall@K, ... (against every item the user has not seen in training).
+// A negative equal to the held-out item (the ML-1M files have a few) is dropped, as the
+// original NCF evaluation code does. Throws Error on indices outside the trained model or on
+// mismatched test arrays.
 EvalResult evaluate_ncf(const Interactions& train, const NcfTest& test, ModelKind kind,
                         const Hyper& hyper, const EvalOptions& options, Backend& backend,
                         const Progress& progress = {});
 
 // Rating metrics and full-ranking metrics of a trained model on a test set (used by the above).
+// `test` must share the model's index space (a split of the data the model was trained on).
 void measure(const Model& model, const Interactions& test, const EvalOptions& options,
              Backend& backend, std::map<std::string, double>& metrics);
 

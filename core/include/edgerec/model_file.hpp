@@ -8,16 +8,23 @@
 //   8       4     u32 model kind (ModelKind; 1 popularity ... 8 itemknn)
 //   12      4     u32 flags, 0 (reserved)
 //   16      8     u64 payload length N
-//   24      N     payload: cereal PortableBinary archive (little-endian) of fixed-width fields:
-//                   common part   — string format_tag "edgerec-model"; user ids; item ids (each
-//                                   a u64 count then u64-length-prefixed UTF-8 strings); seen
-//                                   CSR (u64 indptr[], u32 indices[], f32 values[]); f32 item
-//                                   popularity[]; hyper-parameters (u8 has + value each); train
-//                                   info (f64 seconds, u64 rows, string source, f32 loss[],
-//                                   i32 threads)
-//                   model part    — written by the model kind's save_params(): matrices as
-//                                   u64 rows, u64 cols, rows*cols f32 row-major; vectors as u64
-//                                   count then elements
+//   24      N     payload: one cereal PortableBinary archive, little-endian, fixed-width fields:
+//                   byte 0        — u8 1 (cereal's little-endian flag; any other value is refused)
+//                   common part   — str format_tag "edgerec-model"; strs user ids; strs item ids
+//                                   (index order); csr seen (rows = users, cols = items);
+//                                   f32s item popularity (one per item); hyper-parameters
+//                                   factors i32, epochs i32, lr f32, reg f32, bias_reg f32,
+//                                   alpha f32, init_std f32, neighbors i32, cg_steps i32 (each a
+//                                   u8 presence flag 0/1, the value only when 1), then u64 seed;
+//                                   train info: f64 fit_seconds, u64 train_rows, str source,
+//                                   f32s loss, i32 threads; f32 rating_min, f32 rating_max
+//                   model part    — written by the model kind's save_params() (Writer below)
+//                 encodings: str = u64 byte length + bytes (at most 64 KiB); strs = u64 count +
+//                 str each; f32s / u32s / u64s = u64 count + elements; matrix = u64 rows, u64
+//                 cols, rows*cols f32 row-major; vector = u64 count + f32s; csr = u32 cols,
+//                 u64s indptr (rows+1, from 0, non-decreasing), u32s indices (nnz, sorted in each
+//                 row, < cols), f32s values (nnz). Floats are finite (NaN/inf are refused when
+//                 saving and when loading). The model part must end exactly at the payload's end.
 //   24+N    4     u32 CRC-32 (IEEE 802.3, zlib's crc32) of bytes [0, 24+N)
 //
 // Versioning: readers accept every version <= kModelFormatVersion (older versions stay readable,
@@ -57,7 +64,9 @@ std::unique_ptr<Model> model_from_bytes(const char* data, std::size_t size,
 void save_model(const Model& model, const std::string& path);
 std::unique_ptr<Model> load_model(const std::string& path);
 
-// What `edgerec info` prints, read from the header without parsing the model.
+// What `edgerec info` prints, read from the header without parsing the model. read_header()
+// checks the magic, version, flags, kind, payload length and checksum (throws Error like
+// model_from_bytes), so a header it returns belongs to an intact file.
 struct ModelFileHeader {
   std::uint32_t version = 0;
   ModelKind kind{};
@@ -90,7 +99,8 @@ class Writer {
   void vector(const Vector& v);
   void matrix(const Matrix& m);
   void csr(const Csr& c);
-  std::string take();  // the bytes written so far; the writer is empty afterwards
+  // The archive written so far (its endianness byte first); the writer then starts a new one.
+  std::string take();
 
  private:
   struct Impl;
@@ -121,7 +131,7 @@ class Reader {
   Vector vector(const char* field, std::size_t expected_size);
   // A matrix with `rows` rows (or any when rows < 0) and `cols` columns (or any when < 0).
   Matrix matrix(const char* field, std::int64_t rows, std::int64_t cols);
-  // A CSR with `rows` rows whose column indices are < cols.
+  // A CSR with `rows` rows, stored column count equal to `cols`, sorted rows of indices < cols.
   Csr csr(const char* field, index_t rows, index_t cols);
   std::size_t remaining() const;
   [[noreturn]] void fail(const char* field, const std::string& what) const;

@@ -19,21 +19,30 @@ struct Split {
 };
 
 // Each row goes to test with probability `test_fraction` (exact count: round(n * fraction),
-// chosen by a seeded shuffle).
+// chosen by a seeded shuffle). Both parts keep the rows in file order. Throws Error on empty
+// data or a fraction outside (0, 1).
 Split random_holdout(const Interactions& data, double test_fraction, std::uint64_t seed);
 
-// Fold `fold` (0-based) of `folds` after a seeded shuffle; folds partition the rows.
+// Fold `fold` (0-based) of `folds` after a seeded shuffle; folds partition the rows (every row
+// is in exactly one test fold; fold sizes differ by at most one). Throws Error when folds < 2,
+// folds > rows or fold is outside [0, folds).
 Split kfold(const Interactions& data, int folds, int fold, std::uint64_t seed);
 
-// Each user's last interaction by timestamp (ties by file order) goes to test; users with a
-// single interaction stay in train only.
+// Each user's last interaction by timestamp (ties by file order: the later row) goes to test;
+// users with a single interaction stay in train only. Without timestamps (all 0) this is the
+// user's last row in the file.
 Split leave_last_out(const Interactions& data);
 
-// Rows with time >= the (1 - test_fraction) quantile of all timestamps go to test.
+// Rows with time >= the (1 - test_fraction) quantile of all timestamps go to test: the cut is
+// the timestamp of row n - round(n * fraction) in time order, so rows tied with it all go to
+// test. Throws Error when the data has no timestamps or nothing would be left to train on.
 Split temporal_split(const Interactions& data, double test_fraction);
 
 // For each (user, held-out item): `count` items the user never interacted with in `data`,
 // sampled uniformly without replacement with a seeded RNG (the NCF protocol's 99 negatives).
+// Entry e uses its own stream mix_seed(seed, e, ...), so it does not depend on the others.
+// Each list is sorted ascending; a user with fewer than `count` free items gets all of them.
+// Throws Error on a user index outside data's users or count < 0.
 std::vector<std::vector<index_t>> sample_negatives(const Interactions& data,
                                                    const std::vector<index_t>& users,
                                                    int count, std::uint64_t seed);

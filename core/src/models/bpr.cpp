@@ -1,5 +1,121 @@
-// PLACEHOLDER — being written; replaced by the real model.
+// BPR (Rendle, Freudenthaler, Gantner, Schmidt-Thieme 2009): matrix factorisation with an item
+// bias, trained by SGD on (user, positive, sampled negative) triples; see models/bpr_sample.hpp
+// for the per-sample step and backend/bpr.cpp for the stratified epoch.
+//
+// Every interaction counts as a positive whatever its value (ratings included); load with
+// --implicit-threshold to keep only the liked ones. Determinism: the same seed and backend
+// thread count give the same bytes; a different thread count changes the sampling strata and so
+// the result (within noise).
+//
+// Factor form: U = [P | 1], V = [Q | b], factor_dims = factors, user_offset = 0.
+#include <algorithm>
+#include <cmath>
+
+#include "edgerec/split.hpp"
+#include "models/bpr_sample.hpp"
+#include "models/embedding_model.hpp"
 #include "models/factories.hpp"
+
 namespace edgerec {
-std::unique_ptr<Model> make_bpr() { throw Error("model bpr is not built yet"); }
+namespace {
+
+// Fold-in: SGD passes over the new user's items, with items held fixed.
+constexpr int kFoldInPasses = 40;
+constexpr std::uint64_t kFoldInStream = 0xF01D1;
+
+class Bpr final : public EmbeddingModel {
+ public:
+  ModelKind kind() const override { return ModelKind::bpr; }
+
+  Hyper defaults() const override {
+    Hyper h;
+    h.factors = 64;
+    h.epochs = 40;
+    h.lr = 0.05f;
+    h.reg = 0.0025f;
+    h.bias_reg = 0.0f;
+    h.init_std = 0.1f;
+    return h;
+  }
+
+  void save_params(Writer& w) const override { save_embeddings(w); }
+
+  void load_params(Reader& r) override {
+    load_embeddings(r);
+    if (emb_.factor_dims + 1 != emb_.V.cols()) r.fail("factor_dims", "must be the factor count minus the bias column for bpr");
+  }
+
+ protected:
+  void fit_impl(const Interactions&, Backend& backend, const Progress& progress) override {
+    const int f = *hyper.factors;
+    const int epochs = *hyper.epochs;
+    Rng rng(mix_seed(hyper.seed, static_cast<std::uint64_t>(ModelKind::bpr)));
+    const float std_dev = *hyper.init_std;
+    Matrix P(n_users(), f), Q(n_items(), f);
+    for (Eigen::Index k = 0; k < P.size(); ++k) P.data()[k] = std_dev * static_cast<float>(rng.normal());
+    for (Eigen::Index k = 0; k < Q.size(); ++k) Q.data()[k] = std_dev * static_cast<float>(rng.normal());
+    Vector bias = Vector::Zero(n_items());
+
+    BprStep step;
+    step.lr = *hyper.lr;
+    step.reg = *hyper.reg;
+    step.bias_reg = *hyper.bias_reg;
+    for (int e = 0; e < epochs; ++e) {
+      step.seed = mix_seed(hyper.seed, static_cast<std::uint64_t>(e) + 1, 0xB9);
+      info.loss.push_back(static_cast<float>(backend.bpr_epoch(seen, P, Q, bias, step)));
+      if (!std::isfinite(info.loss.back()))
+        throw Error("bpr diverged at epoch " + std::to_string(e + 1) + " (try a smaller --lr)");
+      if (progress) progress("bpr", e + 1, epochs);
+    }
+
+    if (!P.allFinite() || !Q.allFinite() || !bias.allFinite())
+      throw Error("bpr diverged (try a smaller --lr)");
+    emb_.U.resize(n_users(), f + 1);
+    emb_.U.leftCols(f) = P;
+    emb_.U.col(f).setOnes();
+    emb_.V.resize(n_items(), f + 1);
+    emb_.V.leftCols(f) = Q;
+    emb_.V.col(f) = bias;
+    emb_.user_offset = Vector::Zero(n_users());
+    emb_.factor_dims = f;
+  }
+
+  void fold_in(const std::vector<ItemValue>& history, RowVector& u, float& offset) const override {
+    const int f = emb_.factor_dims;
+    u = RowVector::Zero(emb_.V.cols());
+    u[f] = 1.0f;
+    offset = 0.0f;
+    std::vector<index_t> pos;
+    for (const auto& h : history)
+      if (h.item < n_items()) pos.push_back(h.item);
+    std::sort(pos.begin(), pos.end());
+    pos.erase(std::unique(pos.begin(), pos.end()), pos.end());
+    if (pos.empty() || pos.size() >= n_items()) return;
+
+    // Same seed for every call: a given history always folds in to the same vector.
+    Rng rng(mix_seed(hyper.seed, kFoldInStream));
+    const float lr = *hyper.lr, reg = *hyper.reg;
+    std::vector<index_t> order = pos;
+    for (int pass = 0; pass < kFoldInPasses; ++pass) {
+      for (std::size_t k = order.size(); k > 1; --k) std::swap(order[k - 1], order[rng.below(k)]);
+      for (const index_t i : order) {
+        index_t j = i;
+        bool found = false;
+        for (int tries = 0; tries < 32 && !found; ++tries) {
+          j = static_cast<index_t>(rng.below(n_items()));
+          found = !std::binary_search(pos.begin(), pos.end(), j);
+        }
+        if (!found) continue;
+        // The bias column of V is the item bias; u's bias column stays 1.
+        bpr::user_step(u.data(), emb_.V.row(i).data(), emb_.V.row(j).data(), emb_.V(i, f),
+                       emb_.V(j, f), f, lr, reg);
+      }
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_bpr() { return std::make_unique<Bpr>(); }
+
 }  // namespace edgerec

@@ -1,5 +1,50 @@
-// PLACEHOLDER — being written; replaced by the real model.
+// Popularity: every user gets the items ranked by how often they were interacted with in
+// training. In factor form V = [log1p(count)], U = [1], so it scores through the same kernel as
+// every embedding model; log1p keeps the scores readable and matches Model::popularity_scores.
+#include <cmath>
+
+#include "models/embedding_model.hpp"
+#include "models/explicit_util.hpp"
 #include "models/factories.hpp"
+
 namespace edgerec {
-std::unique_ptr<Model> make_popularity() { throw Error("model popularity is not built yet"); }
+namespace {
+
+class PopularityModel final : public EmbeddingModel {
+ public:
+  ModelKind kind() const override { return ModelKind::popularity; }
+  Hyper defaults() const override { return Hyper{}; }  // nothing to tune
+
+  // Scores are log-counts, not ratings: never clip them to the rating range.
+  float predict(index_t user, index_t item) const override {
+    return emb_.U.row(user).dot(emb_.V.row(item)) + emb_.user_offset[user];
+  }
+
+  void save_params(Writer& w) const override { save_embeddings(w); }
+  void load_params(Reader& r) override {
+    load_embeddings(r);
+    explicit_models::check_layout(r, emb_, 0, 1);
+  }
+
+ protected:
+  void fit_impl(const Interactions&, Backend&, const Progress& progress) override {
+    emb_.factor_dims = 0;
+    emb_.U = Matrix::Ones(n_users(), 1);
+    emb_.V.resize(n_items(), 1);
+    for (index_t i = 0; i < n_items(); ++i) emb_.V(i, 0) = std::log1p(item_popularity[i]);
+    emb_.user_offset = Vector::Zero(n_users());
+    if (progress) progress("popularity", 1, 1);
+  }
+
+  // A new user's history does not change what is popular.
+  void fold_in(const std::vector<ItemValue>&, RowVector& u, float& offset) const override {
+    u.setOnes();
+    offset = 0.0f;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_popularity() { return std::make_unique<PopularityModel>(); }
+
 }  // namespace edgerec

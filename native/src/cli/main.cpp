@@ -122,10 +122,21 @@ struct ModelFlags {
   }
 };
 
+// Floats are printed with the 7 significant digits they hold (0.02, not 0.0199999995529).
+double short_float(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", static_cast<double>(v));
+  return std::strtod(buf, nullptr);
+}
+
 json hyper_json(const er::Hyper& h) {
   json j;
   auto put = [&](const char* k, const auto& v) {
-    if (v) j[k] = *v;
+    if constexpr (std::is_same_v<std::decay_t<decltype(*v)>, float>) {
+      if (v) j[k] = short_float(*v);
+    } else if (v) {
+      j[k] = *v;
+    }
   };
   put("factors", h.factors);
   put("epochs", h.epochs);
@@ -158,7 +169,7 @@ void print_report(const er::LoadReport& r, const std::string& path) {
 
 json recs_json(const std::vector<er::Recommendation>& recs) {
   json a = json::array();
-  for (const auto& r : recs) a.push_back({{"item", r.item}, {"score", r.score}});
+  for (const auto& r : recs) a.push_back({{"item", r.item}, {"score", short_float(r.score)}});
   return a;
 }
 

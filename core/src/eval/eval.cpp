@@ -1,0 +1,378 @@
+// Evaluation protocols. The expensive part is full ranking: every test user's scores over the
+// whole catalogue. It runs through Backend::parallel_for over users in a fixed number of
+// chunks that depends only on the number of users, each chunk with its own accumulator and
+// buffers, merged in chunk order afterwards, so the floating-point sums (and therefore every
+// reported digit) are the same for any thread count.
+#include "edgerec/eval.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "edgerec/metrics.hpp"
+#include "edgerec/split.hpp"
+#include "eval/grouping.hpp"
+
+namespace edgerec {
+
+Protocol parse_protocol(std::string_view name) {
+  if (name == "holdout") return Protocol::holdout;
+  if (name == "kfold") return Protocol::kfold;
+  if (name == "loo") return Protocol::loo;
+  if (name == "temporal") return Protocol::temporal;
+  if (name == "ncf") return Protocol::ncf;
+  throw Error("unknown protocol '" + std::string(name) +
+              "' (valid: holdout, kfold, loo, temporal, ncf)");
+}
+
+const char* protocol_name(Protocol p) {
+  switch (p) {
+    case Protocol::holdout: return "holdout";
+    case Protocol::kfold: return "kfold";
+    case Protocol::loo: return "loo";
+    case Protocol::temporal: return "temporal";
+    case Protocol::ncf: return "ncf";
+  }
+  return "unknown";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Depends on the amount of work only (never on threads()), which is what makes the merged
+// sums independent of the thread count; 256 chunks keep 2..64 threads evenly loaded.
+int chunk_count(std::size_t n) {
+  return static_cast<int>(std::clamp<std::size_t>(n / 16, 1, 256));
+}
+
+void check_options(const EvalOptions& o) {
+  if (o.k < 1) throw Error("--k must be at least 1 (got " + std::to_string(o.k) + ")");
+  if (o.protocol == Protocol::kfold && o.folds < 2)
+    throw Error("--folds must be at least 2 (got " + std::to_string(o.folds) + ")");
+  if ((o.protocol == Protocol::holdout || o.protocol == Protocol::temporal) &&
+      !(o.test_fraction > 0.0 && o.test_fraction < 1.0))
+    throw Error("--test-fraction must be strictly between 0 and 1 (got " +
+                std::to_string(o.test_fraction) + ")");
+  if (o.protocol == Protocol::loo && o.negatives < 1)
+    throw Error("--negatives must be at least 1 (got " + std::to_string(o.negatives) + ")");
+}
+
+// One ranking task: a user, the items that count as relevant, and (for sampled metrics) the
+// negatives the relevant items are ranked against.
+struct Case {
+  index_t user = 0;
+  std::vector<index_t> relevant;          // sorted, unique
+  const std::vector<index_t>* negatives = nullptr;
+};
+
+// The K best candidates by score descending, ties by index ascending (the serving order), NaN
+// never listed. Insertion into a sorted K-array: after the first few hundred items almost
+// every candidate fails the single comparison with the current K-th score.
+void top_k(const float* scores, index_t n, int k, const std::uint8_t* skip,
+           std::vector<TopK>& best, std::vector<index_t>& out) {
+  best.clear();
+  const std::size_t cap = static_cast<std::size_t>(k);
+  auto insert = [&](index_t i, float s) {
+    auto at = std::partition_point(best.begin(), best.end(),
+                                   [s](const TopK& t) { return t.score >= s; });
+    best.insert(at, TopK{i, s});
+  };
+  index_t i = 0;
+  for (; i < n && best.size() < cap; ++i)
+    if (!skip[i] && !std::isnan(scores[i])) insert(i, scores[i]);
+  if (best.size() == cap) {
+    float kth = best.back().score;
+    for (; i < n; ++i) {
+      // One comparison rejects almost every item; it is false for NaN, and an equal score
+      // loses to the listed item with the smaller index.
+      if (!(scores[i] > kth) || skip[i]) continue;
+      best.pop_back();
+      insert(i, scores[i]);
+      kth = best.back().score;
+    }
+  }
+  out.clear();
+  for (const auto& t : best) out.push_back(t.item);
+}
+
+struct RankingResult {
+  RankingAccumulator full;
+  RankingAccumulator sampled;
+  std::vector<std::vector<index_t>> lists;  // full-ranking top-K per case (coverage, Gini)
+};
+
+// Full ranking (and sampled ranking for cases with negatives) of every case. Candidates of the
+// full ranking are the items the user did not interact with in training.
+RankingResult rank_cases(const Model& model, const std::vector<Case>& cases, int k,
+                         Backend& backend) {
+  const index_t n_items = model.n_items();
+  const int chunks = chunk_count(cases.size());
+  std::vector<RankingAccumulator> full(chunks, RankingAccumulator(k));
+  std::vector<RankingAccumulator> sampled(chunks, RankingAccumulator(k));
+  RankingResult result{RankingAccumulator(k), RankingAccumulator(k), {}};
+  result.lists.resize(cases.size());
+
+  backend.parallel_for(cases.size(), chunks, [&](std::size_t begin, std::size_t end, int chunk) {
+    std::vector<float> scores(n_items);
+    std::vector<std::uint8_t> skip(n_items, 0);
+    std::vector<TopK> best;
+    std::vector<float> local_scores;
+    std::vector<index_t> local_relevant;
+    for (std::size_t c = begin; c < end; ++c) {
+      const Case& cs = cases[c];
+      model.score(cs.user, scores.data());
+
+      const bool has_seen = cs.user < model.seen.rows();
+      const index_t* seen = has_seen ? model.seen.row_indices(cs.user) : nullptr;
+      const std::size_t n_seen = has_seen ? model.seen.row_size(cs.user) : 0;
+      for (std::size_t j = 0; j < n_seen; ++j) skip[seen[j]] = 1;
+
+      std::size_t candidates = 0;
+      const auto ranks = rank_relevant(scores.data(), n_items, cs.relevant, skip.data(), &candidates);
+      full[chunk].add_ranks(ranks, candidates);
+      if (!ranks.empty()) top_k(scores.data(), n_items, k, skip.data(), best, result.lists[c]);
+
+      for (std::size_t j = 0; j < n_seen; ++j) skip[seen[j]] = 0;
+
+      if (cs.negatives) {
+        // The sampled list: the relevant items first (local indices 0..r-1, so their mutual
+        // order is index order, as in the full ranking), then the negatives that are not
+        // relevant themselves.
+        local_scores.clear();
+        local_relevant.clear();
+        for (index_t i : cs.relevant) {
+          local_relevant.push_back(static_cast<index_t>(local_scores.size()));
+          local_scores.push_back(scores[i]);
+        }
+        for (index_t i : *cs.negatives)
+          if (!std::binary_search(cs.relevant.begin(), cs.relevant.end(), i))
+            local_scores.push_back(scores[i]);
+        std::size_t local_candidates = 0;
+        const auto local_ranks =
+            rank_relevant(local_scores.data(), static_cast<index_t>(local_scores.size()),
+                          local_relevant, nullptr, &local_candidates);
+        sampled[chunk].add_ranks(local_ranks, local_candidates);
+      }
+    }
+  });
+  for (int c = 0; c < chunks; ++c) {
+    result.full.merge(full[c]);
+    result.sampled.merge(sampled[c]);
+  }
+  return result;
+}
+
+void put_ranking(const RankingAccumulator& acc, const std::string& prefix,
+                 std::map<std::string, double>& metrics) {
+  for (const auto& [key, value] : acc.means()) metrics[prefix + key] = value;
+}
+
+void put_lists(const RankingResult& r, index_t n_items, int k, const std::string& prefix,
+               std::map<std::string, double>& metrics) {
+  if (r.full.users() == 0) return;
+  std::vector<std::vector<index_t>> lists;
+  lists.reserve(r.full.users());
+  for (const auto& l : r.lists)
+    if (!l.empty()) lists.push_back(l);
+  const std::string ks = std::to_string(k);
+  metrics[prefix + "coverage@" + ks] = catalogue_coverage(lists, n_items);
+  metrics[prefix + "gini@" + ks] = popularity_gini(lists, n_items);
+}
+
+void check_in_model(const Model& model, index_t user, index_t item, const char* what,
+                    const std::string& source = "") {
+  if (user >= model.n_users() || item >= model.n_items())
+    throw Error(std::string(what) + (source.empty() ? "" : " " + source) + ": user " +
+                std::to_string(user) + " / item " + std::to_string(item) +
+                " is outside the trained model (" + std::to_string(model.n_users()) + " users, " +
+                std::to_string(model.n_items()) + " items)");
+}
+
+// One case per test user with at least one relevant test item that is a candidate (not among
+// the user's training items, which full ranking excludes).
+std::vector<Case> cases_from_test(const Model& model, const Interactions& test,
+                                  const EvalOptions& options) {
+  const auto groups = detail::group_by_user(test);
+  const bool thresholded = test.has_ratings && !std::isnan(options.relevance_threshold);
+  std::vector<Case> cases;
+  for (index_t u = 0; u < test.n_users(); ++u) {
+    if (groups.size(u) == 0) continue;
+    Case c;
+    c.user = u;
+    for (const std::uint64_t* r = groups.begin(u); r != groups.end(u); ++r) {
+      const auto& row = test.rows[*r];
+      check_in_model(model, row.user, row.item, "test set", test.source);
+      if (thresholded && !(row.value >= options.relevance_threshold)) continue;
+      if (u < model.seen.rows() && model.seen.contains(u, row.item)) continue;
+      c.relevant.push_back(row.item);
+    }
+    std::sort(c.relevant.begin(), c.relevant.end());
+    c.relevant.erase(std::unique(c.relevant.begin(), c.relevant.end()), c.relevant.end());
+    if (!c.relevant.empty()) cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+void rating_metrics(const Model& model, const Interactions& test, Backend& backend,
+                    std::map<std::string, double>& metrics) {
+  if (!model.predicts_ratings() || !test.has_ratings || test.rows.empty()) return;
+  for (const auto& r : test.rows) check_in_model(model, r.user, r.item, "test set", test.source);
+  // Each prediction lands in its own slot, so the sums below run serially in row order.
+  std::vector<float> predicted(test.rows.size()), actual(test.rows.size());
+  backend.parallel_for(test.rows.size(), chunk_count(test.rows.size()),
+                       [&](std::size_t begin, std::size_t end, int) {
+                         for (std::size_t i = begin; i < end; ++i) {
+                           predicted[i] = model.predict(test.rows[i].user, test.rows[i].item);
+                           actual[i] = test.rows[i].value;
+                         }
+                       });
+  metrics["rmse"] = rmse(predicted, actual);
+  metrics["mae"] = mae(predicted, actual);
+}
+
+void measure_with_prefix(const Model& model, const Interactions& test, const EvalOptions& options,
+                         Backend& backend, const std::string& prefix,
+                         std::map<std::string, double>& metrics) {
+  if (options.k < 1) throw Error("--k must be at least 1 (got " + std::to_string(options.k) + ")");
+  rating_metrics(model, test, backend, metrics);
+  if (!options.ranking) return;
+  const auto cases = cases_from_test(model, test, options);
+  const auto r = rank_cases(model, cases, options.k, backend);
+  put_ranking(r.full, prefix, metrics);
+  put_lists(r, model.n_items(), options.k, prefix, metrics);
+}
+
+void report(const Progress& progress, const char* stage, int done, int total) {
+  if (progress) progress(stage, done, total);
+}
+
+}  // namespace
+
+void measure(const Model& model, const Interactions& test, const EvalOptions& options,
+             Backend& backend, std::map<std::string, double>& metrics) {
+  measure_with_prefix(model, test, options, backend, "", metrics);
+}
+
+EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper,
+                    const EvalOptions& options, Backend& backend, const Progress& progress) {
+  check_options(options);
+  EvalResult result;
+
+  if (options.protocol == Protocol::ncf)
+    throw Error("the ncf protocol needs its test files (--test-rating, --test-negative)");
+
+  if (options.protocol == Protocol::kfold) {
+    // Means over folds; a metric a fold could not compute (no relevant test item) is averaged
+    // over the folds that have it.
+    std::map<std::string, std::pair<double, int>> sums;
+    result.folds = options.folds;
+    for (int f = 0; f < options.folds; ++f) {
+      const Split split = kfold(data, options.folds, f, options.seed);
+      auto model = make_model(kind);
+      model->fit(split.train, hyper, backend, progress);
+      result.fit_seconds += model->info.fit_seconds;
+      if (f == 0) {
+        result.train_rows = split.train.size();
+        result.test_rows = split.test.size();
+      }
+      const auto start = Clock::now();
+      std::map<std::string, double> m;
+      measure(*model, split.test, options, backend, m);
+      result.eval_seconds += seconds_since(start);
+      for (const auto& [key, value] : m) {
+        sums[key].first += value;
+        sums[key].second += 1;
+      }
+      report(progress, "fold", f + 1, options.folds);
+    }
+    for (const auto& [key, s] : sums) result.metrics[key] = s.first / s.second;
+    return result;
+  }
+
+  Split split = options.protocol == Protocol::holdout
+                    ? random_holdout(data, options.test_fraction, options.seed)
+                : options.protocol == Protocol::temporal ? temporal_split(data, options.test_fraction)
+                                                         : leave_last_out(data);
+  if (split.test.rows.empty())
+    throw Error(std::string(protocol_name(options.protocol)) + ": the test set of " + data.source +
+                " is empty");
+  result.train_rows = split.train.size();
+  result.test_rows = split.test.size();
+  auto model = make_model(kind);
+  model->fit(split.train, hyper, backend, progress);
+  result.fit_seconds = model->info.fit_seconds;
+
+  const auto start = Clock::now();
+  if (options.protocol != Protocol::loo) {
+    measure(*model, split.test, options, backend, result.metrics);
+  } else {
+    // Sampled metrics rank each held-out item among `negatives` items the user never touched
+    // (in the whole data set, so a negative is never a hidden positive); the full-ranking ones
+    // carry the "full_" prefix as in the NCF protocol.
+    rating_metrics(*model, split.test, backend, result.metrics);
+    if (options.ranking) {
+      auto cases = cases_from_test(*model, split.test, options);
+      std::vector<index_t> users;
+      users.reserve(cases.size());
+      for (const auto& c : cases) users.push_back(c.user);
+      const auto negatives = sample_negatives(data, users, options.negatives, options.seed);
+      for (std::size_t i = 0; i < cases.size(); ++i) cases[i].negatives = &negatives[i];
+      const auto r = rank_cases(*model, cases, options.k, backend);
+      put_ranking(r.sampled, "", result.metrics);
+      put_ranking(r.full, "full_", result.metrics);
+      put_lists(r, model->n_items(), options.k, "full_", result.metrics);
+    }
+  }
+  result.eval_seconds = seconds_since(start);
+  report(progress, "evaluate", 1, 1);
+  return result;
+}
+
+EvalResult evaluate_ncf(const Interactions& train, const NcfTest& test, ModelKind kind,
+                        const Hyper& hyper, const EvalOptions& options, Backend& backend,
+                        const Progress& progress) {
+  if (options.k < 1) throw Error("--k must be at least 1 (got " + std::to_string(options.k) + ")");
+  if (test.users.size() != test.positives.size() || test.users.size() != test.negatives.size())
+    throw Error("ncf test set: " + std::to_string(test.users.size()) + " users, " +
+                std::to_string(test.positives.size()) + " positives and " +
+                std::to_string(test.negatives.size()) + " negative lists do not match");
+  if (test.users.empty()) throw Error("ncf test set is empty");
+
+  EvalResult result;
+  result.train_rows = train.size();
+  result.test_rows = test.users.size();
+  auto model = make_model(kind);
+  model->fit(train, hyper, backend, progress);
+  result.fit_seconds = model->info.fit_seconds;
+
+  const auto start = Clock::now();
+  // One case per test line. The NCF files give each user one held-out item; a user listed
+  // twice is simply ranked twice.
+  std::vector<std::vector<index_t>> negatives(test.users.size());
+  std::vector<Case> cases(test.users.size());
+  for (std::size_t i = 0; i < test.users.size(); ++i) {
+    check_in_model(*model, test.users[i], test.positives[i], "ncf test set");
+    negatives[i] = test.negatives[i];
+    for (index_t j : negatives[i]) check_in_model(*model, test.users[i], j, "ncf negatives");
+    std::sort(negatives[i].begin(), negatives[i].end());
+    negatives[i].erase(std::unique(negatives[i].begin(), negatives[i].end()), negatives[i].end());
+    cases[i].user = test.users[i];
+    cases[i].relevant = {test.positives[i]};
+    cases[i].negatives = &negatives[i];
+  }
+  const auto r = rank_cases(*model, cases, options.k, backend);
+  put_ranking(r.sampled, "", result.metrics);
+  put_ranking(r.full, "full_", result.metrics);
+  put_lists(r, model->n_items(), options.k, "full_", result.metrics);
+  result.eval_seconds = seconds_since(start);
+  report(progress, "evaluate", 1, 1);
+  return result;
+}
+
+}  // namespace edgerec

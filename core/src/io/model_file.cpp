@@ -1,0 +1,390 @@
+// The model file: header, common part, atomic save and untrusted load (layout in
+// edgerec/model_file.hpp).
+#include "edgerec/model_file.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <type_traits>
+
+#include "edgerec/split.hpp"
+
+#if defined(_WIN32)
+#define EDGEREC_POSIX_IO 0
+#else
+#define EDGEREC_POSIX_IO 1
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
+namespace edgerec {
+namespace {
+
+constexpr char kFormatTag[] = "edgerec-model";
+constexpr std::size_t kChecksumBytes = 4;
+// Hard limits, far above any real catalogue, so a forged count fails before allocating.
+constexpr std::uint64_t kMaxIds = std::numeric_limits<std::int32_t>::max();
+constexpr std::size_t kMaxStringBytes = std::size_t{1} << 16;
+constexpr std::size_t kMaxLossEntries = std::size_t{1} << 20;
+constexpr std::uint64_t kMaxFileBytes = std::uint64_t{4} << 30;
+
+std::uint32_t load_le32(const char* p) {
+  const auto* b = reinterpret_cast<const unsigned char*>(p);
+  return std::uint32_t(b[0]) | std::uint32_t(b[1]) << 8 | std::uint32_t(b[2]) << 16 |
+         std::uint32_t(b[3]) << 24;
+}
+std::uint64_t load_le64(const char* p) {
+  return std::uint64_t(load_le32(p)) | std::uint64_t(load_le32(p + 4)) << 32;
+}
+void append_le(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFFu));
+}
+
+[[noreturn]] void file_error(const std::string& name, const std::string& what) {
+  throw Error(name + ": " + what);
+}
+
+// Everything about the file that can be checked without parsing the payload, cheapest first,
+// so that a file that is not a model at all gets "bad magic" rather than a checksum error.
+ModelFileHeader check_file(const char* data, std::size_t size, const std::string& name) {
+  if (size == 0) file_error(name, "empty file, not an edgerec model");
+  const std::size_t magic_len = std::min(size, sizeof(kModelMagic));
+  if (std::memcmp(data, kModelMagic, magic_len) != 0)
+    file_error(name, "not an edgerec model file (bad magic)");
+  if (size < kModelHeaderBytes)
+    file_error(name, "truncated: " + std::to_string(size) + " bytes is shorter than the " +
+                         std::to_string(kModelHeaderBytes) + "-byte header");
+  ModelFileHeader h;
+  h.version = load_le32(data + 4);
+  const std::uint32_t kind = load_le32(data + 8);
+  const std::uint32_t flags = load_le32(data + 12);
+  h.payload_bytes = load_le64(data + 16);
+  if (h.version == 0) file_error(name, "invalid model format version 0");
+  if (h.version > kModelFormatVersion)
+    file_error(name, "model format version " + std::to_string(h.version) +
+                         " is newer than this edgerec supports (" +
+                         std::to_string(kModelFormatVersion) + "); upgrade edgerec");
+  const std::uint64_t after_header = size - kModelHeaderBytes;
+  const std::uint64_t have =
+      after_header >= kChecksumBytes ? after_header - kChecksumBytes : 0;
+  if (after_header < kChecksumBytes || h.payload_bytes > have)
+    file_error(name, "truncated: header says " + std::to_string(h.payload_bytes) +
+                         " payload bytes, file has " + std::to_string(have));
+  if (h.payload_bytes < have)
+    file_error(name, std::to_string(have - h.payload_bytes) +
+                         " unexpected bytes after the checksum (header says " +
+                         std::to_string(h.payload_bytes) + " payload bytes)");
+  const std::size_t covered = kModelHeaderBytes + static_cast<std::size_t>(h.payload_bytes);
+  if (crc32(data, covered) != load_le32(data + covered))
+    file_error(name, "checksum mismatch: file is corrupted");
+  // Checked after the checksum: a valid checksum with odd values means a writer bug or a forged
+  // file, not bit rot, and the message should say which field.
+  if (flags != 0) file_error(name, "header flags are " + std::to_string(flags) + ", expected 0");
+  if (!kind_is_valid(kind))
+    file_error(name, "unknown model kind " + std::to_string(kind) + " (newer edgerec?)");
+  h.kind = static_cast<ModelKind>(kind);
+  return h;
+}
+
+// ---- common part ---------------------------------------------------------------------------
+
+template <class T>
+void write_opt(Writer& w, const std::optional<T>& v) {
+  w.u8(v ? 1 : 0);
+  if (!v) return;
+  if constexpr (std::is_same_v<T, int>)
+    w.i32(*v);
+  else
+    w.f32(*v);
+}
+
+std::optional<int> read_opt_int(Reader& r, const char* field, int lo, int hi) {
+  const std::uint8_t has = r.u8(field);
+  if (has > 1) r.fail(field, "presence flag is " + std::to_string(has) + ", expected 0 or 1");
+  if (!has) return std::nullopt;
+  const std::int32_t v = r.i32(field);
+  if (v < lo || v > hi)
+    r.fail(field, std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " +
+                      std::to_string(hi) + "]");
+  return v;
+}
+
+std::optional<float> read_opt_float(Reader& r, const char* field) {
+  const std::uint8_t has = r.u8(field);
+  if (has > 1) r.fail(field, "presence flag is " + std::to_string(has) + ", expected 0 or 1");
+  if (!has) return std::nullopt;
+  const float v = r.f32(field);
+  if (v < 0) r.fail(field, std::to_string(v) + " is negative");
+  return v;
+}
+
+void check_saveable_ids(const IdMap& ids, const char* what) {
+  for (const auto& id : ids.ids())
+    if (id.size() > kMaxStringBytes)
+      throw Error(std::string("cannot save the model: a ") + what + " id is " +
+                  std::to_string(id.size()) + " bytes, more than the " +
+                  std::to_string(kMaxStringBytes) + "-byte limit of the model file");
+}
+
+void write_common(Writer& w, const Model& m) {
+  // A model that would not load back is refused here rather than discovered at load time.
+  if (m.seen.rows() != m.n_users() || m.seen.cols != m.n_items() ||
+      m.item_popularity.size() != m.n_items())
+    throw Error("cannot save the model: its seen matrix or item popularity does not match its "
+                "id maps (" + std::to_string(m.n_users()) + " users, " +
+                std::to_string(m.n_items()) + " items)");
+  check_saveable_ids(m.users, "user");
+  check_saveable_ids(m.items, "item");
+  if (m.info.source.size() > kMaxStringBytes || m.info.loss.size() > kMaxLossEntries)
+    throw Error("cannot save the model: its training source name or loss history is too long");
+
+  w.str(kFormatTag);
+  w.strings(m.users.ids());
+  w.strings(m.items.ids());
+  w.csr(m.seen);
+  w.floats(m.item_popularity);
+
+  const Hyper& h = m.hyper;
+  write_opt(w, h.factors);
+  write_opt(w, h.epochs);
+  write_opt(w, h.lr);
+  write_opt(w, h.reg);
+  write_opt(w, h.bias_reg);
+  write_opt(w, h.alpha);
+  write_opt(w, h.init_std);
+  write_opt(w, h.neighbors);
+  write_opt(w, h.cg_steps);
+  w.u64(h.seed);
+
+  w.f64(m.info.fit_seconds);
+  w.u64(m.info.train_rows);
+  w.str(m.info.source);
+  w.floats(m.info.loss);
+  w.i32(m.info.threads);
+
+  w.f32(m.rating_min);
+  w.f32(m.rating_max);
+}
+
+IdMap read_ids(Reader& r, const char* field) {
+  auto ids = r.strings(field, kMaxIds);
+  try {
+    return IdMap::from_ids(std::move(ids));
+  } catch (const Error& e) {
+    r.fail(field, e.what());
+  }
+}
+
+void read_common(Reader& r, Model& m) {
+  const std::string tag = r.str("format_tag", 64);
+  if (tag != kFormatTag) r.fail("format_tag", "is '" + tag + "', expected '" + kFormatTag + "'");
+  m.users = read_ids(r, "user_ids");
+  m.items = read_ids(r, "item_ids");
+  m.seen = r.csr("seen", m.n_users(), m.n_items());
+  m.item_popularity = r.floats("item_popularity", m.n_items());
+  if (m.item_popularity.size() != m.n_items())
+    r.fail("item_popularity", "has " + std::to_string(m.item_popularity.size()) +
+                                  " entries, expected one per item (" +
+                                  std::to_string(m.n_items()) + ")");
+  for (float p : m.item_popularity)
+    if (p < 0) r.fail("item_popularity", "has a negative count");
+
+  // The ranges are the ones Model::fit() accepts, so every trained model loads back.
+  constexpr int kIntMax = std::numeric_limits<std::int32_t>::max();
+  Hyper& h = m.hyper;
+  h.factors = read_opt_int(r, "hyper.factors", 1, 4096);
+  h.epochs = read_opt_int(r, "hyper.epochs", 0, 100000);
+  h.lr = read_opt_float(r, "hyper.lr");
+  h.reg = read_opt_float(r, "hyper.reg");
+  h.bias_reg = read_opt_float(r, "hyper.bias_reg");
+  h.alpha = read_opt_float(r, "hyper.alpha");
+  h.init_std = read_opt_float(r, "hyper.init_std");
+  h.neighbors = read_opt_int(r, "hyper.neighbors", 1, kIntMax);
+  h.cg_steps = read_opt_int(r, "hyper.cg_steps", 0, 100000);
+  h.seed = r.u64("hyper.seed");
+
+  m.info.fit_seconds = r.f64("info.fit_seconds");
+  if (m.info.fit_seconds < 0) r.fail("info.fit_seconds", "is negative");
+  m.info.train_rows = r.u64("info.train_rows");
+  m.info.source = r.str("info.source", kMaxStringBytes);
+  m.info.loss = r.floats("info.loss", kMaxLossEntries);
+  m.info.threads = r.i32("info.threads");
+  if (m.info.threads < 1 || m.info.threads > 65536)
+    r.fail("info.threads", std::to_string(m.info.threads) + " is out of range [1, 65536]");
+
+  m.rating_min = r.f32("rating_min");
+  m.rating_max = r.f32("rating_max");
+  if (m.rating_min > m.rating_max) r.fail("rating_max", "is below rating_min");
+}
+
+// ---- files ---------------------------------------------------------------------------------
+
+std::string temp_name(const std::string& path, Rng& rng) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string s = path + ".tmp-";
+  std::uint64_t v = rng.next();
+  for (int i = 0; i < 16; ++i, v >>= 4) s.push_back(kHex[v & 0xFu]);
+  return s;
+}
+
+[[noreturn]] void save_error(const std::string& path, const std::string& what) {
+  throw Error("cannot save model to '" + path + "': " + what);
+}
+
+#if EDGEREC_POSIX_IO
+std::string errno_text() { return std::strerror(errno); }
+
+// Makes the rename itself durable; best effort, as some file systems refuse fsync on a directory.
+void sync_parent_dir(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+#endif
+
+void write_atomically(const std::string& path, const std::string& bytes) {
+  // Temp names only need to be unlikely to collide (O_EXCL catches the rest); the seed mixes
+  // process, time and an address so concurrent savers pick different names.
+  Rng rng(mix_seed(static_cast<std::uint64_t>(
+                       std::chrono::steady_clock::now().time_since_epoch().count()),
+#if EDGEREC_POSIX_IO
+                   static_cast<std::uint64_t>(::getpid()),
+#else
+                   0,
+#endif
+                   reinterpret_cast<std::uintptr_t>(&bytes)));
+  std::string tmp;
+#if EDGEREC_POSIX_IO
+  int fd = -1;
+  for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
+    tmp = temp_name(path, rng);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST)
+      save_error(path, "cannot create temporary file '" + tmp + "': " + errno_text());
+  }
+  if (fd < 0) save_error(path, "cannot create a temporary file beside it");
+  auto abandon = [&](const std::string& what) {
+    const std::string text = what + ": " + errno_text();
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    save_error(path, text);
+  };
+  const char* p = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    const ::ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      abandon("cannot write '" + tmp + "'");
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) abandon("cannot flush '" + tmp + "' to disk");
+  const int closed = ::close(fd);
+  fd = -1;
+  if (closed != 0) abandon("cannot close '" + tmp + "'");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) abandon("cannot rename '" + tmp + "' over it");
+  sync_parent_dir(path);
+#else
+  tmp = temp_name(path, rng);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) save_error(path, "cannot create temporary file '" + tmp + "'");
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      out.close();
+      std::remove(tmp.c_str());
+      save_error(path, "cannot write '" + tmp + "'");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    save_error(path, "cannot rename '" + tmp + "' over it: " + ec.message());
+  }
+#endif
+}
+
+}  // namespace
+
+std::string model_to_bytes(const Model& model) {
+  Writer w;
+  write_common(w, model);
+  model.save_params(w);
+  const std::string payload = w.take();
+
+  std::string out;
+  out.reserve(kModelHeaderBytes + payload.size() + kChecksumBytes);
+  out.append(kModelMagic, sizeof(kModelMagic));
+  append_le(out, kModelFormatVersion, 4);
+  append_le(out, static_cast<std::uint32_t>(model.kind()), 4);
+  append_le(out, 0, 4);  // flags
+  append_le(out, payload.size(), 8);
+  out += payload;
+  append_le(out, crc32(out.data(), out.size()), 4);
+  return out;
+}
+
+ModelFileHeader read_header(const char* data, std::size_t size, const std::string& name) {
+  return check_file(data, size, name);
+}
+
+std::unique_ptr<Model> model_from_bytes(const char* data, std::size_t size,
+                                        const std::string& name) {
+  const ModelFileHeader h = check_file(data, size, name);
+  // Version 1 is the only layout so far; a version 2 reader branch goes here.
+  Reader r(data + kModelHeaderBytes, static_cast<std::size_t>(h.payload_bytes), name);
+  std::unique_ptr<Model> model = make_model(h.kind);
+  read_common(r, *model);
+  model->load_params(r);
+  if (r.remaining() != 0)
+    r.fail("end", std::to_string(r.remaining()) + " unexpected bytes after the " +
+                      kind_name(h.kind) + " parameters");
+  return model;
+}
+
+void save_model(const Model& model, const std::string& path) {
+  // Serialise first: a model that cannot be written never touches the disk.
+  const std::string bytes = model_to_bytes(model);
+  write_atomically(path, bytes);
+}
+
+std::unique_ptr<Model> load_model(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st))
+    throw Error("cannot open model file '" + path + "': " +
+                (ec ? ec.message() : std::string("no such file")));
+  if (fs::is_directory(st)) throw Error("cannot open model file '" + path + "': it is a directory");
+  if (!fs::is_regular_file(st))
+    throw Error("cannot open model file '" + path + "': not a regular file");
+  const std::uintmax_t size = fs::file_size(path, ec);
+  if (ec) throw Error("cannot read model file '" + path + "': " + ec.message());
+  if (size > kMaxFileBytes || size > std::numeric_limits<std::size_t>::max())
+    throw Error("cannot read model file '" + path + "': " + std::to_string(size) +
+                " bytes is more than the 4 GiB limit");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open model file '" + path + "': " + std::strerror(errno));
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  if (static_cast<std::uintmax_t>(in.gcount()) != size)
+    throw Error("cannot read model file '" + path + "': read " + std::to_string(in.gcount()) +
+                " of " + std::to_string(size) + " bytes");
+  return model_from_bytes(bytes.data(), bytes.size(), path);
+}
+
+}  // namespace edgerec

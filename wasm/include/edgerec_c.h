@@ -1,0 +1,77 @@
+/* edgerec_c.h — the C ABI over the edgerec core, used by the WebAssembly bindings.
+ *
+ * Handle-based: every model lives in an `edgerec_model` that the caller creates with
+ * edgerec_model_load() and releases with edgerec_model_free(). There is no global state: each
+ * handle keeps its own last error and result buffers.
+ *
+ * Errors: functions return a status (EDGEREC_OK = 0, negative on failure); the handle's
+ * message is then at edgerec_model_error(). No C++ exception crosses this boundary, and a
+ * handle stays usable after an error.
+ *
+ * Results: recommend/similar/explain fill the handle's result buffers, read with
+ * edgerec_result_count(), edgerec_result_items() (u32 item indices) and
+ * edgerec_result_scores() (f32). They stay valid until the next call on the same handle.
+ * Item indices map to the user's ids with edgerec_model_item_id().
+ *
+ * Strings are UTF-8 with explicit byte lengths (not NUL-terminated on input). Integers are
+ * sized (wasm32 has a 4-byte size_t). Thread-safety: one thread per handle.
+ */
+#ifndef EDGEREC_C_H
+#define EDGEREC_C_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EDGEREC_OK 0
+#define EDGEREC_ERROR -1
+
+typedef struct edgerec_model edgerec_model;
+
+/* Parses a model file held in memory (the bytes are copied). Never returns NULL unless memory
+ * is exhausted; check edgerec_model_status(). Free the handle in every case. */
+edgerec_model* edgerec_model_load(const uint8_t* bytes, uint32_t size);
+void edgerec_model_free(edgerec_model* model);
+int32_t edgerec_model_status(const edgerec_model* model);
+/* The last error's message ("" when none). Valid until the next call on the handle. */
+const char* edgerec_model_error(const edgerec_model* model);
+
+/* Model description as a JSON object (kind, users, items, dims, version ...). */
+const char* edgerec_model_info_json(edgerec_model* model);
+uint32_t edgerec_model_item_count(const edgerec_model* model);
+uint32_t edgerec_model_user_count(const edgerec_model* model);
+/* The external id of item `index` (NUL-terminated); "" when out of range. */
+const char* edgerec_model_item_id(const edgerec_model* model, uint32_t index);
+/* Dense index of an id, or -1 when unknown. */
+int64_t edgerec_model_item_index(const edgerec_model* model, const char* id, uint32_t id_len);
+int64_t edgerec_model_user_index(const edgerec_model* model, const char* id, uint32_t id_len);
+
+/* Filters for the next recommend call, as item indices. `include` empty = all items. Reset
+ * after every recommend call. */
+int32_t edgerec_filter_set(edgerec_model* model, const uint32_t* include, uint32_t n_include,
+                           const uint32_t* exclude, uint32_t n_exclude);
+
+/* Top-k for a known user (by index). exclude_seen: 1 skips the user's training items. */
+int32_t edgerec_recommend(edgerec_model* model, uint32_t user, int32_t k, int32_t exclude_seen);
+/* Top-k for a new user from (item index, value) pairs held by the caller (fold-in). */
+int32_t edgerec_recommend_for(edgerec_model* model, const uint32_t* items, const float* values,
+                              uint32_t n, int32_t k, int32_t exclude_seen);
+/* The k items most similar to `item`. */
+int32_t edgerec_similar(edgerec_model* model, uint32_t item, int32_t k);
+/* Contributions of the user's items to `item`; user < 0 uses the (items, values) history. */
+int32_t edgerec_explain(edgerec_model* model, int64_t user, const uint32_t* items,
+                        const float* values, uint32_t n, uint32_t item, int32_t k);
+
+uint32_t edgerec_result_count(const edgerec_model* model);
+const uint32_t* edgerec_result_items(const edgerec_model* model);
+const float* edgerec_result_scores(const edgerec_model* model);
+
+/* Library version string, e.g. "0.1.0". */
+const char* edgerec_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EDGEREC_C_H */
