@@ -1,7 +1,6 @@
 // The interaction loaders: format sniffing, one parser driven by a per-format spec, and the
 // rejection bookkeeping. The whole file is read at once and parsed in place with from_chars.
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -413,11 +412,7 @@ class Loader {
 
  private:
   static std::string quoted(std::string_view s) { return "'" + text::printable(s) + "' "; }
-  static std::string number(float v) {
-    char buf[32];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    return std::string(buf, r.ptr);
-  }
+  static std::string number(float v) { return text::format_float(v); }
 
   const std::string& path_;
   const LoadOptions& o_;

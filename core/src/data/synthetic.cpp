@@ -10,7 +10,15 @@
 //
 // Portability: only IEEE basic operations are used on the data path (exp/log are computed here,
 // normals are Irwin-Hall sums), because libm's exp/log/cos may differ in the last bit between
-// platforms and the header promises the same catalogue everywhere.
+// platforms and the header promises the same catalogue everywhere. For the same reason a*b+c
+// must not be fused into one FMA on machines that have it (GCC fuses by default in C++ mode,
+// clang within expressions): the rounding would differ from wasm's and non-FMA CPUs'.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -385,8 +393,10 @@ SyntheticCatalogue generate_synthetic(const SyntheticOptions& o) {
       if (mark[i] != u) take(i);
     }
     // Very active users in a small catalogue: fill the rest with items they have not seen.
-    for (index_t i = static_cast<index_t>(srng.below(I)); got < want; i = (i + 1) % I) {
-      if (mark[i] != u) take(i);
+    index_t next = static_cast<index_t>(srng.below(I));
+    while (got < want) {
+      if (mark[next] != u) take(next);
+      next = (next + 1) % I;
     }
   }
 
@@ -434,7 +444,12 @@ void write_csv(const Interactions& data, const std::string& path) {
     out += ',';
     out += csv_field(data.items.id(x.item));
     out += ',';
-    out.append(buf, std::to_chars(buf, buf + sizeof buf, x.value).ptr);
+    // Whole star ratings (the common case) skip the general float formatting.
+    if (x.value == std::floor(x.value) && std::fabs(x.value) < 1e6f) {
+      out.append(buf, std::to_chars(buf, buf + sizeof buf, static_cast<std::int64_t>(x.value)).ptr);
+    } else {
+      out += text::format_float(x.value);
+    }
     out += ',';
     out.append(buf, std::to_chars(buf, buf + sizeof buf, x.time).ptr);
     out += '\n';

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 
@@ -270,16 +271,71 @@ const char* check_string_id(std::string_view s) {
   return nullptr;
 }
 
-const char* parse_rating(std::string_view s, float& value) {
+namespace {
+
+// Parses a decimal floating-point number the same way on every platform. The grammar is checked
+// here ([+-]digits[.digits][(e|E)[+-]digits]; hex, "inf" and "nan" are not numbers we accept),
+// then the value is converted with correct rounding: std::from_chars where the library has it
+// (libstdc++), strtod otherwise (emscripten's libc++ 14 lacks floating-point from_chars); both
+// round correctly, so the result is identical. Returns nullptr or a reason.
+const char* parse_decimal(std::string_view s, double& out) {
   if (s.empty()) return "is empty";
-  const char* b = s.data();
-  const char* e = b + s.size();
-  if (*b == '+') ++b;  // "+4" is a number; from_chars only takes a minus sign
-  double d = 0;
-  const auto r = std::from_chars(b, e, d);
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  if (s[i] == '+' || s[i] == '-') ++i;
+  const std::size_t mantissa = i;
+  std::size_t digits = 0;
+  while (i < n && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
+  if (i < n && s[i] == '.') {
+    ++i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
+  }
+  if (digits == 0) {
+    std::string word;
+    for (std::size_t k = mantissa; k < n && k < mantissa + 8; ++k) word += static_cast<char>(s[k] | 0x20);
+    if (n - mantissa <= 8 && (word == "nan" || word == "inf" || word == "infinity")) {
+      return "is not a finite number";
+    }
+    return "is not a number";
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    std::size_t exp_digits = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i, ++exp_digits;
+    if (exp_digits == 0) return "is not a number";
+  }
+  if (i != n) return "is not a number";
+
+  // Short plain integers (most ratings) are exact in a double: no conversion routine needed.
+  if (n - mantissa <= 15 && s.find_first_of(".eE") == std::string_view::npos) {
+    std::int64_t v = 0;
+    for (std::size_t k = mantissa; k < n; ++k) v = v * 10 + (s[k] - '0');
+    out = s[0] == '-' ? -static_cast<double>(v) : static_cast<double>(v);
+    return nullptr;
+  }
+#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
+  const char* b = s.data() + (s[0] == '+' ? 1 : 0);
+  const auto r = std::from_chars(b, s.data() + n, out);
   if (r.ec == std::errc::result_out_of_range) return "is out of range";
-  if (r.ec != std::errc() || r.ptr != e) return "is not a number";
-  if (!std::isfinite(d)) return "is not a finite number";
+  if (r.ec != std::errc() || r.ptr != s.data() + n) return "is not a number";
+#else
+  const std::string copy(s);
+  errno = 0;
+  char* end = nullptr;
+  out = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size()) return "is not a number";
+  if (errno == ERANGE) return "is out of range";
+#endif
+  if (!std::isfinite(out)) return "is out of range";
+  return nullptr;
+}
+
+}  // namespace
+
+const char* parse_rating(std::string_view s, float& value) {
+  double d = 0;
+  if (const char* bad = parse_decimal(s, d)) return bad;
   if (std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max())) {
     return "is out of range";
   }
@@ -297,11 +353,21 @@ const char* parse_time(std::string_view s, std::int64_t& value) {
   if (r.ec == std::errc() && r.ptr == e) return nullptr;
   if (r.ec != std::errc() || *r.ptr != '.') return "is not an integer";
   double d = 0;
-  const auto rd = std::from_chars(b, e, d);
-  if (rd.ec != std::errc() || rd.ptr != e || !std::isfinite(d)) return "is not a number";
+  if (const char* bad = parse_decimal(s, d)) return bad;
   if (std::fabs(d) >= 9.2e18) return "is out of range";
   value = static_cast<std::int64_t>(d);
   return nullptr;
+}
+
+std::string format_float(float v) {
+  // The shortest %g form that reads back as the same float (snprintf rounds correctly in glibc
+  // and musl alike; std::to_chars for floats is missing from emscripten's libc++ 14).
+  char buf[48];
+  for (int precision = 1; precision <= 9; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, static_cast<double>(v));
+    if (std::strtof(buf, nullptr) == v) break;
+  }
+  return buf;
 }
 
 bool looks_numeric(std::string_view s) {

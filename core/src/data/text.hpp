@@ -86,6 +86,8 @@ const char* check_string_id(std::string_view s);
 const char* parse_rating(std::string_view s, float& value);
 // Integer seconds; a decimal fraction is accepted and truncated.
 const char* parse_time(std::string_view s, std::int64_t& value);
+// Shortest text that reads back as exactly `v` ("4", "3.5", "0.1"), the same on every platform.
+std::string format_float(float v);
 // Whether `s` parses as a finite number (for sniffing).
 bool looks_numeric(std::string_view s);
 

@@ -8,6 +8,8 @@
 // gradient steps. Training stays in model code: it is sequential like SVD's epoch.
 // Serving: U = [p_u + z_u, 1] is precomputed, so scoring is the plain dot of every embedding
 // model; V = [q_i, b_i], user_offset = mu + b_u. y is kept for fold-in.
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "models/embedding_model.hpp"
@@ -38,6 +40,24 @@ class SvdppModel final : public EmbeddingModel {
     return h;
   }
   bool predicts_ratings() const override { return true; }
+
+  // SVD++ scores are additive in the history: item j adds |N|^-1/2 q_i . y_j to the score of i,
+  // so that term is each history item's exact contribution (its implicit-feedback part).
+  std::vector<Contribution> explain(const std::vector<ItemValue>& history, index_t item,
+                                    std::int64_t) const override {
+    em::check_history(history, n_items());
+    if (item >= n_items()) throw Error("explain: item index out of range");
+    std::vector<Contribution> out;
+    if (history.empty()) return out;
+    const int k = emb_.factor_dims;
+    const float norm = 1.0f / std::sqrt(static_cast<float>(history.size()));
+    for (const auto& h : history)
+      out.push_back({h.item, norm * sgd::dot(emb_.V.row(item).data(), Y_.row(h.item).data(), k)});
+    std::stable_sort(out.begin(), out.end(), [](const Contribution& a, const Contribution& b) {
+      return a.weight > b.weight;
+    });
+    return out;
+  }
 
   void save_params(Writer& w) const override {
     save_embeddings(w);

@@ -240,17 +240,7 @@ struct GenerateCmd {
     std::filesystem::create_directories(out);
     const std::string ratings = (std::filesystem::path(out) / "ratings.csv").string();
     const std::string items = (std::filesystem::path(out) / "items.csv").string();
-    er::write_csv(cat.data, ratings);
-    {
-      std::ofstream f(items);
-      f << "item,title,genres\n";
-      for (er::index_t i = 0; i < cat.data.n_items(); ++i) {
-        std::string g;
-        for (int x : cat.item_genres[i]) g += (g.empty() ? "" : "|") + cat.genre_names[static_cast<std::size_t>(x)];
-        f << cat.data.items.id(i) << ",\"" << cat.item_titles[i] << "\"," << g << "\n";
-      }
-      if (!f) throw er::Error(items + ": write failed");
-    }
+    er::write_csv(cat, ratings);  // items.csv (titles, genres) beside it
     if (json_out)
       std::cout << json{{"ratings", ratings}, {"items", items}, {"users", cat.data.n_users()},
                         {"items_count", cat.data.n_items()}, {"interactions", cat.data.size()}}
