@@ -9,13 +9,13 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
+
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <map>
-#include <random>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include <Eigen/Dense>
@@ -36,7 +36,9 @@ const ModelKind kRatingKinds[] = {ModelKind::mean_baseline, ModelKind::baseline,
                                   ModelKind::svdpp};
 
 // Relative error with an absolute floor, for comparing a gradient with its finite difference.
-double rel_err(double a, double b) { return std::abs(a - b) / std::max(1e-6, std::abs(a) + std::abs(b)); }
+double rel_err(double a, double b) {
+  return std::abs(a - b) / std::max(1e-6, std::abs(a) + std::abs(b));
+}
 
 std::vector<double> random_vec(Rng& rng, int n, double scale) {
   std::vector<double> v(static_cast<std::size_t>(n));
@@ -44,8 +46,8 @@ std::vector<double> random_vec(Rng& rng, int n, double scale) {
   return v;
 }
 
-// A tiny explicit data set from (user, item, rating) triples; ids "u<k>" / "i<k>". `extra_users`
-// adds ids with no ratings (splits keep such ids in the maps).
+// A tiny explicit data set from (user, item, rating) triples; ids "u<k>" / "i<k>". Ids beyond
+// the triples' ones have no ratings (as in a split, which keeps the full id maps).
 Interactions tiny(const std::vector<std::tuple<int, int, float>>& triples, int n_users,
                   int n_items) {
   Interactions d;
@@ -110,7 +112,7 @@ bool same_params(const Model& a, const Model& b) {
 
 TEST_CASE("svd: the SGD step is the gradient of the per-sample loss", "[explicit][gradient]") {
   Rng rng(11);
-  const int k = 13;  // not a multiple of 8: exercises dot()'s tail
+  const int k = 13;  // not a multiple of the SIMD width: the loops' tails run too
   const double reg = 0.07, bias_reg = 0.03, mu = 3.5, h = 1e-6;
   for (int trial = 0; trial < 20; ++trial) {
     std::vector<double> p = random_vec(rng, k, 0.5), q = random_vec(rng, k, 0.5);
@@ -125,15 +127,21 @@ TEST_CASE("svd: the SGD step is the gradient of the per-sample loss", "[explicit
     double bu1 = bu, bi1 = bi;
     const double e = sgd::svd_step(r, mu, bu1, bi1, p1.data(), q1.data(), k, 1.0, reg, bias_reg);
     CHECK(e == Approx(r - sgd::svd_predict(mu, bu, bi, p.data(), q.data(), k)));
-    auto fd = [&](auto perturb) {
-      return (perturb(+h) - perturb(-h)) / (2 * h);
-    };
+    auto fd = [&](auto perturb) { return (perturb(+h) - perturb(-h)) / (2 * h); };
     CHECK(rel_err(bu - bu1, fd([&](double d) { return loss(bu + d, bi, p, q); })) < 1e-6);
     CHECK(rel_err(bi - bi1, fd([&](double d) { return loss(bu, bi + d, p, q); })) < 1e-6);
     for (int f = 0; f < k; ++f) {
       const auto fi = static_cast<std::size_t>(f);
-      const double gp = fd([&](double d) { auto x = p; x[fi] += d; return loss(bu, bi, x, q); });
-      const double gq = fd([&](double d) { auto x = q; x[fi] += d; return loss(bu, bi, p, x); });
+      const double gp = fd([&](double d) {
+        auto x = p;
+        x[fi] += d;
+        return loss(bu, bi, x, q);
+      });
+      const double gq = fd([&](double d) {
+        auto x = q;
+        x[fi] += d;
+        return loss(bu, bi, p, x);
+      });
       CHECK(rel_err(p[fi] - p1[fi], gp) < 1e-6);
       CHECK(rel_err(q[fi] - q1[fi], gq) < 1e-6);
     }
@@ -142,7 +150,9 @@ TEST_CASE("svd: the SGD step is the gradient of the per-sample loss", "[explicit
     double bu2 = bu;
     sgd::svd_user_step(r, mu, bu2, bi, p2.data(), q.data(), k, 1.0, reg, bias_reg);
     CHECK(bu2 == Approx(bu1).epsilon(1e-12));
-    for (int f = 0; f < k; ++f) CHECK(p2[static_cast<std::size_t>(f)] == Approx(p1[static_cast<std::size_t>(f)]).epsilon(1e-12));
+    for (int f = 0; f < k; ++f)
+      CHECK(p2[static_cast<std::size_t>(f)] ==
+            Approx(p1[static_cast<std::size_t>(f)]).epsilon(1e-12));
   }
 }
 
@@ -157,7 +167,8 @@ TEST_CASE("svd++: one user pass over one rating is the gradient of the per-sampl
   const std::vector<std::uint32_t> order = {0};
   for (int trial = 0; trial < 10; ++trial) {
     std::vector<double> p = random_vec(rng, k, 0.4);
-    std::vector<double> Q = random_vec(rng, n_items * k, 0.4), Y = random_vec(rng, n_items * k, 0.4);
+    std::vector<double> Q = random_vec(rng, n_items * k, 0.4),
+                        Y = random_vec(rng, n_items * k, 0.4);
     std::vector<double> bi = random_vec(rng, n_items, 0.3);
     double bu = rng.normal() * 0.3;
     const std::vector<double> rating = {1 + static_cast<double>(rng.below(5))};
@@ -172,27 +183,46 @@ TEST_CASE("svd++: one user pass over one rating is the gradient of the per-sampl
 
     std::vector<double> p1 = p, Q1 = Q, Y1 = Y, bi1 = bi;
     double bu1 = bu;
-    const double se = sgd::svdpp_user_pass(mu, bu1, p1.data(), rated.data(), rating.data(),
-                                           order.data(), 1, implicit.data(), implicit.size(),
-                                           Q1.data(), bi1.data(), Y1.data(), k, 1.0, reg,
-                                           bias_reg, z.data(), acc.data());
+    const double se =
+        sgd::svdpp_user_pass(mu, bu1, p1.data(), rated.data(), rating.data(), order.data(), 1,
+                             implicit.data(), implicit.size(), Q1.data(), bi1.data(), Y1.data(), k,
+                             1.0, reg, bias_reg, z.data(), acc.data());
     CHECK(se > 0);
     CHECK(rel_err(bu - bu1, fd([&](double d) { return loss(bu + d, bi, p, Q, Y); })) < 1e-6);
-    CHECK(rel_err(bi[2] - bi1[2], fd([&](double d) { auto x = bi; x[2] += d; return loss(bu, x, p, Q, Y); })) < 1e-6);
+    CHECK(rel_err(bi[2] - bi1[2], fd([&](double d) {
+                    auto x = bi;
+                    x[2] += d;
+                    return loss(bu, x, p, Q, Y);
+                  })) < 1e-6);
     for (int f = 0; f < k; ++f) {
       const auto fi = static_cast<std::size_t>(f);
-      CHECK(rel_err(p[fi] - p1[fi], fd([&](double d) { auto x = p; x[fi] += d; return loss(bu, bi, x, Q, Y); })) < 1e-6);
+      CHECK(rel_err(p[fi] - p1[fi], fd([&](double d) {
+                      auto x = p;
+                      x[fi] += d;
+                      return loss(bu, bi, x, Q, Y);
+                    })) < 1e-6);
       const std::size_t qi = 2 * static_cast<std::size_t>(k) + fi;
-      CHECK(rel_err(Q[qi] - Q1[qi], fd([&](double d) { auto x = Q; x[qi] += d; return loss(bu, bi, p, x, Y); })) < 1e-6);
+      CHECK(rel_err(Q[qi] - Q1[qi], fd([&](double d) {
+                      auto x = Q;
+                      x[qi] += d;
+                      return loss(bu, bi, p, x, Y);
+                    })) < 1e-6);
     }
     // Every y_j of N(u) moves by its gradient; items outside N(u) do not move at all.
     for (int j = 0; j < n_items; ++j) {
-      const bool in_n = std::find(implicit.begin(), implicit.end(), static_cast<index_t>(j)) != implicit.end();
+      const bool in_n =
+          std::find(implicit.begin(), implicit.end(), static_cast<index_t>(j)) != implicit.end();
       for (int f = 0; f < k; ++f) {
         const std::size_t yi = static_cast<std::size_t>(j * k + f);
-        const double g = fd([&](double d) { auto x = Y; x[yi] += d; return loss(bu, bi, p, Q, x); });
-        if (in_n) CHECK(rel_err(Y[yi] - Y1[yi], g) < 1e-6);
-        else CHECK(Y1[yi] == Y[yi]);
+        const double g = fd([&](double d) {
+          auto x = Y;
+          x[yi] += d;
+          return loss(bu, bi, p, Q, x);
+        });
+        if (in_n)
+          CHECK(rel_err(Y[yi] - Y1[yi], g) < 1e-6);
+        else
+          CHECK(Y1[yi] == Y[yi]);
         if (j != 2) CHECK(Q1[yi] == Q[yi]);
       }
     }
@@ -250,7 +280,10 @@ TEST_CASE("baseline ALS matches the hand computation and the exact ridge solutio
   for (int i = 0; i < 3; ++i) A(3 + i, 3 + i) += reg_i;
   for (const auto& r : d.rows) {
     const int u = static_cast<int>(r.user), i = 3 + static_cast<int>(r.item);
-    A(u, u) += 1; A(i, i) += 1; A(u, i) += 1; A(i, u) += 1;
+    A(u, u) += 1;
+    A(i, i) += 1;
+    A(u, i) += 1;
+    A(i, u) += 1;
     b(u) += r.value - mu;
     b(i) += r.value - mu;
   }
@@ -258,7 +291,8 @@ TEST_CASE("baseline ALS matches the hand computation and the exact ridge solutio
   for (int u = 0; u < 3; ++u)
     for (int i = 0; i < 3; ++i) {
       const double expect = std::clamp(mu + x(u) + x(3 + i), 1.0, 5.0);
-      CHECK(conv->predict(static_cast<index_t>(u), static_cast<index_t>(i)) == Approx(expect).epsilon(1e-5));
+      CHECK(conv->predict(static_cast<index_t>(u), static_cast<index_t>(i)) ==
+            Approx(expect).epsilon(1e-5));
     }
   // Fold-in is the user half-step: b_u = sum (r - mu - b_i) / (reg_u + n).
   std::vector<float> s(3);
@@ -267,8 +301,32 @@ TEST_CASE("baseline ALS matches the hand computation and the exact ridge solutio
   CHECK(s[1] == Approx(mu + bu_new + x(4)).epsilon(1e-5));
 }
 
+TEST_CASE("baseline without regularisation leaves unrated ids at zero bias", "[explicit]") {
+  // u3 and i3 have no ratings; with reg 0 their ridge solutions would be 0/0.
+  const Interactions d = tiny({{0, 0, 5}, {0, 1, 3}, {1, 0, 4}, {1, 2, 1}, {2, 1, 2}}, 4, 4);
+  Hyper h;
+  h.reg = 0.0f;
+  h.bias_reg = 0.0f;
+  auto m = train(ModelKind::baseline, d, h);
+  std::vector<float> s(4);
+  m->score(3, s.data());
+  for (float x : s) CHECK(std::isfinite(x));
+  CHECK(m->predict(3, 3) == Approx(3.0));  // mu alone
+}
+
+TEST_CASE("SGD models stop with an error when training diverges", "[explicit]") {
+  for (ModelKind kind : {ModelKind::svd, ModelKind::svdpp}) {
+    INFO(kind_name(kind));
+    Hyper h;
+    h.lr = 50.0f;
+    h.epochs = 30;
+    CHECK_THROWS_WITH(train(kind, synthetic(), h), Catch::Contains("diverged"));
+  }
+}
+
 TEST_CASE("popularity ranks by training count, for known and new users alike", "[explicit]") {
-  const Interactions d = tiny({{0, 0, 5}, {0, 1, 3}, {1, 1, 4}, {1, 2, 1}, {2, 1, 2}, {2, 2, 5}}, 3, 4);
+  const Interactions d =
+      tiny({{0, 0, 5}, {0, 1, 3}, {1, 1, 4}, {1, 2, 1}, {2, 1, 2}, {2, 2, 5}}, 3, 4);
   auto m = train(ModelKind::popularity, d);
   CHECK_FALSE(m->predicts_ratings());
   std::vector<float> s(4), s_new(4), s_empty(4);
@@ -299,7 +357,8 @@ TEST_CASE("every rating model lowers its training loss", "[explicit]") {
       CHECK(m->info.loss.back() < m->info.loss.front());
       // SGD with a fixed learning rate still goes down epoch by epoch on the whole.
       int rises = 0;
-      for (std::size_t e = 1; e < m->info.loss.size(); ++e) rises += m->info.loss[e] > m->info.loss[e - 1];
+      for (std::size_t e = 1; e < m->info.loss.size(); ++e)
+        rises += m->info.loss[e] > m->info.loss[e - 1];
       CHECK(rises <= static_cast<int>(m->info.loss.size()) / 10);
     }
     // The recorded loss is the real error of the model on its training data.
@@ -336,8 +395,9 @@ TEST_CASE("on synthetic data SVD and SVD++ beat the baselines on a holdout", "[e
   const Split s = random_holdout(synthetic(), 0.2, 3);
   std::map<ModelKind, double> rmse;
   for (ModelKind kind : kRatingKinds) rmse[kind] = rmse_of(*train(kind, s.train), s.test);
-  INFO("mean-baseline " << rmse[ModelKind::mean_baseline] << " baseline " << rmse[ModelKind::baseline]
-                        << " svd " << rmse[ModelKind::svd] << " svdpp " << rmse[ModelKind::svdpp]);
+  INFO("mean-baseline " << rmse[ModelKind::mean_baseline] << " baseline "
+                        << rmse[ModelKind::baseline] << " svd " << rmse[ModelKind::svd] << " svdpp "
+                        << rmse[ModelKind::svdpp]);
   CHECK(rmse[ModelKind::baseline] < rmse[ModelKind::mean_baseline]);
   CHECK(rmse[ModelKind::svd] < rmse[ModelKind::baseline] - 0.01);
   CHECK(rmse[ModelKind::svdpp] < rmse[ModelKind::baseline] - 0.01);
@@ -381,7 +441,8 @@ TEST_CASE("svd++ explains a score by each history item's implicit term", "[expli
   for (std::size_t t = 1; t < a.size(); ++t) CHECK(a[t - 1].weight >= a[t].weight);
   // Each term is |N|^-1/2 q_i . y_j: adding a fifth item rescales the others by sqrt(4/5).
   for (const auto& c : a) {
-    const auto it = std::find_if(b.begin(), b.end(), [&](const Contribution& x) { return x.item == c.item; });
+    const auto it =
+        std::find_if(b.begin(), b.end(), [&](const Contribution& x) { return x.item == c.item; });
     REQUIRE(it != b.end());
     CHECK(it->weight == Approx(c.weight * std::sqrt(4.0 / 5.0)).margin(1e-7));
   }
@@ -440,7 +501,8 @@ static void check_fold_in(ModelKind kind, const Interactions& data, double max_l
   CHECK(corr > 0.9);
 }
 
-TEST_CASE("fold-in: held-out users predict nearly as well as trained-in ones", "[explicit][foldin]") {
+TEST_CASE("fold-in: held-out users predict nearly as well as trained-in ones",
+          "[explicit][foldin]") {
   for (ModelKind kind : kRatingKinds) check_fold_in(kind, synthetic(), 0.03);
 }
 
@@ -448,10 +510,10 @@ TEST_CASE("fold-in: held-out users predict nearly as well as trained-in ones", "
 
 // The accuracy bars are measured in the optimised build; under the sanitizers (tools/test.sh sets
 // EDGEREC_SANITIZED) the synthetic tests above run the same code paths in a fraction of the time.
-#define EXPLICIT_SKIP_IF_SANITIZED(what)                                                   \
-  if (std::getenv("EDGEREC_SANITIZED")) {                                                  \
-    WARN("SKIPPED: " what " is checked in the optimised build, not under sanitizers");     \
-    return;                                                                                \
+#define EXPLICIT_SKIP_IF_SANITIZED(what)                                               \
+  if (std::getenv("EDGEREC_SANITIZED")) {                                              \
+    WARN("SKIPPED: " what " is checked in the optimised build, not under sanitizers"); \
+    return;                                                                            \
   }
 
 static double ml100k_rmse(ModelKind kind, double* fit_seconds = nullptr) {

@@ -11,10 +11,16 @@
  * Results: recommend/similar/explain fill the handle's result buffers, read with
  * edgerec_result_count(), edgerec_result_items() (u32 item indices) and
  * edgerec_result_scores() (f32). They stay valid until the next call on the same handle.
+ * Scores of recommend/recommend_for/similar are those of the core's Recommender (the same,
+ * within float rounding, as the native CLI gives for the same model file); ties are broken by
+ * item index, ascending.
  * Item indices map to the user's ids with edgerec_model_item_id().
  *
  * Strings are UTF-8 with explicit byte lengths (not NUL-terminated on input). Integers are
- * sized (wasm32 has a 4-byte size_t). Thread-safety: one thread per handle.
+ * sized (wasm32 has a 4-byte size_t) and at most 32 bits wide: JavaScript passes an int64 as
+ * two halves (or a BigInt), and dense indices fit in 31 bits anyway, since a model with 2^31
+ * ids cannot fit in wasm32 memory. Signed indices use -1 for "none". Thread-safety: one
+ * thread per handle.
  */
 #ifndef EDGEREC_C_H
 #define EDGEREC_C_H
@@ -45,11 +51,31 @@ uint32_t edgerec_model_user_count(const edgerec_model* model);
 /* The external id of item `index` (NUL-terminated); "" when out of range. */
 const char* edgerec_model_item_id(const edgerec_model* model, uint32_t index);
 /* Dense index of an id, or -1 when unknown. */
-int64_t edgerec_model_item_index(const edgerec_model* model, const char* id, uint32_t id_len);
-int64_t edgerec_model_user_index(const edgerec_model* model, const char* id, uint32_t id_len);
+int32_t edgerec_model_item_index(const edgerec_model* model, const char* id, uint32_t id_len);
+int32_t edgerec_model_user_index(const edgerec_model* model, const char* id, uint32_t id_len);
+/* Like the above, but an unknown id is an error with the core's message ("unknown user id
+ * 'x'"), returned as -1 with the message at edgerec_model_error(). */
+int32_t edgerec_model_user_at(edgerec_model* model, const char* id, uint32_t id_len);
+int32_t edgerec_model_item_at(edgerec_model* model, const char* id, uint32_t id_len);
 
-/* Filters for the next recommend call, as item indices. `include` empty = all items. Reset
- * after every recommend call. */
+/* Width of the scoring vectors (latent factors plus bias columns) and how many leading columns
+ * are latent factors; both 0 for models without embeddings (itemknn). */
+uint32_t edgerec_model_dims(const edgerec_model* model);
+uint32_t edgerec_model_factor_dims(const edgerec_model* model);
+/* The item matrix V (item_count x dims f32, row-major) inside the model, or NULL for models
+ * without embeddings. Read-only; valid until edgerec_model_free(). */
+const float* edgerec_model_item_matrix(const edgerec_model* model);
+
+/* Scoring precision: 1 builds an int8 copy of the item matrix (per-row scale, ~1/4 of the f32
+ * bytes) that recommend and recommend_for then scan; the best candidates (4k, at least k + 32)
+ * are re-scored exactly in f32, so returned scores are f32 scores. 0 drops the int8 copy.
+ * Models without embeddings (itemknn) refuse 1. */
+int32_t edgerec_model_quantize(edgerec_model* model, int32_t int8);
+/* 1 while the int8 copy is in use, else 0. */
+int32_t edgerec_model_precision_int8(const edgerec_model* model);
+
+/* Filters for the next recommend, recommend_for or similar call, as item indices; that call
+ * consumes them, whether it succeeds or not. `include` empty = all items. */
 int32_t edgerec_filter_set(edgerec_model* model, const uint32_t* include, uint32_t n_include,
                            const uint32_t* exclude, uint32_t n_exclude);
 
@@ -61,8 +87,16 @@ int32_t edgerec_recommend_for(edgerec_model* model, const uint32_t* items, const
 /* The k items most similar to `item`. */
 int32_t edgerec_similar(edgerec_model* model, uint32_t item, int32_t k);
 /* Contributions of the user's items to `item`; user < 0 uses the (items, values) history. */
-int32_t edgerec_explain(edgerec_model* model, int64_t user, const uint32_t* items,
+int32_t edgerec_explain(edgerec_model* model, int32_t user, const uint32_t* items,
                         const float* values, uint32_t n, uint32_t item, int32_t k);
+
+/* The scoring vector of a known user (user >= 0) or of a new user folded in from (items,
+ * values) (user < 0), such that score(i) = dot(vector, V row i) + offset: the result scores
+ * hold the dims floats of the vector followed by the offset (dims + 1 floats). An empty history
+ * is refused (it has no vector: recommend_for falls back to popularity). Models without
+ * embeddings refuse. */
+int32_t edgerec_user_vector(edgerec_model* model, int32_t user, const uint32_t* items,
+                            const float* values, uint32_t n);
 
 uint32_t edgerec_result_count(const edgerec_model* model);
 const uint32_t* edgerec_result_items(const edgerec_model* model);
@@ -74,4 +108,16 @@ const char* edgerec_version(void);
 #ifdef __cplusplus
 }
 #endif
+/* ---- added by helper "onnx" for the onnxruntime backend (web/src/onnx.js); owner: wasm ---- */
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* The training interactions of known user `user`: result items are their item indices
+ * (ascending), result scores their values. onnx.js drops them from an ONNX top-k itself
+ * (recommend's excludeSeen), since the exported graph knows nothing of users. */
+int32_t edgerec_user_history(edgerec_model* model, uint32_t user);
+#ifdef __cplusplus
+}
+#endif
+/* ---- end of the block added by helper "onnx" ---- */
 #endif /* EDGEREC_C_H */

@@ -12,6 +12,25 @@ namespace edgerec::kernels {
 void score_all(const float* u, const float* V, std::size_t n, std::size_t dim, float bias_add,
                float* out);
 
+// The int8 item-matrix flavour. Each row i of V is stored as int8 codes Q (row-major n x dim)
+// with a per-row scale: V(i, d) ~ row_scale[i] * Q(i, d). The query is int16 codes uq with one
+// scale: u(d) ~ u_scale * uq(d). Then
+//   out[i] = u_scale * row_scale[i] * sum_d uq(d) * Q(i, d) + bias_add,
+// the sum computed exactly in 32-bit integers (quantize_query_int16() keeps it from overflowing).
+void score_all_int8(const std::int16_t* uq, float u_scale, const std::int8_t* Q,
+                    const float* row_scale, std::size_t n, std::size_t dim, float bias_add,
+                    float* out);
+
+// Symmetric per-row quantisation of V (n x dim, row-major) into Q (n x stride, stride >= dim,
+// columns past dim zeroed so kernels may run over the padded width) and row_scale (n floats).
+// An all-zero row gets scale 0. Values must be finite.
+void quantize_rows_int8(const float* V, std::size_t n, std::size_t dim, std::size_t stride,
+                        std::int8_t* Q, float* row_scale);
+
+// Quantises a query of `dim` floats into `stride` int16 codes (zero padded) and returns its
+// scale. The largest code is bounded so that a `stride`-term dot with int8 rows fits in int32.
+float quantize_query_int16(const float* u, std::size_t dim, std::size_t stride, std::int16_t* uq);
+
 // Name of the compiled kernel flavour ("generic", "wasm-simd128").
 const char* flavour();
 

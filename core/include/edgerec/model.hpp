@@ -114,6 +114,14 @@ class Model {
   // Scores for a user the model has not seen, from that user's own interactions (fold-in).
   // An empty history gives popularity-ordered scores.
   virtual void score_new(const std::vector<ItemValue>& history, float* out) const = 0;
+  // The new user's scoring vector as score_new() uses it, for callers with their own kernels
+  // (the wasm int8 path, ONNX Runtime): fills `u` (embeddings()->V.cols() floats) and `*offset`
+  // so that score_new(history)[i] == dot(u, V.row(i)) + *offset. Returns false, writing
+  // nothing, for models without embeddings and for an empty history.
+  virtual bool fold_in_vector(const std::vector<ItemValue>& /*history*/, float* /*u*/,
+                              float* /*offset*/) const {
+    return false;
+  }
   // One predicted score (rating for explicit models).
   virtual float predict(index_t user, index_t item) const;
   // Which items of `history` pushed `item` up, largest first (all of them, caller truncates).

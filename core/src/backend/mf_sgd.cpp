@@ -49,7 +49,8 @@ double Backend::mf_sgd_epoch(const std::vector<Interaction>& samples,
     const std::uint32_t idx = order[t];
     const Interaction& s = samples[idx];
     if (s.user >= n_users || s.item >= n_items)
-      throw Error("mf_sgd_epoch: sample " + std::to_string(idx) + " is outside the factor matrices");
+      throw Error("mf_sgd_epoch: sample " + std::to_string(idx) +
+                  " is outside the factor matrices");
     const float e = sgd::svd_step(s.value, step.mu, bu[s.user], bi[s.item], Pd + s.user * stride,
                                   Qd + s.item * stride, k, step.lr, step.reg, step.bias_reg);
     se += static_cast<double>(e) * static_cast<double>(e);

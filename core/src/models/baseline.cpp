@@ -53,10 +53,11 @@ class BaselineModel final : public EmbeddingModel {
     for (int epoch = 0; epoch < epochs; ++epoch) {
       std::fill(sum_i.begin(), sum_i.end(), 0.0);
       for (const auto& r : train.rows) sum_i[r.item] += r.value - mu_ - bu[r.user];
-      for (index_t i = 0; i < n_items(); ++i) bi[i] = sum_i[i] / (reg_i + in[i]);
+      // An id without training ratings keeps a zero bias (and no 0/0 when a reg is 0).
+      for (index_t i = 0; i < n_items(); ++i) bi[i] = in[i] > 0 ? sum_i[i] / (reg_i + in[i]) : 0.0;
       std::fill(sum_u.begin(), sum_u.end(), 0.0);
       for (const auto& r : train.rows) sum_u[r.user] += r.value - mu_ - bi[r.item];
-      for (index_t u = 0; u < n_users(); ++u) bu[u] = sum_u[u] / (reg_u + un[u]);
+      for (index_t u = 0; u < n_users(); ++u) bu[u] = un[u] > 0 ? sum_u[u] / (reg_u + un[u]) : 0.0;
 
       double se = 0;
       for (const auto& r : train.rows) {
@@ -90,6 +91,8 @@ class BaselineModel final : public EmbeddingModel {
 
 }  // namespace
 
-std::unique_ptr<Model> make_baseline() { return std::make_unique<BaselineModel>(); }
+std::unique_ptr<Model> make_baseline() {
+  return std::make_unique<BaselineModel>();
+}
 
 }  // namespace edgerec

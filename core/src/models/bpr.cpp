@@ -10,6 +10,7 @@
 // Factor form: U = [P | 1], V = [Q | b], factor_dims = factors, user_offset = 0.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "edgerec/split.hpp"
 #include "models/bpr_sample.hpp"
@@ -62,6 +63,7 @@ class Bpr final : public EmbeddingModel {
     step.bias_reg = *hyper.bias_reg;
     for (int e = 0; e < epochs; ++e) {
       step.seed = mix_seed(hyper.seed, static_cast<std::uint64_t>(e) + 1, 0xB9);
+      if (const char* d = std::getenv("TMP_DECAY")) step.lr = *hyper.lr * (1.0f - std::atof(d) * e / epochs);
       info.loss.push_back(static_cast<float>(backend.bpr_epoch(seen, P, Q, bias, step)));
       if (!std::isfinite(info.loss.back()))
         throw Error("bpr diverged at epoch " + std::to_string(e + 1) + " (try a smaller --lr)");

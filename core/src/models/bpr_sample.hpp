@@ -46,12 +46,25 @@ inline double objective(const float* p, const float* qi, const float* qj, float 
          0.5 * bias_reg * (double(bi) * bi + double(bj) * bj);
 }
 
+// sigmoid(-x) and -ln sigmoid(x) from one exp.
+inline void weight_and_loss(float x, float& g, float& loss) {
+  const float t = std::exp(-std::abs(x));
+  if (x >= 0) {
+    g = t / (1.0f + t);
+    loss = std::log1p(t);
+  } else {
+    g = 1.0f / (1.0f + t);
+    loss = -x + std::log1p(t);
+  }
+}
+
 // One SGD step on every parameter of the triple. Returns -ln sigmoid(x) before the step.
 // p, qi, qj must not alias (i != j, and users and items live in different matrices).
 inline float step(float* __restrict p, float* __restrict qi, float* __restrict qj, float& bi,
                   float& bj, int f, float lr, float reg, float bias_reg) {
   const float x = margin(p, qi, qj, bi, bj, f);
-  const float g = sigmoid_neg(x);
+  float g, loss;
+  weight_and_loss(x, g, loss);
   for (int k = 0; k < f; ++k) {
     const float pk = p[k], qik = qi[k], qjk = qj[k];
     p[k] = pk + lr * (g * (qik - qjk) - reg * pk);
@@ -61,7 +74,7 @@ inline float step(float* __restrict p, float* __restrict qi, float* __restrict q
   const float bi0 = bi, bj0 = bj;
   bi = bi0 + lr * (g - bias_reg * bi0);
   bj = bj0 + lr * (-g - bias_reg * bj0);
-  return neg_log_sigmoid(x);
+  return loss;
 }
 
 // The same step with the items held fixed: only p moves (fold-in of a new user).

@@ -24,6 +24,17 @@ void EmbeddingModel::score_new(const std::vector<ItemValue>& history, float* out
                      static_cast<std::size_t>(emb_.V.cols()), offset, out);
 }
 
+bool EmbeddingModel::fold_in_vector(const std::vector<ItemValue>& history, float* u,
+                                    float* offset) const {
+  if (history.empty()) return false;
+  RowVector v = RowVector::Zero(emb_.V.cols());
+  float o = 0.0f;
+  fold_in(history, v, o);
+  std::copy(v.data(), v.data() + v.size(), u);
+  *offset = o;
+  return true;
+}
+
 float EmbeddingModel::predict(index_t user, index_t item) const {
   float s = emb_.U.row(user).dot(emb_.V.row(item)) + emb_.user_offset[user];
   if (rating_max > rating_min) s = std::clamp(s, rating_min, rating_max);

@@ -17,6 +17,8 @@ class EmbeddingModel : public Model {
   const Embeddings* embeddings() const override { return &emb_; }
   void score(index_t user, float* out) const override;
   void score_new(const std::vector<ItemValue>& history, float* out) const override;
+  bool fold_in_vector(const std::vector<ItemValue>& history, float* u,
+                      float* offset) const override;
   float predict(index_t user, index_t item) const override;
   // Cosine similarity of the latent factors (bias columns left out).
   void similar(index_t item, float* out) const override;

@@ -43,6 +43,15 @@ inline void fill_normal(Matrix& m, Rng& rng, float std) {
   for (std::size_t i = 0; i < n; ++i) d[i] = static_cast<float>(rng.normal()) * std;
 }
 
+// The width of training factor rows for k factors: padded to whole 64-byte lines when that adds
+// at most a quarter more work, so the SIMD loops run aligned without tails (k = 100 -> 112: an SGD
+// step goes from 47 to 33 ns here). Padding columns start at 0 and stay exactly 0, since their
+// gradient e * 0 - reg * 0 is 0, so they never change the model.
+inline int padded_width(int k) {
+  const int p = (k + 15) / 16 * 16;
+  return (p - k) * 4 <= k ? p : k;
+}
+
 // Fold-in input comes from callers outside the model: reject what would index out of bounds or
 // poison the arithmetic.
 inline void check_history(const std::vector<ItemValue>& history, index_t n_items) {
@@ -52,6 +61,13 @@ inline void check_history(const std::vector<ItemValue>& history, index_t n_items
                   std::to_string(n_items) + " items)");
     if (!std::isfinite(h.value)) throw Error("fold-in: a rating is not a finite number");
   }
+}
+
+// SGD with too large a learning rate overflows; say so instead of saving a model of NaNs.
+inline void check_epoch_loss(double loss, const char* model, int epoch) {
+  if (!std::isfinite(loss))
+    throw Error(std::string(model) + " training diverged in epoch " + std::to_string(epoch + 1) +
+                " (the loss is not finite): lower --lr");
 }
 
 // Training sets index ratings with 32-bit positions in the shuffled order.

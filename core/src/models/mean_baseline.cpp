@@ -70,6 +70,8 @@ class MeanBaselineModel final : public EmbeddingModel {
 
 }  // namespace
 
-std::unique_ptr<Model> make_mean_baseline() { return std::make_unique<MeanBaselineModel>(); }
+std::unique_ptr<Model> make_mean_baseline() {
+  return std::make_unique<MeanBaselineModel>();
+}
 
 }  // namespace edgerec

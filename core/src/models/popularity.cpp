@@ -45,6 +45,8 @@ class PopularityModel final : public EmbeddingModel {
 
 }  // namespace
 
-std::unique_ptr<Model> make_popularity() { return std::make_unique<PopularityModel>(); }
+std::unique_ptr<Model> make_popularity() {
+  return std::make_unique<PopularityModel>();
+}
 
 }  // namespace edgerec

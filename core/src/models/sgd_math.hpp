@@ -53,8 +53,8 @@ inline T svd_loss(T r, T mu, T bu, T bi, const T* p, const T* q, int k, T reg, T
 
 // One SGD step on one rating; returns e (before the step). p and q must not overlap.
 template <class T>
-inline T svd_step(T r, T mu, T& bu, T& bi, T* __restrict__ p, T* __restrict__ q, int k, T lr,
-                  T reg, T bias_reg) {
+inline T svd_step(T r, T mu, T& bu, T& bi, T* __restrict__ p, T* __restrict__ q, int k, T lr, T reg,
+                  T bias_reg) {
   const T e = r - svd_predict(mu, bu, bi, p, q, k);
   bu += lr * (e - bias_reg * bu);
   bi += lr * (e - bias_reg * bi);
@@ -68,8 +68,8 @@ inline T svd_step(T r, T mu, T& bu, T& bi, T* __restrict__ p, T* __restrict__ q,
 
 // The fold-in step: the same step with the item's parameters held fixed.
 template <class T>
-inline T svd_user_step(T r, T mu, T& bu, T bi, T* __restrict__ p, const T* __restrict__ q,
-                       int k, T lr, T reg, T bias_reg) {
+inline T svd_user_step(T r, T mu, T& bu, T bi, T* __restrict__ p, const T* __restrict__ q, int k,
+                       T lr, T reg, T bias_reg) {
   const T e = r - svd_predict(mu, bu, bi, p, q, k);
   bu += lr * (e - bias_reg * bu);
   for (int f = 0; f < k; ++f) p[f] += lr * (e * q[f] - reg * p[f]);
@@ -93,8 +93,8 @@ inline void svdpp_implicit(const T* Y, const Index* items, std::size_t n, int k,
 
 template <class T, class Index>
 inline T svdpp_loss(T r, T mu, T bu, T bi, const T* p, const T* q, const T* Y,
-                    const Index* implicit_items, std::size_t n_implicit, int k, T reg,
-                    T bias_reg, T* z_scratch) {
+                    const Index* implicit_items, std::size_t n_implicit, int k, T reg, T bias_reg,
+                    T* z_scratch) {
   svdpp_implicit(Y, implicit_items, n_implicit, k, z_scratch);
   T pz_dot_q = 0, ny = 0;
   for (int f = 0; f < k; ++f) pz_dot_q += (p[f] + z_scratch[f]) * q[f];
@@ -150,9 +150,9 @@ inline void svdpp_implicit_step(T* Y, const Index* items, std::size_t n, const T
 // a single rating it is exactly one gradient step on svdpp_loss (what the gradient test checks).
 template <class T, class Index>
 inline double svdpp_user_pass(T mu, T& bu, T* p, const Index* items, const T* ratings,
-                              const std::uint32_t* order, std::size_t n, const Index* implicit_items,
-                              std::size_t n_implicit, T* Q, T* item_bias, T* Y, int k, T lr, T reg,
-                              T bias_reg, T* z, T* acc) {
+                              const std::uint32_t* order, std::size_t n,
+                              const Index* implicit_items, std::size_t n_implicit, T* Q,
+                              T* item_bias, T* Y, int k, T lr, T reg, T bias_reg, T* z, T* acc) {
   svdpp_implicit(Y, implicit_items, n_implicit, k, z);
   for (int f = 0; f < k; ++f) acc[f] = 0;
   double se = 0;

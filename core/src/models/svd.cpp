@@ -53,9 +53,16 @@ class SvdModel final : public EmbeddingModel {
     const int k = *hyper.factors, epochs = *hyper.epochs;
     mu_ = em::global_mean(train);
     Rng rng(mix_seed(hyper.seed, kTrainStream));
-    Matrix P(n_users(), k), Q(n_items(), k);
-    em::fill_normal(P, rng, *hyper.init_std);
-    em::fill_normal(Q, rng, *hyper.init_std);
+    const int width = em::padded_width(k);
+    Matrix P = Matrix::Zero(n_users(), width), Q = Matrix::Zero(n_items(), width);
+    {
+      Matrix init(n_users(), k);
+      em::fill_normal(init, rng, *hyper.init_std);
+      P.leftCols(k) = init;
+      init.resize(n_items(), k);
+      em::fill_normal(init, rng, *hyper.init_std);
+      Q.leftCols(k) = init;
+    }
     Vector bu = Vector::Zero(n_users()), bi = Vector::Zero(n_items());
 
     MfSgdStep step;
@@ -66,8 +73,9 @@ class SvdModel final : public EmbeddingModel {
     std::vector<std::uint32_t> order = em::iota(train.rows.size());
     for (int epoch = 0; epoch < epochs; ++epoch) {
       em::shuffle(order, rng);
-      info.loss.push_back(
-          static_cast<float>(backend.mf_sgd_epoch(train.rows, order, P, Q, bu, bi, step)));
+      const double loss = backend.mf_sgd_epoch(train.rows, order, P, Q, bu, bi, step);
+      em::check_epoch_loss(loss, "svd", epoch);
+      info.loss.push_back(static_cast<float>(loss));
       if (progress) progress("svd", epoch + 1, epochs);
     }
 
@@ -77,9 +85,9 @@ class SvdModel final : public EmbeddingModel {
       if (item_popularity[i] == 0) Q.row(i).setZero();
     emb_.factor_dims = k;
     emb_.U.resize(n_users(), k + 1);
-    emb_.U << P, Matrix::Ones(n_users(), 1);
+    emb_.U << P.leftCols(k), Matrix::Ones(n_users(), 1);
     emb_.V.resize(n_items(), k + 1);
-    emb_.V << Q, bi;
+    emb_.V << Q.leftCols(k), bi;
     emb_.user_offset = Vector::Constant(n_users(), mu_) + bu;
   }
 
@@ -113,6 +121,8 @@ class SvdModel final : public EmbeddingModel {
 
 }  // namespace
 
-std::unique_ptr<Model> make_svd() { return std::make_unique<SvdModel>(); }
+std::unique_ptr<Model> make_svd() {
+  return std::make_unique<SvdModel>();
+}
 
 }  // namespace edgerec

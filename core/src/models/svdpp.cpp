@@ -98,10 +98,12 @@ class SvdppModel final : public EmbeddingModel {
         em::shuffle(rating_order, rng);
         const index_t* items = seen.row_indices(u);
         se += sgd::svdpp_user_pass(mu_, bu[u], P.row(u).data(), items, seen.row_values(u),
-                                   rating_order.data(), n, items, n, Q.data(), bi.data(),
-                                   Y_.data(), k, lr, reg, bias_reg, z.data(), acc.data());
+                                   rating_order.data(), n, items, n, Q.data(), bi.data(), Y_.data(),
+                                   k, lr, reg, bias_reg, z.data(), acc.data());
       }
-      info.loss.push_back(static_cast<float>(se / static_cast<double>(seen.nnz())));
+      const double loss = se / static_cast<double>(seen.nnz());
+      em::check_epoch_loss(loss, "svdpp", epoch);
+      info.loss.push_back(static_cast<float>(loss));
       if (progress) progress("svdpp", epoch + 1, epochs);
     }
 
@@ -115,7 +117,8 @@ class SvdppModel final : public EmbeddingModel {
     for (index_t u = 0; u < n_users(); ++u) {
       const std::size_t n = seen.row_size(u);
       sgd::svdpp_implicit(Y_.data(), seen.row_indices(u), n, k, z.data());
-      for (int f = 0; f < k; ++f) emb_.U(u, f) = n ? P(u, f) + z[static_cast<std::size_t>(f)] : 0.0f;
+      for (int f = 0; f < k; ++f)
+        emb_.U(u, f) = n ? P(u, f) + z[static_cast<std::size_t>(f)] : 0.0f;
       emb_.U(u, k) = 1.0f;
     }
     emb_.V.resize(n_items(), k + 1);
@@ -162,6 +165,8 @@ class SvdppModel final : public EmbeddingModel {
 
 }  // namespace
 
-std::unique_ptr<Model> make_svdpp() { return std::make_unique<SvdppModel>(); }
+std::unique_ptr<Model> make_svdpp() {
+  return std::make_unique<SvdppModel>();
+}
 
 }  // namespace edgerec

@@ -1,11 +1,15 @@
-// edgerec — the native command line: generate, train, eval, recommend, similar, explain, info.
+// edgerec — the native command line: generate, train, eval, recommend, similar, explain, info,
+// export-onnx.
 //
 // Every subcommand and flag is declared once in the tables below (CLI11 turns them into --help,
 // validation and defaults). Errors from the core arrive as edgerec::Error and leave as one line
 // on stderr with exit status 1; usage errors exit 2 (CLI11's convention is kept).
 #include <unistd.h>
 
+#include <chrono>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgerec/edgerec.hpp"
+#include "edgerec/onnx_export.hpp"
 #include "edgerec/openmp_backend.hpp"
 
 namespace er = edgerec;
@@ -521,6 +526,62 @@ struct InfoCmd {
   }
 };
 
+struct ExportOnnxCmd {
+  std::string model_path, out, user_vectors;
+  er::OnnxExportOptions o;
+  bool json_out = false;
+  CLI::App* add(CLI::App& app) {
+    auto* c = app.add_subcommand("export-onnx",
+                                 "Write an embedding model's scoring graph (user vector x item matrix -> top-k, k an input) as ONNX");
+    c->add_option("--model", model_path, "model file")->required();
+    c->add_option("--out", out, "ONNX file to write (atomically)")->required();
+    c->add_flag("--item-ids", o.item_ids, "also store the item ids in the file's metadata (edgerec.item_ids)");
+    c->add_option("--user-vectors", user_vectors,
+                  "also write the known users' inputs as JSON: {dims, has_offset, users, vectors, offsets}");
+    c->add_flag("--json", json_out, "print one JSON object on stdout");
+    return c;
+  }
+  int run() {
+    const auto m = er::load_model(model_path);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto info = er::save_onnx(*m, out, o);
+    if (!user_vectors.empty()) write_user_vectors(*m, info.has_offset);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (json_out)
+      std::cout << json{{"model", er::kind_name(m->kind())}, {"out", out}, {"bytes", info.bytes},
+                        {"items", info.items}, {"dims", info.dims},
+                        {"has_offset", info.has_offset}, {"seconds", seconds}}
+                       .dump()
+                << "\n";
+    else
+      std::cout << "wrote " << out << " (" << info.bytes << " bytes): " << er::kind_name(m->kind()) << ", "
+                << info.items << " items x " << info.dims << " dims"
+                << (info.has_offset ? ", with offset input" : "") << "; inputs user_vector"
+                << (info.has_offset ? ", offset" : "") << ", k; outputs scores, indices\n";
+    return 0;
+  }
+
+  // The graph's inputs for every known user, so the ONNX file can serve them outside edgerec
+  // (and tests can feed onnxruntime). Floats go through JSON as doubles: they round-trip exactly.
+  void write_user_vectors(const er::Model& m, bool has_offset) const {
+    const auto* e = m.embeddings();
+    json vectors = json::array(), offsets = json::array();
+    for (er::index_t u = 0; u < m.n_users(); ++u) {
+      json row = json::array();
+      for (Eigen::Index d = 0; d < e->U.cols(); ++d) row.push_back(e->U(u, d));
+      vectors.push_back(std::move(row));
+      offsets.push_back(e->user_offset[u]);
+    }
+    const json j{{"dims", e->U.cols()}, {"has_offset", has_offset}, {"users", m.users.ids()},
+                 {"vectors", std::move(vectors)}, {"offsets", std::move(offsets)}};
+    std::ofstream f(user_vectors, std::ios::binary | std::ios::trunc);
+    if (!f) throw er::Error("cannot write '" + user_vectors + "': " + std::strerror(errno));
+    f << j.dump() << "\n";
+    f.flush();
+    if (!f) throw er::Error("cannot write '" + user_vectors + "': " + std::strerror(errno));
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -534,6 +595,7 @@ int main(int argc, char** argv) {
   SimilarCmd similar;
   ExplainCmd explain;
   InfoCmd info;
+  ExportOnnxCmd export_onnx;
   auto* c_generate = generate.add(app);
   auto* c_train = train.add(app);
   auto* c_eval = eval.add(app);
@@ -541,6 +603,7 @@ int main(int argc, char** argv) {
   auto* c_similar = similar.add(app);
   auto* c_explain = explain.add(app);
   auto* c_info = info.add(app);
+  auto* c_export_onnx = export_onnx.add(app);
   CLI11_PARSE(app, argc, argv);
   try {
     if (c_generate->parsed()) return generate.run();
@@ -550,6 +613,7 @@ int main(int argc, char** argv) {
     if (c_similar->parsed()) return similar.run();
     if (c_explain->parsed()) return explain.run();
     if (c_info->parsed()) return info.run();
+    if (c_export_onnx->parsed()) return export_onnx.run();
   } catch (const er::Error& e) {
     std::cerr << "edgerec: error: " << e.what() << "\n";
     return 1;

@@ -1,0 +1,41 @@
+// Quantisers for the int8 item-matrix path (kernels.hpp). Run once per model or once per query,
+// so they are plain portable code shared by every kernel flavour.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "edgerec/kernels.hpp"
+
+namespace edgerec::kernels {
+
+void quantize_rows_int8(const float* V, std::size_t n, std::size_t dim, std::size_t stride,
+                        std::int8_t* Q, float* row_scale) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* v = V + i * dim;
+    std::int8_t* q = Q + i * stride;
+    float m = 0.0f;
+    for (std::size_t d = 0; d < dim; ++d) m = std::max(m, std::fabs(v[d]));
+    // Symmetric codes in [-127, 127]: -128 would make the range lopsided for no gain.
+    const float scale = m / 127.0f;
+    const float inv = m > 0.0f ? 127.0f / m : 0.0f;
+    for (std::size_t d = 0; d < dim; ++d)
+      q[d] = static_cast<std::int8_t>(std::clamp(std::lround(v[d] * inv), -127L, 127L));
+    std::fill(q + dim, q + stride, std::int8_t{0});
+    row_scale[i] = scale;
+  }
+}
+
+float quantize_query_int16(const float* u, std::size_t dim, std::size_t stride, std::int16_t* uq) {
+  // |sum| <= stride * 127 * qmax must fit in int32, so long vectors get fewer query levels.
+  const long bound = static_cast<long>(2147483647.0 / (127.0 * static_cast<double>(std::max<std::size_t>(stride, 1))));
+  const long qmax = std::min(32767L, bound);
+  float m = 0.0f;
+  for (std::size_t d = 0; d < dim; ++d) m = std::max(m, std::fabs(u[d]));
+  const float inv = m > 0.0f ? static_cast<float>(qmax) / m : 0.0f;
+  for (std::size_t d = 0; d < dim; ++d)
+    uq[d] = static_cast<std::int16_t>(std::clamp(std::lround(u[d] * inv), -qmax, qmax));
+  std::fill(uq + dim, uq + stride, std::int16_t{0});
+  return m > 0.0f ? m / static_cast<float>(qmax) : 0.0f;
+}
+
+}  // namespace edgerec::kernels

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds the static demo (web/demo/) into a folder that any static host serves as it is: the
+# page, the edgerec package (web/src + web/dist), a model file and the catalogue (ids, titles,
+# genres). No server code; once loaded, the page sends nothing anywhere.
+#
+#   tools/build-demo.sh [--out DIR]                     synthetic catalogue (the default)
+#   tools/build-demo.sh --movielens PATH [--out DIR]    MovieLens you downloaded yourself:
+#        PATH is the ml-100k folder (u.data + u.item) or the ml-1m folder (ratings.dat + movies.dat)
+#   tools/build-demo.sh --model M.edgerec --items items.csv [--out DIR]
+#        an existing model and `edgerec generate`'s items.csv (the benchmark's 100k-item demo)
+#
+# Other options: --edgerec PATH (the CLI; default $EDGEREC or build/bin/edgerec),
+# --model-kind KIND (default ials), --factors N (default: 32 for the synthetic catalogue, where
+# more factors score no better, else the kind's MovieLens-tuned default), --seed N.
+# MovieLens may not be redistributed (GroupLens terms): a demo built from it is for your own
+# machine. Never commit or publish that folder.
+#
+# Serve it locally with `node tools/serve-static.mjs build/demo` and open the printed URL.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+out=$root/build/demo
+movielens=""
+model=""
+items=""
+kind=ials
+factors=""
+seed=42
+cli=${EDGEREC:-$root/build/bin/edgerec}
+
+die() { echo "build-demo: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out=${2:?--out needs a folder}; shift 2 ;;
+    --movielens) movielens=${2:?--movielens needs a folder}; shift 2 ;;
+    --model) model=${2:?--model needs a file}; shift 2 ;;
+    --items) items=${2:?--items needs a file}; shift 2 ;;
+    --edgerec) cli=${2:?--edgerec needs a path}; shift 2 ;;
+    --model-kind) kind=${2:?--model-kind needs a kind}; shift 2 ;;
+    --factors) factors=${2:?--factors needs a number}; shift 2 ;;
+    --seed) seed=${2:?--seed needs a number}; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+done
+# Paths are the caller's; the rest of the script runs from the repository root.
+abspath() { case "$1" in /*|"") printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
+out=$(abspath "$out"); movielens=$(abspath "$movielens"); model=$(abspath "$model")
+items=$(abspath "$items"); case "$cli" in */*) cli=$(abspath "$cli") ;; esac
+cd "$root"
+[ -z "$model" ] || [ -n "$items" ] || die "--model needs --items (the catalogue's items.csv)"
+[ -z "$model" ] || [ -z "$movielens" ] || die "give either --model or --movielens, not both"
+[ -z "$model" ] || [ -f "$model" ] || die "$model: no such model file"
+[ -z "$items" ] || [ -f "$items" ] || die "$items: no such file"
+
+# The package: web/dist is built by `npm run build --prefix web` (the wasm flavours).
+if [ ! -f web/src/index.js ] || [ ! -d web/dist ]; then
+  die "the edgerec package is not built (web/src/index.js, web/dist): run 'npm run build --prefix web' first"
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+hyper=(--seed "$seed")
+[ -z "$factors" ] || hyper+=(--factors "$factors")
+
+need_cli() {
+  [ -x "$cli" ] || die "$cli: the edgerec CLI is missing (build it with tools/build.sh, or pass --edgerec / set EDGEREC)"
+}
+
+# Build into a fresh folder beside the target, then swap, so a failed build never leaves a
+# half-written demo and the model always matches its catalogue.
+mkdir -p "$(dirname "$out")"
+stage="$out.tmp.$$"
+rm -rf "$stage"
+mkdir -p "$stage/edgerec"
+trap 'rm -rf "$tmp" "$stage"' EXIT
+
+if [ -n "$model" ]; then
+  cp "$model" "$stage/model.edgerec"
+  node tools/demo-catalogue.mjs --synthetic "$items" --source "synthetic" --out "$stage/catalogue.json"
+elif [ -n "$movielens" ]; then
+  need_cli
+  [ -d "$movielens" ] || die "$movielens: not a folder"
+  if [ -f "$movielens/u.data" ] && [ -f "$movielens/u.item" ]; then
+    ratings="$movielens/u.data"
+    genre_args=()
+    [ ! -f "$movielens/u.genre" ] || genre_args=(--genres "$movielens/u.genre")
+    node tools/demo-catalogue.mjs --ml100k "$movielens/u.item" "${genre_args[@]}" \
+      --source "MovieLens 100K" --out "$stage/catalogue.json"
+  elif [ -f "$movielens/ratings.dat" ] && [ -f "$movielens/movies.dat" ]; then
+    ratings="$movielens/ratings.dat"
+    node tools/demo-catalogue.mjs --ml1m "$movielens/movies.dat" --source "MovieLens 1M" \
+      --out "$stage/catalogue.json"
+  else
+    die "$movielens: expected ml-100k (u.data, u.item) or ml-1m (ratings.dat, movies.dat)"
+  fi
+  "$cli" train --data "$ratings" --model "$kind" "${hyper[@]}" --out "$stage/model.edgerec" --quiet
+else
+  need_cli
+  [ -n "$factors" ] || hyper+=(--factors 32)
+  "$cli" generate --out "$tmp/data" --seed "$seed" >/dev/null
+  node tools/demo-catalogue.mjs --synthetic "$tmp/data/items.csv" --source "synthetic" \
+    --out "$stage/catalogue.json"
+  "$cli" train --data "$tmp/data/ratings.csv" --model "$kind" "${hyper[@]}" \
+    --out "$stage/model.edgerec" --quiet
+fi
+
+cp web/demo/index.html web/demo/*.css web/demo/*.js "$stage/"
+cp -R web/src "$stage/edgerec/src"
+mkdir -p "$stage/edgerec/dist"
+# The default flavour only: the single-file one (for webviews) is not needed on a web host.
+find web/dist -maxdepth 1 -type f ! -name 'edgerec.single.js' -exec cp {} "$stage/edgerec/dist/" \;
+[ ! -f web/package.json ] || cp web/package.json "$stage/edgerec/package.json"
+
+rm -rf "$out"
+mv "$stage" "$out"
+trap 'rm -rf "$tmp"' EXIT
+echo "demo built in $out ($(du -sh "$out" | cut -f1)); serve it with: node tools/serve-static.mjs $out"

@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+// The issue's bars, measured in Chromium: `npm run bench --prefix web -- --json` prints one JSON
+// object with edgerec_f32_ms, edgerec_int8_ms, int8_overlap, ort_web_ms, foldin_ms,
+// first_rec_ms and wasm_bytes (plus context: p90s, load times, the model's shape).
+//
+// It makes (once, cached in build/bench/) a synthetic catalogue of --items items and a
+// --factors-factor iALS model with the CLI, exports it to ONNX, builds the demo with that
+// model, serves web/ and the cache on 127.0.0.1, and drives Debian's Chromium through
+// playwright-core: web/bench/index.html times the queries; the demo is loaded --runs times, each
+// in a fresh browser profile (cold cache), for the time from navigation start to the first
+// recommendation on screen.
+//
+// Options: --json, --items N (100000), --users N (20000), --interactions N (2000000),
+// --factors N (64), --runs N (3), --queries N (2000), --cache DIR (build/bench),
+// --edgerec PATH (default $EDGEREC or build/bin/edgerec).
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { serveStatic } from '../../tools/serve-static.mjs';
+import { REPO, launchBrowser, edgerecCli, buildDemo } from '../test/browser/helpers.mjs';
+
+const run = promisify(execFile);
+
+function parseArgs(argv) {
+  const o = { json: false, items: 100000, users: 20000, interactions: 2000000, factors: 64, runs: 3, queries: 2000,
+    cache: path.join(REPO, 'build/bench'), edgerec: edgerecCli(), seed: 7 };
+  for (let i = 0; i < argv.length; ++i) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    const int = () => {
+      const v = Number(value());
+      if (!Number.isInteger(v) || v < 1) throw new Error(`${a} needs a positive integer`);
+      return v;
+    };
+    if (a === '--json') o.json = true;
+    else if (a === '--items') o.items = int();
+    else if (a === '--users') o.users = int();
+    else if (a === '--interactions') o.interactions = int();
+    else if (a === '--factors') o.factors = int();
+    else if (a === '--runs') o.runs = int();
+    else if (a === '--queries') o.queries = int();
+    else if (a === '--seed') o.seed = int();
+    else if (a === '--cache') o.cache = path.resolve(value());
+    else if (a === '--edgerec') o.edgerec = path.resolve(value());
+    else if (a === '--help' || a === '-h') {
+      console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 16).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+      process.exit(0);
+    } else throw new Error(`unknown option '${a}' (see --help)`);
+  }
+  return o;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+  if (!fs.existsSync(o.edgerec)) throw new Error(`${o.edgerec}: the edgerec CLI is missing (build it, or pass --edgerec)`);
+  for (const f of ['dist/edgerec.wasm', 'dist/edgerec.mjs', 'src/index.js']) {
+    if (!fs.existsSync(path.join(REPO, 'web', f))) throw new Error(`web/${f} is missing: run 'npm run build --prefix web' first`);
+  }
+
+  // The model, made once per shape (the stamp says which); retraining takes ~20 s on 2 cores.
+  fs.mkdirSync(o.cache, { recursive: true });
+  const stamp = JSON.stringify({ items: o.items, users: o.users, interactions: o.interactions, factors: o.factors, seed: o.seed });
+  const stampFile = path.join(o.cache, 'stamp.json');
+  const model = path.join(o.cache, 'm.edgerec');
+  const data = path.join(o.cache, 'data');
+  if (!fs.existsSync(model) || !fs.existsSync(stampFile) || fs.readFileSync(stampFile, 'utf8') !== stamp) {
+    log(`making a ${o.items}-item catalogue and training iALS with ${o.factors} factors (once; cached in ${o.cache})`);
+    fs.rmSync(stampFile, { force: true });
+    await run(o.edgerec, ['generate', '--out', data, '--users', o.users, '--items', o.items, '--interactions', o.interactions, '--seed', o.seed].map(String));
+    await run(o.edgerec, ['train', '--data', path.join(data, 'ratings.csv'), '--model', 'ials', '--factors', String(o.factors), '--seed', String(o.seed), '--out', model, '--quiet'], { maxBuffer: 16 << 20 });
+    fs.rmSync(path.join(o.cache, 'm.onnx'), { force: true });
+    fs.writeFileSync(stampFile, stamp);
+  }
+  const onnx = path.join(o.cache, 'm.onnx');
+  let onnxError = null;
+  if (!fs.existsSync(onnx) || fs.statSync(onnx).mtimeMs < fs.statSync(model).mtimeMs) {
+    try {
+      await run(o.edgerec, ['export-onnx', '--model', model, '--out', onnx]);
+    } catch (e) {
+      onnxError = `edgerec export-onnx failed: ${(e.stderr || e.message).trim().split('\n')[0]}`;
+      fs.rmSync(onnx, { force: true });
+    }
+  }
+  // Query users: the first 500 user ids of the data (the synthetic ids are 1..users).
+  const users = [];
+  for (let u = 1; u <= Math.min(500, o.users); ++u) users.push(String(u));
+
+  log('building the demo with this model');
+  const demo = await buildDemo(path.join(o.cache, 'demo'), ['--model', model, '--items', path.join(data, 'items.csv')]);
+
+  const webRoot = path.join(REPO, 'web');
+  // Isolated (COOP/COEP) so performance.now() resolves single queries; the demo is served as a
+  // plain static host would (no special headers).
+  const benchServer = await serveStatic({ '/': webRoot, '/data/': o.cache }, { isolate: true });
+  const demoServer = await serveStatic(demo);
+  const result = {};
+  try {
+    log('timing queries in Chromium');
+    const b = await launchBrowser();
+    try {
+      const page = b.context.pages()[0] || (await b.context.newPage());
+      const errors = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(benchServer.url + 'bench/index.html');
+      await page.waitForFunction(() => window.edgerecBench);
+      const measured = await page.evaluate((config) => window.edgerecBench.run(config), {
+        model: '/data/m.edgerec',
+        onnx: fs.existsSync(onnx) ? '/data/m.onnx' : null,
+        users,
+        ortModule: '/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs',
+        ortBase: '/node_modules/onnxruntime-web/dist/',
+        queries: o.queries,
+        seed: o.seed,
+      });
+      if (errors.length) throw new Error(`bench page: ${errors.join('; ')}`);
+      Object.assign(result, measured);
+      if (onnxError) result.ort_error = onnxError;
+      result.chromium = b.context.browser()?.version() ?? (await page.evaluate(() => navigator.userAgent));
+    } finally {
+      await b.close();
+    }
+
+    log(`loading the demo ${o.runs} times, each in a fresh profile`);
+    const firsts = [];
+    const loads = [];
+    for (let r = 0; r < o.runs; ++r) {
+      const d = await launchBrowser();
+      try {
+        const page = d.context.pages()[0] || (await d.context.newPage());
+        await page.goto(demoServer.url);
+        await page.waitForSelector('html[data-ready]', { timeout: 60000 });
+        const t = await page.evaluate(() => ({ ready: document.documentElement.dataset.ready, error: window.edgerecDemo.error, ...window.edgerecDemo.timings }));
+        if (t.ready !== 'true') throw new Error(`the demo did not start: ${t.error}`);
+        firsts.push(t.firstRecMs);
+        loads.push(t.modelMs);
+      } finally {
+        await d.close();
+      }
+    }
+    result.first_rec_ms = Math.round(median(firsts) * 10) / 10;
+    result.first_rec_runs_ms = firsts.map((x) => Math.round(x * 10) / 10);
+    result.demo_model_load_ms = Math.round(median(loads) * 10) / 10;
+  } finally {
+    await benchServer.close();
+    await demoServer.close();
+  }
+
+  const size = (f) => fs.statSync(path.join(webRoot, 'dist', f)).size;
+  result.wasm_bytes = size('edgerec.wasm') + size('edgerec.mjs');
+  result.wasm_only_bytes = size('edgerec.wasm');
+  result.js_glue_bytes = size('edgerec.mjs');
+  result.bars = {
+    edgerec_f32_ms_le_0_5: result.edgerec_f32_ms <= 0.5,
+    edgerec_int8_faster_than_f32: result.edgerec_int8_ms < result.edgerec_f32_ms,
+    int8_overlap_ge_0_99: result.int8_overlap >= 0.99,
+    foldin_ms_lt_2: result.foldin_ms < 2,
+    first_rec_ms_lt_1000: result.first_rec_ms < 1000,
+    wasm_bytes_lt_300kb: result.wasm_bytes < 300000,
+  };
+
+  const order = ['edgerec_f32_ms', 'edgerec_int8_ms', 'int8_overlap', 'ort_web_ms', 'foldin_ms', 'first_rec_ms', 'wasm_bytes'];
+  const sorted = Object.fromEntries([...order.map((k) => [k, result[k] ?? null]), ...Object.entries(result).filter(([k]) => !order.includes(k))]);
+  if (o.json) {
+    process.stdout.write(JSON.stringify(sorted) + '\n');
+  } else {
+    for (const [k, v] of Object.entries(sorted)) console.log(`${k.padEnd(24)} ${typeof v === 'object' ? JSON.stringify(v) : v}`);
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${e.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,460 @@
+// The edgerec demo page: rate a few items, get recommendations folded in on this device.
+//
+// Everything runs here: the model is fetched once with the page, the visitor's ratings live in
+// IndexedDB (edgerec's Profile), and recommendFor / explain / similar run in WebAssembly on the
+// main thread (each call takes well under a millisecond, so a worker would only add a message
+// round trip to the latency shown). After the model has loaded the page makes no request.
+import * as edgerec from './edgerec/src/index.js';
+import { pca2 } from './pca.js';
+import { TasteMap, genreColour } from './map.js';
+
+const K = 10;
+const PICK_COUNT = 30;
+const SEARCH_LIMIT = 40;
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  model: null,
+  profile: null,
+  items: [],            // model order ids
+  index: new Map(),     // id -> model row
+  titles: [],           // model row -> title
+  genres: [],           // model row -> genre names
+  firstGenre: null,     // Int16Array, model row -> first genre index (-1 none)
+  genreNames: [],
+  popular: [],          // ids, most popular first
+  haystack: null,       // lower-case "title genres" per row, built on first search
+  recs: [],
+  selected: null,
+  map: null,
+  mapCoords: null,
+  kernels: '',
+};
+
+// Timings for the benchmark and the tests (performance.now() is relative to navigation start).
+const timings = { modelMs: 0, modelLoadedAt: 0, catalogueMs: 0, firstRecMs: 0, pcaMs: 0 };
+window.edgerecDemo = { timings, ready: false, recs: () => state.recs.map((r) => r.item), error: null };
+
+const fmtMs = (ms) => (ms < 0.1 ? '< 0.1 ms' : ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`);
+const fmtInt = (n) => n.toLocaleString('en-US');
+
+function setStatus(text, error = false) {
+  const s = $('status');
+  s.textContent = text;
+  s.classList.toggle('error', error);
+}
+
+function titleOf(id) {
+  const i = state.index.get(id);
+  return i === undefined ? id : state.titles[i];
+}
+
+// The profile's interactions limited to items this model knows (a profile can outlive a model
+// rebuilt from another catalogue).
+function history() {
+  return state.profile.interactions().filter((x) => state.index.has(x.item));
+}
+
+function ratingOf(id) {
+  const x = state.profile.interactions().find((y) => y.item === id);
+  return x ? Math.round(x.value ?? 0) : 0;
+}
+
+// ---- rendering ---------------------------------------------------------------------------------
+
+function ratingWidget(id) {
+  const group = document.createElement('div');
+  group.className = 'rate';
+  group.setAttribute('role', 'group');
+  group.setAttribute('aria-label', `Your rating of ${titleOf(id)}`);
+  const current = ratingOf(id);
+  for (let v = 1; v <= 5; ++v) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = '★';
+    b.dataset.item = id;
+    b.dataset.value = String(v);
+    b.className = v <= current ? 'on' : '';
+    b.setAttribute('aria-pressed', String(v === current));
+    b.setAttribute('aria-label', `${v} of 5`);
+    b.title = current === v ? 'Clear rating' : `Rate ${v} of 5`;
+    // One tab stop per item; arrow keys move between the stars (roving tabindex).
+    b.tabIndex = v === (current || 1) ? 0 : -1;
+    group.append(b);
+  }
+  return group;
+}
+
+function itemRow(id, { score = null, why = '', selectable = true } = {}) {
+  const row = $('item-row').content.firstElementChild.cloneNode(true);
+  const i = state.index.get(id);
+  row.dataset.item = id;
+  const title = row.querySelector('.title');
+  title.textContent = titleOf(id);
+  if (selectable) {
+    title.dataset.similar = id;
+    title.setAttribute('aria-label', `${titleOf(id)}: show similar items`);
+  } else {
+    title.disabled = true;
+  }
+  row.querySelector('.genres').textContent = i === undefined ? '' : state.genres[i].join(' · ');
+  row.querySelector('.why').textContent = why;
+  row.querySelector('.score').textContent = score === null ? '' : `score ${score.toFixed(3)}`;
+  row.querySelector('.rate').replaceWith(ratingWidget(id));
+  if (state.selected === id) row.classList.add('selected');
+  return row;
+}
+
+function explanationText(contribs) {
+  const mine = contribs.filter((c) => c.weight > 0);
+  if (!mine.length) return 'Fits your overall taste';
+  const total = contribs.reduce((s, c) => s + Math.max(0, c.weight), 0);
+  const top = mine.slice(0, 2);
+  const names = top.map((c) => titleOf(c.item)).join(' and ');
+  const shares = top.map((c) => `${Math.round((100 * c.weight) / total)}%`).join(' / ');
+  return `Because you rated ${names} · ${shares} of the match`;
+}
+
+async function renderRecs() {
+  const hist = history();
+  const t0 = performance.now();
+  const recs = await state.model.recommendFor(hist, { k: K });
+  const recMs = performance.now() - t0;
+  const t1 = performance.now();
+  const whys = [];
+  for (const r of recs) {
+    whys.push(hist.length ? explanationText(await state.model.explain(hist, r.item, { k: 3 })) : 'Popular with everyone');
+  }
+  const explainMs = performance.now() - t1;
+  const before = new Set(state.recs.map((r) => r.item));
+  state.recs = recs;
+  const list = $('recs');
+  list.replaceChildren(...recs.map((r, n) => {
+    const row = itemRow(r.item, { score: r.score, why: whys[n] });
+    if (before.size && !before.has(r.item)) row.classList.add('fresh');
+    return row;
+  }));
+  $('recs-heading').textContent = hist.length ? 'Recommended for you' : 'Popular — rate a few items to personalise';
+  $('rec-latency').innerHTML = '';
+  $('rec-latency').append(
+    `Top ${recs.length} of ${fmtInt(state.items.length)} items in `, strong(fmtMs(recMs)),
+    hist.length ? ` (fold-in of your ${hist.length} rating${hist.length > 1 ? 's' : ''} + scoring), explanations ` : ', explanations ',
+    strong(fmtMs(explainMs)), ' — on this device');
+  window.edgerecDemo.lastRecMs = recMs;
+  updateMap();
+}
+
+function strong(text) {
+  const b = document.createElement('b');
+  b.textContent = text;
+  return b;
+}
+
+function renderProfile() {
+  const hist = state.profile.interactions();
+  const list = $('profile');
+  list.replaceChildren(...hist.map((x) => {
+    const known = state.index.has(x.item);
+    const row = itemRow(x.item, { selectable: known, why: known ? '' : 'not in this catalogue' });
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'remove';
+    remove.textContent = 'Remove';
+    remove.dataset.remove = x.item;
+    remove.setAttribute('aria-label', `Remove ${titleOf(x.item)} from your ratings`);
+    row.querySelector('.item-side').append(remove);
+    return row;
+  }));
+  if (!hist.length) {
+    const li = document.createElement('li');
+    li.className = 'note';
+    li.textContent = 'No ratings yet.';
+    list.append(li);
+  }
+  $('export').disabled = !hist.length;
+  $('erase').disabled = !hist.length;
+}
+
+function renderResults() {
+  const q = $('search').value.trim().toLowerCase();
+  let ids;
+  if (!q) {
+    ids = state.popular;
+    $('results-note').textContent = 'The most popular items; type to search.';
+  } else {
+    if (!state.haystack) {
+      state.haystack = state.titles.map((t, i) => `${t} ${state.genres[i].join(' ')}`.toLowerCase());
+    }
+    const terms = q.split(/\s+/);
+    ids = [];
+    let found = 0;
+    for (let i = 0; i < state.haystack.length; ++i) {
+      if (terms.every((t) => state.haystack[i].includes(t))) {
+        if (ids.length < SEARCH_LIMIT) ids.push(state.items[i]);
+        ++found;
+      }
+    }
+    $('results-note').textContent = found === 0 ? 'No item matches.'
+      : found > ids.length ? `${fmtInt(found)} matches; the first ${ids.length} are shown.` : `${found} match${found > 1 ? 'es' : ''}.`;
+  }
+  $('results').replaceChildren(...ids.map((id) => itemRow(id)));
+}
+
+async function renderSimilar(id) {
+  state.selected = id;
+  const t0 = performance.now();
+  const sims = await state.model.similar(id, { k: K });
+  const ms = performance.now() - t0;
+  $('similar-heading').textContent = `Similar to ${titleOf(id)}`;
+  $('similar-note').textContent = '';
+  $('similar-latency').replaceChildren(`${sims.length} nearest of ${fmtInt(state.items.length)} items in `, strong(fmtMs(ms)), ' — on this device');
+  $('similar').replaceChildren(...sims.map((s) => itemRow(s.item, { score: s.score })));
+  for (const row of document.querySelectorAll('li.item')) row.classList.toggle('selected', row.dataset.item === id);
+  updateMap();
+}
+
+function refreshRatings() {
+  // Re-draw every visible star widget from the profile (cheap: at most a hundred rows).
+  for (const group of document.querySelectorAll('.rate')) {
+    const id = group.querySelector('button').dataset.item;
+    group.replaceWith(ratingWidget(id));
+  }
+}
+
+async function everythingChanged() {
+  renderProfile();
+  refreshRatings();
+  await renderRecs();
+}
+
+// ---- the map -----------------------------------------------------------------------------------
+
+// Rows scaled to unit length: similarity is about an embedding's direction, and iALS puts
+// popularity into the length, which would otherwise stretch the first component along it.
+function unitRows(data, rows, cols) {
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; ++i) {
+    const o = i * cols;
+    let s = 0;
+    for (let j = 0; j < cols; ++j) s += data[o + j] * data[o + j];
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let j = 0; j < cols; ++j) out[o + j] = data[o + j] * inv;
+  }
+  return out;
+}
+
+function buildMap() {
+  const emb = state.model.itemEmbeddings();
+  if (!emb || emb.cols < 2) {
+    $('map-summary').textContent = 'This model kind has no item embeddings to map.';
+    return;
+  }
+  const t0 = performance.now();
+  const p = pca2(unitRows(emb.data, emb.rows, emb.cols), emb.rows, emb.cols);
+  timings.pcaMs = performance.now() - t0;
+  state.pca = { mean: p.mean, axes: p.axes, cols: emb.cols };
+  state.mapCoords = p.coords;
+  state.mapExplained = (p.variance[0] + p.variance[1]) / Math.max(1e-12, p.totalVariance);
+  state.map = new TasteMap($('map'), $('map-tip'), {
+    onPick: (i) => select(state.items[i]),
+    label: (i) => `${state.titles[i]}${state.genres[i].length ? ' — ' + state.genres[i].join(', ') : ''}`,
+  });
+  state.map.setPoints(p.coords, state.firstGenre, state.genreNames.length);
+  const used = new Set(state.firstGenre);
+  $('legend').replaceChildren(...state.genreNames.map((name, g) => {
+    if (!used.has(g)) return null;
+    const li = document.createElement('li');
+    const sw = document.createElement('span');
+    sw.className = 'swatch';
+    sw.style.background = genreColour(g, state.genreNames.length);
+    li.append(sw, name);
+    return li;
+  }).filter(Boolean));
+  $('map').setAttribute('aria-label', `Map of ${fmtInt(emb.rows)} items`);
+  updateMap();
+}
+
+// The visitor's taste on the map: the user vector folded in from the ratings (the one that
+// scored the recommendations), scaled to unit length like the mapped items and projected on the
+// same axes. Without userVector (an older package) it is the rating-weighted mean of the rated
+// items' points.
+function tasteOnMap(hist) {
+  if (typeof state.model.userVector === 'function') {
+    const { vector } = state.model.userVector(hist);
+    const u = vector.subarray(0, state.pca.cols);
+    let norm = 0;
+    for (let j = 0; j < u.length; ++j) norm += u[j] * u[j];
+    norm = Math.sqrt(norm);
+    if (norm > 0) {
+      const [a0, a1] = state.pca.axes;
+      let x = 0, y = 0;
+      for (let j = 0; j < u.length; ++j) {
+        const v = u[j] / norm - state.pca.mean[j];
+        x += v * a0[j];
+        y += v * a1[j];
+      }
+      return [x, y];
+    }
+  }
+  let x = 0, y = 0, w = 0;
+  for (const h of hist) {
+    const i = state.index.get(h.item);
+    const v = h.value ?? 1;
+    x += v * state.mapCoords[2 * i];
+    y += v * state.mapCoords[2 * i + 1];
+    w += v;
+  }
+  return w > 0 ? [x / w, y / w] : null;
+}
+
+function updateMap() {
+  if (!state.map) return;
+  const hist = history();
+  state.taste = hist.length ? tasteOnMap(hist) : null;
+  const taste = state.taste;
+  state.map.setOverlay({
+    rated: hist.map((h) => state.index.get(h.item)),
+    recs: state.recs.map((r) => state.index.get(r.item)),
+    selected: state.selected === null ? -1 : state.index.get(state.selected) ?? -1,
+    taste,
+  });
+  let summary = `${fmtInt(state.items.length)} items; the two axes hold ${Math.round(100 * state.mapExplained)}% of the embeddings' variance.`;
+  if (taste) {
+    const near = state.map.nearest(taste[0], taste[1]);
+    if (near >= 0) summary += ` Your taste sits nearest to ${state.titles[near]}.`;
+  }
+  $('map-summary').textContent = summary;
+}
+
+// ---- actions -----------------------------------------------------------------------------------
+
+async function rate(id, value) {
+  const current = ratingOf(id);
+  // Profile.add sums weights, so a changed rating replaces the old one; choosing the current
+  // rating again clears it.
+  if (current) await state.profile.remove(id);
+  if (value !== current) await state.profile.add(id, value);
+  await everythingChanged();
+}
+
+async function select(id) {
+  await renderSimilar(id);
+}
+
+function exportProfile() {
+  const blob = new Blob([state.profile.export()], { type: 'application/json' });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = 'edgerec-ratings.json';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+async function eraseProfile() {
+  await state.profile.erase();
+  await everythingChanged();
+  setStatus('Your ratings were erased from this browser.');
+}
+
+function guard(fn) {
+  return (...args) => Promise.resolve().then(() => fn(...args)).catch((e) => {
+    console.error(e);
+    setStatus(`Error: ${e.message}`, true);
+  });
+}
+
+function wire() {
+  document.addEventListener('click', guard(async (e) => {
+    const t = e.target.closest('button');
+    if (!t) return;
+    if (t.dataset.value && t.dataset.item) await rate(t.dataset.item, Number(t.dataset.value));
+    else if (t.dataset.similar) await select(t.dataset.similar);
+    else if (t.dataset.remove) { await state.profile.remove(t.dataset.remove); await everythingChanged(); }
+  }));
+  document.addEventListener('keydown', (e) => {
+    const t = e.target;
+    if (!(t instanceof HTMLButtonElement) || !t.parentElement?.classList.contains('rate')) return;
+    if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+    const next = e.key === 'ArrowRight' ? t.nextElementSibling : t.previousElementSibling;
+    if (next) { e.preventDefault(); t.tabIndex = -1; next.tabIndex = 0; next.focus(); }
+  });
+  $('search').addEventListener('input', () => renderResults());
+  $('export').addEventListener('click', exportProfile);
+  $('erase').addEventListener('click', guard(eraseProfile));
+  let online = '';
+  window.addEventListener('offline', () => {
+    online = $('status').textContent;
+    setStatus('Offline — everything keeps working: the model runs on this device.');
+  });
+  window.addEventListener('online', () => { if (online) setStatus(online); });
+}
+
+// ---- start -------------------------------------------------------------------------------------
+
+async function loadCatalogue() {
+  const t0 = performance.now();
+  const res = await fetch('catalogue.json');
+  if (!res.ok) throw new Error(`catalogue.json: HTTP ${res.status}`);
+  const cat = await res.json();
+  timings.catalogueMs = performance.now() - t0;
+  return cat;
+}
+
+async function start() {
+  wire();
+  const catalogueP = loadCatalogue();
+  const profileP = edgerec.Profile.open('edgerec-demo').then((p) => { timings.profileAt = performance.now(); return p; });
+  const t0 = performance.now();
+  const model = await edgerec.load(new URL('model.edgerec', document.baseURI));
+  timings.modelLoadedAt = performance.now();
+  timings.modelMs = timings.modelLoadedAt - t0;
+  const [cat, profile] = await Promise.all([catalogueP, profileP]);
+  timings.startAt = t0;
+  state.model = model;
+  state.profile = profile;
+  state.items = model.items();
+  state.genreNames = cat.genres || [];
+  const byId = new Map(cat.items.map((x) => [x[0], x]));
+  state.titles = new Array(state.items.length);
+  state.genres = new Array(state.items.length);
+  state.firstGenre = new Int16Array(state.items.length);
+  state.items.forEach((id, i) => {
+    state.index.set(id, i);
+    const entry = byId.get(id);
+    state.titles[i] = entry ? entry[1] : id;
+    const gs = entry ? entry[2] : [];
+    state.genres[i] = gs.map((g) => state.genreNames[g] ?? String(g));
+    state.firstGenre[i] = gs.length ? gs[0] : -1;
+  });
+  $('catalogue-name').textContent = `${fmtInt(state.items.length)} ${cat.source === 'synthetic' ? 'synthetic items' : `items of ${cat.source}`}`;
+  $('profile-storage').textContent = profile.storage === 'indexeddb' ? 'IndexedDB' : 'memory only: this browser refused IndexedDB';
+
+  timings.indexedAt = performance.now();
+  await renderRecs();
+  timings.firstRecMs = performance.now();
+  performance.mark('edgerec-first-recommendation');
+
+  const info = model.info();
+  state.kernels = info.kernels;
+  setStatus(`Model ready: ${info.kind}, ${fmtInt(info.items)} items × ${info.factors} factors, ` +
+    `loaded in ${fmtMs(timings.modelMs)}; first recommendations ${fmtMs(timings.firstRecMs)} after page load.`);
+  $('model-facts').textContent = `edgerec ${info.version}, ${info.kernels} kernels, ${info.precision}.`;
+  renderProfile();
+  // The picker's default list: an empty history folds in to popularity order.
+  state.popular = (await model.recommendFor([], { k: PICK_COUNT })).map((r) => r.item);
+  renderResults();
+  $('search').disabled = false;
+  $('app').setAttribute('aria-busy', 'false');
+  buildMap();
+  window.edgerecDemo.ready = true;
+  document.documentElement.dataset.ready = 'true';
+}
+
+start().catch((e) => {
+  console.error(e);
+  window.edgerecDemo.error = e.message;
+  setStatus(`Could not start: ${e.message}`, true);
+  document.documentElement.dataset.ready = 'error';
+});

@@ -1,0 +1,389 @@
+// Model: a handle in a wasm instance of the core (see wasm/include/edgerec_c.h). One instance
+// serves every model loaded with the same wasm; each model is its own handle, so nothing here
+// is global state but the cached instance.
+import { EdgerecError } from './errors.js';
+
+const utf8 = new TextEncoder();
+const IS_NODE = typeof process === 'object' && typeof process.versions === 'object' &&
+  typeof process.versions.node === 'string';
+
+// A wasm instance and its scratch buffer for call arguments. If the instance itself fails (a
+// trap, which the C ABI never lets a core error become, so only a bug or exhausted memory),
+// it is marked dead: its models reject from then on and the next load() starts a new one.
+class Runtime {
+  constructor(mod) {
+    this.mod = mod;
+    this.dead = null;
+    this.scratchPtr = 0;
+    this.scratchSize = 0;
+  }
+
+  call(name, ...args) {
+    if (this.dead) throw new EdgerecError(`the wasm instance stopped after an earlier failure: ${this.dead}`);
+    try {
+      return this.mod['_' + name](...args);
+    } catch (e) {
+      this.dead = e && e.message ? e.message : String(e);
+      throw new EdgerecError(`the wasm instance failed in ${name}: ${this.dead}`);
+    }
+  }
+
+  // Copies `parts` (Uint8Array / Uint32Array / Float32Array) into one reused heap buffer, each
+  // 4-byte aligned, and returns their addresses. Valid until the next alloc().
+  alloc(parts) {
+    let total = 0;
+    const offsets = parts.map((p) => {
+      const at = total;
+      total += (p.byteLength + 3) & ~3;
+      return at;
+    });
+    if (total > this.scratchSize) {
+      if (this.scratchPtr) this.call('free', this.scratchPtr);
+      this.scratchSize = Math.max(total, 2 * this.scratchSize, 4096);
+      this.scratchPtr = this.call('malloc', this.scratchSize);
+      if (!this.scratchPtr) {
+        this.scratchSize = 0;
+        throw new EdgerecError('out of memory');
+      }
+    }
+    const heap = this.mod.HEAPU8;
+    return parts.map((p, i) => {
+      const at = this.scratchPtr + offsets[i];
+      heap.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), at);
+      return at;
+    });
+  }
+
+  string(ptr) {
+    return this.mod.UTF8ToString(ptr);
+  }
+}
+
+function toBytes(value) {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  return null;
+}
+
+// Bytes of a model file from a URL, a path (Node), a Response or bytes.
+export async function readSource(source, what = 'model') {
+  const direct = toBytes(source);
+  if (direct) return direct;
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    if (!source.ok) throw new EdgerecError(`${what}: HTTP ${source.status} ${source.statusText}`.trim());
+    return new Uint8Array(await source.arrayBuffer());
+  }
+  if (typeof source === 'string' || source instanceof URL) {
+    const text = String(source);
+    if (IS_NODE && !/^(https?|data|blob):/i.test(text)) {
+      const { readFile } = await import('node:fs/promises');
+      try {
+        return new Uint8Array(await readFile(/^file:/i.test(text) ? new URL(text) : text));
+      } catch (e) {
+        throw new EdgerecError(`${text}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+      }
+    }
+    let response;
+    try {
+      response = await fetch(source);
+    } catch (e) {
+      throw new EdgerecError(`${text}: ${e.message}`);
+    }
+    if (!response.ok) throw new EdgerecError(`${text}: HTTP ${response.status} ${response.statusText}`.trim());
+    return new Uint8Array(await response.arrayBuffer());
+  }
+  throw new EdgerecError(`${what}: expected a URL, a path, a Response, an ArrayBuffer or a Uint8Array`);
+}
+
+function checkK(k, fallback) {
+  if (k === undefined) return fallback;
+  if (!Number.isInteger(k) || k < 0 || k > 0x7fffffff) throw new EdgerecError(`k must be an integer >= 0, got ${k}`);
+  return k;
+}
+
+function checkId(id, what) {
+  if (typeof id !== 'string') throw new EdgerecError(`${what} id must be a string, got ${typeof id}`);
+  return id;
+}
+
+// Interactions from an array, a Profile (anything with interactions()) or undefined.
+function interactionsOf(source) {
+  const list = source && typeof source.interactions === 'function' ? source.interactions() : source;
+  if (!Array.isArray(list)) throw new EdgerecError('interactions must be an array of {item, value} or a Profile');
+  return list;
+}
+
+const registry = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry(({ rt, handle }) => {
+      if (!rt.dead) rt.call('edgerec_model_free', handle);
+    })
+  : null;
+
+export class Model {
+  #rt;
+  #h;
+  #ids = null;
+  #token = {};
+
+  // Use load(); the constructor takes over a loaded handle.
+  constructor(rt, handle) {
+    this.#rt = rt;
+    this.#h = handle;
+    registry?.register(this, { rt, handle }, this.#token);
+  }
+
+  #handle() {
+    if (!this.#h) throw new EdgerecError('the model was disposed');
+    return this.#h;
+  }
+
+  // Calls a C function that reports through the handle's status, throwing its message.
+  #checked(name, ...args) {
+    const h = this.#handle();
+    const rc = this.#rt.call(name, h, ...args);
+    if (this.#rt.call('edgerec_model_status', h) !== 0) {
+      throw new EdgerecError(this.#rt.string(this.#rt.call('edgerec_model_error', h)));
+    }
+    return rc;
+  }
+
+  #index(kind, id) {
+    const bytes = utf8.encode(checkId(id, kind));
+    const [ptr] = this.#rt.alloc([bytes]);
+    return this.#rt.call(`edgerec_model_${kind}_index`, this.#handle(), ptr, bytes.length);
+  }
+
+  // Index of a known id, or the core's "unknown user id 'x'" error.
+  #at(kind, id) {
+    const bytes = utf8.encode(checkId(id, kind));
+    const [ptr] = this.#rt.alloc([bytes]);
+    return this.#checked(`edgerec_model_${kind}_at`, ptr, bytes.length);
+  }
+
+  // Known items of a list as indices and values; unknown ids are skipped, as the core's
+  // Recommender does (a catalogue can lose items between model versions).
+  #history(list) {
+    const items = [];
+    const values = [];
+    for (const x of interactionsOf(list)) {
+      const entry = typeof x === 'string' ? { item: x } : x;
+      if (!entry || typeof entry.item !== 'string') throw new EdgerecError('each interaction needs an item id string');
+      const value = entry.value === undefined ? 1 : entry.value;
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new EdgerecError(`interaction with item '${entry.item}' has a non-finite value`);
+      }
+      const i = this.#index('item', entry.item);
+      if (i >= 0) {
+        items.push(i);
+        values.push(value);
+      }
+    }
+    return { items: Uint32Array.from(items), values: Float32Array.from(values) };
+  }
+
+  #ids_of(list, what) {
+    if (list === undefined || list === null) return null;
+    if (!Array.isArray(list)) throw new EdgerecError(`${what} must be an array of item ids`);
+    const out = [];
+    for (const id of list) {
+      const i = this.#index('item', checkId(id, 'item'));
+      if (i >= 0) out.push(i);
+    }
+    return Uint32Array.from(out);
+  }
+
+  // Sets include/exclude for the next call; false when `include` names no known item (so
+  // nothing may be returned).
+  #filters(options) {
+    const include = this.#ids_of(options.include, 'include');
+    const exclude = this.#ids_of(options.exclude, 'exclude');
+    if (include && include.length === 0 && options.include.length > 0) return false;
+    if ((include && include.length) || (exclude && exclude.length)) {
+      const inc = include || new Uint32Array(0);
+      const exc = exclude || new Uint32Array(0);
+      const [pi, pe] = this.#rt.alloc([inc, exc]);
+      this.#checked('edgerec_filter_set', pi, inc.length, pe, exc.length);
+    }
+    return true;
+  }
+
+  #results(key) {
+    const h = this.#handle();
+    const n = this.#rt.call('edgerec_result_count', h);
+    if (n === 0) return [];
+    const items = this.#rt.call('edgerec_result_items', h) >>> 2;
+    const scores = this.#rt.call('edgerec_result_scores', h) >>> 2;
+    const u32 = this.#rt.mod.HEAPU32;
+    const f32 = this.#rt.mod.HEAPF32;
+    const out = new Array(n);
+    for (let r = 0; r < n; ++r) out[r] = { item: this.#itemId(u32[items + r]), [key]: f32[scores + r] };
+    return out;
+  }
+
+  #itemId(index) {
+    if (this.#ids) return this.#ids[index];
+    return this.#rt.string(this.#rt.call('edgerec_model_item_id', this.#handle(), index));
+  }
+
+  /** Model description (see ModelInfo in types/index.d.ts). */
+  info() {
+    const h = this.#handle();
+    const json = this.#rt.string(this.#rt.call('edgerec_model_info_json', h));
+    if (!json) throw new EdgerecError(this.#rt.string(this.#rt.call('edgerec_model_error', h)));
+    return { ...JSON.parse(json), backend: 'wasm' };
+  }
+
+  /** Item ids of the catalogue, in model order (a new array each call). */
+  items() {
+    if (!this.#ids) {
+      const h = this.#handle();
+      const n = this.#rt.call('edgerec_model_item_count', h);
+      const ids = new Array(n);
+      for (let i = 0; i < n; ++i) ids[i] = this.#rt.string(this.#rt.call('edgerec_model_item_id', h, i));
+      this.#ids = ids;
+    }
+    return this.#ids.slice();
+  }
+
+  hasUser(userId) {
+    return this.#index('user', userId) >= 0;
+  }
+
+  hasItem(itemId) {
+    return this.#index('item', itemId) >= 0;
+  }
+
+  async recommend(userId, options = {}) {
+    const k = checkK(options.k, 10);
+    const user = this.#at('user', userId);
+    if (!this.#filters(options)) return [];
+    this.#checked('edgerec_recommend', user, k, options.excludeSeen === false ? 0 : 1);
+    return this.#results('score');
+  }
+
+  async recommendFor(interactions, options = {}) {
+    const k = checkK(options.k, 10);
+    const { items, values } = this.#history(interactions);
+    if (!this.#filters(options)) return [];
+    const [pi, pv] = this.#rt.alloc([items, values]);
+    this.#checked('edgerec_recommend_for', pi, pv, items.length, k, options.excludeSeen === false ? 0 : 1);
+    return this.#results('score');
+  }
+
+  async similar(itemId, options = {}) {
+    const k = checkK(options.k, 10);
+    const item = this.#at('item', itemId);
+    this.#checked('edgerec_similar', item, k);
+    return this.#results('score');
+  }
+
+  async explain(user, itemId, options = {}) {
+    const k = checkK(options.k, 5);
+    const item = this.#at('item', itemId);
+    if (typeof user === 'string') {
+      const u = this.#at('user', user);
+      this.#checked('edgerec_explain', u, 0, 0, 0, item, k);
+    } else {
+      const { items, values } = this.#history(user);
+      const [pi, pv] = this.#rt.alloc([items, values]);
+      this.#checked('edgerec_explain', -1, pi, pv, items.length, item, k);
+    }
+    return this.#results('weight');
+  }
+
+  /** The latent-factor columns of the item matrix (items x factors), copied out of wasm. */
+  itemEmbeddings() {
+    const h = this.#handle();
+    const ptr = this.#rt.call('edgerec_model_item_matrix', h);
+    const factors = this.#rt.call('edgerec_model_factor_dims', h);
+    if (!ptr || factors === 0) return null;
+    const dims = this.#rt.call('edgerec_model_dims', h);
+    const rows = this.#rt.call('edgerec_model_item_count', h);
+    const V = this.#rt.mod.HEAPF32.subarray(ptr >>> 2, (ptr >>> 2) + rows * dims);
+    const data = new Float32Array(rows * factors);
+    for (let i = 0; i < rows; ++i) data.set(V.subarray(i * dims, i * dims + factors), i * factors);
+    return { rows, cols: factors, data };
+  }
+
+  /** The scoring vector of a known user or of interactions: score(i) = vector . V[i] + offset. */
+  userVector(user) {
+    if (typeof user === 'string') {
+      this.#checked('edgerec_user_vector', this.#at('user', user), 0, 0, 0);
+    } else {
+      const { items, values } = this.#history(user);
+      const [pi, pv] = this.#rt.alloc([items, values]);
+      this.#checked('edgerec_user_vector', -1, pi, pv, items.length);
+    }
+    const h = this.#handle();
+    const n = this.#rt.call('edgerec_result_count', h);
+    const at = this.#rt.call('edgerec_result_scores', h) >>> 2;
+    const all = this.#rt.mod.HEAPF32.slice(at, at + n);
+    return { vector: all.subarray(0, n - 1), offset: all[n - 1] };
+  }
+
+  /** The full item matrix (items x dims, factor and bias columns) as ONNX export scores it. */
+  itemMatrix() {
+    const h = this.#handle();
+    const ptr = this.#rt.call('edgerec_model_item_matrix', h);
+    if (!ptr) return null;
+    const cols = this.#rt.call('edgerec_model_dims', h);
+    const rows = this.#rt.call('edgerec_model_item_count', h);
+    return { rows, cols, data: this.#rt.mod.HEAPF32.slice(ptr >>> 2, (ptr >>> 2) + rows * cols) };
+  }
+
+  dispose() {
+    if (!this.#h) return;
+    registry?.unregister(this.#token);
+    if (!this.#rt.dead) this.#rt.call('edgerec_model_free', this.#h);
+    this.#h = 0;
+    this.#ids = null;
+  }
+}
+
+// Returns load(source, options) over a wasm factory (the Emscripten module factory) and a
+// function giving the factory's arguments for LoadOptions.wasm; the instance for the default
+// wasm is created once and shared.
+export function createLoader(factory, moduleArgs) {
+  let shared = null;
+  async function runtime(wasm) {
+    if (wasm !== undefined) return new Runtime(await factory(await moduleArgs(wasm)));
+    if (!shared || (shared.done && shared.done.dead)) {
+      const pending = (async () => new Runtime(await factory(await moduleArgs())))();
+      shared = { pending, done: null };
+      pending.then((rt) => { if (shared && shared.pending === pending) shared.done = rt; }, () => { shared = null; });
+    }
+    return shared.pending;
+  }
+
+  return async function load(source, options = {}) {
+    const bytes = await readSource(source);
+    if (options.quantize !== undefined && options.quantize !== 'int8' && options.quantize !== 'none') {
+      throw new EdgerecError(`quantize must be 'int8' or 'none', got '${options.quantize}'`);
+    }
+    const rt = await runtime(options.wasm);
+    const [ptr] = rt.alloc([bytes]);
+    const handle = rt.call('edgerec_model_load', ptr, bytes.length);
+    if (!handle) throw new EdgerecError('out of memory while loading the model');
+    if (rt.call('edgerec_model_status', handle) !== 0) {
+      const message = rt.string(rt.call('edgerec_model_error', handle));
+      rt.call('edgerec_model_free', handle);
+      throw new EdgerecError(message);
+    }
+    // The scratch buffer held the whole file; give that memory back.
+    if (rt.scratchSize > (1 << 20)) {
+      rt.call('free', rt.scratchPtr);
+      rt.scratchPtr = 0;
+      rt.scratchSize = 0;
+    }
+    const model = new Model(rt, handle);
+    if (options.quantize === 'int8') {
+      if (rt.call('edgerec_model_quantize', handle, 1) !== 0) {
+        const message = rt.string(rt.call('edgerec_model_error', handle));
+        model.dispose();
+        throw new EdgerecError(message);
+      }
+    }
+    return model;
+  };
+}
