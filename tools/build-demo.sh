@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
     --model-kind) kind=${2:?--model-kind needs a kind}; shift 2 ;;
     --factors) factors=${2:?--factors needs a number}; shift 2 ;;
     --seed) seed=${2:?--seed needs a number}; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -66,6 +66,12 @@ hyper=(--seed "$seed")
 need_cli() {
   [ -x "$cli" ] || die "$cli: the edgerec CLI is missing (build it with tools/build.sh, or pass --edgerec / set EDGEREC)"
 }
+
+# The old demo is replaced as a whole: never remove a folder that is not one.
+if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ] && \
+   { [ ! -f "$out/model.edgerec" ] || [ ! -f "$out/catalogue.json" ]; }; then
+  die "$out exists and is not a demo folder: choose another --out"
+fi
 
 # Build into a fresh folder beside the target, then swap, so a failed build never leaves a
 # half-written demo and the model always matches its catalogue.
@@ -105,12 +111,32 @@ else
     --out "$stage/model.edgerec" --quiet
 fi
 
-cp web/demo/index.html web/demo/*.css web/demo/*.js "$stage/"
 cp -R web/src "$stage/edgerec/src"
 mkdir -p "$stage/edgerec/dist"
 # The default flavour only: the single-file one (for webviews) is not needed on a web host.
 find web/dist -maxdepth 1 -type f ! -name 'edgerec.single.js' -exec cp {} "$stage/edgerec/dist/" \;
 [ ! -f web/package.json ] || cp web/package.json "$stage/edgerec/package.json"
+cp web/demo/*.css web/demo/*.js "$stage/"
+# The page's static module graph, listed as modulepreload links so the browser fetches it in one
+# round instead of one level of imports at a time.
+node - "$stage" > "$stage/index.html" <<'EOF'
+const fs = require('fs'), path = require('path');
+const root = process.argv[2];
+const seen = new Set();
+const visit = (rel) => {
+  if (seen.has(rel)) return;
+  seen.add(rel);
+  const text = fs.readFileSync(path.join(root, rel), 'utf8');
+  for (const m of text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s*['"](\.{1,2}\/[^'"]+)['"]/gm)) {
+    visit(path.posix.normalize(path.posix.join(path.posix.dirname(rel), m[1])));
+  }
+};
+visit('demo.js');
+const links = [...seen].map((f) => `<link rel="modulepreload" href="${f}">`).join('\n');
+const html = fs.readFileSync('web/demo/index.html', 'utf8');
+if (!html.includes('<!-- modulepreload -->')) throw new Error('web/demo/index.html: no modulepreload marker');
+process.stdout.write(html.replace('<!-- modulepreload -->', links));
+EOF
 
 rm -rf "$out"
 mv "$stage" "$out"

@@ -102,6 +102,40 @@ const std::vector<std::uint8_t>* build_skip(edgerec_model* h, const std::vector<
   return filter ? &h->skip : nullptr;
 }
 
+inline bool better(const edgerec::TopK& a, const edgerec::TopK& b) {
+  return a.score > b.score || (a.score == b.score && a.item < b.item);
+}
+
+// The same selection as edgerec::select_top_k() (score descending, index ascending, NaN and
+// skipped items never returned), faster on a full catalogue: once k items are kept, the scan
+// for the next item that beats the k-th best runs in the SIMD kernel next_above(). An equal
+// score never displaces a kept item, since every kept item has a lower index.
+std::vector<edgerec::TopK> top_k(const float* scores, index_t n, int k,
+                                 const std::vector<std::uint8_t>* skip) {
+  std::vector<edgerec::TopK> heap;
+  if (k <= 0) return heap;
+  const std::size_t cap = static_cast<std::size_t>(k);
+  heap.reserve(std::min<std::size_t>(cap, n) + 1);
+  std::size_t i = 0;
+  for (; i < n && heap.size() < cap; ++i) {
+    if (std::isnan(scores[i]) || (skip && (*skip)[i])) continue;
+    heap.push_back({static_cast<index_t>(i), scores[i]});
+    std::push_heap(heap.begin(), heap.end(), better);
+  }
+  if (heap.size() == cap) {
+    while ((i = edgerec::kernels::next_above(scores, i, n, heap.front().score)) < n) {
+      if (!skip || !(*skip)[i]) {
+        std::pop_heap(heap.begin(), heap.end(), better);
+        heap.back() = {static_cast<index_t>(i), scores[i]};
+        std::push_heap(heap.begin(), heap.end(), better);
+      }
+      ++i;
+    }
+  }
+  std::sort(heap.begin(), heap.end(), better);
+  return heap;
+}
+
 void push_results(edgerec_model* h, const std::vector<edgerec::TopK>& top) {
   for (const auto& t : top) {
     h->result_items.push_back(t.item);
@@ -113,7 +147,7 @@ void push_results(edgerec_model* h, const std::vector<edgerec::TopK>& top) {
 void finish_top_k(edgerec_model* h, int32_t k, const std::vector<edgerec::ItemValue>* seen,
                   int32_t self = -1) {
   const auto* skip = build_skip(h, seen, self);
-  push_results(h, edgerec::select_top_k(h->scores.data(), h->model->n_items(), k, skip));
+  push_results(h, top_k(h->scores.data(), h->model->n_items(), k, skip));
 }
 
 // The int8 path: scan the int8 copy for the best candidates, then re-score those exactly with
@@ -131,12 +165,10 @@ void top_k_int8(edgerec_model* h, const float* u, float offset, int32_t k,
                                    h->q_stride, 0.0f, h->scores.data());
   const int shortlist = static_cast<int>(std::min<std::int64_t>(
       static_cast<std::int64_t>(n), std::max<std::int64_t>(4 * std::int64_t{k}, std::int64_t{k} + 32)));
-  auto top = edgerec::select_top_k(h->scores.data(), static_cast<index_t>(n), k > 0 ? shortlist : 0, skip);
+  auto top = top_k(h->scores.data(), static_cast<index_t>(n), k > 0 ? shortlist : 0, skip);
   for (auto& t : top)
     edgerec::kernels::score_all(u, V.data() + static_cast<std::size_t>(t.item) * dim, 1, dim, offset, &t.score);
-  std::sort(top.begin(), top.end(), [](const edgerec::TopK& a, const edgerec::TopK& b) {
-    return a.score > b.score || (a.score == b.score && a.item < b.item);
-  });
+  std::sort(top.begin(), top.end(), better);
   if (top.size() > static_cast<std::size_t>(k)) top.resize(static_cast<std::size_t>(k));
   push_results(h, top);
 }

@@ -136,15 +136,14 @@ export async function run(config) {
   if (config.onnx) {
     status('ONNX Runtime Web…');
     try {
-      if (typeof edgerec.loadOnnx !== 'function') throw new Error('the package has no loadOnnx');
+      // The package's export; src/onnx.js directly while index.js does not re-export it yet.
+      const loadOnnx = edgerec.loadOnnx ?? (await import('../src/onnx.js')).loadOnnx;
       const ort = await import(config.ortModule);
-      ort.env.wasm.wasmPaths = config.ortBase;
-      // One thread, like edgerec's default flavour (threads would need cross-origin isolation
-      // on every host; the comparison is engine against engine).
-      ort.env.wasm.numThreads = 1;
       const onnxBytes = await fetchBytes(config.onnx);
       t0 = now();
-      const om = await edgerec.loadOnnx(onnxBytes, f32, { ort });
+      // One thread, like edgerec's default flavour (threads would need cross-origin isolation
+      // on every host; the comparison is engine against engine).
+      const om = await loadOnnx(onnxBytes, f32, { ort, wasmPaths: config.ortBase, numThreads: 1 });
       out.ort_load_ms = Math.round((now() - t0) * 10) / 10;
       const ro = await timeQueries((u) => om.recommend(u, { k }), users, opts);
       out.ort_web_ms = ro.median;

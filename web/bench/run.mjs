@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { serveStatic } from '../../tools/serve-static.mjs';
-import { REPO, launchBrowser, edgerecCli, buildDemo } from '../test/browser/helpers.mjs';
+import { REPO, launchBrowser, edgerecCli, buildDemo } from './chromium.mjs';
 
 const run = promisify(execFile);
 

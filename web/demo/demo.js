@@ -16,15 +16,18 @@ const $ = (id) => document.getElementById(id);
 const state = {
   model: null,
   profile: null,
-  items: [],            // model order ids
-  index: new Map(),     // id -> model row
-  titles: [],           // model row -> title
-  genres: [],           // model row -> genre names
-  firstGenre: null,     // Int16Array, model row -> first genre index (-1 none)
+  entries: new Map(),   // id -> catalogue entry [id, title, [genre index...]]
   genreNames: [],
+  itemCount: 0,
+  // Model order, built after the first recommendations are on screen (the map and the search
+  // need it; the first render does not, and 100,000 ids take a while to copy out of wasm).
+  items: null,          // model row -> id
+  index: null,          // id -> model row
+  firstGenre: null,     // Int16Array, model row -> first genre index (-1 none)
   popular: [],          // ids, most popular first
   haystack: null,       // lower-case "title genres" per row, built on first search
   recs: [],
+  renders: 0,
   selected: null,
   map: null,
   mapCoords: null,
@@ -45,14 +48,23 @@ function setStatus(text, error = false) {
 }
 
 function titleOf(id) {
-  const i = state.index.get(id);
-  return i === undefined ? id : state.titles[i];
+  const entry = state.entries.get(id);
+  return entry ? entry[1] : id;
+}
+
+function genresOf(id) {
+  const entry = state.entries.get(id);
+  return entry ? entry[2].map((g) => state.genreNames[g] ?? String(g)) : [];
+}
+
+function known(id) {
+  return state.index ? state.index.has(id) : state.model.hasItem(id);
 }
 
 // The profile's interactions limited to items this model knows (a profile can outlive a model
 // rebuilt from another catalogue).
 function history() {
-  return state.profile.interactions().filter((x) => state.index.has(x.item));
+  return state.profile.interactions().filter((x) => known(x.item));
 }
 
 function ratingOf(id) {
@@ -87,7 +99,6 @@ function ratingWidget(id) {
 
 function itemRow(id, { score = null, why = '', selectable = true } = {}) {
   const row = $('item-row').content.firstElementChild.cloneNode(true);
-  const i = state.index.get(id);
   row.dataset.item = id;
   const title = row.querySelector('.title');
   title.textContent = titleOf(id);
@@ -97,7 +108,7 @@ function itemRow(id, { score = null, why = '', selectable = true } = {}) {
   } else {
     title.disabled = true;
   }
-  row.querySelector('.genres').textContent = i === undefined ? '' : state.genres[i].join(' · ');
+  row.querySelector('.genres').textContent = genresOf(id).join(' · ');
   row.querySelector('.why').textContent = why;
   row.querySelector('.score').textContent = score === null ? '' : `score ${score.toFixed(3)}`;
   row.querySelector('.rate').replaceWith(ratingWidget(id));
@@ -116,6 +127,9 @@ function explanationText(contribs) {
 }
 
 async function renderRecs() {
+  // Ratings can arrive faster than a render finishes (each awaits IndexedDB and the wasm
+  // calls): only the latest render may write the list.
+  const seq = ++state.renders;
   const hist = history();
   const t0 = performance.now();
   const recs = await state.model.recommendFor(hist, { k: K });
@@ -126,6 +140,7 @@ async function renderRecs() {
     whys.push(hist.length ? explanationText(await state.model.explain(hist, r.item, { k: 3 })) : 'Popular with everyone');
   }
   const explainMs = performance.now() - t1;
+  if (seq !== state.renders) return;
   const before = new Set(state.recs.map((r) => r.item));
   state.recs = recs;
   const list = $('recs');
@@ -137,7 +152,7 @@ async function renderRecs() {
   $('recs-heading').textContent = hist.length ? 'Recommended for you' : 'Popular — rate a few items to personalise';
   $('rec-latency').innerHTML = '';
   $('rec-latency').append(
-    `Top ${recs.length} of ${fmtInt(state.items.length)} items in `, strong(fmtMs(recMs)),
+    `Top ${recs.length} of ${fmtInt(state.itemCount)} items in `, strong(fmtMs(recMs)),
     hist.length ? ` (fold-in of your ${hist.length} rating${hist.length > 1 ? 's' : ''} + scoring), explanations ` : ', explanations ',
     strong(fmtMs(explainMs)), ' — on this device');
   window.edgerecDemo.lastRecMs = recMs;
@@ -154,8 +169,8 @@ function renderProfile() {
   const hist = state.profile.interactions();
   const list = $('profile');
   list.replaceChildren(...hist.map((x) => {
-    const known = state.index.has(x.item);
-    const row = itemRow(x.item, { selectable: known, why: known ? '' : 'not in this catalogue' });
+    const ok = known(x.item);
+    const row = itemRow(x.item, { selectable: ok, why: ok ? '' : 'not in this model' });
     const remove = document.createElement('button');
     remove.type = 'button';
     remove.className = 'remove';
@@ -183,7 +198,7 @@ function renderResults() {
     $('results-note').textContent = 'The most popular items; type to search.';
   } else {
     if (!state.haystack) {
-      state.haystack = state.titles.map((t, i) => `${t} ${state.genres[i].join(' ')}`.toLowerCase());
+      state.haystack = state.items.map((id) => `${titleOf(id)} ${genresOf(id).join(' ')}`.toLowerCase());
     }
     const terms = q.split(/\s+/);
     ids = [];
@@ -207,7 +222,7 @@ async function renderSimilar(id) {
   const ms = performance.now() - t0;
   $('similar-heading').textContent = `Similar to ${titleOf(id)}`;
   $('similar-note').textContent = '';
-  $('similar-latency').replaceChildren(`${sims.length} nearest of ${fmtInt(state.items.length)} items in `, strong(fmtMs(ms)), ' — on this device');
+  $('similar-latency').replaceChildren(`${sims.length} nearest of ${fmtInt(state.itemCount)} items in `, strong(fmtMs(ms)), ' — on this device');
   $('similar').replaceChildren(...sims.map((s) => itemRow(s.item, { score: s.score })));
   for (const row of document.querySelectorAll('li.item')) row.classList.toggle('selected', row.dataset.item === id);
   updateMap();
@@ -257,7 +272,11 @@ function buildMap() {
   state.mapExplained = (p.variance[0] + p.variance[1]) / Math.max(1e-12, p.totalVariance);
   state.map = new TasteMap($('map'), $('map-tip'), {
     onPick: (i) => select(state.items[i]),
-    label: (i) => `${state.titles[i]}${state.genres[i].length ? ' — ' + state.genres[i].join(', ') : ''}`,
+    label: (i) => {
+      const id = state.items[i];
+      const gs = genresOf(id);
+      return `${titleOf(id)}${gs.length ? ' — ' + gs.join(', ') : ''}`;
+    },
   });
   state.map.setPoints(p.coords, state.firstGenre, state.genreNames.length);
   const used = new Set(state.firstGenre);
@@ -318,10 +337,10 @@ function updateMap() {
     selected: state.selected === null ? -1 : state.index.get(state.selected) ?? -1,
     taste,
   });
-  let summary = `${fmtInt(state.items.length)} items; the two axes hold ${Math.round(100 * state.mapExplained)}% of the embeddings' variance.`;
+  let summary = `${fmtInt(state.itemCount)} items; the two axes hold ${Math.round(100 * state.mapExplained)}% of the embeddings' variance.`;
   if (taste) {
     const near = state.map.nearest(taste[0], taste[1]);
-    if (near >= 0) summary += ` Your taste sits nearest to ${state.titles[near]}.`;
+    if (near >= 0) summary += ` Your taste sits nearest to ${titleOf(state.items[near])}.`;
   }
   $('map-summary').textContent = summary;
 }
@@ -398,50 +417,54 @@ async function loadCatalogue() {
   const res = await fetch('catalogue.json');
   if (!res.ok) throw new Error(`catalogue.json: HTTP ${res.status}`);
   const cat = await res.json();
+  state.genreNames = cat.genres || [];
+  for (const entry of cat.items) state.entries.set(entry[0], entry);
   timings.catalogueMs = performance.now() - t0;
   return cat;
 }
 
+// Model order: ids, their rows, and each row's first genre (the map's colours).
+function indexModel() {
+  state.items = state.model.items();
+  state.index = new Map();
+  state.firstGenre = new Int16Array(state.items.length);
+  state.items.forEach((id, i) => {
+    state.index.set(id, i);
+    const entry = state.entries.get(id);
+    state.firstGenre[i] = entry && entry[2].length ? entry[2][0] : -1;
+  });
+}
+
 async function start() {
   wire();
+  // The model, the catalogue and the profile load in parallel (index.html preloads the first
+  // two and the wasm, so they download while the modules are still arriving).
   const catalogueP = loadCatalogue();
   const profileP = edgerec.Profile.open('edgerec-demo').then((p) => { timings.profileAt = performance.now(); return p; });
   const t0 = performance.now();
+  timings.startAt = t0;
   const model = await edgerec.load(new URL('model.edgerec', document.baseURI));
   timings.modelLoadedAt = performance.now();
   timings.modelMs = timings.modelLoadedAt - t0;
   const [cat, profile] = await Promise.all([catalogueP, profileP]);
-  timings.startAt = t0;
   state.model = model;
   state.profile = profile;
-  state.items = model.items();
-  state.genreNames = cat.genres || [];
-  const byId = new Map(cat.items.map((x) => [x[0], x]));
-  state.titles = new Array(state.items.length);
-  state.genres = new Array(state.items.length);
-  state.firstGenre = new Int16Array(state.items.length);
-  state.items.forEach((id, i) => {
-    state.index.set(id, i);
-    const entry = byId.get(id);
-    state.titles[i] = entry ? entry[1] : id;
-    const gs = entry ? entry[2] : [];
-    state.genres[i] = gs.map((g) => state.genreNames[g] ?? String(g));
-    state.firstGenre[i] = gs.length ? gs[0] : -1;
-  });
-  $('catalogue-name').textContent = `${fmtInt(state.items.length)} ${cat.source === 'synthetic' ? 'synthetic items' : `items of ${cat.source}`}`;
-  $('profile-storage').textContent = profile.storage === 'indexeddb' ? 'IndexedDB' : 'memory only: this browser refused IndexedDB';
+  const info = model.info();
+  state.itemCount = info.items;
 
-  timings.indexedAt = performance.now();
   await renderRecs();
   timings.firstRecMs = performance.now();
   performance.mark('edgerec-first-recommendation');
 
-  const info = model.info();
-  state.kernels = info.kernels;
   setStatus(`Model ready: ${info.kind}, ${fmtInt(info.items)} items × ${info.factors} factors, ` +
     `loaded in ${fmtMs(timings.modelMs)}; first recommendations ${fmtMs(timings.firstRecMs)} after page load.`);
   $('model-facts').textContent = `edgerec ${info.version}, ${info.kernels} kernels, ${info.precision}.`;
+  $('catalogue-name').textContent = `${fmtInt(info.items)} ${cat.source === 'synthetic' ? 'synthetic items' : `items of ${cat.source}`}`;
+  $('profile-storage').textContent = profile.storage === 'indexeddb' ? 'IndexedDB' : 'memory only: this browser refused IndexedDB';
   renderProfile();
+  // The rest waits for the first paint of the recommendations.
+  await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+  indexModel();
   // The picker's default list: an empty history folds in to popularity order.
   state.popular = (await model.recommendFor([], { k: PICK_COUNT })).map((r) => r.item);
   renderResults();

@@ -8,6 +8,7 @@ export { EdgerecError } from './errors.js';
 export { Model } from './model.js';
 export { Profile } from './profile.js';
 export { WorkerModel } from './worker-model.js';
+export { loadOnnx } from './onnx.js';
 export { version } from '../dist/version.js';
 
 const IS_NODE = typeof process === 'object' && typeof process.versions === 'object' &&

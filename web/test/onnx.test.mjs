@@ -63,6 +63,24 @@ after(() => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
+// The wasm model with a history() taken from a training file (see the known-user test).
+function withHistoryFromCsv(model, data) {
+  const seen = new Map();
+  for (const line of fs.readFileSync(path.join(work, data, 'ratings.csv'), 'utf8').split('\n').slice(1)) {
+    if (!line) continue;
+    const [u, item, value] = line.split(',');
+    if (!seen.has(u)) seen.set(u, []);
+    seen.get(u).push({ item, value: Number(value) });
+  }
+  return new Proxy(model, {
+    get(target, key) {
+      if (key === 'history') return (u) => seen.get(u) ?? [];
+      const v = target[key];
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
 async function wasmModel(kind) {
   wasmModels[kind] ??= await edgerec.load(path.join(work, `${kind}.edgerec`));
   return wasmModels[kind];
@@ -74,6 +92,7 @@ for (const [engine, ort] of Object.entries(ORTS)) {
       test(`${kind}: recommend equals the wasm backend and the CLI`, async (t) => {
         const model = await wasmModel(kind);
         const onnx = await loadOnnx(path.join(work, `${kind}.onnx`), model, { ort });
+        let seenSource = onnx;
         try {
           assert.equal(onnx.info().backend, engine);
           assert.equal(onnx.info().items, model.info().items);
@@ -83,18 +102,21 @@ for (const [engine, ort] of Object.entries(ORTS)) {
             assertSameTop(all, cliAll, `${kind} user ${u} with seen, vs CLI`);
             assertSameTop(all, await model.recommend(u, { k: K, excludeSeen: false }), `${kind} user ${u} with seen, vs wasm`);
           }
+          // excludeSeen takes the user's items from Model.history(); a package build without it
+          // gets them from the training file instead, so the filtering here is still checked.
           if (typeof model.history !== 'function') {
-            t.skip('Model.history() is not in this build of the package (excludeSeen on the ONNX path needs it)');
-            return;
+            t.diagnostic('Model.history() is missing from this build: seen items come from the training CSV');
+            seenSource = await loadOnnx(path.join(work, `${kind}.onnx`), withHistoryFromCsv(model, kinds[kind]), { ort });
           }
           for (const u of users) {
             const cliNew = cliJson('recommend', '--model', `${kind}.edgerec`, '--user', u, '-k', String(K)).items;
-            const fresh = await onnx.recommend(u, { k: K });
+            const fresh = await seenSource.recommend(u, { k: K });
             assertSameTop(fresh, cliNew, `${kind} user ${u} without seen, vs CLI`);
             assertSameTop(fresh, await model.recommend(u, { k: K }), `${kind} user ${u} without seen, vs wasm`);
           }
         } finally {
           onnx.dispose();
+          seenSource.dispose();
         }
       });
     }

@@ -1,9 +1,18 @@
 // edgerec — on-device recommendations in the browser, a web worker or Node.
 //
 // All scoring runs in WebAssembly on the user's device: nothing is sent anywhere. A Model owns
-// a handle in its wasm module; call dispose() when done (it is also released when garbage
-// collected, but not promptly). Errors from the core arrive as `EdgerecError` with the core's
-// message; a model stays usable after an error.
+// a handle in its wasm module (one module instance serves every model loaded with the same
+// wasm); call dispose() when done (it is also released when garbage collected, but not
+// promptly). Errors from the core arrive as `EdgerecError` with the core's message (the same
+// text the native CLI prints); a model stays usable after an error. Methods that compute
+// return promises; they run synchronously in the calling thread (use WorkerModel to keep the
+// page responsive with large catalogues).
+//
+// Entry points: `edgerec` (this file; dist/edgerec.mjs + dist/edgerec.wasm), `edgerec/worker`
+// (the worker script WorkerModel starts), `edgerec/single` (dist/edgerec.single.js: the wasm
+// inlined and this API included, one file that works as a classic <script> — also from
+// file:// pages in webviews — and as an ES module import; it sets `globalThis.edgerec` to
+// { load, Model, Profile, EdgerecError, version }).
 
 /** Error raised by the edgerec core (bad model file, unknown id, bad argument). */
 export class EdgerecError extends Error {
@@ -29,13 +38,13 @@ export interface Interaction {
 }
 
 export interface RecommendOptions {
-  /** How many items (default 10). */
+  /** How many items (default 10; an integer >= 0). */
   k?: number;
-  /** Skip the user's own items (default true). */
+  /** Skip the user's own items: training items for recommend(), the given ones for recommendFor() (default true). */
   excludeSeen?: boolean;
-  /** Only these item ids may be returned. */
+  /** Only these item ids may be returned (unknown ids are ignored; a list of only unknown ids allows nothing). */
   include?: string[];
-  /** These item ids are never returned. */
+  /** These item ids are never returned (unknown ids are ignored). */
   exclude?: string[];
 }
 
@@ -59,13 +68,38 @@ export interface ModelInfo {
 }
 
 export interface LoadOptions {
-  /** Score with an int8-quantised item matrix (smaller, faster; top-10 overlap >= 0.99). */
+  /**
+   * 'int8': recommend() and recommendFor() scan an int8 copy of the item matrix (per-row
+   * scale, a quarter of the bytes, about twice as fast) for a short list of 4k candidates
+   * (at least k + 32) that is then re-scored in f32, so scores are f32 scores and the top-10
+   * overlap with f32 is >= 0.99. Refused for models without an item matrix (itemknn).
+   * Default 'none'.
+   */
   quantize?: 'int8' | 'none';
-  /** Pre-loaded wasm bytes or a URL of edgerec.wasm (default: beside the module). */
+  /**
+   * The wasm binary: bytes, a URL, or (Node) a path. Default: edgerec.wasm beside
+   * edgerec.mjs. Models loaded with the default share one wasm instance; each other value
+   * gets its own.
+   */
   wasm?: ArrayBuffer | Uint8Array | string | URL;
 }
 
+/** A user's scoring vector: score(item i) = dot(vector, itemMatrix row i) + offset. */
+export interface UserVector {
+  vector: Float32Array;
+  offset: number;
+}
+
+/** A row-major float matrix copied out of wasm. */
+export interface FloatMatrix {
+  rows: number;
+  cols: number;
+  data: Float32Array;
+}
+
 export class Model {
+  /** Not for direct use: call load(). */
+  private constructor();
   info(): ModelInfo;
   /** Item ids of the catalogue, in model order. */
   items(): string[];
@@ -79,9 +113,13 @@ export class Model {
   similar(itemId: string, options?: { k?: number }): Promise<ScoredItem[]>;
   /** Which of the user's items made `itemId` score high, largest first. */
   explain(user: string | Interaction[] | Profile, itemId: string, options?: { k?: number }): Promise<Contribution[]>;
-  /** Item embeddings (items x factors, row-major) for maps; null for non-embedding models. */
-  itemEmbeddings(): { rows: number; cols: number; data: Float32Array } | null;
-  /** Releases the wasm memory. Further calls reject. */
+  /** Item embeddings (items x factors, row-major, bias columns left out) for maps; null for models without latent factors (itemknn, popularity, baselines). */
+  itemEmbeddings(): FloatMatrix | null;
+  /** The whole item matrix the scores use (items x dims, factor and bias columns); null for itemknn. */
+  itemMatrix(): FloatMatrix | null;
+  /** A known user's scoring vector, or a new user's from interactions (fold-in; needs at least one known item). Throws for itemknn. */
+  userVector(user: string | Interaction[] | Profile): UserVector;
+  /** Releases the wasm memory. Further calls reject (or throw, for the synchronous ones); calling it again does nothing. */
   dispose(): void;
 }
 
@@ -100,29 +138,45 @@ export interface ProfileOptions {
 
 /** The user's own interactions, kept on the device only (IndexedDB, with a memory fallback). */
 export class Profile {
+  /** Opens (creating when new) the profile `name` (default "default"). Falls back to memory when IndexedDB is missing or refuses. */
   static open(name?: string, options?: ProfileOptions): Promise<Profile>;
   readonly name: string;
   readonly storage: 'indexeddb' | 'memory';
-  /** Adds (or updates, summing weights) an interaction. */
+  /** Adds (or updates, summing weights) an interaction; weight defaults to 1. */
   add(item: string, weight?: number): Promise<void>;
   remove(item: string): Promise<void>;
+  /** The interactions in the order they were first added, as recommendFor() takes them. */
   interactions(): Interaction[];
-  /** JSON the user can download: {"name", "interactions": [{item, value, time}]}. */
+  /** JSON the user can download: {"name", "interactions": [{item, value, time}]} (time in ms since the epoch). */
   export(): string;
+  /** Replaces this profile's interactions with those of export()'s JSON (of any profile). */
   import(json: string): Promise<void>;
   /** Erases every stored interaction of this profile. */
   erase(): Promise<void>;
 }
 
-/** The same API, scoring in a Web Worker so the page never blocks. */
+/**
+ * The same API, with the model in a Web Worker (a worker_threads worker in Node) so loading
+ * and scoring never block the page. Bytes are copied once and transferred (the caller's stay
+ * usable); relative URLs are resolved against the page. Profiles are sent as their
+ * interactions. Every method returns a promise.
+ */
 export class WorkerModel {
-  static load(source: string | URL | ArrayBuffer | Uint8Array, options?: LoadOptions & { workerUrl?: string | URL }): Promise<WorkerModel>;
+  /** workerUrl: where edgerec's src/worker.js is served (default: beside this module). */
+  static load(source: string | URL | Response | ArrayBuffer | Uint8Array, options?: LoadOptions & { workerUrl?: string | URL }): Promise<WorkerModel>;
   info(): Promise<ModelInfo>;
+  items(): Promise<string[]>;
+  hasUser(userId: string): Promise<boolean>;
+  hasItem(itemId: string): Promise<boolean>;
+  itemEmbeddings(): Promise<FloatMatrix | null>;
+  userVector(user: string | Interaction[] | Profile): Promise<UserVector>;
   recommend(userId: string, options?: RecommendOptions): Promise<ScoredItem[]>;
   recommendFor(interactions: Interaction[] | Profile, options?: RecommendOptions): Promise<ScoredItem[]>;
   similar(itemId: string, options?: { k?: number }): Promise<ScoredItem[]>;
   explain(user: string | Interaction[] | Profile, itemId: string, options?: { k?: number }): Promise<Contribution[]>;
+  /** Stops the worker; pending and later calls reject. */
   dispose(): void;
 }
 
+/** The package version, which is the CMake project version of the core it was built from. */
 export const version: string;

@@ -31,6 +31,11 @@ void quantize_rows_int8(const float* V, std::size_t n, std::size_t dim, std::siz
 // scale. The largest code is bounded so that a `stride`-term dot with int8 rows fits in int32.
 float quantize_query_int16(const float* u, std::size_t dim, std::size_t stride, std::int16_t* uq);
 
+// The first index i in [begin, n) with scores[i] > threshold, or n when there is none (a NaN
+// score never is). Top-K selection calls it with its current k-th best score, so the scan for
+// the rare item that can enter the top K runs at SIMD speed.
+std::size_t next_above(const float* scores, std::size_t begin, std::size_t n, float threshold);
+
 // Name of the compiled kernel flavour ("generic", "wasm-simd128").
 const char* flavour();
 

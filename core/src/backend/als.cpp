@@ -76,19 +76,12 @@ inline void vmatvec(const float* __restrict G, const v16 (&v)[NV], v16 (&out)[NV
 // One pass over a row's columns, four at a time:
 //   residual: acc += ((1 + c1_e) - c1_e (y_e . v)) y_e     (r = b - A x, with acc = -G x)
 //   else:     acc += c1_e (y_e . v) y_e                    (Ap, with acc = G p)
-constexpr std::size_t kAhead = 8;
 template <int NV, bool kResidual>
 inline void sweep(const index_t* cols, const float* vals, std::size_t n, const float* __restrict Y,
                   const v16 (&v)[NV], v16 (&acc)[NV]) {
   constexpr int F = 16 * NV;
   std::size_t e = 0;
   for (; e + 4 <= n; e += 4) {
-    if (e + kAhead + 4 <= n) {
-      for (int q = 0; q < 4; ++q) {
-        const float* yq = Y + static_cast<std::size_t>(cols[e + kAhead + q]) * F;
-        for (int k = 0; k < NV; ++k) __builtin_prefetch(yq + 16 * k);
-      }
-    }
     const float* y0 = Y + static_cast<std::size_t>(cols[e]) * F;
     const float* y1 = Y + static_cast<std::size_t>(cols[e + 1]) * F;
     const float* y2 = Y + static_cast<std::size_t>(cols[e + 2]) * F;

@@ -127,6 +127,21 @@ void score_all_int8(const std::int16_t* uq, float u_scale, const std::int8_t* Q,
   }
 }
 
+std::size_t next_above(const float* scores, std::size_t begin, std::size_t n, float threshold) {
+  // Sixteen scores per test: once the top K has filled, almost every block fails it.
+  const v128_t t = wasm_f32x4_splat(threshold);
+  std::size_t i = begin;
+  for (; i + 16 <= n; i += 16) {
+    const v128_t m = wasm_v128_or(
+        wasm_v128_or(wasm_f32x4_gt(wasm_v128_load(scores + i), t), wasm_f32x4_gt(wasm_v128_load(scores + i + 4), t)),
+        wasm_v128_or(wasm_f32x4_gt(wasm_v128_load(scores + i + 8), t), wasm_f32x4_gt(wasm_v128_load(scores + i + 12), t)));
+    if (wasm_v128_any_true(m)) break;
+  }
+  for (; i < n; ++i)
+    if (scores[i] > threshold) return i;
+  return n;
+}
+
 const char* flavour() { return "wasm-simd128"; }
 
 }  // namespace edgerec::kernels

@@ -72,8 +72,8 @@ inline void check_epoch_loss(double loss, const char* model, int epoch) {
 
 // Training sets index ratings with 32-bit positions in the shuffled order.
 inline void check_row_count(const Interactions& train) {
-  if (train.rows.size() >= (std::uint64_t{1} << 32))
-    throw Error("too many training rows for one model (at most 2^32 - 1)");
+  const std::uint64_t rows = train.rows.size();  // a u64 so wasm32 compiles it without a warning
+  if (rows > 0xFFFFFFFFull) throw Error("too many training rows for one model (at most 2^32 - 1)");
 }
 
 // A loaded model's layout: `bias_cols` extra columns after factor_dims latent ones.

@@ -21,8 +21,9 @@ class ItemKnn final : public Model {
   ModelKind kind() const override { return ModelKind::itemknn; }
 
   Hyper defaults() const override {
+    // Tuned on the ML-1M NCF split (hr@10 0.610, ndcg@10 0.356 there; 20 to 100 are close).
     Hyper h;
-    h.neighbors = 100;
+    h.neighbors = 50;
     return h;
   }
 

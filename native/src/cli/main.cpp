@@ -115,8 +115,8 @@ struct ModelFlags {
     app->add_option("--factors", hyper.factors, "latent factors (default per model)");
     app->add_option("--epochs", hyper.epochs, "epochs / ALS iterations");
     app->add_option("--lr", hyper.lr, "SGD learning rate");
-    app->add_option("--reg", hyper.reg, "L2 regularisation");
-    app->add_option("--bias-reg", hyper.bias_reg, "L2 regularisation of biases");
+    app->add_option("--reg", hyper.reg, "L2 regularisation (baseline: of the user biases)");
+    app->add_option("--bias-reg", hyper.bias_reg, "L2 regularisation of biases (baseline: of the item biases)");
     app->add_option("--alpha", hyper.alpha, "implicit confidence scale (c = 1 + alpha r)");
     app->add_option("--init-std", hyper.init_std, "std-dev of the initial factors");
     app->add_option("--neighbors", hyper.neighbors, "itemknn: neighbours kept per item");

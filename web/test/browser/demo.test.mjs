@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { serveStatic } from '../../../tools/serve-static.mjs';
-import { REPO, buildDemo, launchBrowser, recordRequests, skipReason, tempDir } from './helpers.mjs';
+import { REPO, buildDemo, launchBrowser, recordRequests, skipReason, tempDir } from '../../bench/chromium.mjs';
 
 const skip = skipReason();
 const SHOTS = process.env.EDGEREC_SCREENSHOTS || path.join(REPO, 'build/screenshots');
@@ -68,6 +68,9 @@ test('the demo loads the model and shows the first recommendations', { skip }, a
   }));
   assert.ok(timeline.some((e) => e.name.endsWith('/model.edgerec')), timeline.map((e) => e.name).join(', '));
   assert.ok(loadedAt > 0);
+  // The preloads were used: every file was fetched once.
+  const names = timeline.map((e) => e.name);
+  assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), [], 'files fetched twice');
   const late = timeline.filter((e) => e.start > loadedAt);
   assert.deepEqual(late.map((e) => e.name), [], 'requests issued after the model had loaded');
   requests.mark();

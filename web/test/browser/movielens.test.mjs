@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { serveStatic } from '../../../tools/serve-static.mjs';
-import { REPO, buildDemo, launchBrowser, skipReason, tempDir } from './helpers.mjs';
+import { REPO, buildDemo, launchBrowser, skipReason, tempDir } from '../../bench/chromium.mjs';
 
 const DATA = process.env.EDGEREC_DATA || path.resolve(REPO, '../shared/data');
 const ML100K = path.join(DATA, 'ml-100k');

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { REPO, edgerecCli, launchBrowser, recordRequests, skipReason, tempDir } from './helpers.mjs';
+import { REPO, edgerecCli, launchBrowser, recordRequests, skipReason, tempDir } from '../../bench/chromium.mjs';
 
 const skip = skipReason();
 const SINGLE = path.join(REPO, 'web/dist/edgerec.single.js');

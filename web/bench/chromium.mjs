@@ -1,5 +1,6 @@
-// Shared by the browser tests and the benchmark: Debian's Chromium through playwright-core, the
-// demo built by tools/build-demo.sh, and the repository's static server on 127.0.0.1.
+// Shared by the benchmark and the browser tests (web/test/browser/, which node --test would
+// run as a test file if this lived there): Debian's Chromium through playwright-core, the demo
+// built by tools/build-demo.sh, and the repository's static server on 127.0.0.1.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 // Flags from ../shared/TOOLCHAIN.md: headless Chromium as root, with no background traffic of
 // its own (so every request the tests see comes from the page).
