@@ -22,16 +22,22 @@ constexpr float kTiny = 1e-20f;
 
 // ---- vector kernel: f = 16 * NV ------------------------------------------------------------
 
+// Without AVX-512 enabled g++ warns that passing 64-byte vectors by value "changes the ABI".
+// These helpers have internal linkage and are all inlined, so no ABI is ever involved.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 typedef float v16 __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v4 __attribute__((vector_size(16)));
 
 inline v16 load(const float* p) { return *reinterpret_cast<const v16u*>(p); }
-inline void store(float* p, v16 v) { *reinterpret_cast<v16u*>(p) = v; }
+inline void store(float* p, const v16& v) { *reinterpret_cast<v16u*>(p) = v; }
 inline v16 splat(float s) { return v16{} + s; }
 
-inline float hsum(v16 v) {
+inline float hsum(const v16& v) {
   const v8 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
                __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
   const v4 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
@@ -40,7 +46,7 @@ inline float hsum(v16 v) {
 
 // The four horizontal sums of a, b, c, d at once (a transposing reduction tree): cheaper than
 // four separate ones and with no chain between them.
-inline v4 hsum4(v16 a, v16 b, v16 c, v16 d) {
+inline v4 hsum4(const v16& a, const v16& b, const v16& c, const v16& d) {
   const v16 ab = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
                  __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
   const v16 cd = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
