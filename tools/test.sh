@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
-# The README's second command: install what is missing, build, run every test — the normal
-# build and then the AddressSanitizer + UBSan build. Real-data tests skip (with a message)
-# when ../shared/data is absent.
+# The README's second command: install what is missing, build, run every test:
+#   1. native Release build: Catch2 unit tests and CLI tests (ctest)
+#   2. WebAssembly build: the npm package's tests in Node (node --test), incl. the golden
+#      cross-target test against the native CLI
+#   3. the browser tests: headless Chromium driven by playwright-core (demo, webview page)
+#   4. the AddressSanitizer + UBSan build: the ctest suite again
+# Real-data tests skip with a message when ../shared/data is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/install-deps.sh
+tools/install-deps.sh --web
 jobs=$(nproc)
 
-echo "== build (Release)"
+echo "== npm dependencies (the CLI's ONNX test runs onnxruntime-node)"
+ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix web --no-audit --no-fund --loglevel=error
+
+echo "== native build (Release)"
 tools/build.sh build
-echo "== tests (Release)"
+echo "== native tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-echo "== build (AddressSanitizer + UBSan)"
-tools/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGEREC_SANITIZE=ON -DEDGEREC_BENCH=OFF
-echo "== tests (AddressSanitizer + UBSan)"
+echo "== wasm build"
+tools/build-wasm.sh
+echo "== JavaScript package tests (Node)"
+EDGEREC="$PWD/build/bin/edgerec" npm test --prefix web
+echo "== browser tests (Chromium)"
+EDGEREC="$PWD/build/bin/edgerec" npm run test:browser --prefix web
+
+echo "== native build (AddressSanitizer + UBSan)"
+# -O1 -g1 with asserts on (Eigen checks bounds): quick to compile, fast enough to run.
+tools/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+  -DEDGEREC_SANITIZE=ON -DEDGEREC_BENCH=OFF
+echo "== native tests (AddressSanitizer + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   EDGEREC_SANITIZED=1 ctest --test-dir build-asan --output-on-failure -j"$jobs"

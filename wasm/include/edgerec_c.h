@@ -98,6 +98,10 @@ int32_t edgerec_explain(edgerec_model* model, int32_t user, const uint32_t* item
 int32_t edgerec_user_vector(edgerec_model* model, int32_t user, const uint32_t* items,
                             const float* values, uint32_t n);
 
+/* The training interactions of known user `user`: result items are their item indices
+ * (ascending), result scores their values (the ONNX path filters seen items with them). */
+int32_t edgerec_user_history(edgerec_model* model, uint32_t user);
+
 uint32_t edgerec_result_count(const edgerec_model* model);
 const uint32_t* edgerec_result_items(const edgerec_model* model);
 const float* edgerec_result_scores(const edgerec_model* model);
@@ -108,16 +112,4 @@ const char* edgerec_version(void);
 #ifdef __cplusplus
 }
 #endif
-/* ---- added by helper "onnx" for the onnxruntime backend (web/src/onnx.js); owner: wasm ---- */
-#ifdef __cplusplus
-extern "C" {
-#endif
-/* The training interactions of known user `user`: result items are their item indices
- * (ascending), result scores their values. onnx.js drops them from an ONNX top-k itself
- * (recommend's excludeSeen), since the exported graph knows nothing of users. */
-int32_t edgerec_user_history(edgerec_model* model, uint32_t user);
-#ifdef __cplusplus
-}
-#endif
-/* ---- end of the block added by helper "onnx" ---- */
 #endif /* EDGEREC_C_H */

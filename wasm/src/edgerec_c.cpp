@@ -396,18 +396,6 @@ int32_t edgerec_user_vector(edgerec_model* h, int32_t user, const uint32_t* item
 }
 
 // The item/score arrays have equal lengths except after edgerec_user_vector (scores only).
-uint32_t edgerec_result_count(const edgerec_model* h) {
-  return h ? static_cast<uint32_t>(h->result_scores.size()) : 0;
-}
-const uint32_t* edgerec_result_items(const edgerec_model* h) { return h ? h->result_items.data() : nullptr; }
-const float* edgerec_result_scores(const edgerec_model* h) { return h ? h->result_scores.data() : nullptr; }
-const char* edgerec_version(void) { return EDGEREC_VERSION; }
-
-}  // extern "C"
-
-// ---- added by helper "onnx" for the onnxruntime backend (web/src/onnx.js); owner: wasm ----
-extern "C" {
-
 int32_t edgerec_user_history(edgerec_model* h, uint32_t user) {
   return guarded(h, [&](const edgerec::Model& m) {
     if (user >= m.n_users())
@@ -419,5 +407,12 @@ int32_t edgerec_user_history(edgerec_model* h, uint32_t user) {
   });
 }
 
+uint32_t edgerec_result_count(const edgerec_model* h) {
+  return h ? static_cast<uint32_t>(h->result_scores.size()) : 0;
+}
+const uint32_t* edgerec_result_items(const edgerec_model* h) { return h ? h->result_items.data() : nullptr; }
+const float* edgerec_result_scores(const edgerec_model* h) { return h ? h->result_scores.data() : nullptr; }
+const char* edgerec_version(void) { return EDGEREC_VERSION; }
+
 }  // extern "C"
-// ---- end of the block added by helper "onnx" ----
+

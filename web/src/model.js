@@ -306,6 +306,12 @@ export class Model {
     return { rows, cols: factors, data };
   }
 
+  /** The training interactions of a known user: [{ item, value }], as the model file holds them. */
+  history(userId) {
+    this.#checked('edgerec_user_history', this.#at('user', userId));
+    return this.#results('value');
+  }
+
   /** The scoring vector of a known user or of interactions: score(i) = vector . V[i] + offset. */
   userVector(user) {
     if (typeof user === 'string') {

@@ -64,7 +64,7 @@ export interface ModelInfo {
   /** "f32" or "int8" (see LoadOptions.quantize). */
   precision: 'f32' | 'int8';
   /** Which engine scores: "wasm" (edgerec) or "onnxruntime-web". */
-  backend: 'wasm' | 'onnxruntime-web';
+  backend: 'wasm' | 'onnxruntime-web' | 'onnxruntime-node';
 }
 
 export interface LoadOptions {
@@ -119,6 +119,8 @@ export class Model {
   itemMatrix(): FloatMatrix | null;
   /** A known user's scoring vector, or a new user's from interactions (fold-in; needs at least one known item). Throws for itemknn. */
   userVector(user: string | Interaction[] | Profile): UserVector;
+  /** A known user's training interactions, as the model file holds them. */
+  history(userId: string): Interaction[];
   /** Releases the wasm memory. Further calls reject (or throw, for the synchronous ones); calling it again does nothing. */
   dispose(): void;
 }
@@ -127,7 +129,19 @@ export class Model {
 export function load(source: string | URL | Response | ArrayBuffer | Uint8Array, options?: LoadOptions): Promise<Model>;
 
 /** Runs an exported ONNX scoring graph with onnxruntime-web instead (see `edgerec export-onnx`). */
-export function loadOnnx(onnx: string | URL | ArrayBuffer | Uint8Array, model: Model, options?: { ort?: unknown }): Promise<Model>;
+export function loadOnnx(
+  onnx: string | URL | ArrayBuffer | Uint8Array,
+  model: Model,
+  options?: {
+    /** The onnxruntime module (onnxruntime-web in browsers, onnxruntime-node in Node). */
+    ort?: unknown;
+    /** Where onnxruntime-web's ort-wasm-simd-threaded.{mjs,wasm} are served from. */
+    wasmPaths?: string;
+    /** Intra-op threads (1 unless the page is cross-origin isolated). */
+    numThreads?: number;
+    sessionOptions?: Record<string, unknown>;
+  },
+): Promise<Model>;
 
 export interface ProfileOptions {
   /** Storage: "indexeddb" (default in browsers) or "memory" (fallback, and in Node). */
