@@ -43,8 +43,11 @@ while [ $# -gt 0 ]; do
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
-# Paths are the caller's; the rest of the script runs from the repository root.
-abspath() { case "$1" in /*|"") printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
+# Paths are the caller's (under `npm run build:demo --prefix web`, npm's INIT_CWD, not web/);
+# the rest of the script runs from the repository root.
+base=$PWD
+[ -z "${npm_lifecycle_event:-}" ] || [ -z "${INIT_CWD:-}" ] || base=$INIT_CWD
+abspath() { case "$1" in /*|"") printf '%s' "$1" ;; *) printf '%s/%s' "$base" "$1" ;; esac; }
 out=$(abspath "$out"); movielens=$(abspath "$movielens"); model=$(abspath "$model")
 items=$(abspath "$items"); case "$cli" in */*) cli=$(abspath "$cli") ;; esac
 cd "$root"

@@ -4,7 +4,8 @@
 // Under cross-origin isolation (run.mjs serves COOP/COEP) performance.now() is precise to a few
 // microseconds and each query is timed on its own: the figures are medians of single queries.
 // Without it Chromium rounds to 100 us, so queries are timed in batches and the figure is the
-// median of the batch means.
+// median of the batch means. The engines take turns in rounds, so a busy moment on the machine
+// slows them all alike and the figures of one run compare fairly.
 import * as edgerec from '../src/index.js';
 
 const now = () => performance.now();
@@ -17,29 +18,39 @@ function quantile(sorted, q) {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
 }
 
-// Times fn(input) over the inputs in turn; returns median/p10/p90 in ms per query.
-async function timeQueries(fn, inputs, { warmup = 200, queries = 2000, batch = 40 } = {}) {
-  let q = 0;
-  const next = () => inputs[q++ % inputs.length];
-  for (let i = 0; i < warmup; ++i) await fn(next());
-  const samples = [];
-  if (isolated) {
-    for (let i = 0; i < queries; ++i) {
-      const input = next();
-      const t0 = now();
-      await fn(input);
-      samples.push(now() - t0);
-    }
-  } else {
-    for (let b = 0; b < Math.ceil(queries / batch); ++b) {
-      const t0 = now();
-      for (let i = 0; i < batch; ++i) await fn(next());
-      samples.push((now() - t0) / batch);
-    }
-  }
+function summary(samples) {
   samples.sort((a, b) => a - b);
   const round = (x) => Math.round(x * 10000) / 10000;
-  return { median: round(quantile(samples, 0.5)), p10: round(quantile(samples, 0.1)), p90: round(quantile(samples, 0.9)), queries };
+  return { median: round(quantile(samples, 0.5)), p10: round(quantile(samples, 0.1)), p90: round(quantile(samples, 0.9)), queries: samples.length };
+}
+
+// Times each of `paths` ({ name: [fn, inputs] }) over its inputs in turn. The paths take turns
+// in `rounds` rounds, so whatever else the machine does at some moment slows them all alike;
+// each is warmed up first. Returns { name: { median, p10, p90, queries } } in ms per query.
+async function timePaths(paths, { warmup = 200, queries = 2000, batch = 40, rounds = 10 } = {}) {
+  const state = Object.entries(paths).map(([name, [fn, inputs]]) => ({ name, fn, inputs, q: 0, samples: [] }));
+  const next = (p) => p.inputs[p.q++ % p.inputs.length];
+  for (const p of state) for (let i = 0; i < warmup; ++i) await p.fn(next(p));
+  const perRound = Math.max(1, Math.ceil(queries / rounds));
+  for (let r = 0; r < rounds; ++r) {
+    for (const p of state) {
+      if (isolated) {
+        for (let i = 0; i < perRound; ++i) {
+          const input = next(p);
+          const t0 = now();
+          await p.fn(input);
+          p.samples.push(now() - t0);
+        }
+      } else {
+        for (let b = 0; b < Math.ceil(perRound / batch); ++b) {
+          const t0 = now();
+          for (let i = 0; i < batch; ++i) await p.fn(next(p));
+          p.samples.push((now() - t0) / batch);
+        }
+      }
+    }
+  }
+  return Object.fromEntries(state.map((p) => [p.name, summary(p.samples)]));
 }
 
 // A small seeded generator (mulberry32) so every run folds in the same histories.
@@ -93,25 +104,31 @@ export async function run(config) {
   if (!users.length) throw new Error('no known user ids to query');
   out.query_users = users.length;
 
-  status('edgerec f32…');
-  const r32 = await timeQueries((u) => f32.recommend(u, { k }), users, opts);
-  out.edgerec_f32_ms = r32.median;
-  out.edgerec_f32_p90_ms = r32.p90;
-
-  status('edgerec int8…');
+  status('Loading the int8 flavour and ONNX Runtime Web…');
   t0 = now();
   const i8 = await edgerec.load(bytes, { quantize: 'int8' });
   out.load_int8_ms = Math.round((now() - t0) * 10) / 10;
   if (i8.info().precision !== 'int8') throw new Error(`quantize: 'int8' gave precision ${i8.info().precision}`);
-  const r8 = await timeQueries((u) => i8.recommend(u, { k }), users, opts);
-  out.edgerec_int8_ms = r8.median;
-  out.edgerec_int8_p90_ms = r8.p90;
-  let ov = 0;
-  for (const u of users) ov += overlap(await f32.recommend(u, { k }), await i8.recommend(u, { k }));
-  out.int8_overlap = Math.round((ov / users.length) * 10000) / 10000;
-  i8.dispose();
 
-  status('fold-in…');
+  let om = null;
+  if (config.onnx) {
+    try {
+      const ort = await import(config.ortModule);
+      const onnxBytes = await fetchBytes(config.onnx);
+      t0 = now();
+      // One thread, like edgerec's default flavour (threads would need cross-origin isolation
+      // on every host; the comparison is engine against engine).
+      om = await edgerec.loadOnnx(onnxBytes, f32, { ort, wasmPaths: config.ortBase, numThreads: 1 });
+      out.ort_load_ms = Math.round((now() - t0) * 10) / 10;
+      out.ort_version = ort.env.versions?.web ?? ort.env.versions?.common ?? null;
+    } catch (e) {
+      out.ort_error = e.message;
+    }
+  } else {
+    out.ort_error = 'no ONNX file given';
+  }
+
+  // Fold-in inputs: 64 new users with `n` distinct random items each, rated 1..5.
   const draw = rng(config.seed ?? 7);
   const ids = f32.items();
   const n = config.foldinItems ?? 50;
@@ -121,47 +138,46 @@ export async function run(config) {
     while (picked.size < n) picked.add(ids[Math.floor(draw() * ids.length)]);
     histories.push([...picked].map((item) => ({ item, value: 1 + Math.floor(draw() * 5) })));
   }
-  const fold = await timeQueries((h) => f32.recommendFor(h, { k }), histories, opts);
-  out.foldin_recommend_ms = fold.median;
-  if (typeof f32.userVector === 'function') {
-    const vec = await timeQueries(async (h) => f32.userVector(h), histories, opts);
-    out.foldin_ms = vec.median;
+
+  status('Timing…');
+  const paths = {
+    f32: [(u) => f32.recommend(u, { k }), users],
+    int8: [(u) => i8.recommend(u, { k }), users],
+    foldin_recommend: [(h) => f32.recommendFor(h, { k }), histories],
+  };
+  if (om) paths.ort = [(u) => om.recommend(u, { k }), users];
+  if (typeof f32.userVector === 'function') paths.foldin = [async (h) => f32.userVector(h), histories];
+  const t = await timePaths(paths, opts);
+
+  out.edgerec_f32_ms = t.f32.median;
+  out.edgerec_f32_p90_ms = t.f32.p90;
+  out.edgerec_int8_ms = t.int8.median;
+  out.edgerec_int8_p90_ms = t.int8.p90;
+  out.ort_web_ms = om ? t.ort.median : null;
+  if (om) out.ort_web_p90_ms = t.ort.p90;
+  out.foldin_recommend_ms = t.foldin_recommend.median;
+  if (t.foldin) {
+    out.foldin_ms = t.foldin.median;
     out.foldin_what = `fold-in alone (userVector of ${n} interactions); foldin_recommend_ms adds scoring every item + top-${k}`;
   } else {
-    out.foldin_ms = fold.median;
+    out.foldin_ms = t.foldin_recommend.median;
     out.foldin_what = `recommendFor(${n} interactions): fold-in + scoring every item + top-${k}`;
   }
   out.foldin_interactions = n;
+  out.queries_per_path = t.f32.queries;
 
-  if (config.onnx) {
-    status('ONNX Runtime Web…');
-    try {
-      // The package's export; src/onnx.js directly while index.js does not re-export it yet.
-      const loadOnnx = edgerec.loadOnnx ?? (await import('../src/onnx.js')).loadOnnx;
-      const ort = await import(config.ortModule);
-      const onnxBytes = await fetchBytes(config.onnx);
-      t0 = now();
-      // One thread, like edgerec's default flavour (threads would need cross-origin isolation
-      // on every host; the comparison is engine against engine).
-      const om = await loadOnnx(onnxBytes, f32, { ort, wasmPaths: config.ortBase, numThreads: 1 });
-      out.ort_load_ms = Math.round((now() - t0) * 10) / 10;
-      const ro = await timeQueries((u) => om.recommend(u, { k }), users, opts);
-      out.ort_web_ms = ro.median;
-      out.ort_web_p90_ms = ro.p90;
-      let agree = 0;
-      const check = users.slice(0, 100);
-      for (const u of check) agree += overlap(await f32.recommend(u, { k }), await om.recommend(u, { k }));
-      out.ort_overlap = Math.round((agree / check.length) * 10000) / 10000;
-      out.ort_version = ort.env.versions?.web ?? ort.env.versions?.common ?? null;
-      om.dispose?.();
-    } catch (e) {
-      out.ort_web_ms = null;
-      out.ort_error = e.message;
-    }
-  } else {
-    out.ort_web_ms = null;
-    out.ort_error = 'no ONNX file given';
+  status('Checking agreement…');
+  let ov = 0;
+  for (const u of users) ov += overlap(await f32.recommend(u, { k }), await i8.recommend(u, { k }));
+  out.int8_overlap = Math.round((ov / users.length) * 10000) / 10000;
+  if (om) {
+    let agree = 0;
+    const check = users.slice(0, 100);
+    for (const u of check) agree += overlap(await f32.recommend(u, { k }), await om.recommend(u, { k }));
+    out.ort_overlap = Math.round((agree / check.length) * 10000) / 10000;
+    om.dispose?.();
   }
+  i8.dispose();
   f32.dispose();
   status('Done.');
   show(out);
