@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=2
 [ "${1:-}" = "--threads" ] && threads=$2
-bin=build/bin/edgerec
+bin=${EDGEREC:-build/bin/edgerec}
 data=${EDGEREC_DATA:-../shared/data}
 ml100k=$data/ml-100k/u.data
 ncf=$data/ml-1m/ncf
