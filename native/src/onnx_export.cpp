@@ -7,12 +7,7 @@
 // the output instead of being copied through three nested messages.
 #include "edgerec/onnx_export.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -149,10 +144,6 @@ std::string hex32(std::uint32_t v) {
   return buf;
 }
 
-[[noreturn]] void write_error(const std::string& path, const std::string& what) {
-  throw Error("cannot write ONNX file '" + path + "': " + what);
-}
-
 }  // namespace
 
 std::string onnx_to_bytes(const Model& model, const OnnxExportOptions& options, OnnxExportInfo* info) {
@@ -251,39 +242,7 @@ OnnxExportInfo save_onnx(const Model& model, const std::string& path, const Onnx
   OnnxExportInfo info;
   // Encode first: a model that cannot be exported never touches the disk.
   const std::string bytes = onnx_to_bytes(model, options, &info);
-  // O_EXCL on a name unique to this process and call; a stale file of a crashed run with the
-  // same pid is skipped by trying the next counter.
-  static std::atomic<unsigned> counter{0};
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 64 && fd < 0; ++attempt) {
-    tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST) write_error(path, "cannot create '" + tmp + "': " + std::strerror(errno));
-  }
-  if (fd < 0) write_error(path, "cannot create a temporary file beside it");
-  auto abandon = [&](const std::string& what) {
-    const std::string text = what + ": " + std::strerror(errno);
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    write_error(path, text);
-  };
-  const char* p = bytes.data();
-  std::size_t left = bytes.size();
-  while (left > 0) {
-    const ::ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      abandon("cannot write '" + tmp + "'");
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) abandon("cannot flush '" + tmp + "'");
-  const int closed = ::close(fd);
-  fd = -1;
-  if (closed != 0) abandon("cannot close '" + tmp + "'");
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) abandon("cannot rename '" + tmp + "' over it");
+  write_atomically(path, bytes);
   return info;
 }
 

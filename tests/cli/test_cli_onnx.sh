@@ -71,7 +71,7 @@ cmp -s small.onnx small2.onnx || fail "two exports of one model differ"
 expect_err "itemknn refused" "itemknn models have no factor form" "$BIN" export-onnx --model itemknn.edgerec --out knn.onnx
 [ -e knn.onnx ] && fail "itemknn export wrote a file"
 expect_err "missing model" "cannot open model file 'nope.edgerec'" "$BIN" export-onnx --model nope.edgerec --out x.onnx
-expect_err "bad output dir" "cannot write ONNX file 'no/such/dir/x.onnx'" "$BIN" export-onnx --model svd.edgerec --out no/such/dir/x.onnx
+expect_err "bad output dir" "cannot write 'no/such/dir/x.onnx'" "$BIN" export-onnx --model svd.edgerec --out no/such/dir/x.onnx
 expect_err "--out required" "out is required" "$BIN" export-onnx --model svd.edgerec
 head -c 100 svd.edgerec > broken.edgerec
 expect_err "truncated model" "broken.edgerec" "$BIN" export-onnx --model broken.edgerec --out b.onnx

@@ -239,7 +239,7 @@ TEST_CASE("onnx export: refusals and atomic writes", "[onnx]") {
   for (const auto& entry : std::filesystem::directory_iterator(dir)) files += entry.path().filename() != "m.onnx";
   CHECK(files == 0);
   CHECK_THROWS_WITH(save_onnx(*m, dir + "/no/such/dir/m.onnx"),
-                    Catch::StartsWith("cannot write ONNX file '" + dir + "/no/such/dir/m.onnx'"));
+                    Catch::StartsWith("cannot write '" + dir + "/no/such/dir/m.onnx'"));
   CHECK_THROWS_WITH(save_onnx(*knn, dir + "/knn.onnx"), Catch::Contains("no factor form"));
   CHECK_FALSE(std::filesystem::exists(dir + "/knn.onnx"));
 }

@@ -62,6 +62,10 @@ std::unique_ptr<Model> model_from_bytes(const char* data, std::size_t size,
                                         const std::string& name = "<bytes>");
 
 void save_model(const Model& model, const std::string& path);
+// Writes `bytes` to `path` the way save_model() does: a temporary file beside it, flushed to
+// disk, renamed over the target; on failure the temporary is removed, the previous file is
+// untouched, and Error names the path. Used for every file edgerec writes (models, ONNX).
+void write_atomically(const std::string& path, const std::string& bytes);
 std::unique_ptr<Model> load_model(const std::string& path);
 
 // What `edgerec info` prints, read from the header without parsing the model. read_header()

@@ -235,7 +235,7 @@ std::string temp_name(const std::string& path, Rng& rng) {
 }
 
 [[noreturn]] void save_error(const std::string& path, const std::string& what) {
-  throw Error("cannot save model to '" + path + "': " + what);
+  throw Error("cannot write '" + path + "': " + what);
 }
 
 #if EDGEREC_POSIX_IO
@@ -251,6 +251,8 @@ void sync_parent_dir(const std::string& path) {
   ::close(fd);
 }
 #endif
+
+}  // namespace
 
 void write_atomically(const std::string& path, const std::string& bytes) {
   // Temp names only need to be unlikely to collide (O_EXCL catches the rest); the seed mixes
@@ -318,7 +320,6 @@ void write_atomically(const std::string& path, const std::string& bytes) {
 #endif
 }
 
-}  // namespace
 
 std::string model_to_bytes(const Model& model) {
   Writer w;
