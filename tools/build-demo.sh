@@ -113,6 +113,10 @@ else
   "$cli" train --data "$tmp/data/ratings.csv" --model "$kind" "${hyper[@]}" \
     --out "$stage/model.edgerec" --quiet
 fi
+# The visitor is always a new user: ship only the item side (no user vectors, seen items or
+# user ids), about half the bytes to download and parse before the first recommendation.
+need_cli
+"$cli" strip --model "$stage/model.edgerec" --out "$stage/model.edgerec" >/dev/null
 
 cp -R web/src "$stage/edgerec/src"
 mkdir -p "$stage/edgerec/dist"

@@ -56,6 +56,14 @@ expect_ok "batch" "$BIN" recommend --model ials.edgerec --user "$user" --user "$
 expect_ok "include filter" "$BIN" recommend --model ials.edgerec --user "$user" --include "$first" -k 5 --json
 [ "$(json_get out.txt 'len(j["items"]) <= 1')" = True ] || fail "include filter"
 
+# strip: the item side alone serves new users exactly as the full model does.
+expect_ok "strip" "$BIN" strip --model ials.edgerec --out slim.edgerec --json
+[ "$(json_get out.txt 'j["bytes"] < j["bytes_before"]')" = True ] || fail "strip did not shrink the file"
+"$BIN" recommend --model ials.edgerec --items "$items" -k 5 --json > full.json
+"$BIN" recommend --model slim.edgerec --items "$items" -k 5 --json > slim.json
+cmp -s full.json slim.json || fail "stripped model recommends differently for a new user"
+expect_err "stripped model has no users" "unknown user id" "$BIN" recommend --model slim.edgerec --user "$user"
+
 # eval on synthetic data.
 expect_ok "eval holdout" "$BIN" eval --data syn/ratings.csv --model svd --protocol holdout --epochs 5 --json
 [ "$(json_get out.txt '"rmse" in j["metrics"] and "ndcg@10" in j["metrics"]')" = True ] || fail "eval holdout metrics"

@@ -168,3 +168,30 @@ TEST_CASE("similar items exclude the item itself; explanations name the user's o
   Recommender pop(trained(ModelKind::popularity));
   CHECK_THROWS_WITH(pop.similar(item, 5), Catch::Contains("no item space"));
 }
+
+TEST_CASE("drop_users keeps what serves new users and survives the model file") {
+  for (ModelKind kind : all_kinds()) {
+    INFO(kind_name(kind));
+    const Model& full = trained(kind);
+    auto bytes = model_to_bytes(full);
+    auto stripped = model_from_bytes(bytes.data(), bytes.size());
+    stripped->drop_users();
+    const auto slim_bytes = model_to_bytes(*stripped);
+    CHECK(slim_bytes.size() < bytes.size());
+    const auto slim = model_from_bytes(slim_bytes.data(), slim_bytes.size());
+    CHECK(slim->n_users() == 0);
+    CHECK(slim->n_items() == full.n_items());
+
+    Recommender a(full), b(*slim);
+    std::vector<UserInteraction> history;
+    for (const auto& h : full.history(4)) history.push_back({full.items.id(h.item), h.value});
+    const auto ra = a.recommend_for(history, {});
+    const auto rb = b.recommend_for(history, {});
+    REQUIRE(ra.size() == rb.size());
+    for (std::size_t j = 0; j < ra.size(); ++j) {
+      CHECK(ra[j].item == rb[j].item);
+      CHECK(ra[j].score == rb[j].score);
+    }
+    CHECK_THROWS_WITH(b.recommend(full.users.id(4), {}), Catch::Contains("unknown user id"));
+  }
+}

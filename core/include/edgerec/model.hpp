@@ -134,6 +134,12 @@ class Model {
   // The factor form, for fast kernels and ONNX export; nullptr for non-embedding models.
   virtual const Embeddings* embeddings() const { return nullptr; }
 
+  // Keeps only the item side, what serves new users (fold-in, similar items, explanations,
+  // popularity), and drops what serves known users: user vectors, their seen items and the user
+  // id map. For on-device files, where the visitor is always a new user: an iALS model of 100k
+  // items and 20k users shrinks from 49 MB to about half. Afterwards n_users() is 0.
+  virtual void drop_users();
+
   // Model-specific parameters, in the model file's payload after the common part.
   virtual void save_params(Writer& w) const = 0;
   virtual void load_params(Reader& r) = 0;

@@ -70,6 +70,12 @@ std::vector<Contribution> EmbeddingModel::explain(const std::vector<ItemValue>& 
   return out;
 }
 
+void EmbeddingModel::drop_users() {
+  Model::drop_users();
+  emb_.U.resize(0, emb_.U.cols());
+  emb_.user_offset.resize(0);
+}
+
 void EmbeddingModel::save_embeddings(Writer& w) const {
   w.i32(emb_.factor_dims);
   w.matrix(emb_.U);

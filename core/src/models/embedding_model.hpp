@@ -15,6 +15,7 @@ using RowVector = Eigen::Matrix<float, 1, Eigen::Dynamic>;
 class EmbeddingModel : public Model {
  public:
   const Embeddings* embeddings() const override { return &emb_; }
+  void drop_users() override;
   void score(index_t user, float* out) const override;
   void score_new(const std::vector<ItemValue>& history, float* out) const override;
   bool fold_in_vector(const std::vector<ItemValue>& history, float* u,

@@ -128,6 +128,12 @@ void Model::similar(index_t, float*) const {
   throw Error(std::string(kind_name(kind())) + " models have no item space for similar items");
 }
 
+void Model::drop_users() {
+  users = IdMap{};
+  seen = Csr{};
+  seen.cols = n_items();
+}
+
 std::vector<ItemValue> Model::history(index_t user) const {
   std::vector<ItemValue> h;
   if (user >= seen.rows()) return h;

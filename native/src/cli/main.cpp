@@ -526,6 +526,35 @@ struct InfoCmd {
   }
 };
 
+struct StripCmd {
+  std::string in, out;
+  bool json_out = false;
+  CLI::App* add(CLI::App& app) {
+    auto* c = app.add_subcommand(
+        "strip", "Keep only a model's item side, for serving new users on a device (drops user vectors, seen items, user ids)");
+    c->add_option("--model", in, "model file to read")->required();
+    c->add_option("--out", out, "model file to write (atomically)")->required();
+    c->add_flag("--json", json_out, "print one JSON object on stdout");
+    return c;
+  }
+  int run() {
+    const auto m = er::load_model(in);
+    const auto before = std::filesystem::file_size(in);
+    m->drop_users();
+    er::save_model(*m, out);
+    const auto after = std::filesystem::file_size(out);
+    if (json_out)
+      std::cout << json{{"model", er::kind_name(m->kind())}, {"out", out}, {"bytes_before", before},
+                        {"bytes", after}, {"items", m->n_items()}}
+                       .dump()
+                << "\n";
+    else
+      std::cout << "wrote " << out << ": " << after << " bytes (was " << before << "), "
+                << m->n_items() << " items, no users\n";
+    return 0;
+  }
+};
+
 struct ExportOnnxCmd {
   std::string model_path, out, user_vectors;
   er::OnnxExportOptions o;
@@ -603,6 +632,8 @@ int main(int argc, char** argv) {
   auto* c_similar = similar.add(app);
   auto* c_explain = explain.add(app);
   auto* c_info = info.add(app);
+  StripCmd strip;
+  auto* c_strip = strip.add(app);
   auto* c_export_onnx = export_onnx.add(app);
   CLI11_PARSE(app, argc, argv);
   try {
@@ -613,6 +644,7 @@ int main(int argc, char** argv) {
     if (c_similar->parsed()) return similar.run();
     if (c_explain->parsed()) return explain.run();
     if (c_info->parsed()) return info.run();
+    if (c_strip->parsed()) return strip.run();
     if (c_export_onnx->parsed()) return export_onnx.run();
   } catch (const er::Error& e) {
     std::cerr << "edgerec: error: " << e.what() << "\n";
