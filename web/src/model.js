@@ -363,11 +363,14 @@ export function createLoader(factory, moduleArgs) {
   }
 
   return async function load(source, options = {}) {
-    const bytes = await readSource(source);
     if (options.quantize !== undefined && options.quantize !== 'int8' && options.quantize !== 'none') {
       throw new EdgerecError(`quantize must be 'int8' or 'none', got '${options.quantize}'`);
     }
-    const rt = await runtime(options.wasm);
+    // Compile the wasm while the model downloads: both are on the path to the first result.
+    const pendingRuntime = runtime(options.wasm);
+    pendingRuntime.catch(() => {});  // reported below, after the model's own errors
+    const bytes = await readSource(source);
+    const rt = await pendingRuntime;
     const [ptr] = rt.alloc([bytes]);
     const handle = rt.call('edgerec_model_load', ptr, bytes.length);
     if (!handle) throw new EdgerecError('out of memory while loading the model');
