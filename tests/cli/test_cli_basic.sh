@@ -24,17 +24,16 @@ for m in popularity mean-baseline baseline svd svdpp ials bpr itemknn; do
   [ "$(json_get out.txt 'j["model"]')" = "$m" ] || fail "info $m"
   # Seen items are excluded by default: none of the user's training items comes back.
   seen=$(awk -F, -v u="$user" 'NR>1 && $1==u {print $2}' syn/ratings.csv | sort -u)
-  recs=$(json_get out.txt '"\n".join(x["item"] for x in j["items"])' 2>/dev/null || true)
   "$BIN" recommend --model $m.edgerec --user "$user" -k 20 --json > r.json
   for it in $(json_get r.json '" ".join(x["item"] for x in j["items"])'); do
     echo "$seen" | grep -qx "$it" && fail "recommend $m returned seen item $it"
   done
 done
 
-# Same seed, same bytes.
+# Same seed, same model (the files differ only in the measured fit time; the unit tests compare
+# parameters bit for bit): identical recommendations.
 "$BIN" train --data syn/ratings.csv --model svd --epochs 3 --factors 8 --seed 9 --out a.edgerec --quiet >/dev/null
 "$BIN" train --data syn/ratings.csv --model svd --epochs 3 --factors 8 --seed 9 --out b.edgerec --quiet >/dev/null
-cmp -s <(tail -c +25 a.edgerec | head -c 100000000) <(tail -c +25 b.edgerec) || true
 "$BIN" recommend --model a.edgerec --user "$user" --json > ra.json
 "$BIN" recommend --model b.edgerec --user "$user" --json > rb.json
 cmp -s ra.json rb.json || fail "same seed gives different recommendations"
