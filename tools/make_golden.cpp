@@ -8,7 +8,6 @@
 // proves that what was saved is what was trained. Run it once per format version into a new
 // models/golden/v<N>/ folder. Existing files are kept unless --overwrite is given: a released
 // version's files must never change (see models/golden/README.md).
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,37 +22,22 @@ using namespace edgerec;
 
 constexpr std::size_t kTopK = 5;
 
-struct Ranked {
-  index_t item;
-  float score;
-};
-
-// Score descending, item index ascending; the user's training items skipped.
-std::vector<Ranked> top_unseen(const Model& m, index_t user) {
-  std::vector<float> s(m.n_items());
-  m.score(user, s.data());
-  std::vector<Ranked> all;
-  for (index_t i = 0; i < m.n_items(); ++i)
-    if (!m.seen.contains(user, i)) all.push_back({i, s[i]});
-  std::sort(all.begin(), all.end(), [](const Ranked& a, const Ranked& b) {
-    return a.score != b.score ? a.score > b.score : a.item < b.item;
-  });
-  if (all.size() > kTopK) all.resize(kTopK);
-  return all;
-}
-
 std::string expectations(const Model& m) {
   std::string out = "# edgerec golden model: kind " + std::string(kind_name(m.kind())) +
                     ", format version " + std::to_string(kModelFormatVersion) +
                     ", written by tools/make_golden.cpp\n"
                     "# user\trank\titem\tscore (top-5 unseen items, score to 9 significant digits)\n";
   char buf[64];
+  // The serving API's own top-K (score descending, index ascending, seen items skipped); the
+  // golden test checks these against an independent ranking of its own.
+  Recommender rec(m);
+  RecommendOptions o;
+  o.k = static_cast<int>(kTopK);
   for (index_t u = 0; u < m.n_users(); ++u) {
-    const auto top = top_unseen(m, u);
+    const auto top = rec.recommend(m.users.id(u), o);
     for (std::size_t k = 0; k < top.size(); ++k) {
       std::snprintf(buf, sizeof(buf), "%.9g", static_cast<double>(top[k].score));
-      out += m.users.id(u) + "\t" + std::to_string(k + 1) + "\t" + m.items.id(top[k].item) + "\t" +
-             buf + "\n";
+      out += m.users.id(u) + "\t" + std::to_string(k + 1) + "\t" + top[k].item + "\t" + buf + "\n";
     }
   }
   return out;

@@ -8,15 +8,15 @@
 #include <algorithm>
 #include <vector>
 
-#include "models/embedding_model.hpp"
-#include "models/explicit_util.hpp"
+#include "models/rating_model.hpp"
 #include "models/factories.hpp"
 
 namespace edgerec {
 namespace {
 
-class BaselineModel final : public EmbeddingModel {
+class BaselineModel final : public RatingModel {
  public:
+  BaselineModel() : RatingModel(0) {}
   ModelKind kind() const override { return ModelKind::baseline; }
   Hyper defaults() const override {
     Hyper h;
@@ -25,17 +25,6 @@ class BaselineModel final : public EmbeddingModel {
     h.reg = 5.0f;       // reg_u
     h.bias_reg = 2.0f;  // reg_i
     return h;
-  }
-  bool predicts_ratings() const override { return true; }
-
-  void save_params(Writer& w) const override {
-    save_embeddings(w);
-    w.f32(mu_);
-  }
-  void load_params(Reader& r) override {
-    load_embeddings(r);
-    explicit_models::check_layout(r, emb_, 0, 1);
-    mu_ = r.f32("global_mean");
   }
 
  protected:
@@ -85,8 +74,6 @@ class BaselineModel final : public EmbeddingModel {
     offset = static_cast<float>(mu_ + s / (reg_u + static_cast<double>(history.size())));
   }
 
- private:
-  float mu_ = 0.0f;
 };
 
 }  // namespace

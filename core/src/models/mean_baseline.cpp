@@ -3,28 +3,17 @@
 // deviation is zero. Factor form: U = [1], V = [mean_i - mu], user_offset = mean_u.
 #include <vector>
 
-#include "models/embedding_model.hpp"
-#include "models/explicit_util.hpp"
+#include "models/rating_model.hpp"
 #include "models/factories.hpp"
 
 namespace edgerec {
 namespace {
 
-class MeanBaselineModel final : public EmbeddingModel {
+class MeanBaselineModel final : public RatingModel {
  public:
+  MeanBaselineModel() : RatingModel(0) {}
   ModelKind kind() const override { return ModelKind::mean_baseline; }
   Hyper defaults() const override { return Hyper{}; }  // closed form, nothing to tune
-  bool predicts_ratings() const override { return true; }
-
-  void save_params(Writer& w) const override {
-    save_embeddings(w);
-    w.f32(mu_);
-  }
-  void load_params(Reader& r) override {
-    load_embeddings(r);
-    explicit_models::check_layout(r, emb_, 0, 1);
-    mu_ = r.f32("global_mean");
-  }
 
  protected:
   void fit_impl(const Interactions& train, Backend&, const Progress& progress) override {
@@ -64,8 +53,6 @@ class MeanBaselineModel final : public EmbeddingModel {
     offset = static_cast<float>(s / static_cast<double>(history.size()));
   }
 
- private:
-  float mu_ = 0.0f;
 };
 
 }  // namespace

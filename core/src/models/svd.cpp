@@ -7,8 +7,7 @@
 // Factor form: U = [p_u, 1], V = [q_i, b_i], user_offset = mu + b_u, factor_dims = k.
 #include <vector>
 
-#include "models/embedding_model.hpp"
-#include "models/explicit_util.hpp"
+#include "models/rating_model.hpp"
 #include "models/factories.hpp"
 #include "models/sgd_math.hpp"
 
@@ -21,8 +20,9 @@ namespace em = explicit_models;
 constexpr std::uint64_t kTrainStream = 0x5344u;  // "SD"
 constexpr std::uint64_t kFoldInStream = 0x5346u;
 
-class SvdModel final : public EmbeddingModel {
+class SvdModel final : public RatingModel {
  public:
+  SvdModel() : RatingModel(-1) {}
   ModelKind kind() const override { return ModelKind::svd; }
   Hyper defaults() const override {
     Hyper h;
@@ -34,17 +34,6 @@ class SvdModel final : public EmbeddingModel {
     h.bias_reg = 0.02f;
     h.init_std = 0.1f;
     return h;
-  }
-  bool predicts_ratings() const override { return true; }
-
-  void save_params(Writer& w) const override {
-    save_embeddings(w);
-    w.f32(mu_);
-  }
-  void load_params(Reader& r) override {
-    load_embeddings(r);
-    em::check_layout(r, emb_, -1, 1);
-    mu_ = r.f32("global_mean");
   }
 
  protected:
@@ -115,8 +104,6 @@ class SvdModel final : public EmbeddingModel {
     offset = mu_ + bu;
   }
 
- private:
-  float mu_ = 0.0f;
 };
 
 }  // namespace

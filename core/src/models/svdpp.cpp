@@ -12,8 +12,7 @@
 #include <cmath>
 #include <vector>
 
-#include "models/embedding_model.hpp"
-#include "models/explicit_util.hpp"
+#include "models/rating_model.hpp"
 #include "models/factories.hpp"
 #include "models/sgd_math.hpp"
 
@@ -25,8 +24,9 @@ namespace em = explicit_models;
 constexpr std::uint64_t kTrainStream = 0x5350u;  // "SP"
 constexpr std::uint64_t kFoldInStream = 0x5351u;
 
-class SvdppModel final : public EmbeddingModel {
+class SvdppModel final : public RatingModel {
  public:
+  SvdppModel() : RatingModel(-1) {}
   ModelKind kind() const override { return ModelKind::svdpp; }
   Hyper defaults() const override {
     Hyper h;
@@ -39,7 +39,6 @@ class SvdppModel final : public EmbeddingModel {
     h.init_std = 0.1f;
     return h;
   }
-  bool predicts_ratings() const override { return true; }
 
   // SVD++ scores are additive in the history: item j adds |N|^-1/2 q_i . y_j to the score of i,
   // so that term is each history item's exact contribution (its implicit-feedback part).
@@ -60,14 +59,11 @@ class SvdppModel final : public EmbeddingModel {
   }
 
   void save_params(Writer& w) const override {
-    save_embeddings(w);
-    w.f32(mu_);
+    RatingModel::save_params(w);
     w.matrix(Y_);
   }
   void load_params(Reader& r) override {
-    load_embeddings(r);
-    em::check_layout(r, emb_, -1, 1);
-    mu_ = r.f32("global_mean");
+    RatingModel::load_params(r);
     Y_ = r.matrix("implicit_factors", n_items(), emb_.factor_dims);
   }
 
@@ -159,7 +155,6 @@ class SvdppModel final : public EmbeddingModel {
   }
 
  private:
-  float mu_ = 0.0f;
   Matrix Y_;  // items x k implicit factors y_j
 };
 
