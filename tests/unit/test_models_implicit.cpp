@@ -64,7 +64,7 @@ std::vector<index_t> top_unseen(const Model& m, const std::vector<float>& scores
   std::vector<std::uint8_t> skip(scores.size(), 0);
   for (const auto& h : seen) skip[h.item] = 1;
   std::vector<index_t> out;
-  for (const auto& t : select_top_k(scores.data(), m.n_items(), k, &skip)) out.push_back(t.item);
+  for (const auto& t : select_top_k(scores.data(), m.n_items(), k, skip.data())) out.push_back(t.item);
   return out;
 }
 

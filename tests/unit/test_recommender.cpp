@@ -50,7 +50,7 @@ TEST_CASE("select_top_k orders by score then index, skips NaN and masked items")
   CHECK(ids_of(select_top_k(s.data(), 6, 10)) == std::vector<index_t>{5, 1, 3, 0, 4});  // NaN never
   CHECK(select_top_k(s.data(), 6, 0).empty());
   const std::vector<std::uint8_t> skip{0, 1, 0, 0, 0, 1};
-  CHECK(ids_of(select_top_k(s.data(), 6, 2, &skip)) == std::vector<index_t>{3, 0});
+  CHECK(ids_of(select_top_k(s.data(), 6, 2, skip.data())) == std::vector<index_t>{3, 0});
 }
 
 TEST_CASE("recommend excludes seen items by default and applies include/exclude") {

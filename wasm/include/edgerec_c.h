@@ -66,13 +66,19 @@ uint32_t edgerec_model_factor_dims(const edgerec_model* model);
  * without embeddings. Read-only; valid until edgerec_model_free(). */
 const float* edgerec_model_item_matrix(const edgerec_model* model);
 
-/* Scoring precision: 1 builds an int8 copy of the item matrix (per-row scale, ~1/4 of the f32
- * bytes) that recommend and recommend_for then scan; the best candidates (4k, at least k + 32)
- * are re-scored exactly in f32, so returned scores are f32 scores. 0 drops the int8 copy.
+/* Scoring precision. f32 (the default) is exact: recommend and recommend_for return what
+ * scoring every item would, but visit items by decreasing norm and stop once no unvisited item
+ * can enter the top k (see NormIndex in edgerec/topk.hpp; the index is built on the first call).
+ * 1 switches to the int8 flavour: an int8 copy of the item matrix (per-row scale, 1/4 of the f32
+ * bytes) ranks the candidates, the best max(4k, k + 32) of them are re-scored in f32, so scores
+ * are f32 scores but an item the codes ranked low can be missed. 0 drops the int8 copy.
  * Models without embeddings (itemknn) refuse 1. */
 int32_t edgerec_model_quantize(edgerec_model* model, int32_t int8);
 /* 1 while the int8 copy is in use, else 0. */
 int32_t edgerec_model_precision_int8(const edgerec_model* model);
+/* How many items the last recommend / recommend_for call scored (item_count when it scanned
+ * them all). For benchmarks and profiling. */
+uint32_t edgerec_last_scored(const edgerec_model* model);
 
 /* Filters for the next recommend, recommend_for or similar call, as item indices; that call
  * consumes them, whether it succeeds or not. `include` empty = all items. */

@@ -16,16 +16,16 @@ struct edgerec_model {
   std::string error;
   std::string text;  // last string result (info JSON)
   std::vector<float> scores;
-  std::vector<std::uint8_t> skip;
+  std::vector<std::uint8_t> skip;       // all zero between calls but for skip_set / skip_dirty
+  std::vector<edgerec::index_t> skip_set;
+  bool skip_dirty = false;
   std::vector<uint32_t> include, exclude;
   std::vector<uint32_t> result_items;
   std::vector<float> result_scores;
-  // The int8 copy of V (edgerec_model_quantize): rows padded to `q_stride` columns.
-  std::vector<std::int8_t> q_items;
-  std::vector<float> q_scale;
-  std::vector<std::int16_t> q_user;
+  // The int8 flavour (edgerec_model_quantize): an int8 NormIndex over V, or null for f32.
+  std::unique_ptr<edgerec::NormIndex> int8;
   std::vector<float> user;  // a folded-in user vector
-  std::size_t q_stride = 0;
+  edgerec::NormIndex::Stats stats;  // of the last recommend call
 };
 
 namespace {
@@ -82,58 +82,40 @@ std::vector<edgerec::ItemValue> to_history(const edgerec::Model& m, const uint32
 }
 
 // The skip mask for the pending filters, `seen` and `self`, or nullptr when nothing is skipped.
-// Consumes the filters.
+// Consumes the filters. The mask stays allocated and all-zero between calls: only the entries
+// the last call set are cleared, so a query with a short history does not rewrite n bytes.
 const std::vector<std::uint8_t>* build_skip(edgerec_model* h, const std::vector<edgerec::ItemValue>* seen,
                                             int32_t self) {
   const index_t n = h->model->n_items();
+  if (h->skip.size() != n || h->skip_dirty) {
+    h->skip.assign(n, 0);
+    h->skip_dirty = false;
+  } else {
+    for (index_t i : h->skip_set) h->skip[i] = 0;
+  }
+  h->skip_set.clear();
   const bool filter = !h->include.empty() || !h->exclude.empty() || (seen && !seen->empty()) || self >= 0;
   if (filter) {
-    h->skip.assign(n, h->include.empty() ? 0 : 1);
-    for (uint32_t i : h->include)
-      if (i < n) h->skip[i] = 0;
+    auto set = [&](index_t i) {
+      h->skip[i] = 1;
+      h->skip_set.push_back(i);
+    };
+    if (!h->include.empty()) {
+      // Everything but the included items: the next call starts from a fresh mask.
+      std::fill(h->skip.begin(), h->skip.end(), std::uint8_t{1});
+      h->skip_dirty = true;
+      for (uint32_t i : h->include)
+        if (i < n) h->skip[i] = 0;
+    }
     for (uint32_t i : h->exclude)
-      if (i < n) h->skip[i] = 1;
+      if (i < n) set(i);
     if (seen)
-      for (const auto& s : *seen) h->skip[s.item] = 1;
-    if (self >= 0) h->skip[static_cast<std::size_t>(self)] = 1;
+      for (const auto& s : *seen) set(s.item);
+    if (self >= 0) set(static_cast<index_t>(self));
   }
   h->include.clear();
   h->exclude.clear();
   return filter ? &h->skip : nullptr;
-}
-
-inline bool better(const edgerec::TopK& a, const edgerec::TopK& b) {
-  return a.score > b.score || (a.score == b.score && a.item < b.item);
-}
-
-// The same selection as edgerec::select_top_k() (score descending, index ascending, NaN and
-// skipped items never returned), faster on a full catalogue: once k items are kept, the scan
-// for the next item that beats the k-th best runs in the SIMD kernel next_above(). An equal
-// score never displaces a kept item, since every kept item has a lower index.
-std::vector<edgerec::TopK> top_k(const float* scores, index_t n, int k,
-                                 const std::vector<std::uint8_t>* skip) {
-  std::vector<edgerec::TopK> heap;
-  if (k <= 0) return heap;
-  const std::size_t cap = static_cast<std::size_t>(k);
-  heap.reserve(std::min<std::size_t>(cap, n) + 1);
-  std::size_t i = 0;
-  for (; i < n && heap.size() < cap; ++i) {
-    if (std::isnan(scores[i]) || (skip && (*skip)[i])) continue;
-    heap.push_back({static_cast<index_t>(i), scores[i]});
-    std::push_heap(heap.begin(), heap.end(), better);
-  }
-  if (heap.size() == cap) {
-    while ((i = edgerec::kernels::next_above(scores, i, n, heap.front().score)) < n) {
-      if (!skip || !(*skip)[i]) {
-        std::pop_heap(heap.begin(), heap.end(), better);
-        heap.back() = {static_cast<index_t>(i), scores[i]};
-        std::push_heap(heap.begin(), heap.end(), better);
-      }
-      ++i;
-    }
-  }
-  std::sort(heap.begin(), heap.end(), better);
-  return heap;
 }
 
 void push_results(edgerec_model* h, const std::vector<edgerec::TopK>& top) {
@@ -147,30 +129,21 @@ void push_results(edgerec_model* h, const std::vector<edgerec::TopK>& top) {
 void finish_top_k(edgerec_model* h, int32_t k, const std::vector<edgerec::ItemValue>* seen,
                   int32_t self = -1) {
   const auto* skip = build_skip(h, seen, self);
-  push_results(h, top_k(h->scores.data(), h->model->n_items(), k, skip));
+  push_results(h, edgerec::select_top_k(h->scores.data(), h->model->n_items(), k, skip ? skip->data() : nullptr));
 }
 
-// The int8 path: scan the int8 copy for the best candidates, then re-score those exactly with
-// the f32 kernel so the results carry f32 scores and f32 order. Quantisation noise (about 0.5%
-// of a score's spread) only decides which items reach the short list, and a short list of 4k
-// leaves it a wide margin.
-void top_k_int8(edgerec_model* h, const float* u, float offset, int32_t k,
-                const std::vector<edgerec::ItemValue>* seen) {
-  const auto& V = h->model->embeddings()->V;
-  const std::size_t n = static_cast<std::size_t>(V.rows()), dim = static_cast<std::size_t>(V.cols());
+// Top-k for a query vector with the pending filters and `seen` skipped: through the model's
+// own (exact) top_k for f32, through the int8 index for the int8 flavour.
+template <class F32>
+void query_top_k(edgerec_model* h, const float* u, float offset, int32_t k,
+                 const std::vector<edgerec::ItemValue>* seen, F32&& f32) {
   const auto* skip = build_skip(h, seen, -1);
-  h->q_user.resize(h->q_stride);
-  const float us = edgerec::kernels::quantize_query_int16(u, dim, h->q_stride, h->q_user.data());
-  edgerec::kernels::score_all_int8(h->q_user.data(), us, h->q_items.data(), h->q_scale.data(), n,
-                                   h->q_stride, 0.0f, h->scores.data());
-  const int shortlist = static_cast<int>(std::min<std::int64_t>(
-      static_cast<std::int64_t>(n), std::max<std::int64_t>(4 * std::int64_t{k}, std::int64_t{k} + 32)));
-  auto top = top_k(h->scores.data(), static_cast<index_t>(n), k > 0 ? shortlist : 0, skip);
-  for (auto& t : top)
-    edgerec::kernels::score_all(u, V.data() + static_cast<std::size_t>(t.item) * dim, 1, dim, offset, &t.score);
-  std::sort(top.begin(), top.end(), better);
-  if (top.size() > static_cast<std::size_t>(k)) top.resize(static_cast<std::size_t>(k));
-  push_results(h, top);
+  const std::uint8_t* mask = skip ? skip->data() : nullptr;
+  h->stats = {};
+  if (h->int8 && u)
+    push_results(h, h->int8->top_k(h->model->embeddings()->V, u, offset, k, mask, h->scores.data(), &h->stats));
+  else
+    push_results(h, f32(mask));
 }
 
 // Filters belong to the one call after edgerec_filter_set(), whether it succeeded or not.
@@ -226,7 +199,7 @@ const char* edgerec_model_info_json(edgerec_model* h) {
               ",\"trainRows\":" + std::to_string(m.info.train_rows) +
               ",\"formatVersion\":" + std::to_string(edgerec::kModelFormatVersion) +
               ",\"version\":\"" EDGEREC_VERSION "\",\"kernels\":\"" + edgerec::kernels::flavour() +
-              "\",\"precision\":\"" + (h->q_stride ? "int8" : "f32") + "\"}";
+              "\",\"precision\":\"" + (h->int8 ? "int8" : "f32") + "\"}";
   });
   return h && h->status == EDGEREC_OK ? h->text.c_str() : "";
 }
@@ -279,26 +252,20 @@ const float* edgerec_model_item_matrix(const edgerec_model* h) {
 int32_t edgerec_model_quantize(edgerec_model* h, int32_t int8) {
   return guarded(h, [&](const edgerec::Model& m) {
     if (!int8) {
-      h->q_items = {};
-      h->q_scale = {};
-      h->q_stride = 0;
+      h->int8.reset();
       return;
     }
     const auto* e = m.embeddings();
     if (!e) throw edgerec::Error(std::string(edgerec::kind_name(m.kind())) + " models have no item matrix to quantise");
-    const std::size_t n = static_cast<std::size_t>(e->V.rows()), dim = static_cast<std::size_t>(e->V.cols());
-    // Whole 8-column steps for the SIMD kernel; the padding columns are zero in both operands.
-    const std::size_t stride = (dim + 7) & ~std::size_t{7};
-    std::vector<std::int8_t> q(n * stride);
-    std::vector<float> scale(n);
-    edgerec::kernels::quantize_rows_int8(e->V.data(), n, dim, stride, q.data(), scale.data());
-    h->q_items = std::move(q);
-    h->q_scale = std::move(scale);
-    h->q_stride = stride;
+    h->int8 = std::make_unique<edgerec::NormIndex>(e->V, edgerec::NormIndex::Precision::int8);
   });
 }
 
-int32_t edgerec_model_precision_int8(const edgerec_model* h) { return h && h->q_stride ? 1 : 0; }
+int32_t edgerec_model_precision_int8(const edgerec_model* h) { return h && h->int8 ? 1 : 0; }
+
+uint32_t edgerec_last_scored(const edgerec_model* h) {
+  return h ? static_cast<uint32_t>(h->stats.scored) : 0;
+}
 
 int32_t edgerec_filter_set(edgerec_model* h, const uint32_t* include, uint32_t n_include,
                            const uint32_t* exclude, uint32_t n_exclude) {
@@ -316,13 +283,9 @@ int32_t edgerec_recommend(edgerec_model* h, uint32_t user, int32_t k, int32_t ex
       throw edgerec::Error("user index " + std::to_string(user) + " is out of range (" +
                            std::to_string(m.n_users()) + " users)");
     const auto seen = exclude_seen ? m.history(user) : std::vector<edgerec::ItemValue>{};
-    if (h->q_stride) {
-      const auto& e = *m.embeddings();
-      top_k_int8(h, e.U.row(user).data(), e.user_offset[user], k, &seen);
-      return;
-    }
-    m.score(user, h->scores.data());
-    finish_top_k(h, k, &seen);
+    const auto* e = m.embeddings();
+    query_top_k(h, e ? e->U.row(user).data() : nullptr, e ? e->user_offset[user] : 0.0f, k, &seen,
+                [&](const std::uint8_t* mask) { return m.top_k(user, k, mask, h->scores.data(), &h->stats); });
   });
   drop_filters(h);
   return rc;
@@ -333,16 +296,14 @@ int32_t edgerec_recommend_for(edgerec_model* h, const uint32_t* items, const flo
   const int32_t rc = guarded(h, [&](const edgerec::Model& m) {
     check_k(k);
     const auto history = to_history(m, items, values, n);
-    if (h->q_stride && !history.empty()) {
+    const float* u = nullptr;
+    float offset = 0.0f;
+    if (h->int8) {
       h->user.resize(static_cast<std::size_t>(m.embeddings()->V.cols()));
-      float offset = 0.0f;
-      if (m.fold_in_vector(history, h->user.data(), &offset)) {
-        top_k_int8(h, h->user.data(), offset, k, exclude_seen ? &history : nullptr);
-        return;
-      }
+      if (m.fold_in_vector(history, h->user.data(), &offset)) u = h->user.data();
     }
-    m.score_new(history, h->scores.data());
-    finish_top_k(h, k, exclude_seen ? &history : nullptr);
+    query_top_k(h, u, offset, k, exclude_seen ? &history : nullptr,
+                [&](const std::uint8_t* mask) { return m.top_k_new(history, k, mask, h->scores.data(), &h->stats); });
   });
   drop_filters(h);
   return rc;

@@ -312,6 +312,11 @@ export class Model {
     return this.#results('value');
   }
 
+  /** How many items the last recommend() / recommendFor() scored (for benchmarks). */
+  lastScored() {
+    return this.#rt.call('edgerec_last_scored', this.#handle());
+  }
+
   /** The scoring vector of a known user or of interactions: score(i) = vector . V[i] + offset. */
   userVector(user) {
     if (typeof user === 'string') {

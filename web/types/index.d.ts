@@ -69,11 +69,13 @@ export interface ModelInfo {
 
 export interface LoadOptions {
   /**
-   * 'int8': recommend() and recommendFor() scan an int8 copy of the item matrix (per-row
-   * scale, a quarter of the bytes, about twice as fast) for a short list of 4k candidates
-   * (at least k + 32) that is then re-scored in f32, so scores are f32 scores and the top-10
-   * overlap with f32 is >= 0.99. Refused for models without an item matrix (itemknn).
-   * Default 'none'.
+   * 'none' (default, f32): recommend() and recommendFor() are exact — the same items and scores
+   * as scoring every item — but visit items by decreasing norm and stop once no unvisited item
+   * can enter the top k (an index of 8 bytes per item, built on the first call).
+   * 'int8': they rank candidates with an int8 copy of the item matrix (per-row scale, a quarter
+   * of the bytes, stored in visit order), keep the best k + k/8 + 2 and re-score those in f32:
+   * scores are f32 scores, faster, but an item the codes rank low can be missed (top-10
+   * overlap with f32 >= 0.99). Refused for models without an item matrix (itemknn).
    */
   quantize?: 'int8' | 'none';
   /**
@@ -121,6 +123,8 @@ export class Model {
   userVector(user: string | Interaction[] | Profile): UserVector;
   /** A known user's training interactions, as the model file holds them. */
   history(userId: string): Interaction[];
+  /** How many items the last recommend() / recommendFor() scored (items() length when it scanned them all). For benchmarks. */
+  lastScored(): number;
   /** Releases the wasm memory. Further calls reject (or throw, for the synchronous ones); calling it again does nothing. */
   dispose(): void;
 }

@@ -12,6 +12,11 @@ namespace edgerec::kernels {
 void score_all(const float* u, const float* V, std::size_t n, std::size_t dim, float bias_add,
                float* out);
 
+// score_all() over listed rows only: out[j] = dot(u, V + rows[j]*dim) + bias_add, each value
+// bit-identical to the one score_all() computes for that row (exact top-K relies on it).
+void score_rows(const float* u, const float* V, std::size_t dim, const std::uint32_t* rows,
+                std::size_t count, float bias_add, float* out);
+
 // The int8 item-matrix flavour. Each row i of V is stored as int8 codes Q (row-major n x dim)
 // with a per-row scale: V(i, d) ~ row_scale[i] * Q(i, d). The query is int16 codes uq with one
 // scale: u(d) ~ u_scale * uq(d). Then
@@ -20,6 +25,11 @@ void score_all(const float* u, const float* V, std::size_t n, std::size_t dim, f
 void score_all_int8(const std::int16_t* uq, float u_scale, const std::int8_t* Q,
                     const float* row_scale, std::size_t n, std::size_t dim, float bias_add,
                     float* out);
+
+// score_all_int8() over listed rows only (rows of `stride` codes).
+void score_rows_int8(const std::int16_t* uq, float u_scale, const std::int8_t* Q,
+                     const float* row_scale, std::size_t stride, const std::uint32_t* rows,
+                     std::size_t count, float bias_add, float* out);
 
 // Symmetric per-row quantisation of V (n x dim, row-major) into Q (n x stride, stride >= dim,
 // columns past dim zeroed so kernels may run over the padded width) and row_scale (n floats).

@@ -20,6 +20,7 @@
 
 #include "edgerec/backend.hpp"
 #include "edgerec/data.hpp"
+#include "edgerec/topk.hpp"
 
 namespace edgerec {
 
@@ -122,6 +123,16 @@ class Model {
                               float* /*offset*/) const {
     return false;
   }
+  // The k best items of score(user) / score_new(history), skipping items where `skip`
+  // (nullable, n_items() bytes) is non-zero, in select_top_k() order. Exactly select_top_k()
+  // over the full scores; models in factor form get there scoring only the items a norm bound
+  // cannot rule out (NormIndex). `scratch`: n_items() floats of working space. `stats`
+  // (nullable) says how many items were scored.
+  virtual std::vector<TopK> top_k(index_t user, int k, const std::uint8_t* skip, float* scratch,
+                                  NormIndex::Stats* stats = nullptr) const;
+  virtual std::vector<TopK> top_k_new(const std::vector<ItemValue>& history, int k,
+                                      const std::uint8_t* skip, float* scratch,
+                                      NormIndex::Stats* stats = nullptr) const;
   // One predicted score (rating for explicit models).
   virtual float predict(index_t user, index_t item) const;
   // Which items of `history` pushed `item` up, largest first (all of them, caller truncates).
@@ -162,6 +173,8 @@ class Model {
 
  protected:
   virtual void fit_impl(const Interactions& train, Backend& backend, const Progress& progress) = 0;
+  // Called after the parameters change (end of fit(), a load): drops anything derived from them.
+  virtual void params_changed() {}
   void popularity_scores(float* out) const;
 };
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "edgerec/model.hpp"
+#include "edgerec/topk.hpp"
 
 namespace edgerec {
 
@@ -69,15 +70,12 @@ class Recommender {
  private:
   std::vector<ItemValue> to_history(const std::vector<UserInteraction>& interactions,
                                     int* ignored) const;
-  std::vector<Recommendation> top_k(const float* scores, const std::vector<ItemValue>* seen,
-                                    const RecommendOptions& options) const;
+  // The skip mask for `options` and `seen` (nullptr when nothing is skipped), in skip_.
+  const std::uint8_t* skip_mask(const std::vector<ItemValue>* seen, const RecommendOptions& options);
+  std::vector<Recommendation> to_recommendations(const std::vector<TopK>& top) const;
   const Model& model_;
   std::vector<float> scores_;
+  std::vector<std::uint8_t> skip_;
 };
-
-// Indices of the k largest scores, skipping entries where `skip` is non-null and true, sorted by
-// score descending then index ascending. NaN scores are never returned.
-std::vector<TopK> select_top_k(const float* scores, index_t n, int k,
-                               const std::vector<std::uint8_t>* skip = nullptr);
 
 }  // namespace edgerec

@@ -32,13 +32,13 @@ void Backend::score_topk(const Matrix& U, const std::vector<index_t>& rows, cons
       kernels::score_all(U.row(static_cast<Eigen::Index>(r)).data(), V.data(),
                          static_cast<std::size_t>(V.rows()), static_cast<std::size_t>(V.cols()),
                          0.0f, scores.data());
-      const std::vector<std::uint8_t>* skip_ptr = nullptr;
+      const std::uint8_t* skip_ptr = nullptr;
       if (exclude && user < exclude->rows() && exclude->row_size(user) > 0) {
         skip.assign(scores.size(), 0);
         const index_t* cols = exclude->row_indices(user);
         for (std::size_t j = 0; j < exclude->row_size(user); ++j)
           if (cols[j] < skip.size()) skip[cols[j]] = 1;
-        skip_ptr = &skip;
+        skip_ptr = skip.data();
       }
       out[r] = select_top_k(scores.data(), static_cast<index_t>(scores.size()), k, skip_ptr);
     }

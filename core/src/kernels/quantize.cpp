@@ -1,5 +1,6 @@
 // Quantisers for the int8 item-matrix path (kernels.hpp). Run once per model or once per query,
-// so they are plain portable code shared by every kernel flavour.
+// so they are plain portable code shared by every kernel flavour. Rounding is nearbyint (round
+// half to even, one instruction on x86 and in wasm) rather than lround, a library call in wasm.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -19,7 +20,7 @@ void quantize_rows_int8(const float* V, std::size_t n, std::size_t dim, std::siz
     const float scale = m / 127.0f;
     const float inv = m > 0.0f ? 127.0f / m : 0.0f;
     for (std::size_t d = 0; d < dim; ++d)
-      q[d] = static_cast<std::int8_t>(std::clamp(std::lround(v[d] * inv), -127L, 127L));
+      q[d] = static_cast<std::int8_t>(std::clamp(std::nearbyint(v[d] * inv), -127.0f, 127.0f));
     std::fill(q + dim, q + stride, std::int8_t{0});
     row_scale[i] = scale;
   }
@@ -29,11 +30,12 @@ float quantize_query_int16(const float* u, std::size_t dim, std::size_t stride, 
   // |sum| <= stride * 127 * qmax must fit in int32, so long vectors get fewer query levels.
   const long bound = static_cast<long>(2147483647.0 / (127.0 * static_cast<double>(std::max<std::size_t>(stride, 1))));
   const long qmax = std::min(32767L, bound);
+  const float limit = static_cast<float>(qmax);
   float m = 0.0f;
   for (std::size_t d = 0; d < dim; ++d) m = std::max(m, std::fabs(u[d]));
   const float inv = m > 0.0f ? static_cast<float>(qmax) / m : 0.0f;
   for (std::size_t d = 0; d < dim; ++d)
-    uq[d] = static_cast<std::int16_t>(std::clamp(std::lround(u[d] * inv), -qmax, qmax));
+    uq[d] = static_cast<std::int16_t>(std::clamp(std::nearbyint(u[d] * inv), -limit, limit));
   std::fill(uq + dim, uq + stride, std::int16_t{0});
   return m > 0.0f ? m / static_cast<float>(qmax) : 0.0f;
 }

@@ -2,6 +2,7 @@
 // there: ~8x slower than this). Four item rows are scored at once so that each load of the
 // user vector feeds four multiply-adds and four independent accumulator chains hide the
 // latency of f32x4.add; the four sums are then transposed into one vector and stored together.
+// The score_rows variants do the same over gathered rows (the pruned top-K's visits).
 #include <wasm_simd128.h>
 
 #include <cstdint>
@@ -34,97 +35,139 @@ inline std::int32_t hsum_i32(v128_t a) {
          wasm_i32x4_extract_lane(a, 2) + wasm_i32x4_extract_lane(a, 3);
 }
 
+// dot(u, r0..r3) as one vector. score_all() and score_rows() both go through this (and
+// score1()), so a row's score does not depend on which call or which group computed it; the
+// lane sums of hsum4_f32 and hsum_f32 add in the same order, so the groups agree too.
+inline v128_t score4(const float* u, const float* r0, const float* r1, const float* r2,
+                     const float* r3, std::size_t dim) {
+  const std::size_t d4 = dim & ~std::size_t{3};
+  v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+  for (std::size_t d = 0; d < d4; d += 4) {
+    const v128_t x = wasm_v128_load(u + d);
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(x, wasm_v128_load(r0 + d)));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(x, wasm_v128_load(r1 + d)));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(x, wasm_v128_load(r2 + d)));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(x, wasm_v128_load(r3 + d)));
+  }
+  v128_t s = hsum4_f32(a0, a1, a2, a3);
+  if (d4 < dim) {
+    // Leftover columns (bias columns make widths like 66): scalar, added lane by lane.
+    float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    for (std::size_t d = d4; d < dim; ++d) {
+      t0 += u[d] * r0[d];
+      t1 += u[d] * r1[d];
+      t2 += u[d] * r2[d];
+      t3 += u[d] * r3[d];
+    }
+    s = wasm_f32x4_add(s, wasm_f32x4_make(t0, t1, t2, t3));
+  }
+  return s;
+}
+
+inline float score1(const float* u, const float* r, std::size_t dim) {
+  const std::size_t d4 = dim & ~std::size_t{3};
+  v128_t a = wasm_f32x4_splat(0.0f);
+  for (std::size_t d = 0; d < d4; d += 4)
+    a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load(u + d), wasm_v128_load(r + d)));
+  float t = 0;
+  for (std::size_t d = d4; d < dim; ++d) t += u[d] * r[d];
+  return hsum_f32(a) + t;
+}
+
+// The int8 counterparts: load8x8 sign-extends eight int8 codes to i16x8, and i32x4.dot_i16x8_s
+// multiplies and adds pairs into exact int32 lanes (so here any grouping gives the same sums).
+inline v128_t dot4_int8(const std::int16_t* uq, const std::int8_t* r0, const std::int8_t* r1,
+                        const std::int8_t* r2, const std::int8_t* r3, std::size_t dim) {
+  const std::size_t d8 = dim & ~std::size_t{7};
+  v128_t a0 = wasm_i32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+  for (std::size_t d = 0; d < d8; d += 8) {
+    const v128_t x = wasm_v128_load(uq + d);
+    a0 = wasm_i32x4_add(a0, wasm_i32x4_dot_i16x8(x, wasm_i16x8_load8x8(r0 + d)));
+    a1 = wasm_i32x4_add(a1, wasm_i32x4_dot_i16x8(x, wasm_i16x8_load8x8(r1 + d)));
+    a2 = wasm_i32x4_add(a2, wasm_i32x4_dot_i16x8(x, wasm_i16x8_load8x8(r2 + d)));
+    a3 = wasm_i32x4_add(a3, wasm_i32x4_dot_i16x8(x, wasm_i16x8_load8x8(r3 + d)));
+  }
+  v128_t s = hsum4_i32(a0, a1, a2, a3);
+  if (d8 < dim) {
+    std::int32_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    for (std::size_t d = d8; d < dim; ++d) {
+      t0 += uq[d] * r0[d];
+      t1 += uq[d] * r1[d];
+      t2 += uq[d] * r2[d];
+      t3 += uq[d] * r3[d];
+    }
+    s = wasm_i32x4_add(s, wasm_i32x4_make(t0, t1, t2, t3));
+  }
+  return s;
+}
+
+inline std::int32_t dot1_int8(const std::int16_t* uq, const std::int8_t* r, std::size_t dim) {
+  const std::size_t d8 = dim & ~std::size_t{7};
+  v128_t a = wasm_i32x4_splat(0);
+  for (std::size_t d = 0; d < d8; d += 8)
+    a = wasm_i32x4_add(a, wasm_i32x4_dot_i16x8(wasm_v128_load(uq + d), wasm_i16x8_load8x8(r + d)));
+  std::int32_t s = hsum_i32(a);
+  for (std::size_t d = d8; d < dim; ++d) s += uq[d] * r[d];
+  return s;
+}
+
 }  // namespace
 
 void score_all(const float* u, const float* V, std::size_t n, std::size_t dim, float bias_add,
                float* out) {
-  const std::size_t d4 = dim & ~std::size_t{3};
   const v128_t bias = wasm_f32x4_splat(bias_add);
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    const float* r0 = V + i * dim;
-    const float* r1 = r0 + dim;
-    const float* r2 = r1 + dim;
-    const float* r3 = r2 + dim;
-    v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
-    for (std::size_t d = 0; d < d4; d += 4) {
-      const v128_t x = wasm_v128_load(u + d);
-      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(x, wasm_v128_load(r0 + d)));
-      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(x, wasm_v128_load(r1 + d)));
-      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(x, wasm_v128_load(r2 + d)));
-      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(x, wasm_v128_load(r3 + d)));
-    }
-    v128_t s = hsum4_f32(a0, a1, a2, a3);
-    if (d4 < dim) {
-      // Leftover columns (bias columns make widths like 66): scalar, added lane by lane.
-      float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
-      for (std::size_t d = d4; d < dim; ++d) {
-        t0 += u[d] * r0[d];
-        t1 += u[d] * r1[d];
-        t2 += u[d] * r2[d];
-        t3 += u[d] * r3[d];
-      }
-      s = wasm_f32x4_add(s, wasm_f32x4_make(t0, t1, t2, t3));
-    }
-    wasm_v128_store(out + i, wasm_f32x4_add(s, bias));
-  }
-  for (; i < n; ++i) {
     const float* r = V + i * dim;
-    v128_t a = wasm_f32x4_splat(0.0f);
-    for (std::size_t d = 0; d < d4; d += 4)
-      a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load(u + d), wasm_v128_load(r + d)));
-    float s = hsum_f32(a);
-    float t = 0;
-    for (std::size_t d = d4; d < dim; ++d) t += u[d] * r[d];
-    out[i] = s + t + bias_add;
+    wasm_v128_store(out + i, wasm_f32x4_add(score4(u, r, r + dim, r + 2 * dim, r + 3 * dim, dim), bias));
   }
+  for (; i < n; ++i) out[i] = score1(u, V + i * dim, dim) + bias_add;
+}
+
+void score_rows(const float* u, const float* V, std::size_t dim, const std::uint32_t* rows,
+                std::size_t count, float bias_add, float* out) {
+  const v128_t bias = wasm_f32x4_splat(bias_add);
+  std::size_t j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const v128_t s = score4(u, V + std::size_t{rows[j]} * dim, V + std::size_t{rows[j + 1]} * dim,
+                            V + std::size_t{rows[j + 2]} * dim, V + std::size_t{rows[j + 3]} * dim, dim);
+    wasm_v128_store(out + j, wasm_f32x4_add(s, bias));
+  }
+  for (; j < count; ++j) out[j] = score1(u, V + std::size_t{rows[j]} * dim, dim) + bias_add;
 }
 
 void score_all_int8(const std::int16_t* uq, float u_scale, const std::int8_t* Q,
                     const float* row_scale, std::size_t n, std::size_t dim, float bias_add,
                     float* out) {
-  // Eight columns per step: load8x8 sign-extends eight int8 codes to i16x8, and
-  // i32x4.dot_i16x8_s multiplies and adds pairs into exact int32 lanes.
-  const std::size_t d8 = dim & ~std::size_t{7};
   const v128_t bias = wasm_f32x4_splat(bias_add);
   const v128_t us = wasm_f32x4_splat(u_scale);
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    const std::int8_t* r0 = Q + i * dim;
-    const std::int8_t* r1 = r0 + dim;
-    const std::int8_t* r2 = r1 + dim;
-    const std::int8_t* r3 = r2 + dim;
-    v128_t a0 = wasm_i32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
-    for (std::size_t d = 0; d < d8; d += 8) {
-      const v128_t x = wasm_v128_load(uq + d);
-      a0 = wasm_i32x4_add(a0, wasm_i32x4_dot_i16x8(x, wasm_i16x8_load8x8(r0 + d)));
-      a1 = wasm_i32x4_add(a1, wasm_i32x4_dot_i16x8(x, wasm_i16x8_load8x8(r1 + d)));
-      a2 = wasm_i32x4_add(a2, wasm_i32x4_dot_i16x8(x, wasm_i16x8_load8x8(r2 + d)));
-      a3 = wasm_i32x4_add(a3, wasm_i32x4_dot_i16x8(x, wasm_i16x8_load8x8(r3 + d)));
-    }
-    v128_t s = hsum4_i32(a0, a1, a2, a3);
-    if (d8 < dim) {
-      std::int32_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
-      for (std::size_t d = d8; d < dim; ++d) {
-        t0 += uq[d] * r0[d];
-        t1 += uq[d] * r1[d];
-        t2 += uq[d] * r2[d];
-        t3 += uq[d] * r3[d];
-      }
-      s = wasm_i32x4_add(s, wasm_i32x4_make(t0, t1, t2, t3));
-    }
+    const std::int8_t* r = Q + i * dim;
+    const v128_t s = dot4_int8(uq, r, r + dim, r + 2 * dim, r + 3 * dim, dim);
     const v128_t scale = wasm_f32x4_mul(us, wasm_v128_load(row_scale + i));
     wasm_v128_store(out + i, wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale), bias));
   }
-  for (; i < n; ++i) {
-    const std::int8_t* r = Q + i * dim;
-    v128_t a = wasm_i32x4_splat(0);
-    for (std::size_t d = 0; d < d8; d += 8)
-      a = wasm_i32x4_add(a, wasm_i32x4_dot_i16x8(wasm_v128_load(uq + d), wasm_i16x8_load8x8(r + d)));
-    std::int32_t s = hsum_i32(a);
-    for (std::size_t d = d8; d < dim; ++d) s += uq[d] * r[d];
-    out[i] = static_cast<float>(s) * (u_scale * row_scale[i]) + bias_add;
+  for (; i < n; ++i)
+    out[i] = static_cast<float>(dot1_int8(uq, Q + i * dim, dim)) * (u_scale * row_scale[i]) + bias_add;
+}
+
+void score_rows_int8(const std::int16_t* uq, float u_scale, const std::int8_t* Q,
+                     const float* row_scale, std::size_t stride, const std::uint32_t* rows,
+                     std::size_t count, float bias_add, float* out) {
+  const v128_t bias = wasm_f32x4_splat(bias_add);
+  const v128_t us = wasm_f32x4_splat(u_scale);
+  std::size_t j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const v128_t s = dot4_int8(uq, Q + std::size_t{rows[j]} * stride, Q + std::size_t{rows[j + 1]} * stride,
+                               Q + std::size_t{rows[j + 2]} * stride, Q + std::size_t{rows[j + 3]} * stride, stride);
+    const v128_t scale = wasm_f32x4_mul(us, wasm_f32x4_make(row_scale[rows[j]], row_scale[rows[j + 1]],
+                                                            row_scale[rows[j + 2]], row_scale[rows[j + 3]]));
+    wasm_v128_store(out + j, wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale), bias));
   }
+  for (; j < count; ++j)
+    out[j] = static_cast<float>(dot1_int8(uq, Q + std::size_t{rows[j]} * stride, stride)) *
+                 (u_scale * row_scale[rows[j]]) + bias_add;
 }
 
 std::size_t next_above(const float* scores, std::size_t begin, std::size_t n, float threshold) {

@@ -24,6 +24,33 @@ void EmbeddingModel::score_new(const std::vector<ItemValue>& history, float* out
                      static_cast<std::size_t>(emb_.V.cols()), offset, out);
 }
 
+void EmbeddingModel::params_changed() {
+  const std::lock_guard<std::mutex> lock(index_mutex_);
+  index_.reset();
+}
+
+const NormIndex& EmbeddingModel::item_index() const {
+  const std::lock_guard<std::mutex> lock(index_mutex_);
+  if (!index_) index_ = std::make_shared<const NormIndex>(emb_.V);
+  return *index_;
+}
+
+std::vector<TopK> EmbeddingModel::top_k(index_t user, int k, const std::uint8_t* skip,
+                                        float* scratch, NormIndex::Stats* stats) const {
+  return item_index().top_k(emb_.V, emb_.U.row(user).data(), emb_.user_offset[user], k, skip,
+                            scratch, stats);
+}
+
+std::vector<TopK> EmbeddingModel::top_k_new(const std::vector<ItemValue>& history, int k,
+                                            const std::uint8_t* skip, float* scratch,
+                                            NormIndex::Stats* stats) const {
+  if (history.empty()) return Model::top_k_new(history, k, skip, scratch, stats);
+  RowVector u = RowVector::Zero(emb_.V.cols());
+  float offset = 0.0f;
+  fold_in(history, u, offset);
+  return item_index().top_k(emb_.V, u.data(), offset, k, skip, scratch, stats);
+}
+
 bool EmbeddingModel::fold_in_vector(const std::vector<ItemValue>& history, float* u,
                                     float* offset) const {
   if (history.empty()) return false;
@@ -84,6 +111,7 @@ void EmbeddingModel::save_embeddings(Writer& w) const {
 }
 
 void EmbeddingModel::load_embeddings(Reader& r) {
+  params_changed();
   emb_.factor_dims = r.i32("factor_dims");
   if (emb_.factor_dims < 0 || emb_.factor_dims > 4096) r.fail("factor_dims", "out of range");
   emb_.U = r.matrix("user_factors", n_users(), -1);

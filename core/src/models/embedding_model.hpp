@@ -5,6 +5,9 @@
 
 #include <Eigen/Core>
 
+#include <memory>
+#include <mutex>
+
 #include "edgerec/model.hpp"
 #include "edgerec/model_file.hpp"
 
@@ -18,6 +21,11 @@ class EmbeddingModel : public Model {
   void drop_users() override;
   void score(index_t user, float* out) const override;
   void score_new(const std::vector<ItemValue>& history, float* out) const override;
+  std::vector<TopK> top_k(index_t user, int k, const std::uint8_t* skip, float* scratch,
+                          NormIndex::Stats* stats = nullptr) const override;
+  std::vector<TopK> top_k_new(const std::vector<ItemValue>& history, int k,
+                              const std::uint8_t* skip, float* scratch,
+                              NormIndex::Stats* stats = nullptr) const override;
   bool fold_in_vector(const std::vector<ItemValue>& history, float* u,
                       float* offset) const override;
   float predict(index_t user, index_t item) const override;
@@ -36,7 +44,16 @@ class EmbeddingModel : public Model {
   // Reads what save_embeddings() wrote and checks its shape against the id maps.
   void load_embeddings(Reader& r);
 
+  void params_changed() override;
+
   Embeddings emb_;
+
+ private:
+  // The NormIndex over emb_.V, built on the first top-K (so training and evaluation, which never
+  // ask for one, do not pay for it) under a lock, then shared read-only.
+  const NormIndex& item_index() const;
+  mutable std::mutex index_mutex_;
+  mutable std::shared_ptr<const NormIndex> index_;
 };
 
 }  // namespace edgerec

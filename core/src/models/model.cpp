@@ -110,7 +110,23 @@ void Model::fit(const Interactions& train, const Hyper& h, Backend& backend,
   info.source = train.source;
   info.threads = backend.threads();
   fit_impl(train, backend, progress);
+  params_changed();
   info.fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::vector<TopK> Model::top_k(index_t user, int k, const std::uint8_t* skip, float* scratch,
+                               NormIndex::Stats* stats) const {
+  score(user, scratch);
+  if (stats) *stats = {n_items(), true};
+  return select_top_k(scratch, n_items(), k, skip);
+}
+
+std::vector<TopK> Model::top_k_new(const std::vector<ItemValue>& history, int k,
+                                   const std::uint8_t* skip, float* scratch,
+                                   NormIndex::Stats* stats) const {
+  score_new(history, scratch);
+  if (stats) *stats = {n_items(), true};
+  return select_top_k(scratch, n_items(), k, skip);
 }
 
 float Model::predict(index_t user, index_t item) const {

@@ -4,38 +4,6 @@
 #include <cmath>
 
 namespace edgerec {
-namespace {
-
-// Strict "better than": higher score, then lower index — the one ordering used everywhere.
-inline bool better(const TopK& a, const TopK& b) {
-  return a.score > b.score || (a.score == b.score && a.item < b.item);
-}
-
-}  // namespace
-
-std::vector<TopK> select_top_k(const float* scores, index_t n, int k,
-                               const std::vector<std::uint8_t>* skip) {
-  std::vector<TopK> heap;
-  if (k <= 0) return heap;
-  const std::size_t cap = static_cast<std::size_t>(k);
-  heap.reserve(cap + 1);
-  // Min-heap on `better`: the front is the worst of the kept k, so most items cost one compare.
-  for (index_t i = 0; i < n; ++i) {
-    const float s = scores[i];
-    if (std::isnan(s) || (skip && (*skip)[i])) continue;
-    const TopK c{i, s};
-    if (heap.size() < cap) {
-      heap.push_back(c);
-      std::push_heap(heap.begin(), heap.end(), better);
-    } else if (better(c, heap.front())) {
-      std::pop_heap(heap.begin(), heap.end(), better);
-      heap.back() = c;
-      std::push_heap(heap.begin(), heap.end(), better);
-    }
-  }
-  std::sort(heap.begin(), heap.end(), better);
-  return heap;
-}
 
 Recommender::Recommender(const Model& model) : model_(model), scores_(model.n_items()) {}
 
@@ -56,28 +24,27 @@ std::vector<ItemValue> Recommender::to_history(const std::vector<UserInteraction
   return h;
 }
 
-std::vector<Recommendation> Recommender::top_k(const float* scores,
-                                               const std::vector<ItemValue>* seen,
-                                               const RecommendOptions& o) const {
+const std::uint8_t* Recommender::skip_mask(const std::vector<ItemValue>* seen,
+                                           const RecommendOptions& o) {
   if (o.k < 0) throw Error("k must be >= 0");
-  const index_t n = model_.n_items();
-  std::vector<std::uint8_t> skip;
-  const bool any_filter = !o.include.empty() || !o.exclude.empty() || (seen && !seen->empty());
-  if (any_filter) {
-    skip.assign(n, o.include.empty() ? 0 : 1);
-    auto resolve = [&](const std::string& id) -> std::int64_t {
-      const std::int64_t i = model_.items.find(id);
-      if (i < 0 && !o.ignore_unknown_items) throw Error("unknown item id '" + id + "'");
-      return i;
-    };
-    for (const auto& id : o.include)
-      if (auto i = resolve(id); i >= 0) skip[static_cast<std::size_t>(i)] = 0;
-    for (const auto& id : o.exclude)
-      if (auto i = resolve(id); i >= 0) skip[static_cast<std::size_t>(i)] = 1;
-    if (seen)
-      for (const auto& h : *seen) skip[h.item] = 1;
-  }
-  const auto top = select_top_k(scores, n, o.k, any_filter ? &skip : nullptr);
+  const bool any = !o.include.empty() || !o.exclude.empty() || (seen && !seen->empty());
+  if (!any) return nullptr;
+  skip_.assign(model_.n_items(), o.include.empty() ? 0 : 1);
+  auto resolve = [&](const std::string& id) -> std::int64_t {
+    const std::int64_t i = model_.items.find(id);
+    if (i < 0 && !o.ignore_unknown_items) throw Error("unknown item id '" + id + "'");
+    return i;
+  };
+  for (const auto& id : o.include)
+    if (auto i = resolve(id); i >= 0) skip_[static_cast<std::size_t>(i)] = 0;
+  for (const auto& id : o.exclude)
+    if (auto i = resolve(id); i >= 0) skip_[static_cast<std::size_t>(i)] = 1;
+  if (seen)
+    for (const auto& h : *seen) skip_[h.item] = 1;
+  return skip_.data();
+}
+
+std::vector<Recommendation> Recommender::to_recommendations(const std::vector<TopK>& top) const {
   std::vector<Recommendation> out;
   out.reserve(top.size());
   for (const auto& t : top) out.push_back({model_.items.id(t.item), t.score});
@@ -87,9 +54,9 @@ std::vector<Recommendation> Recommender::top_k(const float* scores,
 std::vector<Recommendation> Recommender::recommend(const std::string& user,
                                                    const RecommendOptions& o) {
   const index_t u = model_.users.at(user, "user");
-  model_.score(u, scores_.data());
   const auto seen = o.exclude_seen ? model_.history(u) : std::vector<ItemValue>{};
-  return top_k(scores_.data(), &seen, o);
+  const std::uint8_t* skip = skip_mask(&seen, o);
+  return to_recommendations(model_.top_k(u, o.k, skip, scores_.data()));
 }
 
 std::vector<std::vector<Recommendation>> Recommender::recommend_batch(
@@ -124,9 +91,8 @@ std::vector<std::vector<Recommendation>> Recommender::recommend_batch(
 std::vector<Recommendation> Recommender::recommend_for(
     const std::vector<UserInteraction>& interactions, const RecommendOptions& o, int* ignored) {
   const auto h = to_history(interactions, ignored);
-  model_.score_new(h, scores_.data());
-  const std::vector<ItemValue> none;
-  return top_k(scores_.data(), o.exclude_seen ? &h : &none, o);
+  const std::uint8_t* skip = skip_mask(o.exclude_seen ? &h : nullptr, o);
+  return to_recommendations(model_.top_k_new(h, o.k, skip, scores_.data()));
 }
 
 std::vector<Recommendation> Recommender::similar(const std::string& item, int k) {
@@ -135,7 +101,7 @@ std::vector<Recommendation> Recommender::similar(const std::string& item, int k)
   RecommendOptions o;
   o.k = k;
   const std::vector<ItemValue> self{{i, 1.0f}};
-  return top_k(scores_.data(), &self, o);
+  return to_recommendations(select_top_k(scores_.data(), model_.n_items(), k, skip_mask(&self, o)));
 }
 
 namespace {
