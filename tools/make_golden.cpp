@@ -8,6 +8,9 @@
 // proves that what was saved is what was trained. Run it once per format version into a new
 // models/golden/v<N>/ folder. Existing files are kept unless --overwrite is given: a released
 // version's files must never change (see models/golden/README.md).
+// Since format version 2 the factor kinds ials and svd also get <kind>.int8.edgerec, saved with
+// SaveOptions::int8_items; its expectations come from that file's dequantised model (what any
+// reader of it must reproduce), read back from the bytes before they are written.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -96,6 +99,18 @@ int main(int argc, char** argv) {
       std::cout << model_path << "  " << std::filesystem::file_size(model_path) << " bytes, "
                 << model->n_users() << " users x " << model->n_items() << " items, "
                 << model->seen.nnz() << " interactions\n";
+
+      if (kind != ModelKind::ials && kind != ModelKind::svd) continue;
+      SaveOptions int8;
+      int8.int8_items = true;
+      const std::string int8_path = (dir / (name + ".int8.edgerec")).string();
+      const std::string int8_bytes = model_to_bytes(*model, int8);
+      const std::string int8_expected = expectations(*model_from_bytes(int8_bytes.data(), int8_bytes.size()));
+      save_model(*model, int8_path, int8);
+      std::ofstream(dir / (name + ".int8.expected.tsv"), std::ios::binary) << int8_expected;
+      if (expectations(*load_model(int8_path)) != int8_expected)
+        throw Error(int8_path + ": reloaded model does not reproduce its expectations");
+      std::cout << int8_path << "  " << std::filesystem::file_size(int8_path) << " bytes\n";
     }
   } catch (const Error& e) {
     std::cerr << "edgerec_make_golden: " << e.what() << "\n";

@@ -459,8 +459,8 @@ TEST_CASE("header errors are specific", "[model_file]") {
         "m.edgerec: not an edgerec model file (bad magic)");
   CHECK(err("ERM").find("truncated") != std::string::npos);
   CHECK(err(good.substr(0, 20)).find("truncated") != std::string::npos);
-  CHECK(err(pack(1, payload, 7)) ==
-        "m.edgerec: model format version 7 is newer than this edgerec supports (1); upgrade edgerec");
+  CHECK(err(pack(1, payload, 7)) == "m.edgerec: model format version 7 is newer than this edgerec supports (" +
+                                        std::to_string(kModelFormatVersion) + "); upgrade edgerec");
   CHECK(err(pack(1, payload, 0)) != "");
   CHECK(err(pack(99, payload)) == "m.edgerec: unknown model kind 99 (newer edgerec?)");
   CHECK(err(pack(0, payload)) != "");
@@ -628,6 +628,89 @@ TEST_CASE("every model kind round-trips through bytes and files", "[model_file]"
   }
 }
 
+namespace {
+// Largest |entry| of a row (a plain loop: Eigen's AVX-512 maxCoeff trips a false
+// -Wmaybe-uninitialized in GCC 12).
+float max_abs(const Matrix& m, Eigen::Index row) {
+  float a = 0.0f;
+  for (Eigen::Index d = 0; d < m.cols(); ++d) a = std::max(a, std::fabs(m(row, d)));
+  return a;
+}
+}  // namespace
+
+TEST_CASE("int8 item matrices: layout, round trip within half a step, untrusted input",
+          "[model_file]") {
+  Matrix m(3, 5);
+  m << 1.0f, -2.0f, 0.5f, 0.0f, 4.0f,  //
+      0, 0, 0, 0, 0,                    // an all-zero row: scale 0
+      -1e-3f, 2e-3f, 3e-3f, -4e-3f, 5e-3f;
+  Writer w;
+  w.int8_matrix(m);
+  const std::string b = w.take();
+  // flag, rows, cols, 3 scales, 15 codes
+  REQUIRE(b.size() == 1 + 8 + 8 + 3 * 4 + 15);
+  CHECK(get_le64(b, 1) == 3);
+  CHECK(get_le64(b, 9) == 5);
+  CHECK(static_cast<signed char>(b[1 + 16 + 12 + 4]) == 127);  // the row's largest |entry|
+  auto read = [](const std::string& bytes) {
+    Reader r(bytes.data(), bytes.size(), "x.edgerec");
+    return r.int8_matrix("item_factors", 3, 5);
+  };
+  const Matrix back = read(b);
+  for (Eigen::Index i = 0; i < 3; ++i) {
+    const float step = max_abs(m, i) / 127.0f;
+    for (Eigen::Index d = 0; d < 5; ++d) CHECK(std::fabs(back(i, d) - m(i, d)) <= 0.5f * step * 1.0001f);
+  }
+  CHECK(back.row(1).isZero());
+
+  std::string bad = b;
+  bad[1 + 16 + 12 + 2] = static_cast<char>(-128);
+  CHECK(error_of([&] { read(bad); }).find("code 2 is -128") != std::string::npos);
+  bad = b;
+  put_le(bad, 1 + 16 + 4, 0xBF800000u, 4);  // scale of row 1 = -1.0f
+  CHECK(error_of([&] { read(bad); }).find("row 1 has a negative") != std::string::npos);
+  bad = b;
+  put_le(bad, 1 + 16, 0x7FC00000u, 4);  // NaN scale
+  CHECK(error_of([&] { read(bad); }) != "");
+  CHECK(error_of([&] { read(b.substr(0, b.size() - 1)); }).find("exceed") != std::string::npos);
+  bad = b;
+  put_le(bad, 1, 1ull << 40, 8);
+  CHECK(error_of([&] {
+          Reader r(bad.data(), bad.size(), "x.edgerec");
+          r.int8_matrix("item_factors", -1, 5);
+        }).find("exceed") != std::string::npos);
+}
+
+TEST_CASE("SaveOptions::int8_items: a quarter of the matrix bytes, same ranking quality",
+          "[model_file]") {
+  for (ModelKind kind : all_kinds()) {
+    INFO("kind " << kind_name(kind));
+    const auto model = train_small(kind);
+    SaveOptions o;
+    o.int8_items = true;
+    if (!model->embeddings()) {
+      CHECK(error_of([&] { model_to_bytes(*model, o); }) == "itemknn models have no item matrix to store as int8");
+      continue;
+    }
+    const std::string f32 = model_to_bytes(*model);
+    const std::string int8 = model_to_bytes(*model, o);
+    const auto& V = model->embeddings()->V;
+    CHECK(f32.size() - int8.size() == static_cast<std::size_t>(V.size()) * 3 - static_cast<std::size_t>(V.rows()) * 4);
+    const auto loaded = model_from_bytes(int8.data(), int8.size());
+    REQUIRE(loaded->embeddings());
+    CHECK(loaded->embeddings()->items_int8);
+    CHECK_FALSE(model_from_bytes(f32.data(), f32.size())->embeddings()->items_int8);
+    const auto& W = loaded->embeddings()->V;
+    for (Eigen::Index i = 0; i < V.rows(); ++i) {
+      const float step = max_abs(V, i) / 127.0f;
+      const Matrix diff = W.row(i) - V.row(i);
+      CHECK(max_abs(diff, 0) <= 0.5f * step * 1.0001f);
+    }
+    // Re-saving the loaded (dequantised) model as int8 reproduces the same codes.
+    CHECK(model_to_bytes(*loaded, o) == int8);
+  }
+}
+
 TEST_CASE("golden files of every format version load and reproduce their results",
           "[model_file]") {
   const fs::path root(EDGEREC_GOLDEN_DIR);
@@ -653,7 +736,11 @@ TEST_CASE("golden files of every format version load and reproduce their results
       const std::string bytes = read_file(path);
       CHECK(read_header(bytes.data(), bytes.size(), path).version == version);
       const auto model = load_model(path);
-      CHECK(std::string(kind_name(model->kind())) == f.path().stem().string());
+      // <kind>.edgerec, or <kind>.int8.edgerec for an int8 item matrix (version 2 on).
+      const std::string stem = f.path().stem().string();
+      const bool int8 = stem.size() > 5 && stem.compare(stem.size() - 5, 5, ".int8") == 0;
+      CHECK(std::string(kind_name(model->kind())) == (int8 ? stem.substr(0, stem.size() - 5) : stem));
+      if (model->embeddings()) CHECK(model->embeddings()->items_int8 == int8);
 
       // user \t rank \t item \t score, '#' comments.
       fs::path expected_path = f.path();

@@ -26,6 +26,7 @@ struct edgerec_model {
   std::unique_ptr<edgerec::NormIndex> int8;
   std::vector<float> user;  // a folded-in user vector
   edgerec::NormIndex::Stats stats;  // of the last recommend call
+  std::uint32_t file_version = 0;   // the loaded file's format version
 };
 
 namespace {
@@ -169,6 +170,8 @@ edgerec_model* edgerec_model_load(const uint8_t* bytes, uint32_t size) {
   try {
     if (!bytes && size) throw edgerec::Error("null model bytes");
     h->model = edgerec::model_from_bytes(reinterpret_cast<const char*>(bytes), size, "model");
+    // Bytes 4..7 of a file model_from_bytes() accepted: its format version, little-endian.
+    for (int b = 3; b >= 0; --b) h->file_version = (h->file_version << 8) | bytes[4 + b];
     h->scores.resize(h->model->n_items());
   } catch (const std::bad_alloc&) {
     h->status = EDGEREC_ERROR;
@@ -197,7 +200,8 @@ const char* edgerec_model_info_json(edgerec_model* h) {
               ",\"factors\":" + std::to_string(e ? e->factor_dims : 0) +
               ",\"predictsRatings\":" + (m.predicts_ratings() ? "true" : "false") +
               ",\"trainRows\":" + std::to_string(m.info.train_rows) +
-              ",\"formatVersion\":" + std::to_string(edgerec::kModelFormatVersion) +
+              ",\"formatVersion\":" + std::to_string(h->file_version) +
+              ",\"fileItemMatrix\":" + (e ? (e->items_int8 ? "\"int8\"" : "\"f32\"") : "null") +
               ",\"version\":\"" EDGEREC_VERSION "\",\"kernels\":\"" + edgerec::kernels::flavour() +
               "\",\"precision\":\"" + (h->int8 ? "int8" : "f32") + "\"}";
   });

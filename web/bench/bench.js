@@ -1,11 +1,11 @@
 // The benchmark page's measurements (web/bench/run.mjs drives it in Chromium and prints JSON).
 //
 // Timing: V8 optimises a wasm function only after some calls, so every path is warmed up first.
-// Under cross-origin isolation (run.mjs serves COOP/COEP) performance.now() is precise to a few
-// microseconds and each query is timed on its own: the figures are medians of single queries.
-// Without it Chromium rounds to 100 us, so queries are timed in batches and the figure is the
-// median of the batch means. The engines take turns in rounds, so a busy moment on the machine
-// slows them all alike and the figures of one run compare fairly.
+// Queries are timed in batches and each figure is the median of the batch means: Chromium's
+// performance.now() resolves 5 us under cross-origin isolation (run.mjs serves COOP/COEP) and
+// 100 us without, while a pruned top-K takes tens of microseconds, so single queries would only
+// measure the clock. Batches are 10 queries isolated, 40 not. The engines take turns in rounds,
+// so a busy moment on the machine slows them all alike and the figures of one run compare fairly.
 import * as edgerec from '../src/index.js';
 
 const now = () => performance.now();
@@ -27,30 +27,21 @@ function summary(samples) {
 // Times each of `paths` ({ name: [fn, inputs] }) over its inputs in turn. The paths take turns
 // in `rounds` rounds, so whatever else the machine does at some moment slows them all alike;
 // each is warmed up first. Returns { name: { median, p10, p90, queries } } in ms per query.
-async function timePaths(paths, { warmup = 200, queries = 2000, batch = 40, rounds = 10 } = {}) {
+async function timePaths(paths, { warmup = 200, queries = 2000, batch = isolated ? 10 : 40, rounds = 10 } = {}) {
   const state = Object.entries(paths).map(([name, [fn, inputs]]) => ({ name, fn, inputs, q: 0, samples: [] }));
   const next = (p) => p.inputs[p.q++ % p.inputs.length];
   for (const p of state) for (let i = 0; i < warmup; ++i) await p.fn(next(p));
   const perRound = Math.max(1, Math.ceil(queries / rounds));
   for (let r = 0; r < rounds; ++r) {
     for (const p of state) {
-      if (isolated) {
-        for (let i = 0; i < perRound; ++i) {
-          const input = next(p);
-          const t0 = now();
-          await p.fn(input);
-          p.samples.push(now() - t0);
-        }
-      } else {
-        for (let b = 0; b < Math.ceil(perRound / batch); ++b) {
-          const t0 = now();
-          for (let i = 0; i < batch; ++i) await p.fn(next(p));
-          p.samples.push((now() - t0) / batch);
-        }
+      for (let b = 0; b < Math.ceil(perRound / batch); ++b) {
+        const t0 = now();
+        for (let i = 0; i < batch; ++i) await p.fn(next(p));
+        p.samples.push((now() - t0) / batch);
       }
     }
   }
-  return Object.fromEntries(state.map((p) => [p.name, summary(p.samples)]));
+  return Object.fromEntries(state.map((p) => [p.name, { ...summary(p.samples), queries: p.samples.length * batch }]));
 }
 
 // A small seeded generator (mulberry32) so every run folds in the same histories.
@@ -83,7 +74,7 @@ async function fetchBytes(url) {
 export async function run(config) {
   const k = config.k ?? 10;
   const opts = { warmup: config.warmup ?? 200, queries: config.queries ?? 2000 };
-  const out = { timing: isolated ? 'per-query median' : 'median of batch means', cross_origin_isolated: isolated };
+  const out = { timing: `median of ${isolated ? 10 : 40}-query batch means`, cross_origin_isolated: isolated };
   const status = (text) => { document.getElementById('status').textContent = text; };
 
   status('Fetching the model…');
@@ -158,10 +149,10 @@ export async function run(config) {
   out.foldin_recommend_ms = t.foldin_recommend.median;
   if (t.foldin) {
     out.foldin_ms = t.foldin.median;
-    out.foldin_what = `fold-in alone (userVector of ${n} interactions); foldin_recommend_ms adds scoring every item + top-${k}`;
+    out.foldin_what = `fold-in alone (userVector of ${n} interactions); foldin_recommend_ms adds the top-${k}`;
   } else {
     out.foldin_ms = t.foldin_recommend.median;
-    out.foldin_what = `recommendFor(${n} interactions): fold-in + scoring every item + top-${k}`;
+    out.foldin_what = `recommendFor(${n} interactions): fold-in + top-${k}`;
   }
   out.foldin_interactions = n;
   out.queries_per_path = t.f32.queries;

@@ -8,7 +8,8 @@
 // model, serves web/ and the cache on 127.0.0.1, and drives Debian's Chromium through
 // playwright-core: web/bench/index.html times the queries; the demo is loaded --runs times, each
 // in a fresh browser profile (cold cache), for the time from navigation start to the first
-// recommendation on screen.
+// recommendation on screen: first_rec_ms with the demo as tools/build-demo.sh builds it (item
+// matrix stored as int8 in the file), first_rec_f32_file_ms with --f32-items.
 //
 // Options: --json, --items N (100000), --users N (20000), --interactions N (2000000),
 // --factors N (64), --runs N (3), --queries N (2000), --cache DIR (build/bench),
@@ -95,14 +96,16 @@ async function main() {
   const users = [];
   for (let u = 1; u <= Math.min(500, o.users); ++u) users.push(String(u));
 
-  log('building the demo with this model');
-  const demo = await buildDemo(path.join(o.cache, 'demo'), ['--model', model, '--items', path.join(data, 'items.csv')]);
+  log('building the demo with this model (int8 item matrix in the file, the default, and f32)');
+  const demoArgs = ['--model', model, '--items', path.join(data, 'items.csv')];
+  const demo = await buildDemo(path.join(o.cache, 'demo'), demoArgs);
+  const demoF32 = await buildDemo(path.join(o.cache, 'demo-f32'), [...demoArgs, '--f32-items']);
 
   const webRoot = path.join(REPO, 'web');
   // Isolated (COOP/COEP) so performance.now() resolves single queries; the demo is served as a
   // plain static host would (no special headers).
   const benchServer = await serveStatic({ '/': webRoot, '/data/': o.cache }, { isolate: true });
-  const demoServer = await serveStatic(demo);
+  const demoServers = { int8: await serveStatic(demo), f32: await serveStatic(demoF32) };
   const result = {};
   try {
     log('timing queries in Chromium');
@@ -130,29 +133,38 @@ async function main() {
       await b.close();
     }
 
-    log(`loading the demo ${o.runs} times, each in a fresh profile`);
-    const firsts = [];
-    const loads = [];
+    // The two demo builds take turns, so a busy moment slows both alike.
+    log(`loading each demo build ${o.runs} times, each in a fresh profile`);
+    const firsts = { int8: [], f32: [] };
+    const loads = { int8: [], f32: [] };
     for (let r = 0; r < o.runs; ++r) {
-      const d = await launchBrowser();
-      try {
-        const page = d.context.pages()[0] || (await d.context.newPage());
-        await page.goto(demoServer.url);
-        await page.waitForSelector('html[data-ready]', { timeout: 60000 });
-        const t = await page.evaluate(() => ({ ready: document.documentElement.dataset.ready, error: window.edgerecDemo.error, ...window.edgerecDemo.timings }));
-        if (t.ready !== 'true') throw new Error(`the demo did not start: ${t.error}`);
-        firsts.push(t.firstRecMs);
-        loads.push(t.modelMs);
-      } finally {
-        await d.close();
+      for (const flavour of ['int8', 'f32']) {
+        const d = await launchBrowser();
+        try {
+          const page = d.context.pages()[0] || (await d.context.newPage());
+          await page.goto(demoServers[flavour].url);
+          await page.waitForSelector('html[data-ready]', { timeout: 60000 });
+          const t = await page.evaluate(() => ({ ready: document.documentElement.dataset.ready, error: window.edgerecDemo.error, ...window.edgerecDemo.timings }));
+          if (t.ready !== 'true') throw new Error(`the demo did not start: ${t.error}`);
+          firsts[flavour].push(t.firstRecMs);
+          loads[flavour].push(t.modelMs);
+        } finally {
+          await d.close();
+        }
       }
     }
-    result.first_rec_ms = Math.round(median(firsts) * 10) / 10;
-    result.first_rec_runs_ms = firsts.map((x) => Math.round(x * 10) / 10);
-    result.demo_model_load_ms = Math.round(median(loads) * 10) / 10;
+    const ms = (x) => Math.round(x * 10) / 10;
+    result.first_rec_ms = ms(median(firsts.int8));
+    result.first_rec_runs_ms = firsts.int8.map(ms);
+    result.demo_model_load_ms = ms(median(loads.int8));
+    result.demo_model_bytes = fs.statSync(path.join(demo, 'model.edgerec')).size;
+    result.first_rec_f32_file_ms = ms(median(firsts.f32));
+    result.first_rec_f32_file_runs_ms = firsts.f32.map(ms);
+    result.demo_f32_file_model_load_ms = ms(median(loads.f32));
+    result.demo_f32_file_model_bytes = fs.statSync(path.join(demoF32, 'model.edgerec')).size;
   } finally {
     await benchServer.close();
-    await demoServer.close();
+    for (const s of Object.values(demoServers)) await s.close();
   }
 
   const size = (f) => fs.statSync(path.join(webRoot, 'dist', f)).size;

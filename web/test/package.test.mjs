@@ -11,14 +11,19 @@ import { fileURLToPath } from 'node:url';
 import { EdgerecError, Model, Profile, load, version } from '../src/index.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const GOLDEN = path.join(REPO, 'models/golden/v1');
+const GOLDEN_ROOT = path.join(REPO, 'models/golden');
+const GOLDEN = path.join(GOLDEN_ROOT, 'v1');
 const KINDS = ['popularity', 'mean-baseline', 'baseline', 'svd', 'svdpp', 'ials', 'bpr', 'itemknn'];
 const bytesOf = (kind) => new Uint8Array(fs.readFileSync(path.join(GOLDEN, `${kind}.edgerec`)));
+// Every golden file of every format version: { version, name (<kind> or <kind>.int8), file }.
+const GOLDEN_FILES = fs.readdirSync(GOLDEN_ROOT).filter((d) => /^v\d+$/.test(d)).flatMap((d) =>
+  fs.readdirSync(path.join(GOLDEN_ROOT, d)).filter((f) => f.endsWith('.edgerec')).map((f) =>
+    ({ version: Number(d.slice(1)), name: f.slice(0, -'.edgerec'.length), file: path.join(GOLDEN_ROOT, d, f) })));
 
-// user -> [{item, score}] from <kind>.expected.tsv (top-5 unseen items, computed natively).
-function expected(kind) {
+// user -> [{item, score}] from <name>.expected.tsv beside `file` (top-5 unseen items, computed natively).
+function expected(file) {
   const out = new Map();
-  for (const line of fs.readFileSync(path.join(GOLDEN, `${kind}.expected.tsv`), 'utf8').split('\n')) {
+  for (const line of fs.readFileSync(file.replace(/\.edgerec$/, '.expected.tsv'), 'utf8').split('\n')) {
     if (!line || line.startsWith('#')) continue;
     const [user, rank, item, score] = line.split('\t');
     if (!out.has(user)) out.set(user, []);
@@ -37,15 +42,21 @@ async function rejectsWith(promise, pattern) {
 }
 
 describe('golden model files written natively load unchanged and rank the same', () => {
-  for (const kind of KINDS) {
-    test(kind, async () => {
-      const model = await load(bytesOf(kind));
+  test('every format version has its files', () => {
+    assert.ok(new Set(GOLDEN_FILES.map((g) => g.version)).size >= 2);
+    assert.ok(GOLDEN_FILES.some((g) => g.name.endsWith('.int8')));
+  });
+  for (const { version: v, name, file } of GOLDEN_FILES) {
+    test(`v${v}/${name}`, async () => {
+      const model = await load(new Uint8Array(fs.readFileSync(file)));
       const info = model.info();
+      const kind = name.replace(/\.int8$/, '');
       assert.equal(info.kind, kind);
       assert.equal(info.kernels, 'wasm-simd128');
       assert.equal(info.backend, 'wasm');
-      assert.equal(info.formatVersion, 1);
-      const want = expected(kind);
+      assert.equal(info.formatVersion, v);
+      assert.equal(info.fileItemMatrix, kind === 'itemknn' ? null : (name.endsWith('.int8') ? 'int8' : 'f32'));
+      const want = expected(file);
       assert.ok(want.size > 10);
       for (const [user, top] of want) {
         const got = await model.recommend(user, { k: 5 });
@@ -69,8 +80,8 @@ describe('Model', () => {
     const c = await load(path.join(GOLDEN, 'ials.edgerec'));
     for (const m of [a, b, c]) assert.ok(m instanceof Model);
     const info = a.info();
-    assert.deepEqual(Object.keys(info).sort(), ['backend', 'dims', 'factors', 'formatVersion', 'items', 'kernels', 'kind',
-      'precision', 'predictsRatings', 'trainRows', 'users', 'version'].sort());
+    assert.deepEqual(Object.keys(info).sort(), ['backend', 'dims', 'factors', 'fileItemMatrix', 'formatVersion', 'items',
+      'kernels', 'kind', 'precision', 'predictsRatings', 'trainRows', 'users', 'version'].sort());
     assert.equal(info.users, 30);
     assert.equal(info.items, a.items().length);
     assert.equal(info.dims, 4);

@@ -57,7 +57,10 @@ export interface ModelInfo {
   factors: number;
   predictsRatings: boolean;
   trainRows: number;
+  /** The model file's format version (files of every older version load). */
   formatVersion: number;
+  /** How the file stored the item matrix: 'int8' (`edgerec strip --int8`: scores from the dequantised matrix), 'f32', or null for itemknn. */
+  fileItemMatrix: 'f32' | 'int8' | null;
   version: string;
   /** Scoring kernel compiled in: "wasm-simd128" or "generic". */
   kernels: string;

@@ -37,6 +37,11 @@ void score_rows_int8(const std::int16_t* uq, float u_scale, const std::int8_t* Q
 void quantize_rows_int8(const float* V, std::size_t n, std::size_t dim, std::size_t stride,
                         std::int8_t* Q, float* row_scale);
 
+// out(i, d) = row_scale[i] * Q(i, d) for an n x dim code matrix (no padding). Returns the index
+// of the first code equal to -128 (not a valid code: out is then incomplete), or n * dim.
+std::size_t dequantize_rows_int8(const std::int8_t* Q, const float* row_scale, std::size_t n,
+                                 std::size_t dim, float* out);
+
 // Quantises a query of `dim` floats into `stride` int16 codes (zero padded) and returns its
 // scale. The largest code is bounded so that a `stride`-term dot with int8 rows fits in int32.
 float quantize_query_int16(const float* u, std::size_t dim, std::size_t stride, std::int16_t* uq);

@@ -95,6 +95,9 @@ struct Embeddings {
   Matrix V;                 // items x dim
   Vector user_offset;       // per user constant (mu + b_u for explicit models, else 0)
   int factor_dims = 0;      // leading columns that are latent factors (the rest are biases)
+  // How the model file this came from stored V: false = f32; true = int8 codes, so V holds the
+  // dequantised values (SaveOptions::int8_items). False for a model trained in this process.
+  bool items_int8 = false;
 };
 
 class Model {

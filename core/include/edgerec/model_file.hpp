@@ -1,6 +1,6 @@
 // edgerec/model_file.hpp — the model file: one self-describing, checksummed binary format.
 //
-// Byte layout, format version 1 (all integers little-endian, no padding):
+// Byte layout, format version 2 (all integers little-endian, no padding):
 //
 //   offset  size  field
 //   0       4     magic "ERM1"
@@ -21,11 +21,17 @@
 //                   model part    — written by the model kind's save_params() (Writer below)
 //                 encodings: str = u64 byte length + bytes (at most 64 KiB); strs = u64 count +
 //                 str each; f32s / u32s / u64s = u64 count + elements; matrix = u64 rows, u64
-//                 cols, rows*cols f32 row-major; vector = u64 count + f32s; csr = u32 cols,
+//                 cols, rows*cols f32 row-major; int8 matrix = u64 rows, u64 cols, rows f32
+//                 scales (>= 0), rows*cols i8 codes row-major in [-127, 127], meaning
+//                 element (i, d) = scale_i * code_id; vector = u64 count + f32s; csr = u32 cols,
 //                 u64s indptr (rows+1, from 0, non-decreasing), u32s indices (nnz, sorted in each
 //                 row, < cols), f32s values (nnz). Floats are finite (NaN/inf are refused when
 //                 saving and when loading). The model part must end exactly at the payload's end.
 //   24+N    4     u32 CRC-32 (IEEE 802.3, zlib's crc32) of bytes [0, 24+N)
+//
+// Version history: 2 added the item matrix encoding of the factor-model kinds (all but itemknn):
+// a u8 before `item_factors`, 0 = matrix (f32, as in version 1), 1 = int8 matrix (written by
+// SaveOptions::int8_items, a quarter of the bytes). Version 1 files have no such byte: f32.
 //
 // Versioning: readers accept every version <= kModelFormatVersion (older versions stay readable,
 // proven by the golden files under models/golden/v<N>/) and refuse newer ones with a message
@@ -51,17 +57,26 @@
 
 namespace edgerec {
 
-constexpr std::uint32_t kModelFormatVersion = 1;
+constexpr std::uint32_t kModelFormatVersion = 2;
 constexpr char kModelMagic[4] = {'E', 'R', 'M', '1'};
 constexpr std::size_t kModelHeaderBytes = 24;
 
+struct SaveOptions {
+  // Store the item matrix of factor models as int8 codes with one scale per row (format v2,
+  // encoding 1): about a quarter of the bytes, for files that travel to devices. Loading
+  // restores f32 values scale * code, which differ from the trained ones by at most half a
+  // step (0.4% of the row's largest entry), so scores move slightly and near-ties can swap.
+  // Refused for models without an item matrix (itemknn). Default false: f32, exact.
+  bool int8_items = false;
+};
+
 // Serialises a model into the bytes of a model file.
-std::string model_to_bytes(const Model& model);
+std::string model_to_bytes(const Model& model, const SaveOptions& options = {});
 // Parses the bytes of a model file; `name` is used in error messages (a path or "<bytes>").
 std::unique_ptr<Model> model_from_bytes(const char* data, std::size_t size,
                                         const std::string& name = "<bytes>");
 
-void save_model(const Model& model, const std::string& path);
+void save_model(const Model& model, const std::string& path, const SaveOptions& options = {});
 // Writes `bytes` to `path` the way save_model() does: a temporary file beside it, flushed to
 // disk, renamed over the target; on failure the temporary is removed, the previous file is
 // untouched, and Error names the path. Used for every file edgerec writes (models, ONNX).
@@ -102,13 +117,19 @@ class Writer {
   void u64s(const std::vector<std::uint64_t>& v);
   void vector(const Vector& v);
   void matrix(const Matrix& m);
+  // Quantises m row by row (kernels::quantize_rows_int8) and writes the int8 matrix encoding.
+  void int8_matrix(const Matrix& m);
   void csr(const Csr& c);
+  // What the model's save_params() should honour (set by model_to_bytes()).
+  const SaveOptions& options() const { return options_; }
+  void set_options(const SaveOptions& o) { options_ = o; }
   // The archive written so far (its endianness byte first); the writer then starts a new one.
   std::string take();
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  SaveOptions options_;
 };
 
 // Bounds-checked reader for the payload. Every method names its field, so a bad file gives
@@ -135,14 +156,20 @@ class Reader {
   Vector vector(const char* field, std::size_t expected_size);
   // A matrix with `rows` rows (or any when rows < 0) and `cols` columns (or any when < 0).
   Matrix matrix(const char* field, std::int64_t rows, std::int64_t cols);
+  // An int8 matrix (Writer::int8_matrix), returned dequantised; same shape rules as matrix().
+  Matrix int8_matrix(const char* field, std::int64_t rows, std::int64_t cols);
   // A CSR with `rows` rows, stored column count equal to `cols`, sorted rows of indices < cols.
   Csr csr(const char* field, index_t rows, index_t cols);
   std::size_t remaining() const;
   [[noreturn]] void fail(const char* field, const std::string& what) const;
+  // The file's format version (set by model_from_bytes()), for reader branches.
+  std::uint32_t version() const { return version_; }
+  void set_version(std::uint32_t v) { version_ = v; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::uint32_t version_ = kModelFormatVersion;
 };
 
 }  // namespace edgerec

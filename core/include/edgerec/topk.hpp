@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "edgerec/backend.hpp"
@@ -72,8 +73,10 @@ class NormIndex {
   // int8 only, in visit order: codes of V (rows padded to stride_ columns with zeros) and
   // scales, so V(order_[j], d) ~ scale_[j] * codes_(j, d); sorted_norm_[j] is then
   // scale_[j] * |codes_ row j|.
+  // (An array, not a vector: resizing a vector zeroes it element by element in the -Os wasm
+  // build, where its code is shared with cold files; every code is written anyway.)
   std::size_t stride_ = 0;
-  std::vector<std::int8_t> codes_;
+  std::unique_ptr<std::int8_t[]> codes_;
   std::vector<float> scale_;
 };
 

@@ -7,15 +7,23 @@
 // bytes that remain, and only then is memory allocated and filled with one bulk read.
 #include <cereal/archives/portable_binary.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <istream>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <streambuf>
+#include <type_traits>
 
+#include "edgerec/kernels.hpp"
 #include "edgerec/model_file.hpp"
+
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#endif
 
 namespace edgerec {
 namespace {
@@ -51,13 +59,71 @@ class MemorySource : public std::streambuf {
     setg(p, p, p + size);
   }
   std::size_t left() const { return static_cast<std::size_t>(egptr() - gptr()); }
+  const char* pos() const { return gptr(); }
+  // Consumes n <= left() bytes (setg, not gbump: gbump takes an int).
+  void skip(std::size_t n) { setg(eback(), gptr() + n, egptr()); }
 };
 
-bool all_finite(const float* p, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i)
-    if (!std::isfinite(p[i])) return false;
-  return true;
+std::uint64_t load_le64(const char* p) {
+  const auto* b = reinterpret_cast<const unsigned char*>(p);
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = v << 8 | b[i];
+  return v;
 }
+
+// A float is finite exactly when -max <= x <= max (every comparison with NaN is false).
+constexpr float kMaxFloat = std::numeric_limits<float>::max();
+inline bool finite(float x) { return (x >= -kMaxFloat) & (x <= kMaxFloat); }
+
+// Whether the block of 256 floats at b holds a NaN or infinity: an OR over the comparisons
+// above, with no early exit, so that it is SIMD (std::isfinite per element is not, and the -Os
+// wasm build calls it out of line). Spelled out with wasm SIMD, as the wasm build of this file
+// (-Os or -Oz) may not vectorise loops; a plain loop elsewhere, which compilers vectorise.
+constexpr std::size_t kFiniteBlock = 256;
+inline bool block_has_non_finite(const float* b) {
+#if defined(__wasm_simd128__)
+  const v128_t max = wasm_f32x4_splat(kMaxFloat);
+  v128_t bad = wasm_i32x4_splat(0);
+  for (std::size_t k = 0; k < kFiniteBlock; k += 4)  // |x| <= max is false for NaN too
+    bad = wasm_v128_or(bad, wasm_v128_not(wasm_f32x4_le(wasm_f32x4_abs(wasm_v128_load(b + k)), max)));
+  return wasm_v128_any_true(bad);
+#else
+  unsigned bad = 0;
+  for (std::size_t k = 0; k < kFiniteBlock; ++k)
+    bad |= !((b[k] >= -kMaxFloat) & (b[k] <= kMaxFloat));  // finite(), spelled out
+  return bad != 0;
+#endif
+}
+
+#if defined(__wasm_simd128__)
+// Copies a block of floats from the bytes at src to dst and says whether it holds a NaN or
+// infinity: reading a model's floats in one pass rather than a copy and a check. (The copy would
+// go through libc's memcpy, a byte loop when the wasm module is linked with -Oz.)
+inline bool copy_block_has_non_finite(float* dst, const unsigned char* src) {
+  const v128_t max = wasm_f32x4_splat(kMaxFloat);
+  v128_t bad = wasm_i32x4_splat(0);
+  for (std::size_t k = 0; k < kFiniteBlock; k += 4) {
+    const v128_t x = wasm_v128_load(src + k * sizeof(float));
+    wasm_v128_store(dst + k, x);
+    bad = wasm_v128_or(bad, wasm_v128_not(wasm_f32x4_le(wasm_f32x4_abs(x), max)));
+  }
+  return wasm_v128_any_true(bad);
+}
+#endif
+
+// Index of the first NaN or infinity in p[0, n), or n when all are finite: whole blocks are
+// tested at once, and only from the first failing block on, and in the last partial block, is
+// the element searched for one by one.
+std::size_t first_non_finite(const float* p, std::size_t n) {
+  std::size_t i = 0;
+  for (; n - i >= kFiniteBlock; i += kFiniteBlock)
+    if (block_has_non_finite(p + i)) break;
+  for (; i < n; ++i)
+    if (!finite(p[i])) return i;
+  return n;
+}
+
+bool all_finite(const float* p, std::size_t n) { return first_non_finite(p, n) == n; }
 
 // A file that cannot be read back must never be written: refuse at save time instead.
 [[noreturn]] void refuse_non_finite() {
@@ -140,6 +206,17 @@ void Writer::matrix(const Matrix& m) {
   u64(static_cast<std::uint64_t>(m.cols()));
   impl_->bulk(m.data(), n);  // Matrix is row-major, so this is the documented order
 }
+void Writer::int8_matrix(const Matrix& m) {
+  const auto rows = static_cast<std::size_t>(m.rows()), cols = static_cast<std::size_t>(m.cols());
+  require_finite(m.data(), rows * cols);
+  std::vector<std::int8_t> codes(rows * cols);
+  std::vector<float> scales(rows);
+  kernels::quantize_rows_int8(m.data(), rows, cols, cols, codes.data(), scales.data());
+  u64(rows);
+  u64(cols);
+  impl_->bulk(scales.data(), rows);
+  impl_->bulk(codes.data(), codes.size());
+}
 void Writer::csr(const Csr& c) {
   u32(c.cols);
   u64s(c.indptr);
@@ -196,15 +273,70 @@ struct Reader::Impl {
                       " bytes exceed the " + std::to_string(source.left()) + " bytes left");
     return static_cast<std::size_t>(n);
   }
-  void check_finite(const std::string& field, const float* p, std::size_t n) const {
-    for (std::size_t i = 0; i < n; ++i)
-      if (!std::isfinite(p[i])) fail(field, "element " + std::to_string(i) + " is NaN or infinite");
+  // Bulk reads go a cache-sized chunk at a time, so that checking a chunk reads what the copy
+  // has just written from cache rather than from memory.
+  static constexpr std::size_t kChunkBytes = 16384;
+
+  // Reads n floats into p and checks that they are finite.
+  void finite_floats(const std::string& field, float* p, std::size_t n) {
+    std::size_t i = 0;
+#if defined(__wasm_simd128__)
+    // wasm is little-endian like the file: whole blocks are copied and checked straight from the
+    // buffer, up to the first block that fails, which the loop below reads again to name the
+    // element.
+    const std::size_t whole = std::min(n, source.left() / sizeof(float));
+    const auto* src = reinterpret_cast<const unsigned char*>(source.pos());
+    while (whole - i >= kFiniteBlock && !copy_block_has_non_finite(p + i, src + i * sizeof(float)))
+      i += kFiniteBlock;
+    source.skip(i * sizeof(float));
+#endif
+    constexpr std::size_t kChunk = kChunkBytes / sizeof(float);
+    for (; i < n; i += kChunk) {
+      const std::size_t m = n - i < kChunk ? n - i : kChunk;
+      bulk(p + i, m);
+      check_finite(field, p + i, m, i);
+    }
+  }
+  // `offset` is the index of p[0] in the field, for the message.
+  void check_finite(const std::string& field, const float* p, std::size_t n,
+                    std::size_t offset) const {
+    const std::size_t bad = first_non_finite(p, n);
+    if (bad != n) fail(field, "element " + std::to_string(offset + bad) + " is NaN or infinite");
+  }
+  // n elements read from the archive (floats checked finite when `finite_field` is given).
+  // std::vector<T>(n) or resize(n) would zero the elements first, one by one and with several
+  // out-of-line calls each in the -Os wasm build, which costs more than the copy for the
+  // millions of entries of a CSR; instead they are read into an uninitialised buffer and the
+  // vector is built from it with the range constructor, which is a memcpy.
+  template <class T>
+  std::vector<T> read_vector(std::size_t n, const std::string* finite_field = nullptr) {
+    if (n == 0) return {};
+    const std::unique_ptr<T[]> buf(new T[n]);
+    if constexpr (std::is_same_v<T, float>)
+      if (finite_field) {
+        finite_floats(*finite_field, buf.get(), n);
+        return std::vector<T>(buf.get(), buf.get() + n);
+      }
+    bulk(buf.get(), n);
+    return std::vector<T>(buf.get(), buf.get() + n);
   }
   std::string str(const std::string& field, std::size_t max_bytes) {
     const std::size_t n = count(field, 1, max_bytes, "bytes");
     std::string s(n, '\0');
     bulk(s.data(), n);
     return s;
+  }
+  // The common case of str() without building a field name: reads the string when its length
+  // and bytes are all there, else returns false having consumed nothing (the caller then calls
+  // str() with the field's name, which fails with the usual message).
+  bool try_str(std::string& out, std::size_t max_bytes) {
+    const std::size_t left = source.left();
+    if (left < sizeof(std::uint64_t)) return false;
+    const std::uint64_t n = load_le64(source.pos());
+    if (n > max_bytes || n > left - sizeof(std::uint64_t)) return false;
+    out.assign(source.pos() + sizeof(std::uint64_t), static_cast<std::size_t>(n));
+    source.skip(sizeof(std::uint64_t) + static_cast<std::size_t>(n));
+    return true;
   }
 };
 
@@ -244,38 +376,34 @@ std::string Reader::str(const char* field, std::size_t max_bytes) {
 std::vector<std::string> Reader::strings(const char* field, std::size_t max_count) {
   // Each string costs at least its 8-byte length, which bounds the count by the bytes left.
   const std::size_t n = impl_->count(field, sizeof(std::uint64_t), max_count, "strings");
-  std::vector<std::string> v;
-  v.reserve(n);
-  const std::string base(field);
+  constexpr std::size_t kMaxBytes = std::size_t{1} << 16;
+  std::vector<std::string> v(n);
   for (std::size_t i = 0; i < n; ++i)
-    v.push_back(impl_->str(base + "[" + std::to_string(i) + "]", std::size_t{1} << 16));
+    if (!impl_->try_str(v[i], kMaxBytes))
+      v[i] = impl_->str(std::string(field) + "[" + std::to_string(i) + "]", kMaxBytes);
   return v;
 }
 
 std::vector<float> Reader::floats(const char* field, std::size_t max_count) {
   const std::size_t n = impl_->count(field, sizeof(float), max_count, "floats");
-  std::vector<float> v(n);
-  impl_->bulk(v.data(), n);
-  impl_->check_finite(field, v.data(), n);
-  return v;
+  const std::string f(field);
+  return impl_->read_vector<float>(n, &f);
 }
 
 std::vector<index_t> Reader::indices(const char* field, std::size_t max_count, index_t bound) {
   const std::size_t n = impl_->count(field, sizeof(index_t), max_count, "indices");
-  std::vector<index_t> v(n);
-  impl_->bulk(v.data(), n);
+  std::vector<index_t> v = impl_->read_vector<index_t>(n);
+  const index_t* p = v.data();  // no operator[] calls in -Os loops
   for (std::size_t i = 0; i < n; ++i)
-    if (v[i] >= bound)
-      fail(field, "index " + std::to_string(v[i]) + " at position " + std::to_string(i) +
+    if (p[i] >= bound)
+      fail(field, "index " + std::to_string(p[i]) + " at position " + std::to_string(i) +
                       " is out of range (must be < " + std::to_string(bound) + ")");
   return v;
 }
 
 std::vector<std::uint64_t> Reader::u64s(const char* field, std::size_t max_count) {
   const std::size_t n = impl_->count(field, sizeof(std::uint64_t), max_count, "u64 values");
-  std::vector<std::uint64_t> v(n);
-  impl_->bulk(v.data(), n);
-  return v;
+  return impl_->read_vector<std::uint64_t>(n);
 }
 
 Vector Reader::vector(const char* field, std::size_t expected_size) {
@@ -285,8 +413,7 @@ Vector Reader::vector(const char* field, std::size_t expected_size) {
   if (n > remaining() / sizeof(float))
     fail(field, std::to_string(n) + " floats exceed the " + std::to_string(remaining()) + " bytes left");
   Vector v(static_cast<Eigen::Index>(n));
-  impl_->bulk(v.data(), static_cast<std::size_t>(n));
-  impl_->check_finite(field, v.data(), static_cast<std::size_t>(n));
+  impl_->finite_floats(field, v.data(), static_cast<std::size_t>(n));
   return v;
 }
 
@@ -305,8 +432,38 @@ Matrix Reader::matrix(const char* field, std::int64_t rows, std::int64_t cols) {
     fail(field, shape + " floats exceed the " + std::to_string(remaining()) + " bytes left");
   Matrix m(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
   const auto n = static_cast<std::size_t>(r * c);
-  impl_->bulk(m.data(), n);
-  impl_->check_finite(field, m.data(), n);
+  impl_->finite_floats(field, m.data(), n);
+  return m;
+}
+
+Matrix Reader::int8_matrix(const char* field, std::int64_t rows, std::int64_t cols) {
+  const auto r = impl_->pod<std::uint64_t>(field);
+  const auto c = impl_->pod<std::uint64_t>(field);
+  if (rows >= 0 && r != static_cast<std::uint64_t>(rows))
+    fail(field, "has " + std::to_string(r) + " rows, expected " + std::to_string(rows));
+  if (cols >= 0 && c != static_cast<std::uint64_t>(cols))
+    fail(field, "has " + std::to_string(c) + " columns, expected " + std::to_string(cols));
+  constexpr std::uint64_t kMaxDim = std::numeric_limits<std::int32_t>::max();
+  const std::string shape = std::to_string(r) + " x " + std::to_string(c);
+  if (r > kMaxDim || c > kMaxDim) fail(field, shape + " exceeds the dimension limit");
+  // Each row takes its f32 scale and c one-byte codes.
+  if (r > 0 && c + sizeof(float) > remaining() / r)
+    fail(field, shape + " int8 codes and scales exceed the " + std::to_string(remaining()) + " bytes left");
+  const auto n = static_cast<std::size_t>(r * c);
+  std::vector<float> scales(static_cast<std::size_t>(r));
+  impl_->finite_floats(field, scales.data(), scales.size());
+  // A scale is at most FLT_MAX / 127, so every dequantised element is finite.
+  constexpr float kMaxScale = std::numeric_limits<float>::max() / 127.0f;
+  for (std::size_t i = 0; i < scales.size(); ++i)
+    if (!(scales[i] >= 0.0f && scales[i] <= kMaxScale))
+      fail(field, "row " + std::to_string(i) + " has a negative or too large scale (must be in [0, FLT_MAX / 127])");
+  // The codes are read in place and dequantised by the (-O3, in wasm) kernel.
+  const auto* codes = reinterpret_cast<const std::int8_t*>(impl_->source.pos());
+  impl_->source.skip(n);
+  Matrix m(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
+  const std::size_t bad = kernels::dequantize_rows_int8(codes, scales.data(), static_cast<std::size_t>(r),
+                                                        static_cast<std::size_t>(c), m.data());
+  if (bad != n) fail(field, "code " + std::to_string(bad) + " is -128 (codes are -127..127)");
   return m;
 }
 
@@ -322,27 +479,29 @@ Csr Reader::csr(const char* field, index_t rows, index_t cols) {
   if (n_ptr != std::uint64_t{rows} + 1)
     impl_->fail(fp, "has " + std::to_string(n_ptr) + " row offsets, expected " +
                         std::to_string(std::uint64_t{rows} + 1));
-  c.indptr.assign(n_ptr, 0);
-  impl_->bulk(c.indptr.data(), n_ptr);
-  if (c.indptr[0] != 0) impl_->fail(fp, "does not start at 0");
+  c.indptr = impl_->read_vector<std::uint64_t>(n_ptr);
+  const std::uint64_t* ptr = c.indptr.data();  // no operator[] calls in -Os loops
+  if (ptr[0] != 0) impl_->fail(fp, "does not start at 0");
   for (std::size_t r = 0; r < rows; ++r)
-    if (c.indptr[r + 1] < c.indptr[r])
-      impl_->fail(fp, "decreases at row " + std::to_string(r + 1));
-  const std::uint64_t nnz = c.indptr[rows];
+    if (ptr[r + 1] < ptr[r]) impl_->fail(fp, "decreases at row " + std::to_string(r + 1));
+  const std::uint64_t nnz = ptr[rows];
 
   const std::string fi = f + ".indices";
   const std::size_t n_idx = impl_->count(fi, sizeof(index_t), nnz, "indices");
   if (n_idx != nnz)
     impl_->fail(fi, "has " + std::to_string(n_idx) + " entries, the row offsets say " + std::to_string(nnz));
-  c.indices.resize(n_idx);
-  impl_->bulk(c.indices.data(), n_idx);
+  c.indices = impl_->read_vector<index_t>(n_idx);
+  // The offsets are now known to run from 0 up to nnz = n_idx, so they fit a size_t.
+  const index_t* idx = c.indices.data();
   for (index_t r = 0; r < rows; ++r) {
-    for (std::uint64_t j = c.indptr[r]; j < c.indptr[r + 1]; ++j) {
-      if (c.indices[j] >= cols)
-        impl_->fail(fi, "column " + std::to_string(c.indices[j]) + " in row " + std::to_string(r) +
+    const auto begin = static_cast<std::size_t>(ptr[r]);
+    const auto end = static_cast<std::size_t>(ptr[r + 1]);
+    for (std::size_t j = begin; j < end; ++j) {
+      if (idx[j] >= cols)
+        impl_->fail(fi, "column " + std::to_string(idx[j]) + " in row " + std::to_string(r) +
                             " is out of range (must be < " + std::to_string(cols) + ")");
       // contains() binary-searches, so rows must be sorted.
-      if (j > c.indptr[r] && c.indices[j] < c.indices[j - 1])
+      if (j > begin && idx[j] < idx[j - 1])
         impl_->fail(fi, "row " + std::to_string(r) + " is not sorted");
     }
   }
@@ -351,9 +510,7 @@ Csr Reader::csr(const char* field, index_t rows, index_t cols) {
   const std::size_t n_val = impl_->count(fv, sizeof(float), nnz, "values");
   if (n_val != nnz)
     impl_->fail(fv, "has " + std::to_string(n_val) + " entries, the row offsets say " + std::to_string(nnz));
-  c.values.resize(n_val);
-  impl_->bulk(c.values.data(), n_val);
-  impl_->check_finite(fv, c.values.data(), n_val);
+  c.values = impl_->read_vector<float>(n_val, &fv);
   return c;
 }
 

@@ -193,8 +193,10 @@ void read_common(Reader& r, Model& m) {
     r.fail("item_popularity", "has " + std::to_string(m.item_popularity.size()) +
                                   " entries, expected one per item (" +
                                   std::to_string(m.n_items()) + ")");
-  for (float p : m.item_popularity)
-    if (p < 0) r.fail("item_popularity", "has a negative count");
+  // A plain pointer loop: the -Os wasm build calls vector iterators' operators out of line.
+  const float* pop = m.item_popularity.data();
+  for (std::size_t i = 0, n = m.item_popularity.size(); i < n; ++i)
+    if (pop[i] < 0) r.fail("item_popularity", "has a negative count");
 
   // The ranges are the ones Model::fit() accepts, so every trained model loads back.
   constexpr int kIntMax = std::numeric_limits<std::int32_t>::max();
@@ -321,8 +323,11 @@ void write_atomically(const std::string& path, const std::string& bytes) {
 }
 
 
-std::string model_to_bytes(const Model& model) {
+std::string model_to_bytes(const Model& model, const SaveOptions& options) {
+  if (options.int8_items && !model.embeddings())
+    throw Error(std::string(kind_name(model.kind())) + " models have no item matrix to store as int8");
   Writer w;
+  w.set_options(options);
   write_common(w, model);
   model.save_params(w);
   const std::string payload = w.take();
@@ -346,8 +351,10 @@ ModelFileHeader read_header(const char* data, std::size_t size, const std::strin
 std::unique_ptr<Model> model_from_bytes(const char* data, std::size_t size,
                                         const std::string& name) {
   const ModelFileHeader h = check_file(data, size, name);
-  // Version 1 is the only layout so far; a version 2 reader branch goes here.
+  // Versions differ inside the model part only (see the history in model_file.hpp): the
+  // readers branch on r.version().
   Reader r(data + kModelHeaderBytes, static_cast<std::size_t>(h.payload_bytes), name);
+  r.set_version(h.version);
   std::unique_ptr<Model> model = make_model(h.kind);
   read_common(r, *model);
   model->load_params(r);
@@ -357,9 +364,9 @@ std::unique_ptr<Model> model_from_bytes(const char* data, std::size_t size,
   return model;
 }
 
-void save_model(const Model& model, const std::string& path) {
+void save_model(const Model& model, const std::string& path, const SaveOptions& options) {
   // Serialise first: a model that cannot be written never touches the disk.
-  const std::string bytes = model_to_bytes(model);
+  const std::string bytes = model_to_bytes(model, options);
   write_atomically(path, bytes);
 }
 
@@ -380,12 +387,14 @@ std::unique_ptr<Model> load_model(const std::string& path) {
                 " bytes is more than the 4 GiB limit");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open model file '" + path + "': " + std::strerror(errno));
-  std::string bytes(static_cast<std::size_t>(size), '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  // Uninitialised (a std::string would be zero-filled first: one more pass over the file).
+  const auto n = static_cast<std::size_t>(size);
+  const std::unique_ptr<char[]> bytes(new char[n]);
+  in.read(bytes.get(), static_cast<std::streamsize>(size));
   if (static_cast<std::uintmax_t>(in.gcount()) != size)
     throw Error("cannot read model file '" + path + "': read " + std::to_string(in.gcount()) +
                 " of " + std::to_string(size) + " bytes");
-  return model_from_bytes(bytes.data(), bytes.size(), path);
+  return model_from_bytes(bytes.get(), n, path);
 }
 
 }  // namespace edgerec

@@ -26,6 +26,23 @@ void quantize_rows_int8(const float* V, std::size_t n, std::size_t dim, std::siz
   }
 }
 
+std::size_t dequantize_rows_int8(const std::int8_t* Q, const float* row_scale, std::size_t n,
+                                 std::size_t dim, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int8_t* q = Q + i * dim;
+    // Branch-free min per row (vectorises), then the rare bad row is searched.
+    std::int8_t lo = 0;
+    for (std::size_t d = 0; d < dim; ++d) lo = std::min(lo, q[d]);
+    if (lo == -128)
+      for (std::size_t d = 0; d < dim; ++d)
+        if (q[d] == -128) return i * dim + d;
+    const float s = row_scale[i];
+    float* o = out + i * dim;
+    for (std::size_t d = 0; d < dim; ++d) o[d] = s * static_cast<float>(q[d]);
+  }
+  return n * dim;
+}
+
 float quantize_query_int16(const float* u, std::size_t dim, std::size_t stride, std::int16_t* uq) {
   // |sum| <= stride * 127 * qmax must fit in int32, so long vectors get fewer query levels.
   const long bound = static_cast<long>(2147483647.0 / (127.0 * static_cast<double>(std::max<std::size_t>(stride, 1))));

@@ -130,16 +130,17 @@ NormIndex::NormIndex(const Matrix& V, Precision precision)
   }
   if (precision == Precision::int8) {
     // The codes are ours, so they are stored in visit order: a visit is a contiguous scan.
-    codes_.resize(n * stride_);
+    codes_.reset(new std::int8_t[n * stride_]);
     scale_.resize(n);
     for (std::size_t j = 0; j < n; ++j)
       kernels::quantize_rows_int8(V.data() + std::size_t{order_[j]} * dim_, 1, dim_, stride_,
-                                  codes_.data() + j * stride_, &scale_[j]);
+                                  codes_.get() + j * stride_, &scale_[j]);
   }
 }
 
 std::size_t NormIndex::bytes() const {
-  return order_.size() * (sizeof(index_t) + sizeof(float)) + codes_.size() + scale_.size() * sizeof(float);
+  return order_.size() * (sizeof(index_t) + sizeof(float)) + (codes_ ? order_.size() * stride_ : 0) +
+         scale_.size() * sizeof(float);
 }
 
 std::vector<TopK> NormIndex::top_k(const Matrix& V, const float* u, float offset, int k,
@@ -208,7 +209,7 @@ std::vector<TopK> NormIndex::top_k_int8(const Matrix& V, const float* u, float o
   for (std::size_t j = 0; j < n; j += kBlock) {
     if (heap.full() && cannot_reach(u_norm, gamma, sorted_norm_[j], offset, heap.worst())) break;
     const std::size_t m = std::min(n - j, kBlock);
-    kernels::score_all_int8(q, us, codes_.data() + j * stride_, scale_.data() + j, m, stride_, offset, scores);
+    kernels::score_all_int8(q, us, codes_.get() + j * stride_, scale_.data() + j, m, stride_, offset, scores);
     stats->scored += m;
     for (std::size_t b = 0; b < m; ++b)
       if (!skip || !skip[order_[j + b]]) heap.offer(order_[j + b], scores[b]);
