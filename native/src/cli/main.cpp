@@ -28,6 +28,9 @@
 
 namespace er = edgerec;
 using nlohmann::json;
+// Ids are bytes from the user's files and need not be UTF-8; JSON output replaces invalid
+// sequences with U+FFFD instead of throwing.
+constexpr auto kInvalidUtf8 = json::error_handler_t::replace;
 
 namespace {
 
@@ -249,7 +252,7 @@ struct GenerateCmd {
     if (json_out)
       std::cout << json{{"ratings", ratings}, {"items", items}, {"users", cat.data.n_users()},
                         {"items_count", cat.data.n_items()}, {"interactions", cat.data.size()}}
-                       .dump()
+                       .dump(-1, ' ', false, kInvalidUtf8)
                 << "\n";
     else
       std::cout << "wrote " << cat.data.size() << " interactions of " << cat.data.n_users()
@@ -290,7 +293,7 @@ struct TrainCmd {
              {"fit_seconds", m->info.fit_seconds}, {"threads", m->info.threads},
              {"hyper", hyper_json(m->hyper)}, {"load", report_json(report)}};
       if (!m->info.loss.empty()) j["loss"] = m->info.loss;
-      std::cout << j.dump() << "\n";
+      std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
       std::cout << "trained " << er::kind_name(m->kind()) << " on " << m->info.train_rows << " interactions ("
                 << m->n_users() << " users, " << m->n_items() << " items) in " << m->info.fit_seconds
@@ -354,7 +357,7 @@ struct EvalCmd {
              {"test_rows", r.test_rows}, {"threads", backend->threads()},
              {"hyper", hyper_json(model.hyper.merged_over(er::default_hyper(kind)))},
              {"data", data.path}, {"load", report_json(report)}};
-      std::cout << j.dump() << "\n";
+      std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
       std::printf("%s, %s protocol (%d fold%s): fit %.3f s, eval %.3f s\n", er::kind_name(kind),
                   er::protocol_name(eval.protocol), r.folds, r.folds == 1 ? "" : "s", r.fit_seconds,
@@ -443,8 +446,8 @@ struct RecommendCmd {
       for (std::size_t u = 0; u < user_ids.size(); ++u) one(user_ids[u], all[u], nullptr);
     }
     if (s.json_out) {
-      if (results.size() == 1) std::cout << results[0].dump() << "\n";
-      else std::cout << json{{"results", results}}.dump() << "\n";
+      if (results.size() == 1) std::cout << results[0].dump(-1, ' ', false, kInvalidUtf8) << "\n";
+      else std::cout << json{{"results", results}}.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     }
     return 0;
   }
@@ -463,7 +466,7 @@ struct SimilarCmd {
     const auto m = er::load_model(s.model_path);
     er::Recommender rec(*m);
     const auto recs = rec.similar(item, s.k);
-    if (s.json_out) std::cout << json{{"item", item}, {"items", recs_json(recs)}}.dump() << "\n";
+    if (s.json_out) std::cout << json{{"item", item}, {"items", recs_json(recs)}}.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     else {
       std::printf("items similar to %s:\n", item.c_str());
       print_recs(recs);
@@ -492,7 +495,7 @@ struct ExplainCmd {
     if (s.json_out) {
       json a = json::array();
       for (const auto& x : e) a.push_back({{"item", x.item}, {"weight", x.weight}});
-      std::cout << json{{"user", user.empty() ? "(new user)" : user}, {"item", item}, {"because", a}}.dump() << "\n";
+      std::cout << json{{"user", user.empty() ? "(new user)" : user}, {"item", item}, {"because", a}}.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
       if (e.empty()) std::printf("%s models cannot attribute scores to the user's items\n", er::kind_name(m->kind()));
       for (const auto& x : e) std::printf("  %-24s %+.4f\n", x.item.c_str(), x.weight);
@@ -527,8 +530,8 @@ struct InfoCmd {
       j["dims"] = e->V.cols();
       j["item_matrix"] = e->items_int8 ? "int8" : "f32";
     }
-    if (json_out) std::cout << j.dump() << "\n";
-    else std::cout << j.dump(2) << "\n";
+    if (json_out) std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
+    else std::cout << j.dump(2, ' ', false, kInvalidUtf8) << "\n";
     return 0;
   }
 };
@@ -558,7 +561,7 @@ struct StripCmd {
       std::cout << json{{"model", er::kind_name(m->kind())}, {"out", out}, {"bytes_before", before},
                         {"bytes", after}, {"items", m->n_items()},
                         {"item_matrix", save.int8_items ? "int8" : "f32"}}
-                       .dump()
+                       .dump(-1, ' ', false, kInvalidUtf8)
                 << "\n";
     else
       std::cout << "wrote " << out << ": " << after << " bytes (was " << before << "), "
@@ -592,7 +595,7 @@ struct ExportOnnxCmd {
       std::cout << json{{"model", er::kind_name(m->kind())}, {"out", out}, {"bytes", info.bytes},
                         {"items", info.items}, {"dims", info.dims},
                         {"has_offset", info.has_offset}, {"seconds", seconds}}
-                       .dump()
+                       .dump(-1, ' ', false, kInvalidUtf8)
                 << "\n";
     else
       std::cout << "wrote " << out << " (" << info.bytes << " bytes): " << er::kind_name(m->kind()) << ", "
@@ -617,7 +620,7 @@ struct ExportOnnxCmd {
                  {"vectors", std::move(vectors)}, {"offsets", std::move(offsets)}};
     std::ofstream f(user_vectors, std::ios::binary | std::ios::trunc);
     if (!f) throw er::Error("cannot write '" + user_vectors + "': " + std::strerror(errno));
-    f << j.dump() << "\n";
+    f << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     f.flush();
     if (!f) throw er::Error("cannot write '" + user_vectors + "': " + std::strerror(errno));
   }
