@@ -51,6 +51,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "edgerec/model.hpp"
@@ -167,6 +168,9 @@ class Reader {
   void set_version(std::uint32_t v) { version_ = v; }
 
  private:
+  std::pair<std::size_t, std::size_t> matrix_shape(const char* field, std::int64_t rows,
+                                                  std::int64_t cols, std::size_t elem_bytes,
+                                                  std::size_t row_bytes, const char* what);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::uint32_t version_ = kModelFormatVersion;

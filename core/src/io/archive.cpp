@@ -417,7 +417,12 @@ Vector Reader::vector(const char* field, std::size_t expected_size) {
   return v;
 }
 
-Matrix Reader::matrix(const char* field, std::int64_t rows, std::int64_t cols) {
+// A matrix's u64 rows and cols, checked against the expected shape (a negative expectation
+// accepts any), the dimension limit and the bytes left, at `elem_bytes` per element plus
+// `row_bytes` per row (`what` names them in the message).
+std::pair<std::size_t, std::size_t> Reader::matrix_shape(const char* field, std::int64_t rows,
+                                                        std::int64_t cols, std::size_t elem_bytes,
+                                                        std::size_t row_bytes, const char* what) {
   const auto r = impl_->pod<std::uint64_t>(field);
   const auto c = impl_->pod<std::uint64_t>(field);
   if (rows >= 0 && r != static_cast<std::uint64_t>(rows))
@@ -428,29 +433,24 @@ Matrix Reader::matrix(const char* field, std::int64_t rows, std::int64_t cols) {
   constexpr std::uint64_t kMaxDim = std::numeric_limits<std::int32_t>::max();
   const std::string shape = std::to_string(r) + " x " + std::to_string(c);
   if (r > kMaxDim || c > kMaxDim) fail(field, shape + " exceeds the dimension limit");
-  if (r > 0 && c > remaining() / sizeof(float) / r)
-    fail(field, shape + " floats exceed the " + std::to_string(remaining()) + " bytes left");
+  // c < 2^31 and elem_bytes <= 4, so the row's byte count cannot overflow.
+  if (r > 0 && c * elem_bytes + row_bytes > remaining() / r)
+    fail(field, shape + " " + what + " exceed the " + std::to_string(remaining()) + " bytes left");
+  return {static_cast<std::size_t>(r), static_cast<std::size_t>(c)};
+}
+
+Matrix Reader::matrix(const char* field, std::int64_t rows, std::int64_t cols) {
+  const auto [r, c] = matrix_shape(field, rows, cols, sizeof(float), 0, "floats");
   Matrix m(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
-  const auto n = static_cast<std::size_t>(r * c);
-  impl_->finite_floats(field, m.data(), n);
+  impl_->finite_floats(field, m.data(), r * c);
   return m;
 }
 
 Matrix Reader::int8_matrix(const char* field, std::int64_t rows, std::int64_t cols) {
-  const auto r = impl_->pod<std::uint64_t>(field);
-  const auto c = impl_->pod<std::uint64_t>(field);
-  if (rows >= 0 && r != static_cast<std::uint64_t>(rows))
-    fail(field, "has " + std::to_string(r) + " rows, expected " + std::to_string(rows));
-  if (cols >= 0 && c != static_cast<std::uint64_t>(cols))
-    fail(field, "has " + std::to_string(c) + " columns, expected " + std::to_string(cols));
-  constexpr std::uint64_t kMaxDim = std::numeric_limits<std::int32_t>::max();
-  const std::string shape = std::to_string(r) + " x " + std::to_string(c);
-  if (r > kMaxDim || c > kMaxDim) fail(field, shape + " exceeds the dimension limit");
   // Each row takes its f32 scale and c one-byte codes.
-  if (r > 0 && c + sizeof(float) > remaining() / r)
-    fail(field, shape + " int8 codes and scales exceed the " + std::to_string(remaining()) + " bytes left");
-  const auto n = static_cast<std::size_t>(r * c);
-  std::vector<float> scales(static_cast<std::size_t>(r));
+  const auto [r, c] = matrix_shape(field, rows, cols, 1, sizeof(float), "int8 codes and scales");
+  const std::size_t n = r * c;
+  std::vector<float> scales(r);
   impl_->finite_floats(field, scales.data(), scales.size());
   // A scale is at most FLT_MAX / 127, so every dequantised element is finite.
   constexpr float kMaxScale = std::numeric_limits<float>::max() / 127.0f;
@@ -461,8 +461,7 @@ Matrix Reader::int8_matrix(const char* field, std::int64_t rows, std::int64_t co
   const auto* codes = reinterpret_cast<const std::int8_t*>(impl_->source.pos());
   impl_->source.skip(n);
   Matrix m(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
-  const std::size_t bad = kernels::dequantize_rows_int8(codes, scales.data(), static_cast<std::size_t>(r),
-                                                        static_cast<std::size_t>(c), m.data());
+  const std::size_t bad = kernels::dequantize_rows_int8(codes, scales.data(), r, c, m.data());
   if (bad != n) fail(field, "code " + std::to_string(bad) + " is -128 (codes are -127..127)");
   return m;
 }
