@@ -185,6 +185,14 @@ void put_lists(const RankingResult& r, index_t n_items, int k, const std::string
   metrics[prefix + "gini@" + ks] = popularity_gini(lists, n_items);
 }
 
+// The sampled protocol's metrics under their own names, full ranking's under "full_".
+void put_sampled_and_full(const RankingResult& r, index_t n_items, int k,
+                          std::map<std::string, double>& metrics) {
+  put_ranking(r.sampled, "", metrics);
+  put_ranking(r.full, "full_", metrics);
+  put_lists(r, n_items, k, "full_", metrics);
+}
+
 void check_in_model(const Model& model, index_t user, index_t item, const char* what,
                     const std::string& source = "") {
   if (user >= model.n_users() || item >= model.n_items())
@@ -324,9 +332,7 @@ EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper
       const auto negatives = sample_negatives(data, users, options.negatives, options.seed);
       for (std::size_t i = 0; i < cases.size(); ++i) cases[i].negatives = &negatives[i];
       const auto r = rank_cases(*model, cases, options.k, backend);
-      put_ranking(r.sampled, "", result.metrics);
-      put_ranking(r.full, "full_", result.metrics);
-      put_lists(r, model->n_items(), options.k, "full_", result.metrics);
+      put_sampled_and_full(r, model->n_items(), options.k, result.metrics);
     }
   }
   result.eval_seconds = seconds_since(start);
@@ -367,9 +373,7 @@ EvalResult evaluate_ncf(const Interactions& train, const NcfTest& test, ModelKin
     cases[i].negatives = &negatives[i];
   }
   const auto r = rank_cases(*model, cases, options.k, backend);
-  put_ranking(r.sampled, "", result.metrics);
-  put_ranking(r.full, "full_", result.metrics);
-  put_lists(r, model->n_items(), options.k, "full_", result.metrics);
+  put_sampled_and_full(r, model->n_items(), options.k, result.metrics);
   result.eval_seconds = seconds_since(start);
   report(progress, "evaluate", 1, 1);
   return result;
