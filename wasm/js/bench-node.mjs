@@ -6,7 +6,7 @@
 // (The browser figures of the issue's bars come from `npm run bench --prefix web`.)
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { load } from '../../web/src/index.js';
+import { load } from '../../web/src/node/index.js';
 
 const path = process.argv[2];
 if (!path) {

@@ -7,6 +7,7 @@
 // measure the clock. Batches are 10 queries isolated, 40 not. The engines take turns in rounds,
 // so a busy moment on the machine slows them all alike and the figures of one run compare fairly.
 import * as edgerec from '../src/index.js';
+import { loadOnnx } from '../src/onnx.js';
 
 const now = () => performance.now();
 const isolated = globalThis.crossOriginIsolated === true;
@@ -109,7 +110,7 @@ export async function run(config) {
       t0 = now();
       // One thread, like edgerec's default flavour (threads would need cross-origin isolation
       // on every host; the comparison is engine against engine).
-      om = await edgerec.loadOnnx(onnxBytes, f32, { ort, wasmPaths: config.ortBase, numThreads: 1 });
+      om = await loadOnnx(onnxBytes, f32, { ort, wasmPaths: config.ortBase, numThreads: 1 });
       out.ort_load_ms = Math.round((now() - t0) * 10) / 10;
       out.ort_version = ort.env.versions?.web ?? ort.env.versions?.common ?? null;
     } catch (e) {

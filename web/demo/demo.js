@@ -10,6 +10,12 @@ import { TasteMap, genreColour } from './map.js';
 
 const K = 10;
 const PICK_COUNT = 30;
+// Ratings are 1-5 stars; only ratings above the middle of the scale are likes. An implicit
+// model (iALS, BPR) reads every value it is given as evidence that the user wants the item, so
+// it is given only the likes (4 stars as 1, 5 stars as 2); the other rated items are kept out of
+// the recommendations. A rating model (SVD and kin) is given the stars themselves, where a low
+// rating can count against an item, and the explanations say so.
+const MIDDLE = 3;
 const SEARCH_LIMIT = 40;
 const $ = (id) => document.getElementById(id);
 
@@ -32,6 +38,8 @@ const state = {
   map: null,
   mapCoords: null,
   kernels: '',
+  predictsRatings: false,
+  scoreMode: 'popular', // what the recommendation scores are: 'popular' or 'personal' (scoreLabel)
 };
 
 // Timings for the benchmark and the tests (performance.now() is relative to navigation start).
@@ -68,8 +76,17 @@ function history() {
 }
 
 function ratingOf(id) {
-  const x = state.profile.interactions().find((y) => y.item === id);
-  return x ? Math.round(x.value ?? 0) : 0;
+  return Math.round(state.profile.get(id) ?? 0);
+}
+
+// What the model is given for the visitor's ratings (see MIDDLE), and the rated items that must
+// not be recommended although the model is not told about them.
+function foldIn(hist = history()) {
+  if (state.predictsRatings) return { interactions: hist, exclude: [] };
+  return {
+    interactions: hist.filter((x) => x.value > MIDDLE).map((x) => ({ item: x.item, value: x.value - MIDDLE })),
+    exclude: hist.filter((x) => x.value <= MIDDLE).map((x) => x.item),
+  };
 }
 
 // ---- rendering ---------------------------------------------------------------------------------
@@ -109,51 +126,88 @@ function itemRow(id, { score = null, why = '', selectable = true } = {}) {
     title.disabled = true;
   }
   row.querySelector('.genres').textContent = genresOf(id).join(' · ');
-  row.querySelector('.why').textContent = why;
-  row.querySelector('.score').textContent = score === null ? '' : `score ${score.toFixed(3)}`;
+  if (why instanceof Node) row.querySelector('.why').replaceChildren(why);
+  else row.querySelector('.why').textContent = why;
+  const label = score === null ? null : scoreLabel(score);
+  row.querySelector('.score').textContent = label ? label.text : '';
+  if (label) row.querySelector('.score').title = label.title;
   row.querySelector('.rate').replaceWith(ratingWidget(id));
   if (state.selected === id) row.classList.add('selected');
   return row;
 }
 
-function explanationText(contribs) {
-  const mine = contribs.filter((c) => c.weight > 0);
-  if (!mine.length) return 'Fits your overall taste';
-  const total = contribs.reduce((s, c) => s + Math.max(0, c.weight), 0);
-  const top = mine.slice(0, 2);
-  const names = top.map((c) => titleOf(c.item)).join(' and ');
-  const shares = top.map((c) => `${Math.round((100 * c.weight) / total)}%`).join(' / ');
-  return `Because you rated ${names} · ${shares} of the match`;
+// Scores mean different things, so each is labelled with what it is (#score-note says more):
+// the popularity list scores ln(1 + training interactions) (the core's popularity_scores), shown
+// as the count; a rating model predicts a rating; an implicit model scores the visitor's
+// predicted preference, about 1 for items as wanted as their likes and 0 for no signal.
+function scoreLabel(score, mode = state.scoreMode) {
+  if (mode === 'popular') {
+    const n = Math.round(Math.expm1(score));
+    return { text: `${fmtInt(n)} rating${n === 1 ? '' : 's'}`, title: 'How many ratings the item had in the training data' };
+  }
+  if (mode === 'similar') return { text: `similarity ${score.toFixed(2)}`, title: 'Cosine similarity of the two items (1 = same direction)' };
+  if (state.predictsRatings) return { text: `predicts ${score.toFixed(1)}★`, title: 'The rating the model predicts you would give' };
+  return { text: `match ${score.toFixed(2)}`, title: 'Predicted preference: about 1 = as wanted as the items you liked, 0 = no signal' };
+}
+
+function scoreNote(mode) {
+  if (mode === 'popular') return 'Until you like something (4★ or 5★), items are ranked by how many ratings they had.';
+  if (state.predictsRatings) return 'Each score is the rating (1–5★) the model predicts you would give.';
+  return 'Each “match” is the model’s predicted preference for you: about 1 means as wanted as the items you liked, 0 no signal. Only 4★ and 5★ ratings count as likes.';
+}
+
+// The explanation of one recommendation from explain()'s contributions: the liked items that
+// raised its score, and (rating models) the low ratings that lowered it. No shares are claimed:
+// the score also holds what no rated item explains (biases, the rest of the taste vector).
+function explanation(contribs) {
+  const stars = (id) => ratingOf(id);
+  const liked = contribs.filter((c) => c.weight > 0 && stars(c.item) > MIDDLE).slice(0, 2);
+  const against = contribs.filter((c) => c.weight < 0).sort((a, b) => a.weight - b.weight).slice(0, 1);
+  const span = document.createElement('span');
+  span.textContent = liked.length
+    ? `Because you liked ${liked.map((c) => titleOf(c.item)).join(' and ')}`
+    : 'Fits your overall taste';
+  for (const c of against) {
+    const b = document.createElement('span');
+    b.className = 'against';
+    b.textContent = ` · your ${stars(c.item)}★ for ${titleOf(c.item)} counts against it`;
+    span.append(b);
+  }
+  return span;
 }
 
 async function renderRecs() {
   // Ratings can arrive faster than a render finishes (each awaits IndexedDB and the wasm
   // calls): only the latest render may write the list.
   const seq = ++state.renders;
-  const hist = history();
+  const rated = history();
+  const { interactions, exclude } = foldIn(rated);
   const t0 = performance.now();
-  const recs = await state.model.recommendFor(hist, { k: K });
+  const recs = await state.model.recommendFor(interactions, { k: K, exclude });
   const recMs = performance.now() - t0;
   const t1 = performance.now();
   const whys = [];
   for (const r of recs) {
-    whys.push(hist.length ? explanationText(await state.model.explain(hist, r.item, { k: 3 })) : 'Popular with everyone');
+    whys.push(interactions.length ? explanation(await state.model.explain(interactions, r.item, { k: interactions.length })) : 'Popular with everyone');
   }
   const explainMs = performance.now() - t1;
   if (seq !== state.renders) return;
   const before = new Set(state.recs.map((r) => r.item));
   state.recs = recs;
+  state.scoreMode = interactions.length ? 'personal' : 'popular';
   const list = $('recs');
   list.replaceChildren(...recs.map((r, n) => {
     const row = itemRow(r.item, { score: r.score, why: whys[n] });
     if (before.size && !before.has(r.item)) row.classList.add('fresh');
     return row;
   }));
-  $('recs-heading').textContent = hist.length ? 'Recommended for you' : 'Popular — rate a few items to personalise';
+  $('recs-heading').textContent = interactions.length ? 'Recommended for you'
+    : rated.length ? 'Popular — rate items you like (4★ or 5★) to personalise' : 'Popular — rate a few items to personalise';
+  $('score-note').textContent = scoreNote(state.scoreMode);
   $('rec-latency').innerHTML = '';
   $('rec-latency').append(
     `Top ${recs.length} of ${fmtInt(state.itemCount)} items in `, strong(fmtMs(recMs)),
-    hist.length ? ` (fold-in of your ${hist.length} rating${hist.length > 1 ? 's' : ''} + scoring), explanations ` : ', explanations ',
+    interactions.length ? ` (fold-in of your ${rated.length} rating${rated.length > 1 ? 's' : ''} + scoring), explanations ` : ', explanations ',
     strong(fmtMs(explainMs)), ' — on this device');
   window.edgerecDemo.lastRecMs = recMs;
   updateMap();
@@ -223,7 +277,13 @@ async function renderSimilar(id) {
   $('similar-heading').textContent = `Similar to ${titleOf(id)}`;
   $('similar-note').textContent = '';
   $('similar-latency').replaceChildren(`${sims.length} nearest of ${fmtInt(state.itemCount)} items in `, strong(fmtMs(ms)), ' — on this device');
-  $('similar').replaceChildren(...sims.map((s) => itemRow(s.item, { score: s.score })));
+  $('similar').replaceChildren(...sims.map((s) => {
+    const row = itemRow(s.item);
+    const label = scoreLabel(s.score, 'similar');
+    row.querySelector('.score').textContent = label.text;
+    row.querySelector('.score').title = label.title;
+    return row;
+  }));
   for (const row of document.querySelectorAll('li.item')) row.classList.toggle('selected', row.dataset.item === id);
   updateMap();
 }
@@ -329,7 +389,8 @@ function tasteOnMap(hist) {
 function updateMap() {
   if (!state.map) return;
   const hist = history();
-  state.taste = hist.length ? tasteOnMap(hist) : null;
+  const liked = foldIn(hist).interactions;
+  state.taste = liked.length ? tasteOnMap(liked) : null;
   const taste = state.taste;
   state.map.setOverlay({
     rated: hist.map((h) => state.index.get(h.item)),
@@ -348,11 +409,10 @@ function updateMap() {
 // ---- actions -----------------------------------------------------------------------------------
 
 async function rate(id, value) {
-  const current = ratingOf(id);
-  // Profile.add sums weights, so a changed rating replaces the old one; choosing the current
-  // rating again clears it.
-  if (current) await state.profile.remove(id);
-  if (value !== current) await state.profile.add(id, value);
+  // A new rating replaces the old one (Profile.rate sets); choosing the current rating again
+  // clears it.
+  if (value === ratingOf(id)) await state.profile.remove(id);
+  else await state.profile.rate(id, value);
   await everythingChanged();
 }
 
@@ -444,6 +504,7 @@ async function start() {
   const t0 = performance.now();
   timings.startAt = t0;
   const model = await edgerec.load(new URL('model.edgerec', document.baseURI));
+  state.predictsRatings = model.info().predictsRatings;
   timings.modelLoadedAt = performance.now();
   timings.modelMs = timings.modelLoadedAt - t0;
   const [cat, profile] = await Promise.all([catalogueP, profileP]);
@@ -475,9 +536,22 @@ async function start() {
   document.documentElement.dataset.ready = 'true';
 }
 
+// A failure before the page is usable replaces every "Loading…" placeholder with the reason
+// (index.html's inline script does the same when demo.js itself cannot run, e.g. from file://).
+function failed(message) {
+  window.edgerecDemo.error = message;
+  setStatus(message, true);
+  for (const id of ['recs', 'results']) {
+    const li = document.createElement('li');
+    li.className = 'note failed';
+    li.textContent = message;
+    $(id).replaceChildren(li);
+  }
+  $('app').setAttribute('aria-busy', 'false');
+  document.documentElement.dataset.ready = 'error';
+}
+
 start().catch((e) => {
   console.error(e);
-  window.edgerecDemo.error = e.message;
-  setStatus(`Could not start: ${e.message}`, true);
-  document.documentElement.dataset.ready = 'error';
+  failed(`Could not start: ${e.message}`);
 });

@@ -4,8 +4,6 @@
 import { EdgerecError } from './errors.js';
 
 const utf8 = new TextEncoder();
-const IS_NODE = typeof process === 'object' && typeof process.versions === 'object' &&
-  typeof process.versions.node === 'string';
 
 // A wasm instance and its scratch buffer for call arguments. If the instance itself fails (a
 // trap, which the C ABI never lets a core error become, so only a bug or exhausted memory),
@@ -59,41 +57,98 @@ class Runtime {
   }
 }
 
-function toBytes(value) {
+export function toBytes(value) {
   if (value instanceof Uint8Array) return value;
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   return null;
 }
 
-// Bytes of a model file from a URL, a path (Node), a Response or bytes.
-export async function readSource(source, what = 'model') {
+// A dev server that answers every unknown path with 200 and its index.html hands a wrong model
+// or wasm URL an HTML page; say so rather than let the parser report a bad magic number.
+function isHtml(bytes, contentType) {
+  if (contentType && /^\s*text\/html\b/i.test(contentType)) return true;
+  let head = '';
+  for (let i = 0, n = Math.min(bytes.length, 64); i < n; ++i) head += String.fromCharCode(bytes[i]);
+  return /^(\xef\xbb\xbf)?\s*<(!doctype\s+html|html[\s>])/i.test(head);
+}
+
+/** Throws "NAME: not WHAT (got an HTML page: wrong URL?)" when `bytes` are an HTML page. */
+export function refuseHtml(bytes, contentType, name, what) {
+  if (isHtml(bytes, contentType)) throw new EdgerecError(`${name}: not ${what} (got an HTML page: wrong URL?)`);
+  return bytes;
+}
+
+async function fetchBytes(url, name, what) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new EdgerecError(`${name}: ${e.message}`);
+  }
+  if (!response.ok) throw new EdgerecError(`${name}: HTTP ${response.status} ${response.statusText}`.trim());
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  return refuseHtml(bytes, response.headers.get('content-type'), name, what);
+}
+
+// Bytes of a model file from a URL, a Response or bytes; paths (and file: URLs) go to
+// `readLocal` (the Node entry's file reader; none in browsers, where they are URLs).
+export async function readSource(source, what = 'model', readLocal = null) {
+  const file = what === 'model' ? 'a model file' : `an ${what} file`;
   const direct = toBytes(source);
-  if (direct) return direct;
+  if (direct) return refuseHtml(direct, null, what, file);
   if (typeof Response !== 'undefined' && source instanceof Response) {
     if (!source.ok) throw new EdgerecError(`${what}: HTTP ${source.status} ${source.statusText}`.trim());
-    return new Uint8Array(await source.arrayBuffer());
+    return refuseHtml(new Uint8Array(await source.arrayBuffer()), source.headers.get('content-type'), what, file);
   }
   if (typeof source === 'string' || source instanceof URL) {
     const text = String(source);
-    if (IS_NODE && !/^(https?|data|blob):/i.test(text)) {
-      const { readFile } = await import('node:fs/promises');
-      try {
-        return new Uint8Array(await readFile(/^file:/i.test(text) ? new URL(text) : text));
-      } catch (e) {
-        throw new EdgerecError(`${text}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-      }
-    }
-    let response;
-    try {
-      response = await fetch(source);
-    } catch (e) {
-      throw new EdgerecError(`${text}: ${e.message}`);
-    }
-    if (!response.ok) throw new EdgerecError(`${text}: HTTP ${response.status} ${response.statusText}`.trim());
-    return new Uint8Array(await response.arrayBuffer());
+    if (readLocal && !/^(https?|data|blob):/i.test(text)) return refuseHtml(await readLocal(text), null, text, file);
+    return fetchBytes(source, text, file);
   }
   throw new EdgerecError(`${what}: expected a URL, a path, a Response, an ArrayBuffer or a Uint8Array`);
+}
+
+// Instantiates the wasm at `url` for Emscripten's instantiateWasm hook: streamed when served as
+// application/wasm, with a clear error for a missing file or an HTML page in its place.
+async function instantiateUrl(url, imports) {
+  const name = String(url);
+  if (/^file:/i.test(name)) {
+    throw new EdgerecError(`${name}: browsers cannot fetch from file: URLs; serve the page over http ` +
+      "(e.g. node tools/serve-static.mjs DIR); in Node, import 'edgerec' (its node entry reads the wasm from disk)");
+  }
+  let response;
+  try {
+    response = await fetch(url, { credentials: 'same-origin' });
+  } catch (e) {
+    throw new EdgerecError(`${name}: ${e.message}`);
+  }
+  if (!response.ok) {
+    throw new EdgerecError(`${name}: HTTP ${response.status} ${response.statusText}`.trim() +
+      ' (edgerec.wasm is not served there: copy node_modules/edgerec/dist/edgerec.wasm to your site and pass its URL as LoadOptions.wasm)');
+  }
+  const type = response.headers.get('content-type') || '';
+  if (/^\s*application\/wasm\b/i.test(type) && typeof WebAssembly.instantiateStreaming === 'function') {
+    return WebAssembly.instantiateStreaming(response, imports);
+  }
+  const bytes = refuseHtml(new Uint8Array(await response.arrayBuffer()), type, name, 'a wasm file');
+  return WebAssembly.instantiate(bytes, imports);
+}
+
+// A new wasm instance from the Emscripten factory and a wasm source (see createLoader). The
+// 3.1.6 factory never settles when an instantiateWasm hook fails, so that failure is raced in.
+async function createRuntime(factory, source) {
+  if (source.bytes) return new Runtime(await factory({ wasmBinary: source.bytes }));
+  if (!source.url) return new Runtime(await factory({}));
+  let fail;
+  const failed = new Promise((resolve, reject) => { fail = reject; });
+  const mod = factory({
+    instantiateWasm(imports, done) {
+      instantiateUrl(source.url, imports).then((r) => done(r.instance, r.module), fail);
+      return {};
+    },
+  });
+  return new Runtime(await Promise.race([mod, failed]));
 }
 
 function checkK(k, fallback) {
@@ -352,15 +407,16 @@ export class Model {
   }
 }
 
-// Returns load(source, options) over a wasm factory (the Emscripten module factory) and a
-// function giving the factory's arguments for LoadOptions.wasm; the instance for the default
-// wasm is created once and shared.
-export function createLoader(factory, moduleArgs) {
+// Returns load(source, options) over a wasm factory (the Emscripten module factory).
+// `wasmSource(wasm)` maps LoadOptions.wasm (undefined: the default) to where the wasm comes
+// from: { bytes }, { url } or {} (the single-file flavour, wasm inlined); `readLocal` reads a
+// path (Node) or is null. The instance for the default wasm is created once and shared.
+export function createLoader(factory, wasmSource, readLocal = null) {
   let shared = null;
   async function runtime(wasm) {
-    if (wasm !== undefined) return new Runtime(await factory(await moduleArgs(wasm)));
+    if (wasm !== undefined) return createRuntime(factory, await wasmSource(wasm));
     if (!shared || (shared.done && shared.done.dead)) {
-      const pending = (async () => new Runtime(await factory(await moduleArgs())))();
+      const pending = (async () => createRuntime(factory, await wasmSource(undefined)))();
       shared = { pending, done: null };
       pending.then((rt) => { if (shared && shared.pending === pending) shared.done = rt; }, () => { shared = null; });
     }
@@ -374,7 +430,7 @@ export function createLoader(factory, moduleArgs) {
     // Compile the wasm while the model downloads: both are on the path to the first result.
     const pendingRuntime = runtime(options.wasm);
     pendingRuntime.catch(() => {});  // reported below, after the model's own errors
-    const bytes = await readSource(source);
+    const bytes = await readSource(source, 'model', readLocal);
     const rt = await pendingRuntime;
     const [ptr] = rt.alloc([bytes]);
     const handle = rt.call('edgerec_model_load', ptr, bytes.length);

@@ -15,14 +15,15 @@
 // item and a copy of the whole mask into the runtime on every query, where this costs a
 // larger k only when filters are in use.
 //
-// similar(), explain() and itemEmbeddings() are the wasm Model's (the graph scores users
-// only), as is recommendFor() with no known item (the core then ranks by popularity, which has
-// no user vector).
+// similar(), explain(), itemEmbeddings() and userVector() are the wasm Model's (the graph scores
+// users only), as is recommendFor() with no known item (the core then ranks by popularity, which
+// has no user vector).
+//
+// This is the entry 'edgerec/onnx' (node/onnx.js under Node), apart from 'edgerec' because of
+// its `import('onnxruntime-web')`: onnxruntime-web is an optional peer dependency, and a bundler
+// must not meet that import in an app that does not use ONNX Runtime.
 import { EdgerecError } from './errors.js';
 import { readSource } from './model.js';
-
-const IS_NODE = typeof process === 'object' && typeof process.versions === 'object' &&
-  typeof process.versions.node === 'string';
 
 // ---- the ONNX file's metadata_props, read without a protobuf library ----------------------
 
@@ -139,10 +140,12 @@ async function resolveOrt(options) {
   if (options.ort) return options.ort;
   if (typeof globalThis.ort === 'object' && globalThis.ort && globalThis.ort.InferenceSession) return globalThis.ort;
   try {
-    // A bare specifier: resolves in Node, bundlers and pages with an import map.
+    // A bare specifier: resolves in Node, bundlers and pages with an import map. onnxruntime-web
+    // is an optional peer dependency of edgerec: installed only by apps that use this entry.
     return await import('onnxruntime-web');
   } catch (e) {
-    throw new EdgerecError(`loadOnnx: pass { ort } (onnxruntime-web's module), load ort.min.js first, or map 'onnxruntime-web' in an import map (${e.message})`);
+    throw new EdgerecError('loadOnnx: onnxruntime-web is not available: install it (npm install onnxruntime-web), ' +
+      `pass { ort }, load ort.min.js first, or map 'onnxruntime-web' in an import map (${e.message})`);
   }
 }
 
@@ -314,6 +317,12 @@ class OnnxModel {
     return this.#model.itemEmbeddings();
   }
 
+  /** The scoring vector the graph is fed: the wasm Model's. */
+  userVector(user) {
+    this.#live();
+    return this.#model.userVector(user);
+  }
+
   /** Releases the ONNX Runtime session; the wasm Model passed to loadOnnx stays the caller's. */
   dispose() {
     const session = this.#session;
@@ -332,38 +341,44 @@ class OnnxModel {
  * Options: ort (the onnxruntime module; default: globalThis.ort or import('onnxruntime-web')),
  * wasmPaths and numThreads (onnxruntime-web's env.wasm settings; numThreads defaults to 1
  * unless the page is cross-origin isolated), sessionOptions (passed to InferenceSession.create).
+ * `readLocal` reads paths (the Node entry's reader) or is null (browsers: strings are URLs).
  */
-export async function loadOnnx(onnx, model, options = {}) {
-  if (!model || typeof model.userVector !== 'function' || typeof model.items !== 'function') {
-    throw new EdgerecError('loadOnnx: the second argument must be the wasm Model loaded from the same model file');
-  }
-  const bytes = await readSource(onnx, 'ONNX model');
-  const meta = onnxMetadata(bytes);
-  if (!meta['edgerec.items']) throw new EdgerecError('loadOnnx: not an edgerec export (no edgerec.* metadata); write it with `edgerec export-onnx`');
-  const info = model.info();
-  if (Number(meta['edgerec.items']) !== info.items || Number(meta['edgerec.dims']) !== info.dims) {
-    throw new EdgerecError(`loadOnnx: the ONNX file (${meta['edgerec.items']} items x ${meta['edgerec.dims']} dims) ` +
-      `does not belong to this model (${info.items} items x ${info.dims} dims)`);
-  }
-  if (meta['edgerec.item_ids_crc32'] !== itemIdsCrc(model.items())) {
-    throw new EdgerecError('loadOnnx: the ONNX file was exported from a model with other item ids');
-  }
-  const ort = await resolveOrt(options);
-  const engine = ort.env && ort.env.versions && ort.env.versions.node ? 'onnxruntime-node' : 'onnxruntime-web';
-  if (engine === 'onnxruntime-web') configureWeb(ort, options);
-  const sessionOptions = { graphOptimizationLevel: 'all', ...(options.sessionOptions || {}) };
-  if (engine === 'onnxruntime-web' && !sessionOptions.executionProviders) sessionOptions.executionProviders = ['wasm'];
-  if (engine === 'onnxruntime-node' && sessionOptions.intraOpNumThreads === undefined && IS_NODE) {
-    sessionOptions.intraOpNumThreads = options.numThreads ?? 1;
-  }
-  let session;
-  try {
-    session = await ort.InferenceSession.create(bytes, sessionOptions);
-  } catch (e) {
-    throw new EdgerecError(`onnxruntime could not load the ONNX file: ${e && e.message ? e.message : e}`);
-  }
-  for (const name of ['user_vector', 'k']) {
-    if (!session.inputNames.includes(name)) throw new EdgerecError(`loadOnnx: the graph has no '${name}' input`);
-  }
-  return new OnnxModel(model, ort, session, engine, info.dims);
+export function onnxLoader(readLocal) {
+  return async function loadOnnx(onnx, model, options = {}) {
+    if (!model || typeof model.userVector !== 'function' || typeof model.items !== 'function') {
+      throw new EdgerecError('loadOnnx: the second argument must be the wasm Model loaded from the same model file');
+    }
+    const bytes = await readSource(onnx, 'ONNX model', readLocal);
+    const meta = onnxMetadata(bytes);
+    if (!meta['edgerec.items']) throw new EdgerecError('loadOnnx: not an edgerec export (no edgerec.* metadata); write it with `edgerec export-onnx`');
+    const info = model.info();
+    if (Number(meta['edgerec.items']) !== info.items || Number(meta['edgerec.dims']) !== info.dims) {
+      throw new EdgerecError(`loadOnnx: the ONNX file (${meta['edgerec.items']} items x ${meta['edgerec.dims']} dims) ` +
+        `does not belong to this model (${info.items} items x ${info.dims} dims)`);
+    }
+    if (meta['edgerec.item_ids_crc32'] !== itemIdsCrc(model.items())) {
+      throw new EdgerecError('loadOnnx: the ONNX file was exported from a model with other item ids');
+    }
+    const ort = await resolveOrt(options);
+    const engine = ort.env && ort.env.versions && ort.env.versions.node ? 'onnxruntime-node' : 'onnxruntime-web';
+    if (engine === 'onnxruntime-web') configureWeb(ort, options);
+    const sessionOptions = { graphOptimizationLevel: 'all', ...(options.sessionOptions || {}) };
+    if (engine === 'onnxruntime-web' && !sessionOptions.executionProviders) sessionOptions.executionProviders = ['wasm'];
+    if (engine === 'onnxruntime-node' && sessionOptions.intraOpNumThreads === undefined) {
+      sessionOptions.intraOpNumThreads = options.numThreads ?? 1;
+    }
+    let session;
+    try {
+      session = await ort.InferenceSession.create(bytes, sessionOptions);
+    } catch (e) {
+      throw new EdgerecError(`onnxruntime could not load the ONNX file: ${e && e.message ? e.message : e}`);
+    }
+    for (const name of ['user_vector', 'k']) {
+      if (!session.inputNames.includes(name)) throw new EdgerecError(`loadOnnx: the graph has no '${name}' input`);
+    }
+    return new OnnxModel(model, ort, session, engine, info.dims);
+  };
 }
+
+/** loadOnnx for browsers (paths are URLs). */
+export const loadOnnx = onnxLoader(null);

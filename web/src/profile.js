@@ -2,9 +2,18 @@
 // IndexedDB (one record per profile in the "profiles" store of the named database), so they
 // survive reloads; where IndexedDB is missing or refuses (Node, some private modes and file://
 // webviews) they live in memory for the page's lifetime. Nothing here ever leaves the device.
+//
+// One value per item. rate() sets it (a rating: rating an item again replaces the old one);
+// addEvent() adds to it (implicit feedback counted per event: plays, views, purchases).
+// Records are {name, format: 2, interactions: [{item, value, time}]}. Format 1 (no `format`)
+// had only add(), which summed, and is read as it is: its values are what recommendFor() was
+// given, whichever way they were made.
 import { EdgerecError } from './errors.js';
 
 const STORE = 'profiles';
+// The record format written (see the file comment); records of a later format are refused, so
+// an older page never rewrites what it does not understand.
+const FORMAT = 2;
 
 function openDatabase(name) {
   return new Promise((resolve, reject) => {
@@ -28,6 +37,10 @@ function transact(db, mode, body) {
 
 function checkItem(item) {
   if (typeof item !== 'string' || item.length === 0) throw new EdgerecError('item id must be a non-empty string');
+}
+
+function checkValue(item, value, what) {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new EdgerecError(`${what} of item '${item}' must be a finite number`);
 }
 
 export class Profile {
@@ -54,9 +67,14 @@ export class Profile {
         const db = await openDatabase(options.database || 'edgerec');
         const profile = new Profile(name, 'indexeddb', db);
         const record = await transact(db, 'readonly', (store) => store.get(name));
+        if (record && record.format > FORMAT) {
+          db.close();
+          throw new EdgerecError(`profile '${name}' was stored by a newer edgerec (record format ${record.format}; this one reads up to ${FORMAT})`);
+        }
         if (record) profile.#load(record.interactions);
         return profile;
-      } catch {
+      } catch (e) {
+        if (e instanceof EdgerecError) throw e;
         // IndexedDB exists but refuses (private mode, storage blocked): keep working in memory.
       }
     }
@@ -78,17 +96,40 @@ export class Profile {
 
   async #save() {
     if (!this.#db) return;
-    const record = { name: this.#name, interactions: [...this.#entries.values()] };
+    const record = { name: this.#name, format: FORMAT, interactions: [...this.#entries.values()] };
     await transact(this.#db, 'readwrite', (store) => store.put(record));
   }
 
-  /** Adds an interaction, or adds `weight` to the item's value when it is already there. */
-  async add(item, weight = 1) {
+  #set(item, value) {
+    this.#entries.set(item, { item, value, time: Date.now() });
+    return this.#save();
+  }
+
+  /** Sets the item's rating (or any value), replacing an earlier one: rating an item 5 twice stores 5. */
+  async rate(item, value) {
     checkItem(item);
-    if (typeof weight !== 'number' || !Number.isFinite(weight)) throw new EdgerecError(`weight of item '${item}' must be a finite number`);
+    checkValue(item, value, 'rating');
+    await this.#set(item, value);
+  }
+
+  /** Counts an event on the item: adds `weight` (default 1) to its value, or starts it at `weight`. */
+  async addEvent(item, weight = 1) {
+    checkItem(item);
+    checkValue(item, weight, 'weight');
     const old = this.#entries.get(item);
-    this.#entries.set(item, { item, value: (old ? old.value : 0) + weight, time: Date.now() });
-    await this.#save();
+    const value = (old ? old.value : 0) + weight;
+    if (!Number.isFinite(value)) throw new EdgerecError(`the value of item '${item}' would overflow`);
+    await this.#set(item, value);
+  }
+
+  /** @deprecated Use rate() (set) or addEvent() (sum): add() is addEvent() under its old name. */
+  add(item, weight = 1) {
+    return this.addEvent(item, weight);
+  }
+
+  /** The item's value, or undefined when the profile does not hold it. */
+  get(item) {
+    return this.#entries.get(item)?.value;
   }
 
   async remove(item) {
@@ -101,12 +142,12 @@ export class Profile {
     return [...this.#entries.values()].map(({ item, value }) => ({ item, value }));
   }
 
-  /** JSON the user can download: {"name", "interactions": [{item, value, time}]}. */
+  /** JSON the user can download: {"name", "format", "interactions": [{item, value, time}]}. */
   export() {
-    return JSON.stringify({ name: this.#name, interactions: [...this.#entries.values()] });
+    return JSON.stringify({ name: this.#name, format: FORMAT, interactions: [...this.#entries.values()] });
   }
 
-  /** Replaces this profile's interactions with those of export()'s JSON (any profile's). */
+  /** Replaces this profile's interactions with those of export()'s JSON (any profile's; an item listed twice keeps its last value). */
   async import(json) {
     let data;
     try {
@@ -115,6 +156,7 @@ export class Profile {
       throw new EdgerecError(`profile import: not JSON: ${e.message}`);
     }
     if (!data || !Array.isArray(data.interactions)) throw new EdgerecError('profile import: no "interactions" array');
+    if (data.format > FORMAT) throw new EdgerecError(`profile import: format ${data.format} is newer than this edgerec reads (${FORMAT})`);
     const list = data.interactions.map((x, i) => {
       if (!x || typeof x.item !== 'string' || x.item.length === 0) throw new EdgerecError(`profile import: interaction ${i}: no item id`);
       const value = x.value === undefined ? 1 : x.value;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { load, version } from '../src/index.js';
+import { load, version } from 'edgerec';
 
 const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REPO = path.dirname(WEB);
@@ -41,13 +41,63 @@ test('versions: CMake project = package.json = version export = the wasm build',
   model.dispose();
 });
 
-test('package.json: ES module with types first in exports', () => {
+test('package.json: ES module; every entry has its types first, a browser file and (where it differs) a Node one', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(WEB, 'package.json'), 'utf8'));
   assert.equal(pkg.name, 'edgerec');
   assert.equal(pkg.type, 'module');
-  assert.equal(Object.keys(pkg.exports['.'])[0], 'types');
-  assert.ok(fs.existsSync(path.join(WEB, pkg.exports['.'].types)));
-  assert.ok(fs.existsSync(path.join(WEB, pkg.exports['.'].default)));
+  assert.equal(pkg.license, 'Apache-2.0');
+  assert.match(pkg.repository.url, /^git\+https:\/\/.+\.git$/);
+  assert.equal(pkg.peerDependenciesMeta['onnxruntime-web'].optional, true);
+  assert.ok(pkg.peerDependencies['onnxruntime-web']);
+  assert.equal(pkg.dependencies, undefined, 'the package has no runtime dependency');
+  for (const entry of ['.', './onnx', './worker', './single']) {
+    const conditions = pkg.exports[entry];
+    assert.equal(Object.keys(conditions)[0], 'types', `${entry}: "types" must come first`);
+    assert.equal(Object.keys(conditions).at(-1), 'default', `${entry}: "default" must come last`);
+    for (const file of Object.values(conditions)) assert.ok(fs.existsSync(path.join(WEB, file)), `${entry}: ${file} is missing`);
+  }
+  for (const entry of ['.', './onnx', './worker']) assert.match(pkg.exports[entry].node, /^\.\/src\/node\//);
+});
+
+// The static module graph of a browser entry: every file it imports, transitively.
+function moduleGraph(entry) {
+  const seen = new Set();
+  const visit = (file) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = fs.readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s*'(\.{1,2}\/[^']+)'/gm)) visit(path.resolve(path.dirname(file), m[1]));
+  };
+  visit(entry);
+  return [...seen];
+}
+
+test('browser entries import no Node module and do not reach onnxruntime-web; workers have no top-level await', () => {
+  for (const entry of ['src/index.js', 'src/worker.js']) {
+    const files = moduleGraph(path.join(WEB, entry));
+    assert.ok(files.some((f) => f.endsWith('dist/edgerec.mjs')), `${entry} reaches the wasm glue`);
+    for (const file of files) {
+      // The code without its comments (which may name what the code avoids).
+      const text = fs.readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"])\/\/.*$/gm, '$1');
+      const rel = path.relative(WEB, file);
+      assert.doesNotMatch(text, /['"]node:|require\(['"](fs|path|module|url|worker_threads)['"]\)|worker_threads/, `${entry} -> ${rel} refers to a Node module`);
+      assert.doesNotMatch(text, /import\(\s*['"]onnxruntime/, `${entry} -> ${rel} imports onnxruntime`);
+      // A top-level await or a dynamic import keeps a bundler from emitting the worker as one
+      // classic script (Vite's default worker format).
+      if (entry === 'src/worker.js') assert.doesNotMatch(text, /^[^\s/*}][^\n]*\bawait\b|\bimport\(/m, `${rel}: top-level await or import() in worker code`);
+    }
+  }
+  // The bundler-visible literals.
+  const load = fs.readFileSync(path.join(WEB, 'src/load.js'), 'utf8');
+  assert.ok(load.includes("new URL('../dist/edgerec.wasm', import.meta.url)"));
+  const workerModel = fs.readFileSync(path.join(WEB, 'src/worker-model.js'), 'utf8');
+  assert.ok(workerModel.includes("new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })"));
+});
+
+test('the browser entry imported in Node says to use the Node entry', async () => {
+  const browserEntry = await import(pathToFileURL(path.join(WEB, 'src/index.js')).href);
+  await assert.rejects(browserEntry.load(fs.readFileSync(path.join(GOLDEN, 'ials.edgerec'))),
+    (e) => e.name === 'EdgerecError' && /edgerec\.wasm: browsers cannot fetch from file: URLs.*in Node, import 'edgerec'/.test(e.message));
 });
 
 test('the single-file flavour loads in Node from its one file alone', async () => {
@@ -67,7 +117,7 @@ test('the single-file flavour loads in Node from its one file alone', async () =
     for (const user of ['1', '2', '3']) assert.deepEqual(await single.recommend(user, { k: 5 }), await regular.recommend(user, { k: 5 }));
     await assert.rejects(single.recommend('nope'), (e) => e instanceof api.EdgerecError && /unknown user id 'nope'/.test(e.message));
     const profile = await api.Profile.open('p');
-    await profile.add(single.items()[0]);
+    await profile.rate(single.items()[0], 1);
     assert.equal((await single.recommendFor(profile, { k: 3 })).length, 3);
     single.dispose();
     regular.dispose();

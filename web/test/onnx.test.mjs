@@ -10,8 +10,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import * as edgerec from '../src/index.js';
-import { loadOnnx, onnxMetadata } from '../src/onnx.js';
+import * as edgerec from 'edgerec';
+import { loadOnnx, onnxMetadata } from 'edgerec/onnx';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = process.env.EDGEREC || path.join(REPO, 'build/bin/edgerec');

@@ -4,11 +4,13 @@
 // leave the model usable, dispose, and the Profile in memory storage.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { EdgerecError, Model, Profile, load, version } from '../src/index.js';
+import { EdgerecError, Model, Profile, load, version } from 'edgerec';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const GOLDEN_ROOT = path.join(REPO, 'models/golden');
@@ -133,7 +135,7 @@ describe('Model', () => {
     const pop = await load(bytesOf('popularity'));
     assert.deepEqual((await m.recommendFor([], { k: 5 })).map((r) => r.item), (await pop.recommendFor([], { k: 5 })).map((r) => r.item));
     const profile = await Profile.open('fold-in', { storage: 'memory' });
-    for (const h of history) await profile.add(h.item, h.value ?? 1);
+    for (const h of history) await profile.rate(h.item, h.value ?? 1);
     assert.deepEqual(await m.recommendFor(profile, { k: 5 }), recs);
     await rejectsWith(m.recommendFor([{ item: items[0], value: NaN }]), /non-finite/);
     await rejectsWith(m.recommendFor('nope'), /array/);
@@ -221,6 +223,31 @@ describe('errors arrive as EdgerecError with the core message; the module stays 
     m.dispose();
   });
 
+  test('an HTML page in place of a model (a dev server answering a wrong URL with index.html) is named as such', async () => {
+    const page = '<!DOCTYPE html>\n<html lang="en"><head><title>app</title></head><body></body></html>\n';
+    const html = /not a model file \(got an HTML page: wrong URL\?\)/;
+    await rejectsWith(load(new TextEncoder().encode(page)), html);
+    await rejectsWith(load(new TextEncoder().encode('\ufeff  <html><body>x</body></html>')), html);
+    // By the response's content type, whatever the body.
+    await rejectsWith(load(new Response('whatever', { headers: { 'Content-Type': 'text/html; charset=utf-8' } })), html);
+    await rejectsWith(load(new Response(page, { headers: { 'Content-Type': 'application/octet-stream' } })), html);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'edgerec-html-')), 'index.html');
+    fs.writeFileSync(file, page);
+    await rejectsWith(load(file), new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a model file \\(got an HTML page`));
+    fs.rmSync(path.dirname(file), { recursive: true });
+    // Over HTTP, from a server that answers every path with its index page.
+    const server = http.createServer((req, res) => { res.writeHead(200, { 'Content-Type': 'text/html' }); res.end(page); });
+    await new Promise((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const url = `http://127.0.0.1:${server.address().port}/models/typo.edgerec`;
+      await rejectsWith(load(url), new RegExp(`^${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a model file \\(got an HTML page: wrong URL\\?\\)$`));
+    } finally {
+      server.close();
+    }
+    // A model file is never mistaken for one.
+    (await load(bytesOf('ials'))).dispose();
+  });
+
   test('unknown ids and bad arguments', async () => {
     const m = await load(bytesOf('ials'));
     const before = await m.recommend('2');
@@ -266,13 +293,26 @@ describe('errors arrive as EdgerecError with the core message; the module stays 
 });
 
 describe('Profile (memory storage in Node)', () => {
-  test('add, remove, export, import, erase', async () => {
+  test('rate sets, addEvent sums; remove, export, import, erase', async () => {
     const p = await Profile.open('alice');
     assert.equal(p.name, 'alice');
     assert.equal(p.storage, 'memory');
-    await p.add('a');
-    await p.add('b', 2.5);
-    await p.add('a', 2);
+    await p.rate('a', 5);
+    await p.rate('b', 2.5);
+    await p.rate('a', 5);
+    assert.deepEqual(p.interactions(), [{ item: 'a', value: 5 }, { item: 'b', value: 2.5 }], 'rating again replaces, in first-rated order');
+    await p.rate('a', 3);
+    assert.equal(p.get('a'), 3);
+    assert.equal(p.get('never-rated'), undefined);
+    // Events count: each adds its weight.
+    await p.addEvent('played');
+    await p.addEvent('played');
+    await p.addEvent('played', 0.5);
+    assert.equal(p.get('played'), 2.5);
+    // add() is addEvent() under its old name (it always summed).
+    await p.add('played');
+    assert.equal(p.get('played'), 3.5);
+    await p.remove('played');
     assert.deepEqual(p.interactions(), [{ item: 'a', value: 3 }, { item: 'b', value: 2.5 }]);
     await p.remove('b');
     await p.remove('never-added');
@@ -280,14 +320,21 @@ describe('Profile (memory storage in Node)', () => {
     const json = p.export();
     const data = JSON.parse(json);
     assert.equal(data.name, 'alice');
+    assert.equal(data.format, 2);
     assert.equal(data.interactions[0].item, 'a');
     assert.equal(data.interactions[0].value, 3);
     assert.ok(Number.isFinite(data.interactions[0].time) && data.interactions[0].time > 0);
 
     const q = await Profile.open('bob', { storage: 'memory' });
-    await q.add('z');
+    await q.rate('z', 1);
     await q.import(json);
     assert.deepEqual(q.interactions(), [{ item: 'a', value: 3 }], 'import replaces');
+    // A file of the first format (no "format", values summed by add()) reads as it is; an item
+    // listed twice keeps its last value, as rate() would.
+    await q.import('{"name": "old", "interactions": [{"item": "x", "value": 10}, {"item": "y"}, {"item": "x", "value": 4}]}');
+    assert.deepEqual(q.interactions(), [{ item: 'x', value: 4 }, { item: 'y', value: 1 }]);
+    await rejectsWith(q.import('{"format": 3, "interactions": []}'), /format 3 is newer/);
+    await q.import(json);
     await q.erase();
     assert.deepEqual(q.interactions(), []);
     assert.deepEqual(JSON.parse(q.export()).interactions, []);
@@ -297,8 +344,14 @@ describe('Profile (memory storage in Node)', () => {
   test('bad input is refused', async () => {
     const p = await Profile.open();
     assert.equal(p.name, 'default');
-    await rejectsWith(p.add(''), /non-empty string/);
-    await rejectsWith(p.add('x', Infinity), /finite number/);
+    await rejectsWith(p.rate(''), /non-empty string/);
+    await rejectsWith(p.rate('x', Infinity), /rating of item 'x' must be a finite number/);
+    await rejectsWith(p.rate('x'), /rating of item 'x' must be a finite number/);
+    await rejectsWith(p.addEvent('x', NaN), /weight of item 'x' must be a finite number/);
+    await p.addEvent('big', Number.MAX_VALUE);
+    await rejectsWith(p.addEvent('big', Number.MAX_VALUE), /would overflow/);
+    assert.equal(p.get('big'), Number.MAX_VALUE, 'a refused event leaves the value');
+    await p.remove('big');
     await rejectsWith(p.import('{not json'), /not JSON/);
     await rejectsWith(p.import('{"interactions": [{"value": 1}]}'), /interaction 0: no item id/);
     await rejectsWith(Profile.open('x', { storage: 'cloud' }), /storage must be/);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { EdgerecError, Profile, WorkerModel, load } from '../src/index.js';
+import { EdgerecError, Profile, WorkerModel, load } from 'edgerec';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FILE = path.join(REPO, 'models/golden/v1/ials.edgerec');
@@ -24,8 +24,8 @@ test('WorkerModel gives the same answers as Model, errors included', async () =>
   assert.deepEqual(await remote.recommend('1', { k: 5, exclude: [items[0]] }), await local.recommend('1', { k: 5, exclude: [items[0]] }));
   assert.deepEqual(await remote.similar(items[2], { k: 3 }), await local.similar(items[2], { k: 3 }));
   const profile = await Profile.open('worker');
-  await profile.add(items[1], 2);
-  await profile.add(items[4]);
+  await profile.rate(items[1], 2);
+  await profile.addEvent(items[4]);
   assert.deepEqual(await remote.recommendFor(profile, { k: 4 }), await local.recommendFor(profile, { k: 4 }));
   const rec = (await local.recommend('1', { k: 1 }))[0].item;
   assert.deepEqual(await remote.explain(profile, rec), await local.explain(profile, rec));

@@ -8,11 +8,16 @@
 // return promises; they run synchronously in the calling thread (use WorkerModel to keep the
 // page responsive with large catalogues).
 //
-// Entry points: `edgerec` (this file; dist/edgerec.mjs + dist/edgerec.wasm), `edgerec/worker`
-// (the worker script WorkerModel starts), `edgerec/single` (dist/edgerec.single.js: the wasm
-// inlined and this API included, one file that works as a classic <script> — also from
-// file:// pages in webviews — and as an ES module import; it sets `globalThis.edgerec` to
-// { load, Model, Profile, EdgerecError, version }).
+// Entry points (package.json "exports"; each has its own declarations):
+//   `edgerec`         this file. Browsers and bundlers get src/index.js (no Node module, the
+//                     wasm found by `new URL('../dist/edgerec.wasm', import.meta.url)`); Node
+//                     gets src/node/index.js (the "node" condition; reads the wasm from disk).
+//   `edgerec/onnx`    loadOnnx(): the same API scored by ONNX Runtime (onnx.d.ts); needs the
+//                     optional peer dependency onnxruntime-web (or pass `ort`).
+//   `edgerec/worker`  the worker script WorkerModel starts (worker.d.ts; no exports).
+//   `edgerec/single`  dist/edgerec.single.js: the wasm inlined and this API included, one file
+//                     that works as a classic <script> (also from file:// pages in webviews)
+//                     and as a module import; it sets `globalThis.edgerec` (single.d.ts).
 
 /** Error raised by the edgerec core (bad model file, unknown id, bad argument). */
 export class EdgerecError extends Error {
@@ -66,7 +71,7 @@ export interface ModelInfo {
   kernels: string;
   /** "f32" or "int8" (see LoadOptions.quantize). */
   precision: 'f32' | 'int8';
-  /** Which engine scores: "wasm" (edgerec) or "onnxruntime-web". */
+  /** Which engine scores: "wasm" (edgerec), or ONNX Runtime for an OnnxModel (edgerec/onnx). */
   backend: 'wasm' | 'onnxruntime-web' | 'onnxruntime-node';
 }
 
@@ -82,9 +87,10 @@ export interface LoadOptions {
    */
   quantize?: 'int8' | 'none';
   /**
-   * The wasm binary: bytes, a URL, or (Node) a path. Default: edgerec.wasm beside
-   * edgerec.mjs. Models loaded with the default share one wasm instance; each other value
-   * gets its own.
+   * The wasm binary: bytes, a URL, or (Node) a path. Default: dist/edgerec.wasm of the package,
+   * which Vite and webpack copy into the build on their own; with a bundler that does not
+   * follow `new URL(..., import.meta.url)` (esbuild), serve dist/edgerec.wasm and pass its URL.
+   * Models loaded with the default share one wasm instance; each other value gets its own.
    */
   wasm?: ArrayBuffer | Uint8Array | string | URL;
 }
@@ -102,7 +108,35 @@ export interface FloatMatrix {
   data: Float32Array;
 }
 
-export class Model {
+/**
+ * What every model object answers: Model (wasm, in this thread), WorkerModel (in a worker) and
+ * OnnxModel (edgerec/onnx). Code written against it awaits every result, so it takes any of
+ * them; each class narrows the return types (Model's info() is synchronous, WorkerModel's is a
+ * promise).
+ */
+export interface Recommender {
+  info(): ModelInfo | Promise<ModelInfo>;
+  /** Item ids of the catalogue, in model order. */
+  items(): string[] | Promise<string[]>;
+  hasUser(userId: string): boolean | Promise<boolean>;
+  hasItem(itemId: string): boolean | Promise<boolean>;
+  /** Top-K for a user the model was trained with. Rejects an unknown user id. */
+  recommend(userId: string, options?: RecommendOptions): Promise<ScoredItem[]>;
+  /** Top-K for an anonymous or new user from interactions held on the device (fold-in). */
+  recommendFor(interactions: Interaction[] | Profile, options?: RecommendOptions): Promise<ScoredItem[]>;
+  /** The k items most similar to an item. */
+  similar(itemId: string, options?: { k?: number }): Promise<ScoredItem[]>;
+  /** Which of the user's items made `itemId` score high, largest first. */
+  explain(user: string | Interaction[] | Profile, itemId: string, options?: { k?: number }): Promise<Contribution[]>;
+  /** Item embeddings (items x factors, row-major, bias columns left out) for maps; null for models without latent factors (itemknn, popularity, baselines). */
+  itemEmbeddings(): FloatMatrix | null | Promise<FloatMatrix | null>;
+  /** A known user's scoring vector, or a new user's from interactions (fold-in; needs at least one known item). Throws for itemknn. */
+  userVector(user: string | Interaction[] | Profile): UserVector | Promise<UserVector>;
+  /** Releases the model. Further calls reject (or throw, for the synchronous ones); calling it again does nothing. */
+  dispose(): void;
+}
+
+export class Model implements Recommender {
   /** Not for direct use: call load(). */
   private constructor();
   info(): ModelInfo;
@@ -135,21 +169,6 @@ export class Model {
 /** Loads a model file (URL, Response, ArrayBuffer or bytes) into a new wasm-backed Model. */
 export function load(source: string | URL | Response | ArrayBuffer | Uint8Array, options?: LoadOptions): Promise<Model>;
 
-/** Runs an exported ONNX scoring graph with onnxruntime-web instead (see `edgerec export-onnx`). */
-export function loadOnnx(
-  onnx: string | URL | ArrayBuffer | Uint8Array,
-  model: Model,
-  options?: {
-    /** The onnxruntime module (onnxruntime-web in browsers, onnxruntime-node in Node). */
-    ort?: unknown;
-    /** Where onnxruntime-web's ort-wasm-simd-threaded.{mjs,wasm} are served from. */
-    wasmPaths?: string;
-    /** Intra-op threads (1 unless the page is cross-origin isolated). */
-    numThreads?: number;
-    sessionOptions?: Record<string, unknown>;
-  },
-): Promise<Model>;
-
 export interface ProfileOptions {
   /** Storage: "indexeddb" (default in browsers) or "memory" (fallback, and in Node). */
   storage?: 'indexeddb' | 'memory';
@@ -163,14 +182,20 @@ export class Profile {
   static open(name?: string, options?: ProfileOptions): Promise<Profile>;
   readonly name: string;
   readonly storage: 'indexeddb' | 'memory';
-  /** Adds (or updates, summing weights) an interaction; weight defaults to 1. */
+  /** Sets the item's value (a rating): rating an item again replaces the old value. */
+  rate(item: string, value: number): Promise<void>;
+  /** Counts an event on the item (implicit feedback: a play, a view): adds `weight` (default 1) to its value. */
+  addEvent(item: string, weight?: number): Promise<void>;
+  /** @deprecated add() sums like addEvent(), its new name; use rate() for ratings (set, not sum). */
   add(item: string, weight?: number): Promise<void>;
+  /** The item's value, or undefined when the profile does not hold it. */
+  get(item: string): number | undefined;
   remove(item: string): Promise<void>;
   /** The interactions in the order they were first added, as recommendFor() takes them. */
   interactions(): Interaction[];
-  /** JSON the user can download: {"name", "interactions": [{item, value, time}]} (time in ms since the epoch). */
+  /** JSON the user can download: {"name", "format": 2, "interactions": [{item, value, time}]} (time in ms since the epoch). */
   export(): string;
-  /** Replaces this profile's interactions with those of export()'s JSON (of any profile). */
+  /** Replaces this profile's interactions with those of export()'s JSON (of any profile; an item listed twice keeps its last value). */
   import(json: string): Promise<void>;
   /** Erases every stored interaction of this profile. */
   erase(): Promise<void>;
@@ -180,11 +205,14 @@ export class Profile {
  * The same API, with the model in a Web Worker (a worker_threads worker in Node) so loading
  * and scoring never block the page. Bytes are copied once and transferred (the caller's stay
  * usable); relative URLs are resolved against the page. Profiles are sent as their
- * interactions. Every method returns a promise.
+ * interactions. Every method returns a promise. Bundlers (Vite, webpack) bundle the worker
+ * script themselves: the package creates it as `new Worker(new URL('./worker.js',
+ * import.meta.url), { type: 'module' })`.
  */
-export class WorkerModel {
-  /** workerUrl: where edgerec's src/worker.js is served (default: beside this module). */
+export class WorkerModel implements Recommender {
+  /** workerUrl: where edgerec's worker script (`edgerec/worker`, src/worker.js) is served, when not beside this module. */
   static load(source: string | URL | Response | ArrayBuffer | Uint8Array, options?: LoadOptions & { workerUrl?: string | URL }): Promise<WorkerModel>;
+  private constructor();
   info(): Promise<ModelInfo>;
   items(): Promise<string[]>;
   hasUser(userId: string): Promise<boolean>;

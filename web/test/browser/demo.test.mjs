@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { serveStatic } from '../../../tools/serve-static.mjs';
 import { REPO, buildDemo, launchBrowser, recordRequests, skipReason, tempDir } from '../../bench/chromium.mjs';
 
@@ -15,6 +16,7 @@ const SHOTS = process.env.EDGEREC_SCREENSHOTS || path.join(REPO, 'build/screensh
 
 let work, server, browser, page, requests;
 const problems = [];
+const state = {};
 
 const recs = () => page.evaluate(() => window.edgerecDemo.recs());
 const texts = (sel) => page.$$eval(sel, (els) => els.map((e) => e.textContent.trim()));
@@ -76,9 +78,26 @@ test('the demo loads the model and shows the first recommendations', { skip }, a
   requests.mark();
 });
 
+test('popular scores are labelled as rating counts; a 1-star rating is not a like', { skip }, async () => {
+  const popular = await recs();
+  const scores = await texts('#recs li .score');
+  assert.equal(scores.length, 10);
+  assert.ok(scores.every((t) => /^[\d,]+ ratings?$/.test(t)), scores.join(' | '));
+  assert.match(await page.textContent('#score-note'), /ranked by how many ratings/);
+  // Rate the most popular item 1 star: it leaves the list, and nothing is personalised by it.
+  const disliked = popular[0];
+  await page.click(`#recs li[data-item="${disliked}"] .rate button[data-value="1"]`);
+  const after = await waitForRecsChange(popular);
+  assert.ok(!after.includes(disliked), 'a rated item is still recommended');
+  assert.deepEqual(after, popular.slice(1, 10).concat(after.slice(9)), 'the rest stays in popularity order');
+  assert.match(await page.textContent('#recs-heading'), /^Popular — rate items you like/);
+  assert.deepEqual([...new Set(await texts('#recs li .why'))], ['Popular with everyone']);
+  state.disliked = { id: disliked, title: await page.textContent(`#profile li[data-item="${disliked}"] .title`) };
+});
+
 test('rating items changes the recommendations, with explanations naming them', { skip }, async () => {
   const popular = await recs();
-  const picked = (await page.$$eval('#results li', (els) => els.slice(0, 3).map((e) => e.dataset.item)));
+  const picked = (await page.$$eval('#results li', (els) => els.map((e) => e.dataset.item))).filter((id) => id !== state.disliked.id).slice(0, 3);
   let current = popular;
   for (const id of picked) {
     await page.click(`#results li[data-item="${id}"] .rate button[data-value="5"]`);
@@ -91,13 +110,48 @@ test('rating items changes the recommendations, with explanations naming them', 
   const pickedTitles = await page.$$eval('#profile li.item .title', (els) => els.map((e) => e.textContent));
   const whys = await texts('#recs li .why');
   assert.equal(whys.length, 10);
-  assert.ok(whys.every((w) => /^Because you rated |^Fits your overall taste/.test(w)), whys.join(' | '));
-  assert.ok(whys.some((w) => pickedTitles.some((t) => w.includes(t))), 'no explanation names a rated item');
-  assert.match(await page.textContent('#rec-latency'), /fold-in of your 3 ratings/);
-  // Re-rating an item changes its value (replaces, not adds) and keeps one profile entry.
+  assert.ok(whys.every((w) => /^Because you liked |^Fits your overall taste/.test(w)), whys.join(' | '));
+  assert.ok(whys.some((w) => pickedTitles.some((t) => w.includes(t))), 'no explanation names a liked item');
+  assert.ok(whys.every((w) => !w.includes(state.disliked.title)), 'an explanation names the 1-star item');
+  assert.ok(!current.includes(state.disliked.id));
+  assert.ok(whys.every((w) => !/%/.test(w)), 'no share of the score is claimed');
+  // Personal scores are labelled as the model's predicted preference.
+  const scores = await texts('#recs li .score');
+  assert.ok(scores.every((t) => /^match -?\d+\.\d\d$/.test(t)), scores.join(' | '));
+  assert.match(await page.textContent('#score-note'), /predicted preference/);
+  assert.match(await page.textContent('#rec-latency'), /fold-in of your 4 ratings/);
+  // Re-rating an item replaces its value (one profile entry); at 2 stars it is no longer a like,
+  // so no explanation names it, and it is not recommended.
+  const before = await recs();
   await page.click(`#profile li[data-item="${picked[0]}"] .rate button[data-value="2"]`);
   await page.waitForFunction((id) => document.querySelector(`#profile li[data-item="${id}"] .rate button[aria-pressed="true"]`)?.dataset.value === '2', picked[0]);
-  assert.equal(await page.$$eval('#profile li.item', (els) => els.length), 3);
+  await waitForRecsChange(before);
+  assert.equal(await page.$$eval('#profile li.item', (els) => els.length), 4);
+  const stored = await page.evaluate(async (id) => {
+    const { Profile } = await import('./edgerec/src/index.js');
+    return (await Profile.open('edgerec-demo')).get(id);
+  }, picked[0]);
+  assert.equal(stored, 2, 'the profile holds the new rating, not a sum');
+  const reTitle = pickedTitles[0];
+  assert.ok((await texts('#recs li .why')).every((w) => !w.includes(reTitle)), 'a 2-star item is explained as a like');
+  assert.ok(!(await recs()).includes(picked[0]));
+});
+
+test('star buttons are at least 24 x 24 CSS px at a phone width', { skip }, async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    const boxes = await page.$$eval('.rate button', (els) => els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { w: r.width, h: r.height, visible: r.width > 0 && r.height > 0 };
+    }).filter((b) => b.visible));
+    assert.ok(boxes.length >= 50, `only ${boxes.length} star buttons measured`);
+    const small = boxes.filter((b) => b.w < 24 || b.h < 24);
+    assert.deepEqual(small, [], `star buttons under 24 x 24 px: ${JSON.stringify(small.slice(0, 3))}`);
+    const box = await page.locator('#recs .rate button').first().boundingBox();
+    assert.ok(box.width >= 24 && box.height >= 24, JSON.stringify(box));
+  } finally {
+    await page.setViewportSize({ width: 1360, height: 900 });
+  }
 });
 
 test('searching finds items by title and genre, and rating one from the results updates', { skip }, async () => {
@@ -176,4 +230,43 @@ test('the profile persists in IndexedDB across reloads and the visitor can erase
   await loadPage();
   assert.equal(await page.$$eval('#profile li.item', (els) => els.length), 0, 'erased ratings came back');
   assert.deepEqual(problems, []);
+});
+
+test('a demo that cannot load its model says why in every panel instead of "Loading…"', { skip }, async () => {
+  const broken = path.join(work, 'broken');
+  fs.cpSync(path.join(work, 'demo'), broken, { recursive: true });
+  fs.writeFileSync(path.join(broken, 'model.edgerec'), 'this is not a model');
+  const other = await serveStatic(broken);
+  const p = await browser.context.newPage();
+  try {
+    await p.goto(other.url);
+    await p.waitForSelector('html[data-ready="error"]');
+    const status = await p.textContent('#status');
+    assert.match(status, /^Could not start: .*model/);
+    for (const list of ['#recs', '#results']) {
+      const text = await p.textContent(list);
+      assert.ok(!/Loading/.test(text), `${list} still says: ${text}`);
+      assert.equal(text.trim(), status);
+    }
+    assert.equal(await p.getAttribute('#app', 'aria-busy'), 'false');
+  } finally {
+    await p.close();
+    await other.close();
+  }
+});
+
+test('opened from file:// the demo says it must be served over http, and how', { skip }, async () => {
+  const p = await browser.context.newPage();
+  try {
+    const dir = path.join(work, 'demo');
+    await p.goto(pathToFileURL(path.join(dir, 'index.html')).href);
+    await p.waitForSelector('html[data-ready="error"]', { timeout: 10000 });
+    const status = await p.textContent('#status');
+    assert.match(status, /opened from a file/);
+    assert.ok(status.includes(`node tools/serve-static.mjs ${dir}`), status);
+    assert.equal((await p.textContent('#recs')).trim(), status);
+    assert.equal((await p.textContent('#results')).trim(), status);
+  } finally {
+    await p.close();
+  }
 });

@@ -49,18 +49,19 @@ test('load, recommend and errors in the page', { skip }, async () => {
   assert.equal(result.kernels, 'wasm-simd128');
 });
 
-test('Profile: IndexedDB storage survives a reload; erase removes it', { skip }, async () => {
+test('Profile: IndexedDB storage survives a reload; rate sets, addEvent sums; erase removes it', { skip }, async () => {
   const first = await page.evaluate(async () => {
     const { Profile } = await import('/src/index.js');
     const p = await Profile.open('visitor', { database: 'edgerec-test' });
     await p.erase();
-    await p.add('3', 2);
-    await p.add('5');
-    await p.add('3', 1);
+    await p.rate('3', 5);
+    await p.addEvent('5');
+    await p.rate('3', 5);
+    await p.addEvent('5');
     return { storage: p.storage, interactions: p.interactions() };
   });
   assert.equal(first.storage, 'indexeddb');
-  assert.deepEqual(first.interactions, [{ item: '3', value: 3 }, { item: '5', value: 1 }]);
+  assert.deepEqual(first.interactions, [{ item: '3', value: 5 }, { item: '5', value: 2 }]);
   await page.reload();
   const second = await page.evaluate(async () => {
     const { Profile } = await import('/src/index.js');
@@ -76,6 +77,45 @@ test('Profile: IndexedDB storage survives a reload; erase removes it', { skip },
   assert.deepEqual(second.afterErase, []);
 });
 
+test('Profile: a record of the first format (summed by add()) is read as it is and rewritten as format 2', { skip }, async () => {
+  const result = await page.evaluate(async () => {
+    const { Profile } = await import('/src/index.js');
+    const db = 'edgerec-migration-test';
+    const raw = (mode, body) => new Promise((resolve, reject) => {
+      const open = indexedDB.open(db, 1);
+      open.onupgradeneeded = () => open.result.createObjectStore('profiles', { keyPath: 'name' });
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const tx = open.result.transaction('profiles', mode);
+        const req = body(tx.objectStore('profiles'));
+        tx.oncomplete = () => { open.result.close(); resolve(req.result); };
+        tx.onerror = () => reject(tx.error);
+      };
+    });
+    // What edgerec 0.1 stored: no format field.
+    await raw('readwrite', (s) => s.put({ name: 'old', interactions: [{ item: 'a', value: 10, time: 1 }, { item: 'b', value: 1, time: 2 }] }));
+    const p = await Profile.open('old', { database: db });
+    const before = p.interactions();
+    await p.rate('a', 5);
+    const stored = await raw('readonly', (s) => s.get('old'));
+    // A record written by a later format is refused, not overwritten.
+    await raw('readwrite', (s) => s.put({ name: 'future', format: 99, interactions: [] }));
+    let refused = null;
+    try {
+      await Profile.open('future', { database: db });
+    } catch (e) {
+      refused = e.message;
+    }
+    const future = await raw('readonly', (s) => s.get('future'));
+    return { before, stored, refused, futureFormat: future.format };
+  });
+  assert.deepEqual(result.before, [{ item: 'a', value: 10 }, { item: 'b', value: 1 }]);
+  assert.equal(result.stored.format, 2);
+  assert.deepEqual(result.stored.interactions.map((x) => [x.item, x.value]), [['a', 5], ['b', 1]]);
+  assert.match(result.refused, /stored by a newer edgerec \(record format 99/);
+  assert.equal(result.futureFormat, 99);
+});
+
 test('WorkerModel in a module Web Worker matches the page', { skip }, async () => {
   const result = await page.evaluate(async () => {
     const { load, WorkerModel, Profile } = await import('/src/index.js');
@@ -83,8 +123,8 @@ test('WorkerModel in a module Web Worker matches the page', { skip }, async () =
     const local = await load(bytes);
     const remote = await WorkerModel.load('/models/svd.edgerec');
     const profile = await Profile.open('worker', { storage: 'memory' });
-    await profile.add(local.items()[0], 5);
-    await profile.add(local.items()[1], 2);
+    await profile.rate(local.items()[0], 5);
+    await profile.rate(local.items()[1], 2);
     const out = {
       same: JSON.stringify(await remote.recommend('2', { k: 5 })) === JSON.stringify(await local.recommend('2', { k: 5 })),
       sameFor: JSON.stringify(await remote.recommendFor(profile, { k: 5 })) === JSON.stringify(await local.recommendFor(profile, { k: 5 })),

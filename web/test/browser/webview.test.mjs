@@ -95,6 +95,81 @@ test('large models arrive in base64 chunks; a broken model is refused and the pa
   problems.length = 0; // the refused model was reported as an error on purpose
 });
 
+test('bridge calls never throw: bad base64, a bad model, bad JSON and missing models reject and reach the host as error messages', { skip }, async () => {
+  const result = await page.evaluate(async () => {
+    const seen = [];
+    const listen = (e) => { if (e.detail.type === 'error') seen.push(e.detail.payload); };
+    document.addEventListener('edgerec-host', listen);
+    const host = window.edgerecHost;
+    const calls = {
+      badBase64: () => host.loadModelBase64('!!not base64!!'),
+      shortModel: () => host.loadModelBase64('bad'),
+      notAString: () => host.loadModelBase64(42),
+      badChunk: () => host.appendModelChunk('abc'),
+      notJson: () => host.recommendFor('not json', 3),
+      notArray: () => host.recommendFor('{"item": "1"}', 3),
+      unknownItem: () => host.similar('no-such-item', 3),
+    };
+    const out = {};
+    for (const [name, fn] of Object.entries(calls)) {
+      const before = seen.length;
+      let value;
+      try {
+        value = fn();
+      } catch (e) {
+        out[name] = { threw: e.message };
+        continue;
+      }
+      const isPromise = value instanceof Promise;
+      const settled = await value.then(() => ({ resolved: true }), (e) => ({ rejected: e.message }));
+      out[name] = { isPromise, ...settled, reported: seen.slice(before), status: document.getElementById('status').textContent };
+    }
+    document.removeEventListener('edgerec-host', listen);
+    return out;
+  });
+  const expect = {
+    badBase64: /^the model is not valid base64/,
+    shortModel: /not an edgerec model file|too short|truncated/,
+    notAString: /must be a base64 string, got number/,
+    badChunk: /whole number of 4-character base64 groups/,
+    notJson: /^recommendFor: the interactions are not JSON/,
+    notArray: /^recommendFor: the interactions must be a JSON array/,
+    unknownItem: /unknown item id 'no-such-item'/,
+  };
+  for (const [name, pattern] of Object.entries(expect)) {
+    const r = result[name];
+    assert.equal(r.threw, undefined, `${name} threw synchronously: ${r.threw}`);
+    assert.equal(r.isPromise, true, name);
+    assert.match(r.rejected ?? '', pattern, `${name}: ${JSON.stringify(r)}`);
+    assert.equal(r.reported.length, 1, `${name} reported ${r.reported.length} error messages`);
+    assert.equal(r.reported[0].message, r.rejected);
+    assert.equal(r.status, r.rejected, `${name}: the status line shows the error`);
+  }
+  assert.equal(result.notJson.reported[0].call, 'recommendFor');
+  // The model loaded before still answers.
+  const recs = JSON.parse(await page.evaluate(() => window.edgerecHost.recommendFor('[]', 3)));
+  assert.equal(recs.length, 3);
+  problems.length = 0; // the refused calls logged errors on purpose
+});
+
+test('without a model the bridge reports "no model loaded"', { skip }, async () => {
+  const p = await browser.context.newPage();
+  try {
+    await p.goto(pathToFileURL(path.join(work, 'assets/index.html')).href);
+    await p.waitForFunction(() => window.edgerecHost && window.edgerecHost.ready);
+    const out = await p.evaluate(async () => {
+      const seen = [];
+      document.addEventListener('edgerec-host', (e) => { if (e.detail.type === 'error') seen.push(e.detail.payload.message); });
+      const r = await window.edgerecHost.recommendFor('[]', 3).then(() => null, (e) => e.message);
+      return { r, seen };
+    });
+    assert.match(out.r, /^no model loaded/);
+    assert.deepEqual(out.seen, [out.r]);
+  } finally {
+    await p.close();
+  }
+});
+
 test('the repository copy of the page finds ../dist/edgerec.single.js, and nothing was fetched over the network', { skip }, async () => {
   await open(pathToFileURL(path.join(REPO, 'web/webview/index.html')).href);
   const info = await page.evaluate((b64) => window.edgerecHost.loadModelBase64(b64), modelB64);
