@@ -106,7 +106,7 @@ test('rating items changes the recommendations, with explanations naming them', 
   }
   assert.notDeepEqual(current, popular);
   assert.match(await page.textContent('#recs-heading'), /Recommended for you/);
-  assert.deepEqual((await page.$$eval('#profile li.item', (els) => els.map((e) => e.dataset.item))).sort(), [...picked].sort());
+  assert.deepEqual((await page.$$eval('#profile li.item', (els) => els.map((e) => e.dataset.item))).sort(), [...picked, state.disliked.id].sort());
   const pickedTitles = await page.$$eval('#profile li.item .title', (els) => els.map((e) => e.textContent));
   const whys = await texts('#recs li .why');
   assert.equal(whys.length, 10);
