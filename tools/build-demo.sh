@@ -127,6 +127,8 @@ need_cli
 "$cli" strip --model "$stage/model.edgerec" --out "$stage/model.edgerec" "${strip_args[@]}" >/dev/null
 
 cp -R web/src "$stage/edgerec/src"
+# The Node entry (src/node/) is never loaded by a page.
+rm -rf "$stage/edgerec/src/node"
 mkdir -p "$stage/edgerec/dist"
 # The default flavour only: the single-file one (for webviews) is not needed on a web host.
 find web/dist -maxdepth 1 -type f ! -name 'edgerec.single.js' -exec cp {} "$stage/edgerec/dist/" \;

@@ -78,6 +78,12 @@ function assertTop(got, want, what) {
 async function runInChromium(url, what) {
   const page = await browser.context.newPage();
   page.on('pageerror', (e) => problems.push(`${what}: page error: ${e.message}`));
+  // The one expected console error: the browser's own report of the deliberate wrong URL's 404.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 404/.test(m.text())) {
+      problems.push(`${what}: console error: ${m.text()}`);
+    }
+  });
   try {
     await page.goto(url);
     await page.waitForFunction(() => window.edgerecResult, null, { timeout: 60000 });
@@ -174,13 +180,25 @@ test('Vite: the dev server of a fresh app without configuration, in Chromium; a 
   fs.mkdirSync(path.join(app, 'public'));
   fs.copyFileSync(model, path.join(app, 'public/model.edgerec'));
   const vite = await import('vite');
-  const server = await vite.createServer({ root: app, configFile: false, logLevel: 'silent', server: { host: '127.0.0.1', port: 0 } });
+  // What the dev server would print to the terminal as warnings and errors.
+  const logged = [];
+  const logger = {
+    hasWarned: false,
+    info() {},
+    warn(m) { logged.push(`warn: ${m}`); },
+    warnOnce(m) { logged.push(`warn: ${m}`); },
+    error(m) { logged.push(`error: ${m}`); },
+    clearScreen() {},
+    hasErrorLogged: () => false,
+  };
+  const server = await vite.createServer({ root: app, configFile: false, customLogger: logger, server: { host: '127.0.0.1', port: 0 } });
   await server.listen();
   try {
     const url = server.resolvedUrls.local[0];
     const result = await runInChromium(url, 'vite dev');
     // The dev server answers an unknown path with 200 and index.html.
     assert.match(result.wrongUrl, /no-such-model\.edgerec: not a model file \(got an HTML page: wrong URL\?\)/);
+    assert.deepEqual(logged, []);
   } finally {
     await server.close();
   }
