@@ -61,5 +61,5 @@ test('the MovieLens 100K demo shows titles and genres, and personalises', { skip
   const titles = await page.$$eval('#recs li .title', (els) => els.map((e) => e.textContent));
   assert.ok(family(genres) >= popularFamily + 3, `${family(genres)} of 10 recommendations are children's or animation films (${popularFamily} of the popular ones): ${genres.join(' | ')}`);
   assert.ok(titles.every((t) => /\(\d{4}\)$/.test(t)), titles.join(' | '));
-  assert.match(await page.textContent('#recs li .why'), /Because you rated (Toy Story|Aladdin|Lion King)/);
+  assert.match(await page.textContent('#recs li .why'), /Because you liked (Toy Story|Aladdin|Lion King)/);
 });
