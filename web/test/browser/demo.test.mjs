@@ -61,6 +61,8 @@ test('the demo loads the model and shows the first recommendations', { skip }, a
   const firstRecMs = await page.evaluate(() => window.edgerecDemo.timings.firstRecMs);
   assert.ok(firstRecMs > 0 && firstRecMs < 10000, `first recommendation after ${firstRecMs} ms`);
   assert.equal((await texts('#results li')).length, 30, 'the picker lists the popular items');
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, 'demo-popular.png'), fullPage: false });
 
   // The page's own resource timeline: nothing was requested after edgerec.load() resolved
   // (the model file and the wasm are fetched inside it).
@@ -268,5 +270,35 @@ test('opened from file:// the demo says it must be served over http, and how', {
     assert.equal((await p.textContent('#results')).trim(), status);
   } finally {
     await p.close();
+  }
+});
+
+test('with a rating model (SVD) the stars are passed as they are and scores are labelled as predicted ratings', { skip }, async () => {
+  const dir = await buildDemo(path.join(work, 'svd'), ['--model-kind', 'svd', '--factors', '8']);
+  const other = await serveStatic(dir);
+  const p = await browser.context.newPage();
+  try {
+    await p.goto(other.url);
+    await p.waitForSelector('html[data-ready="true"]');
+    const popular = await p.evaluate(() => window.edgerecDemo.recs());
+    const [a, b, c] = await p.$$eval('#results li', (els) => els.slice(3, 6).map((e) => e.dataset.item));
+    for (const [id, stars] of [[a, 5], [b, 4], [c, 1]]) {
+      await p.click(`#results li[data-item="${id}"] .rate button[data-value="${stars}"]`);
+      await p.waitForSelector(`#profile li[data-item="${id}"] .rate button[aria-pressed="true"][data-value="${stars}"]`);
+    }
+    await p.waitForFunction((prev) => window.edgerecDemo.recs().join() !== prev && /predicts/.test(document.querySelector('#recs .score').textContent), popular.join());
+    const scores = await p.$$eval('#recs li .score', (els) => els.map((e) => e.textContent));
+    assert.ok(scores.every((t) => /^predicts \d\.\d★$/.test(t)), scores.join(' | '));
+    assert.match(await p.textContent('#score-note'), /rating \(1–5★\) the model predicts/);
+    assert.match(await p.textContent('#rec-latency'), /fold-in of your 3 ratings/);
+    const lowTitle = await p.textContent(`#profile li[data-item="${c}"] .title`);
+    const whys = await p.$$eval('#recs li .why', (els) => els.map((e) => e.textContent));
+    assert.ok(whys.every((w) => /^(Because you liked |Fits your overall taste)/.test(w)), whys.join(' | '));
+    assert.ok(whys.every((w) => !w.startsWith(`Because you liked ${lowTitle}`) && !w.includes(` and ${lowTitle}`)), 'a 1-star item is explained as a like');
+    fs.mkdirSync(SHOTS, { recursive: true });
+    await p.screenshot({ path: path.join(SHOTS, 'demo-svd.png'), fullPage: false });
+  } finally {
+    await p.close();
+    await other.close();
   }
 });
