@@ -49,6 +49,22 @@ test('load, recommend and errors in the page', { skip }, async () => {
   assert.equal(result.kernels, 'wasm-simd128');
 });
 
+test('a wasm URL that is missing or answers with an HTML page is named, not a hang or "bad magic"', { skip }, async () => {
+  const result = await page.evaluate(async () => {
+    const { load } = await import('/src/index.js');
+    const bytes = new Uint8Array(await (await fetch('/models/ials.edgerec')).arrayBuffer());
+    const attempt = (wasm) => load(bytes, { wasm }).then((m) => { m.dispose(); return 'loaded'; }, (e) => `${e.name}: ${e.message}`);
+    return {
+      missing: await attempt('/dist/no-such.wasm'),
+      html: await attempt('/demo/index.html'),
+      good: await attempt('/dist/edgerec.wasm'),
+    };
+  });
+  assert.match(result.missing, /^EdgerecError: http:\/\/127\.0\.0\.1:\d+\/dist\/no-such\.wasm: HTTP 404 Not Found \(edgerec\.wasm is not served there/);
+  assert.match(result.html, /^EdgerecError: http:\/\/127\.0\.0\.1:\d+\/demo\/index\.html: not a wasm file \(got an HTML page: wrong URL\?\)$/);
+  assert.equal(result.good, 'loaded');
+});
+
 test('Profile: IndexedDB storage survives a reload; rate sets, addEvent sums; erase removes it', { skip }, async () => {
   const first = await page.evaluate(async () => {
     const { Profile } = await import('/src/index.js');
