@@ -1,6 +1,8 @@
 // edgerec/onnx — an exported ONNX scoring graph (`edgerec export-onnx`) run by ONNX Runtime:
-// onnxruntime-web in browsers (an optional peer dependency of edgerec: install it to use this
-// entry, or pass `ort`), onnxruntime-node or onnxruntime-web in Node.
+// onnxruntime-web in browsers, onnxruntime-node or onnxruntime-web in Node. onnxruntime-web is
+// an optional peer dependency of edgerec: install it to use this entry with a bundler (which
+// resolves the entry's `import('onnxruntime-web')`); without one, pass `ort` or load
+// ort.min.js first. Apps that never import edgerec/onnx never reference it.
 import type {
   Contribution, FloatMatrix, Interaction, Model, ModelInfo, Profile, RecommendOptions, Recommender, ScoredItem, UserVector,
 } from './index.js';
