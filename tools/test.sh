@@ -3,7 +3,8 @@
 #   1. native Release build: Catch2 unit tests and CLI tests (ctest)
 #   2. WebAssembly build: the npm package's tests in Node (node --test), incl. the golden
 #      cross-target test against the native CLI
-#   3. the browser tests: headless Chromium driven by playwright-core (demo, webview page)
+#   3. the browser tests: headless Chromium driven by playwright-core (the package, apps built
+#      by Vite, webpack and esbuild from the packed tarball, demo, webview page)
 #   4. the AddressSanitizer + UBSan build: the ctest suite again
 # Real-data tests skip with a message when ../shared/data is absent.
 set -euo pipefail
