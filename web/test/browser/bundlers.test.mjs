@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
 import { serveStatic } from '../../../tools/serve-static.mjs';
@@ -53,8 +54,12 @@ const HTML = (script) => `<!doctype html>
 <body><p>edgerec in a fresh app</p><script type="module" src="${script}"></script></body></html>
 `;
 
-/** A fresh app folder with the packed package installed from its tarball, as `npm install` does it. */
-async function makeApp(name, files) {
+// The bundler versions of web/package-lock.json, installed into the Vite apps from npm's cache
+// (which `npm ci --prefix web` filled), so an app holds exactly vite and the tarball.
+const VITE = JSON.parse(fs.readFileSync(path.join(WEB, 'node_modules/vite/package.json'), 'utf8')).version;
+
+/** A fresh app folder with the packed package (and `also`) installed, as `npm install` does it. */
+async function makeApp(name, files, also = []) {
   const dir = path.join(work, name);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }, null, 2));
@@ -62,7 +67,7 @@ async function makeApp(name, files) {
     fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     fs.writeFileSync(path.join(dir, file), text);
   }
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', tarball], { cwd: dir });
+  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', tarball, ...also], { cwd: dir });
   return dir;
 }
 
@@ -152,10 +157,11 @@ test('npm pack: the tarball holds the runtime files, the types of every entry an
 });
 
 test('Vite: `vite build` of a fresh app without configuration, run in Chromium (page and worker)', { skip }, async () => {
-  const app = await makeApp('vite-app', { 'index.html': HTML('/main.js'), 'main.js': MAIN });
+  const app = await makeApp('vite-app', { 'index.html': HTML('/main.js'), 'main.js': MAIN }, [`vite@${VITE}`]);
+  assert.deepEqual(fs.readdirSync(path.join(app, 'node_modules')).filter((d) => d === 'edgerec' || d === 'vite'), ['edgerec', 'vite']);
   fs.mkdirSync(path.join(app, 'public'));
   fs.copyFileSync(model, path.join(app, 'public/model.edgerec'));
-  const { stdout, stderr } = await run(process.execPath, [path.join(WEB, 'node_modules/vite/bin/vite.js'), 'build'], {
+  const { stdout, stderr } = await run(path.join(app, 'node_modules/.bin/vite'), ['build'], {
     cwd: app, env: { ...process.env, NO_COLOR: '1', CI: 'true' },
   });
   const output = stdout + stderr;
@@ -176,10 +182,11 @@ test('Vite: `vite build` of a fresh app without configuration, run in Chromium (
 });
 
 test('Vite: the dev server of a fresh app without configuration, in Chromium; a wrong model URL is named as an HTML page', { skip }, async () => {
-  const app = await makeApp('vite-dev-app', { 'index.html': HTML('/main.js'), 'main.js': MAIN });
+  const app = await makeApp('vite-dev-app', { 'index.html': HTML('/main.js'), 'main.js': MAIN }, [`vite@${VITE}`]);
   fs.mkdirSync(path.join(app, 'public'));
   fs.copyFileSync(model, path.join(app, 'public/model.edgerec'));
-  const vite = await import('vite');
+  // The app's own vite, started through its API to capture what it would log.
+  const vite = await import(pathToFileURL(path.join(app, 'node_modules/vite/dist/node/index.js')).href);
   // What the dev server would print to the terminal as warnings and errors.
   const logged = [];
   const logger = {
