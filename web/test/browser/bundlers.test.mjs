@@ -54,12 +54,14 @@ const HTML = (script) => `<!doctype html>
 <body><p>edgerec in a fresh app</p><script type="module" src="${script}"></script></body></html>
 `;
 
-// The bundler versions of web/package-lock.json, installed into the Vite apps from npm's cache
-// (which `npm ci --prefix web` filled), so an app holds exactly vite and the tarball.
-const VITE = JSON.parse(fs.readFileSync(path.join(WEB, 'node_modules/vite/package.json'), 'utf8')).version;
-
-/** A fresh app folder with the packed package (and `also`) installed, as `npm install` does it. */
-async function makeApp(name, files, also = []) {
+/**
+ * A fresh app folder with the packed package installed from its tarball, as `npm install` does
+ * it (offline: the tarball has no dependency to fetch, and its peer onnxruntime-web is optional).
+ * `withVite` adds vite as the app's own dependency: a link to web/node_modules/vite (the version
+ * of web/package-lock.json), since an offline `npm install vite` needs registry metadata that
+ * `npm ci` does not cache.
+ */
+async function makeApp(name, files, { withVite = false } = {}) {
   const dir = path.join(work, name);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }, null, 2));
@@ -67,7 +69,8 @@ async function makeApp(name, files, also = []) {
     fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     fs.writeFileSync(path.join(dir, file), text);
   }
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', tarball, ...also], { cwd: dir });
+  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', tarball], { cwd: dir });
+  if (withVite) fs.symlinkSync(path.join(WEB, 'node_modules/vite'), path.join(dir, 'node_modules/vite'), 'dir');
   return dir;
 }
 
@@ -157,11 +160,11 @@ test('npm pack: the tarball holds the runtime files, the types of every entry an
 });
 
 test('Vite: `vite build` of a fresh app without configuration, run in Chromium (page and worker)', { skip }, async () => {
-  const app = await makeApp('vite-app', { 'index.html': HTML('/main.js'), 'main.js': MAIN }, [`vite@${VITE}`]);
+  const app = await makeApp('vite-app', { 'index.html': HTML('/main.js'), 'main.js': MAIN }, { withVite: true });
   assert.deepEqual(fs.readdirSync(path.join(app, 'node_modules')).filter((d) => d === 'edgerec' || d === 'vite'), ['edgerec', 'vite']);
   fs.mkdirSync(path.join(app, 'public'));
   fs.copyFileSync(model, path.join(app, 'public/model.edgerec'));
-  const { stdout, stderr } = await run(path.join(app, 'node_modules/.bin/vite'), ['build'], {
+  const { stdout, stderr } = await run(process.execPath, [path.join(app, 'node_modules/vite/bin/vite.js'), 'build'], {
     cwd: app, env: { ...process.env, NO_COLOR: '1', CI: 'true' },
   });
   const output = stdout + stderr;
@@ -182,7 +185,7 @@ test('Vite: `vite build` of a fresh app without configuration, run in Chromium (
 });
 
 test('Vite: the dev server of a fresh app without configuration, in Chromium; a wrong model URL is named as an HTML page', { skip }, async () => {
-  const app = await makeApp('vite-dev-app', { 'index.html': HTML('/main.js'), 'main.js': MAIN }, [`vite@${VITE}`]);
+  const app = await makeApp('vite-dev-app', { 'index.html': HTML('/main.js'), 'main.js': MAIN }, { withVite: true });
   fs.mkdirSync(path.join(app, 'public'));
   fs.copyFileSync(model, path.join(app, 'public/model.edgerec'));
   // The app's own vite, started through its API to capture what it would log.
