@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints the project's speed and accuracy figures as one JSON object, measured on the real
-# MovieLens copies in ../shared/data (or $EDGEREC_DATA). Needs a built build/ (tools/build.sh).
+# MovieLens copies in ../shared/data (or $EDGEREC_DATA). Needs a built build/ (tools/build.sh;
+# the README's training speeds are from `tools/build.sh build -DEDGEREC_NATIVE_ARCH=ON`).
 # Usage: tools/bench.sh [--threads N]      (default 2 threads, the CI machine's cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."

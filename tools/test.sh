@@ -6,7 +6,9 @@
 #   3. the browser tests: headless Chromium driven by playwright-core (the package, apps built
 #      by Vite, webpack and esbuild from the packed tarball, demo, webview page)
 #   4. the AddressSanitizer + UBSan build: the ctest suite again
-# Real-data tests skip with a message when ../shared/data is absent.
+# Real-data tests (ctest label realdata) read $EDGEREC_DATA (default ../shared/data): they skip
+# with a message when it is absent, but fail under CI=true. The sanitiser run skips the accuracy
+# bars on purpose (EDGEREC_SANITIZED, for speed); the Release run checks them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh --web

@@ -72,6 +72,13 @@ expect_ok "info int8" "$BIN" info --model slim8.edgerec --json
 saved=$(json_get out.txt 'j["items"] * (3 * j["dims"] - 4)')
 [ $((slim_bytes - slim8_bytes)) -eq "$saved" ] || fail "strip --int8 saved $((slim_bytes - slim8_bytes)) bytes, expected $saved"
 [ "$(json_get out.txt 'j["item_matrix"] == "int8" and j["format_version"] == 2')" = True ] || fail "info of an int8 file"
+# The kernels in use: the AVX2 + FMA flavour where this CPU has both, or the portable one (also
+# when asked for).
+want=generic
+if [ "$(uname -m)" = x86_64 ] && grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then want=avx2-fma; fi
+[ "$(json_get out.txt 'j["kernels"]')" = "$want" ] || fail "info kernels, expected $want: $(head -c 300 out.txt)"
+expect_ok "info generic kernels" env EDGEREC_KERNELS=generic "$BIN" info --model slim8.edgerec --json
+[ "$(json_get out.txt 'j["kernels"]')" = generic ] || fail "EDGEREC_KERNELS=generic: $(head -c 300 out.txt)"
 "$BIN" recommend --model slim8.edgerec --items "$items" -k 5 --json > slim8.json
 python3 - full.json slim8.json <<'PY' || fail "int8 file recommends too differently for a new user"
 import json, sys

@@ -757,7 +757,7 @@ TEST_CASE("write_csv round-trips through the loader", "[data][synthetic]") {
   CHECK_THROWS_WITH(write_csv(odd, "/nonexistent/dir/x.csv"), Catch::Contains("/nonexistent/dir/x.csv"));
 }
 
-TEST_CASE("real data: MovieLens 100K", "[data][real]") {
+TEST_CASE("real data: MovieLens 100K", "[data][real][realdata]") {
   const std::string p = test::shared_data("ml-100k/u.data");
   EDGEREC_SKIP_IF_NO_DATA(p, "ml-100k/u.data");
   CHECK(detect_format(p) == Format::ml100k);
@@ -797,7 +797,7 @@ TEST_CASE("real data: MovieLens 100K", "[data][real]") {
   CHECK(core.n_users() < 943);
 }
 
-TEST_CASE("real data: ML-1M NCF files", "[data][real]") {
+TEST_CASE("real data: ML-1M NCF files", "[data][real][realdata]") {
   const std::string train = test::shared_data("ml-1m/ncf/ml-1m.train.pairs.tsv");
   const std::string rating = test::shared_data("ml-1m/ncf/ml-1m.test.rating");
   const std::string negative = test::shared_data("ml-1m/ncf/ml-1m.test.negative");

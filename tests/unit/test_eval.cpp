@@ -265,7 +265,7 @@ TEST_CASE("temporal protocol and option errors", "[eval]") {
   CHECK_THROWS_AS(parse_protocol("bogus"), Error);
 }
 
-TEST_CASE("ML-100K 5-fold CV: baseline RMSE <= 0.944", "[eval][data]") {
+TEST_CASE("ML-100K 5-fold CV: baseline RMSE <= 0.944", "[eval][data][realdata]") {
   const std::string path = edgerec::test::shared_data("ml-100k/u.data");
   EDGEREC_SKIP_IF_NO_DATA(path, "ml-100k/u.data");
   const auto data = load_interactions(path);

@@ -532,7 +532,7 @@ static double ml100k_rmse(ModelKind kind, double* fit_seconds = nullptr) {
   return r.metrics.at("rmse");
 }
 
-TEST_CASE("ML-100K 5-fold: baseline RMSE <= 0.944", "[explicit][data]") {
+TEST_CASE("ML-100K 5-fold: baseline RMSE <= 0.944", "[explicit][data][realdata]") {
   const std::string path = test::shared_data("ml-100k/u.data");
   EDGEREC_SKIP_IF_NO_DATA(path, "ml-100k/u.data");
   EXPLICIT_SKIP_IF_SANITIZED("the ML-100K test");
@@ -540,21 +540,21 @@ TEST_CASE("ML-100K 5-fold: baseline RMSE <= 0.944", "[explicit][data]") {
   CHECK(ml100k_rmse(ModelKind::mean_baseline) < 0.98);
 }
 
-TEST_CASE("ML-100K 5-fold: SVD RMSE <= 0.930", "[explicit][data]") {
+TEST_CASE("ML-100K 5-fold: SVD RMSE <= 0.930", "[explicit][data][realdata]") {
   const std::string path = test::shared_data("ml-100k/u.data");
   EDGEREC_SKIP_IF_NO_DATA(path, "ml-100k/u.data");
   EXPLICIT_SKIP_IF_SANITIZED("the ML-100K test");
   CHECK(ml100k_rmse(ModelKind::svd) <= 0.930);
 }
 
-TEST_CASE("ML-100K 5-fold: SVD++ RMSE <= 0.915", "[explicit][data]") {
+TEST_CASE("ML-100K 5-fold: SVD++ RMSE <= 0.915", "[explicit][data][realdata]") {
   const std::string path = test::shared_data("ml-100k/u.data");
   EDGEREC_SKIP_IF_NO_DATA(path, "ml-100k/u.data");
   EXPLICIT_SKIP_IF_SANITIZED("the ML-100K test");
   CHECK(ml100k_rmse(ModelKind::svdpp) <= 0.915);
 }
 
-TEST_CASE("ML-100K: fold-in of held-out users", "[explicit][data][foldin]") {
+TEST_CASE("ML-100K: fold-in of held-out users", "[explicit][data][realdata][foldin]") {
   const std::string path = test::shared_data("ml-100k/u.data");
   EDGEREC_SKIP_IF_NO_DATA(path, "ml-100k/u.data");
   EXPLICIT_SKIP_IF_SANITIZED("the ML-100K test");

@@ -439,7 +439,7 @@ TEST_CASE("bad hyper-parameters are refused", "[implicit]") {
   CHECK_THROWS_AS(make_model(ModelKind::bpr)->fit(synthetic(), big, *backend), Error);
 }
 
-TEST_CASE("ML-1M NCF protocol: iALS with its defaults passes the bar", "[implicit][data]") {
+TEST_CASE("ML-1M NCF protocol: iALS with its defaults passes the bar", "[implicit][data][realdata]") {
   const std::string train_path = test::shared_data("ml-1m/ncf/ml-1m.train.pairs.tsv");
   const std::string rating = test::shared_data("ml-1m/ncf/ml-1m.test.rating");
   const std::string negative = test::shared_data("ml-1m/ncf/ml-1m.test.negative");

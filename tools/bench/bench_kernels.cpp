@@ -2,6 +2,7 @@
 // path), and the batch path through the backend. Run: build/bin/edgerec_bench_kernels
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
 #include <vector>
 
 #include "edgerec/edgerec.hpp"
@@ -30,6 +31,63 @@ void BM_ScoreTopK(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * items);
 }
 BENCHMARK(BM_ScoreTopK)->Arg(3706)->Arg(100000)->Unit(benchmark::kMicrosecond);
+
+// The kernels alone (kernels.hpp), 100k items x 64 factors: f32 scores, int8 scores, the top-K
+// scan helper and the int8 quantiser, each in whatever flavour `kernels::flavour()` names.
+void BM_ScoreAll(benchmark::State& state) {
+  const auto V = random_matrix(100000, 64, 1);
+  const auto u = random_matrix(1, 64, 2);
+  std::vector<float> scores(100000);
+  for (auto _ : state) {
+    edgerec::kernels::score_all(u.data(), V.data(), 100000, 64, 0.0f, scores.data());
+    benchmark::DoNotOptimize(scores.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 100000);
+  state.SetLabel(edgerec::kernels::flavour());
+}
+BENCHMARK(BM_ScoreAll)->Unit(benchmark::kMicrosecond);
+
+void BM_ScoreAllInt8(benchmark::State& state) {
+  const auto V = random_matrix(100000, 64, 1);
+  const auto u = random_matrix(1, 64, 2);
+  std::vector<std::int8_t> Q(100000 * 64);
+  std::vector<float> row_scale(100000), scores(100000);
+  std::vector<std::int16_t> uq(64);
+  edgerec::kernels::quantize_rows_int8(V.data(), 100000, 64, 64, Q.data(), row_scale.data());
+  const float us = edgerec::kernels::quantize_query_int16(u.data(), 64, 64, uq.data());
+  for (auto _ : state) {
+    edgerec::kernels::score_all_int8(uq.data(), us, Q.data(), row_scale.data(), 100000, 64, 0.0f, scores.data());
+    benchmark::DoNotOptimize(scores.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 100000);
+  state.SetLabel(edgerec::kernels::flavour());
+}
+BENCHMARK(BM_ScoreAllInt8)->Unit(benchmark::kMicrosecond);
+
+// A full pass with nothing above the threshold (a filled top-K's common case).
+void BM_NextAbove(benchmark::State& state) {
+  const auto scores = random_matrix(1, 100000, 5);
+  for (auto _ : state) {
+    const std::size_t i = edgerec::kernels::next_above(scores.data(), 0, 100000, 1e30f);
+    benchmark::DoNotOptimize(i);
+  }
+  state.SetItemsProcessed(state.iterations() * 100000);
+  state.SetLabel(edgerec::kernels::flavour());
+}
+BENCHMARK(BM_NextAbove)->Unit(benchmark::kMicrosecond);
+
+void BM_QuantizeRowsInt8(benchmark::State& state) {
+  const auto V = random_matrix(100000, 64, 1);
+  std::vector<std::int8_t> Q(100000 * 64);
+  std::vector<float> row_scale(100000);
+  for (auto _ : state) {
+    edgerec::kernels::quantize_rows_int8(V.data(), 100000, 64, 64, Q.data(), row_scale.data());
+    benchmark::DoNotOptimize(Q.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 100000);
+  state.SetLabel(edgerec::kernels::flavour());
+}
+BENCHMARK(BM_QuantizeRowsInt8)->Unit(benchmark::kMillisecond);
 
 // 1000 users against 100k items through the OpenMP backend's batch path.
 void BM_BatchTopK(benchmark::State& state) {

@@ -1,5 +1,8 @@
 // edgerec/kernels.hpp — hot loops with a portable version and per-ISA versions beside it
-// (kernels/*_generic.cpp, kernels/*_wasm_simd128.cpp). The build picks one per target.
+// (kernels/*_generic.cpp, kernels/avx2_native.cpp, kernels/*_wasm_simd128.cpp). wasm builds have
+// one flavour; native x86-64 builds choose theirs once per process at run time (AVX2 + FMA where
+// the CPU has both, else the portable one; EDGEREC_KERNELS=generic forces the portable one), and
+// every call in the process uses it. Flavours differ in f32 rounding only (summation order).
 // All take raw pointers with explicit sizes; none allocates; all are thread-safe.
 #pragma once
 
@@ -51,7 +54,8 @@ float quantize_query_int16(const float* u, std::size_t dim, std::size_t stride, 
 // the rare item that can enter the top K runs at SIMD speed.
 std::size_t next_above(const float* scores, std::size_t begin, std::size_t n, float threshold);
 
-// Name of the compiled kernel flavour ("generic", "wasm-simd128").
+// Name of the kernel flavour in use: "generic", "avx2-fma" (x86-64, chosen at run time) or
+// "wasm-simd128".
 const char* flavour();
 
 }  // namespace edgerec::kernels

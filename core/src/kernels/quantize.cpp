@@ -1,13 +1,15 @@
-// Quantisers for the int8 item-matrix path (kernels.hpp). Run once per model or once per query,
-// so they are plain portable code shared by every kernel flavour. Rounding is nearbyint (round
-// half to even, one instruction on x86 and in wasm) rather than lround, a library call in wasm.
+// Quantisers for the int8 item-matrix path (kernels.hpp). Plain portable code shared by every
+// kernel flavour (native x86 builds compile it once more for AVX2: avx2_native.cpp). Rounding is
+// nearbyint (round half to even, one instruction with SSE4.1 and in wasm) rather than lround, a
+// library call in wasm.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 
 #include "edgerec/kernels.hpp"
+#include "flavours.hpp"
 
-namespace edgerec::kernels {
+namespace EDGEREC_KERNEL_NAMESPACE {
 
 void quantize_rows_int8(const float* V, std::size_t n, std::size_t dim, std::size_t stride,
                         std::int8_t* Q, float* row_scale) {
@@ -57,4 +59,4 @@ float quantize_query_int16(const float* u, std::size_t dim, std::size_t stride, 
   return m > 0.0f ? m / static_cast<float>(qmax) : 0.0f;
 }
 
-}  // namespace edgerec::kernels
+}  // namespace EDGEREC_KERNEL_NAMESPACE

@@ -1,7 +1,8 @@
 // Portable top-K scan helper (kernels.hpp).
 #include "edgerec/kernels.hpp"
+#include "flavours.hpp"
 
-namespace edgerec::kernels {
+namespace EDGEREC_KERNEL_NAMESPACE {
 
 std::size_t next_above(const float* scores, std::size_t begin, std::size_t n, float threshold) {
   for (std::size_t i = begin; i < n; ++i)
@@ -9,4 +10,4 @@ std::size_t next_above(const float* scores, std::size_t begin, std::size_t n, fl
   return n;
 }
 
-}  // namespace edgerec::kernels
+}  // namespace EDGEREC_KERNEL_NAMESPACE

@@ -4,8 +4,9 @@
 #include <Eigen/Core>
 
 #include "edgerec/kernels.hpp"
+#include "flavours.hpp"
 
-namespace edgerec::kernels {
+namespace EDGEREC_KERNEL_NAMESPACE {
 
 void score_all(const float* u, const float* V, std::size_t n, std::size_t dim, float bias_add,
                float* out) {
@@ -25,6 +26,4 @@ void score_rows(const float* u, const float* V, std::size_t dim, const std::uint
     out[j] = uv.dot(Eigen::Map<const Eigen::VectorXf>(V + std::size_t{rows[j]} * dim, d)) + bias_add;
 }
 
-const char* flavour() { return "generic"; }
-
-}  // namespace edgerec::kernels
+}  // namespace EDGEREC_KERNEL_NAMESPACE

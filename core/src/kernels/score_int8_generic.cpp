@@ -3,8 +3,9 @@
 #include <cstdint>
 
 #include "edgerec/kernels.hpp"
+#include "flavours.hpp"
 
-namespace edgerec::kernels {
+namespace EDGEREC_KERNEL_NAMESPACE {
 
 namespace {
 inline float score_row_int8(const std::int16_t* uq, float u_scale, const std::int8_t* q,
@@ -29,4 +30,4 @@ void score_rows_int8(const std::int16_t* uq, float u_scale, const std::int8_t* Q
     out[j] = score_row_int8(uq, u_scale, Q + std::size_t{rows[j]} * stride, row_scale[rows[j]], stride, bias_add);
 }
 
-}  // namespace edgerec::kernels
+}  // namespace EDGEREC_KERNEL_NAMESPACE

@@ -530,6 +530,8 @@ struct InfoCmd {
       j["dims"] = e->V.cols();
       j["item_matrix"] = e->items_int8 ? "int8" : "f32";
     }
+    // The scoring kernels this process runs ("avx2-fma" or "generic", chosen for this CPU).
+    j["kernels"] = er::kernels::flavour();
     if (json_out) std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     else std::cout << j.dump(2, ' ', false, kInvalidUtf8) << "\n";
     return 0;
