@@ -141,10 +141,17 @@ void query_top_k(edgerec_model* h, const float* u, float offset, int32_t k,
   const auto* skip = build_skip(h, seen, -1);
   const std::uint8_t* mask = skip ? skip->data() : nullptr;
   h->stats = {};
+  const std::size_t first = h->result_scores.size();
   if (h->int8 && u)
     push_results(h, h->int8->top_k(h->model->embeddings()->V, u, offset, k, mask, h->scores.data(), &h->stats));
   else
     push_results(h, f32(mask));
+  // Rating models serve predicted ratings clipped to the training range, as the CLI's
+  // Recommender and eval do (the order stays that of the unclipped scores).
+  const auto& m = *h->model;
+  if (m.predicts_ratings() && m.rating_max > m.rating_min)
+    for (std::size_t i = first; i < h->result_scores.size(); ++i)
+      h->result_scores[i] = std::clamp(h->result_scores[i], m.rating_min, m.rating_max);
 }
 
 // Filters belong to the one call after edgerec_filter_set(), whether it succeeded or not.
