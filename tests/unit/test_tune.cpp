@@ -283,3 +283,16 @@ TEST_CASE("recommend serves a rating model's scores clipped to the rating range"
   }
   CHECK(any_raw_above);  // otherwise this test proves nothing
 }
+
+TEST_CASE("tune: a diverging trial is recorded, and a search without any score is an error", "[tune]") {
+  auto backend = make_openmp_backend(1);
+  const Interactions data = catalogue(false);
+  TuneOptions o;
+  o.eval.protocol = Protocol::loo;
+  o.trials = 2;
+  Hyper fixed;
+  fixed.lr = 1e6f;  // every BPR run diverges
+  fixed.epochs = 3;
+  CHECK_THROWS_WITH(tune(protocol_split(data, o.eval).train, ModelKind::bpr, fixed, o, *backend),
+                    Catch::Contains("no trial gave a validation score") && Catch::Contains("diverged"));
+}

@@ -15,7 +15,9 @@
 // Objective: options.objective, or by default "rmse" (minimised) for kinds that predict ratings
 // on data with ratings, else "ndcg@K" (maximised; K = options.eval.k) of the full ranking of
 // the validation items. Any key measure() reports may be named; rmse and mae are minimised,
-// every other key maximised. A trial whose score is NaN (a diverged fit) never wins.
+// every other key maximised. A trial whose fit throws Error (an SGD run that diverges) or whose
+// score is NaN is kept with its message and never wins; when no trial has a score, tune()
+// throws Error.
 #pragma once
 
 #include <cstdint>
@@ -59,6 +61,7 @@ struct Trial {
   double score = 0;                       // the objective on the validation part
   std::map<std::string, double> metrics;  // every validation metric measured
   double fit_seconds = 0;
+  std::string error;                      // why the fit failed (e.g. diverged); score is NaN
 };
 
 struct TuneResult {

@@ -92,7 +92,7 @@ std::vector<SearchParam> search_space(ModelKind kind) {
       return {choice("factors", {32, 64, 128}), integer("epochs", 20, 80), real("lr", 0.01, 0.3),
               real("reg", 0.0001, 0.05)};
     case ModelKind::itemknn:
-      return {integer("neighbors", 5, 500, true)};
+      return {integer("neighbors", 2, 500, true)};
     default:
       return {};
   }
@@ -186,10 +186,21 @@ TuneResult tune(const Interactions& train, ModelKind kind, const Hyper& fixed,
     if (auto it = seen.find(key); it != seen.end()) {
       trial.score = result.trials[it->second].score;
       trial.metrics = result.trials[it->second].metrics;
+      trial.error = result.trials[it->second].error;
     } else {
       seen.emplace(key, result.trials.size());
       auto model = make_model(kind);
-      model->fit(v.train, h, backend, progress);
+      try {
+        model->fit(v.train, h, backend, progress);
+      } catch (const Error& e) {
+        // A configuration that diverges (an SGD learning rate too large for its epochs) is a
+        // failed trial, not a failed search: it is recorded and never wins.
+        trial.error = e.what();
+        trial.score = std::numeric_limits<double>::quiet_NaN();
+        result.trials.push_back(std::move(trial));
+        if (progress) progress("trial", t + 1, options.trials);
+        continue;
+      }
       trial.fit_seconds = model->info.fit_seconds;
       measure(*model, v.test, measure_options, backend, trial.metrics);
       const auto m = trial.metrics.find(result.objective);
@@ -209,6 +220,11 @@ TuneResult tune(const Interactions& train, ModelKind kind, const Hyper& fixed,
                          (result.minimise ? cur.score < best.score : cur.score > best.score));
     if (better) result.best = result.trials.size() - 1;
     if (progress) progress("trial", t + 1, options.trials);
+  }
+  if (std::isnan(result.trials[result.best].score)) {
+    const auto& failed = result.trials.front();
+    throw Error("tune: no trial gave a validation score" +
+                (failed.error.empty() ? std::string() : " (trial 1: " + failed.error + ")"));
   }
   return result;
 }

@@ -599,6 +599,8 @@ struct TuneCmd {
                                {"hyper", hyper_json(t.trials[i].hyper.merged_over(er::default_hyper(kind)))},
                                {"metrics", metrics_json(t.trials[i].metrics)},
                                {"fit_seconds", t.trials[i].fit_seconds}});
+      for (std::size_t i = 0; i < t.trials.size(); ++i)
+        if (!t.trials[i].error.empty()) trials_json[i]["error"] = t.trials[i].error;
       json j{{"model", er::kind_name(kind)}, {"protocol", er::protocol_name(p.eval.protocol)},
              {"objective", t.objective}, {"minimise", t.minimise}, {"seed", model.hyper.seed},
              {"split_seed", p.eval.seed}, {"fit_rows", t.fit_rows},
@@ -627,8 +629,9 @@ struct TuneCmd {
     std::printf("objective: validation %s (%s is better)\n", t.objective.c_str(),
                 t.minimise ? "lower" : "higher");
     for (std::size_t i = 0; i < t.trials.size(); ++i)
-      std::printf("  %3zu  %.4f  %s\n", i + 1, t.trials[i].score,
-                  er::hyper_flags(kind, t.trials[i].hyper).c_str());
+      std::printf("  %3zu  %.4f  %s%s%s\n", i + 1, t.trials[i].score,
+                  er::hyper_flags(kind, t.trials[i].hyper).c_str(),
+                  t.trials[i].error.empty() ? "" : "  failed: ", t.trials[i].error.c_str());
     std::printf("best: trial %zu, validation %s %.4f\n  %s\n", t.best + 1, t.objective.c_str(),
                 best.score, er::hyper_flags(kind, best.hyper).c_str());
     if (fin) {
