@@ -37,6 +37,9 @@ expect_ok "tune svd seed 5" "$BIN" tune "${T[@]}" --seed 5 --json
 flags=$(json_get tune_a.json 'j["best"]["flags"]')
 expect_ok "eval with the best flags" "$BIN" eval --data syn/ratings.csv --model svd --protocol holdout $flags --json
 [ "$(json_get out.txt 'j["hyper"]')" = "$(json_get tune_a.json 'j["best"]["hyper"]')" ] || fail "pasted flags give another configuration"
+expect_ok "tune --validation-fraction" "$BIN" tune "${T[@]}" --seed 4 --validation-fraction 0.25 --json
+[ "$(json_get out.txt 'j["validation_rows"] == round(0.25 * (j["fit_rows"] + j["validation_rows"]))')" = True ] || fail "--validation-fraction"
+[ "$(json_get out.txt 'j["fit_rows"] + j["validation_rows"]')" = "$(json_get tune_a.json 'j["fit_rows"] + j["validation_rows"]')" ] || fail "--validation-fraction moved the training part"
 expect_ok "tune text" "$BIN" tune "${T[@]}" --seed 4
 grep -q "the test part is not used" out.txt || fail "tune text: test part statement"
 grep -q "^best: trial" out.txt || fail "tune text: best line"
@@ -68,6 +71,7 @@ expect_ok "tune itemknn ncf" "$BIN" tune --data pairs.tsv --format ncf --model i
 expect_ok "tune ials loo text" "$BIN" tune --data syn/ratings.csv --model ials --epochs 2 --factors 8 --trials 2 --protocol loo
 grep -q "last interaction by timestamp" out.txt || fail "loo tune order text"
 
+expect_err "tune: every trial diverges" "^edgerec: error: tune: no trial gave a validation score \(trial 1: bpr diverged" "$BIN" tune --data pairs.tsv --format ncf --model bpr --protocol ncf --lr 1e6 --epochs 3 --trials 2
 expect_err "tune --trials 0" "^edgerec: error: --trials must be at least 1" "$BIN" tune --data syn/ratings.csv --model svd --trials 0
 expect_err "tune popularity" "^edgerec: error: model kind popularity has no hyper-parameters to tune" "$BIN" tune --data syn/ratings.csv --model popularity
 expect_err "tune bad objective" "^edgerec: error: objective 'auc@3'" "$BIN" tune --data syn/ratings.csv --model baseline --trials 1 --objective auc@3

@@ -311,14 +311,17 @@ struct ProtocolFlags {
   std::optional<float> relevance;
   bool ranking = false, no_ranking = false;
 
-  void add(CLI::App* c) {
+  // `validation`: the command uses the validation part (tune; eval trains on the whole training
+  // part, since no trainer early-stops).
+  void add(CLI::App* c, bool validation) {
     c->add_option("--protocol", protocol, "holdout, kfold, loo (leave-last-out), temporal, ncf")->capture_default_str();
     c->add_option("--folds", eval.folds, "kfold: folds")->capture_default_str();
     c->add_option("--test-fraction", eval.test_fraction, "holdout/temporal: test share")->capture_default_str();
-    c->add_option("--validation-fraction", eval.validation_fraction,
-                  "holdout/kfold/temporal: share of the training part held out for validation "
-                  "(loo/ncf: each user's last training interaction)")
-        ->capture_default_str();
+    if (validation)
+      c->add_option("--validation-fraction", eval.validation_fraction,
+                    "holdout/kfold/temporal: share of the training part held out for validation "
+                    "(loo/ncf: each user's last training interaction)")
+          ->capture_default_str();
     c->add_option("-k,--k", eval.k, "ranking cut-off K")->capture_default_str();
     c->add_option("--negatives", eval.negatives, "loo: sampled negatives per user")->capture_default_str();
     c->add_option("--split-seed", eval.seed, "split seed (default: --seed)");
@@ -448,7 +451,7 @@ struct EvalCmd {
     auto* c = app.add_subcommand("eval", "Evaluate a model kind under a protocol (trains on the train part only)");
     data.add(c, true);
     model.add(c);
-    p.add(c);
+    p.add(c, false);
     c->add_flag("--json", json_out, "print one JSON object on stdout");
     c->add_flag("--quiet", quiet, "no progress bar");
     return c;
@@ -527,7 +530,7 @@ struct TuneCmd {
         "training part only (never its test part); --final then tests the chosen configuration");
     data.add(c, true);
     model.add(c);
-    p.add(c);
+    p.add(c, true);
     c->add_option("--trials", trials, "configurations to try (the budget)")->capture_default_str();
     c->add_option("--objective", objective,
                   "validation metric to optimise (default: rmse for rating models on rated data, "
