@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -198,6 +199,15 @@ const char* edgerec_model_error(const edgerec_model* model) {
   return model ? model->error.c_str() : "null model handle";
 }
 
+// [min, max] that a rating model's recommendations are clipped to, or null (no clipping).
+static std::string rating_range_json(const edgerec::Model& m) {
+  if (!m.predicts_ratings() || !(m.rating_max > m.rating_min)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "[%.9g,%.9g]", static_cast<double>(m.rating_min),
+                static_cast<double>(m.rating_max));
+  return buf;
+}
+
 const char* edgerec_model_info_json(edgerec_model* h) {
   guarded(h, [&](const edgerec::Model& m) {
     const auto* e = m.embeddings();
@@ -206,6 +216,7 @@ const char* edgerec_model_info_json(edgerec_model* h) {
               ",\"dims\":" + std::to_string(e ? e->V.cols() : 0) +
               ",\"factors\":" + std::to_string(e ? e->factor_dims : 0) +
               ",\"predictsRatings\":" + (m.predicts_ratings() ? "true" : "false") +
+              ",\"ratingRange\":" + rating_range_json(m) +
               ",\"trainRows\":" + std::to_string(m.info.train_rows) +
               ",\"formatVersion\":" + std::to_string(h->file_version) +
               ",\"fileItemMatrix\":" + (e ? (e->items_int8 ? "\"int8\"" : "\"f32\"") : "null") +
