@@ -1,7 +1,11 @@
 // Runs an exported ONNX scoring graph with onnxruntime-node and compares its top-k with what
 // `edgerec recommend --json` printed (used by test_cli_onnx.sh).
 //
-//   node onnx_check.mjs MODEL.onnx USERS.json RATINGS.csv EXPECT_DIR K
+//   node onnx_check.mjs MODEL.onnx USERS.json RATINGS.csv EXPECT_DIR K [MIN,MAX]
+//
+// MIN,MAX (rating models): the graph outputs raw scores, while `recommend` serves a rating
+// model's predicted ratings clipped to the training rating range; the check clips the graph's
+// scores the same way before comparing (the order is the raw scores' in both).
 //
 // EXPECT_DIR holds <user>.all.json (recommend --include-seen) and <user>.new.json (recommend,
 // seen items excluded) for each user to check. Seen items are excluded the way web/src/onnx.js
@@ -15,7 +19,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '../../web/package.json'));
 const ort = require('onnxruntime-node');
 
-const [onnxPath, usersPath, ratingsPath, expectDir, kArg] = process.argv.slice(2);
+const [onnxPath, usersPath, ratingsPath, expectDir, kArg, rangeArg] = process.argv.slice(2);
+const [rmin, rmax] = rangeArg ? rangeArg.split(',').map(Number) : [-Infinity, Infinity];
 const K = Number(kArg);
 const TOL = 1e-4;
 const table = JSON.parse(fs.readFileSync(usersPath, 'utf8'));
@@ -55,7 +60,7 @@ async function topk(users, k) {
   if (r.scores.dims[0] !== users.length || r.scores.dims[1] !== k) throw new Error(`bad output dims ${r.scores.dims}`);
   return users.map((_, b) => Array.from({ length: k }, (_, j) => ({
     item: itemIds[Number(r.indices.data[b * k + j])],
-    score: r.scores.data[b * k + j],
+    score: Math.min(Math.max(r.scores.data[b * k + j], rmin), rmax),
   })));
 }
 

@@ -88,7 +88,7 @@ assert len(ids(a) & ids(b)) >= 4, (ids(a), ids(b))
 PY
 
 # eval on synthetic data.
-expect_ok "eval holdout" "$BIN" eval --data syn/ratings.csv --model svd --protocol holdout --epochs 5 --json
+expect_ok "eval holdout" "$BIN" eval --data syn/ratings.csv --model svd --protocol holdout --epochs 5 --ranking --json
 [ "$(json_get out.txt '"rmse" in j["metrics"] and "ndcg@10" in j["metrics"]')" = True ] || fail "eval holdout metrics"
 expect_ok "eval loo" "$BIN" eval --data syn/ratings.csv --model ials --protocol loo --json
 [ "$(json_get out.txt '"hr@10" in j["metrics"] and "full_hr@10" in j["metrics"]')" = True ] || fail "eval loo metrics"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -141,10 +142,17 @@ void query_top_k(edgerec_model* h, const float* u, float offset, int32_t k,
   const auto* skip = build_skip(h, seen, -1);
   const std::uint8_t* mask = skip ? skip->data() : nullptr;
   h->stats = {};
+  const std::size_t first = h->result_scores.size();
   if (h->int8 && u)
     push_results(h, h->int8->top_k(h->model->embeddings()->V, u, offset, k, mask, h->scores.data(), &h->stats));
   else
     push_results(h, f32(mask));
+  // Rating models serve predicted ratings clipped to the training range, as the CLI's
+  // Recommender and eval do (the order stays that of the unclipped scores).
+  const auto& m = *h->model;
+  if (m.predicts_ratings() && m.rating_max > m.rating_min)
+    for (std::size_t i = first; i < h->result_scores.size(); ++i)
+      h->result_scores[i] = std::clamp(h->result_scores[i], m.rating_min, m.rating_max);
 }
 
 // Filters belong to the one call after edgerec_filter_set(), whether it succeeded or not.
@@ -191,6 +199,15 @@ const char* edgerec_model_error(const edgerec_model* model) {
   return model ? model->error.c_str() : "null model handle";
 }
 
+// [min, max] that a rating model's recommendations are clipped to, or null (no clipping).
+static std::string rating_range_json(const edgerec::Model& m) {
+  if (!m.predicts_ratings() || !(m.rating_max > m.rating_min)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "[%.9g,%.9g]", static_cast<double>(m.rating_min),
+                static_cast<double>(m.rating_max));
+  return buf;
+}
+
 const char* edgerec_model_info_json(edgerec_model* h) {
   guarded(h, [&](const edgerec::Model& m) {
     const auto* e = m.embeddings();
@@ -199,6 +216,7 @@ const char* edgerec_model_info_json(edgerec_model* h) {
               ",\"dims\":" + std::to_string(e ? e->V.cols() : 0) +
               ",\"factors\":" + std::to_string(e ? e->factor_dims : 0) +
               ",\"predictsRatings\":" + (m.predicts_ratings() ? "true" : "false") +
+              ",\"ratingRange\":" + rating_range_json(m) +
               ",\"trainRows\":" + std::to_string(m.info.train_rows) +
               ",\"formatVersion\":" + std::to_string(h->file_version) +
               ",\"fileItemMatrix\":" + (e ? (e->items_int8 ? "\"int8\"" : "\"f32\"") : "null") +

@@ -60,13 +60,17 @@ describe('golden model files written natively load unchanged and rank the same',
       assert.equal(info.fileItemMatrix, kind === 'itemknn' ? null : (name.endsWith('.int8') ? 'int8' : 'f32'));
       const want = expected(file);
       assert.ok(want.size > 10);
+      // The files record the models' raw scores; a rating model serves them clipped to its
+      // training rating range (1-5 stars in the golden catalogue).
+      assert.deepEqual(info.ratingRange, info.predictsRatings ? [1, 5] : null);
+      const served = (s) => (info.ratingRange ? Math.min(Math.max(s, info.ratingRange[0]), info.ratingRange[1]) : s);
       for (const [user, top] of want) {
         const got = await model.recommend(user, { k: 5 });
         assert.deepEqual(got.map((r) => r.item), top.map((r) => r.item), `${kind} user ${user}`);
         // 9 significant digits in the file; float32 scores in wasm.
         for (let r = 0; r < top.length; ++r) {
           const tol = 1e-5 * Math.max(1, Math.abs(top[r].score));
-          assert.ok(Math.abs(got[r].score - top[r].score) <= tol, `${kind} user ${user} rank ${r + 1}: ${got[r].score} vs ${top[r].score}`);
+          assert.ok(Math.abs(got[r].score - served(top[r].score)) <= tol, `${kind} user ${user} rank ${r + 1}: ${got[r].score} vs ${top[r].score}`);
         }
       }
       model.dispose();
@@ -83,13 +87,14 @@ describe('Model', () => {
     for (const m of [a, b, c]) assert.ok(m instanceof Model);
     const info = a.info();
     assert.deepEqual(Object.keys(info).sort(), ['backend', 'dims', 'factors', 'fileItemMatrix', 'formatVersion', 'items',
-      'kernels', 'kind', 'precision', 'predictsRatings', 'trainRows', 'users', 'version'].sort());
+      'kernels', 'kind', 'precision', 'predictsRatings', 'ratingRange', 'trainRows', 'users', 'version'].sort());
     assert.equal(info.users, 30);
     assert.equal(info.items, a.items().length);
     assert.equal(info.dims, 4);
     assert.equal(info.factors, 4);
     assert.equal(info.precision, 'f32');
     assert.equal(info.predictsRatings, false);
+    assert.equal(info.ratingRange, null);
     assert.equal(info.version, version);
     assert.deepEqual(b.info(), info);
     assert.deepEqual(await b.recommend('1'), await a.recommend('1'));

@@ -61,6 +61,8 @@ export interface ModelInfo {
   dims: number;
   factors: number;
   predictsRatings: boolean;
+  /** A rating model's training rating range [min, max]: its recommendation scores are predicted ratings clipped to it (as the CLI and eval do); null for other models. */
+  ratingRange: [number, number] | null;
   trainRows: number;
   /** The model file's format version (files of every older version load). */
   formatVersion: number;

@@ -9,5 +9,6 @@
 #include "edgerec/metrics.hpp"
 #include "edgerec/split.hpp"
 #include "edgerec/eval.hpp"
+#include "edgerec/tune.hpp"
 #include "edgerec/recommender.hpp"
 #include "edgerec/kernels.hpp"

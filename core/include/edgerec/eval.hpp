@@ -29,10 +29,12 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "edgerec/backend.hpp"
 #include "edgerec/data.hpp"
 #include "edgerec/model.hpp"
+#include "edgerec/split.hpp"
 
 namespace edgerec {
 
@@ -50,10 +52,21 @@ struct EvalOptions {
   // Ratings >= this count as relevant in ranking metrics (explicit data); NaN = every test item.
   float relevance_threshold = std::numeric_limits<float>::quiet_NaN();
   bool ranking = true;         // compute ranking metrics (rating metrics need predicts_ratings())
+  // Share of a rating protocol's training part held out as its validation part (see
+  // validation_split); tune scores its trials there.
+  double validation_fraction = 0.1;
 };
 
 struct EvalResult {
   std::map<std::string, double> metrics;  // rmse, mae, hr@10, ndcg@10, full_hr@10, ...
+  // kfold: each fold's metrics (in fold order) and, per key, the population standard deviation
+  // over the folds that have it (numpy's default, what Surprise prints beside its means).
+  // Empty for the single-split protocols.
+  std::vector<std::map<std::string, double>> fold_metrics;
+  std::map<std::string, double> metrics_std;
+  // loo: how "last" was decided: "time" (timestamps) or "file" (file order: the data has none).
+  // Empty for the other protocols.
+  std::string order;
   double fit_seconds = 0;                 // summed over folds
   double eval_seconds = 0;
   int folds = 1;
@@ -61,8 +74,10 @@ struct EvalResult {
   std::uint64_t test_rows = 0;
 };
 
-// Runs `protocol` on `data`. kfold: fits one model per fold; metrics are the means over folds,
-// fit_seconds and eval_seconds the sums. loo: leave_last_out(); sampled metrics rank the
+// Runs `protocol` on `data`. kfold: fits one model per fold; metrics are the means over folds
+// (fold_metrics and metrics_std give each fold and the spread), fit_seconds and eval_seconds
+// the sums. Every trainer fits on the whole training part: none early-stops, so none needs the
+// validation part (tune() uses it). loo: leave_last_out(); sampled metrics rank the
 // held-out item among `negatives` items the user never interacted with in `data`
 // (sample_negatives with options.seed). Protocol::ncf throws Error: use evaluate_ncf().
 // Progress: forwarded to Model::fit, plus ("fold", f, folds) after each fold and
@@ -79,6 +94,41 @@ EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper
 EvalResult evaluate_ncf(const Interactions& train, const NcfTest& test, ModelKind kind,
                         const Hyper& hyper, const EvalOptions& options, Backend& backend,
                         const Progress& progress = {});
+
+// The train/test split `options.protocol` makes of `data` (kfold: fold `fold`). Protocol::ncf
+// throws Error (its test part is a file). Pure function of (data, options, fold).
+Split protocol_split(const Interactions& data, const EvalOptions& options, int fold = 0);
+
+// The validation part carved from a protocol's TRAINING part `train` (never from its test
+// part, which callers must not pass): split.train is what a trial fits on, split.test what it is
+// scored on. holdout, kfold: a seeded random `options.validation_fraction` of the rows (seed
+// mixed from options.seed, so it differs from the test split's draw); temporal: the latest
+// `validation_fraction` of `train` by time; loo, ncf: each user's last training interaction
+// (by time, or by file order when the data has no timestamps; users with one interaction keep
+// it for training). Throws Error when the validation part would be empty.
+Split validation_split(const Interactions& train, const EvalOptions& options);
+
+// Fits `kind` on split.train and measures on split.test as `options.protocol` does: loo adds
+// the sampled metrics (negatives drawn from train and test rows together) under the unprefixed
+// names and the full-ranking ones under "full_"; every other protocol reports measure()'s keys.
+// Used for the protocols' own splits and for a user-given test file (same id space: see
+// align_test). kfold and ncf are treated like holdout here.
+EvalResult evaluate_split(const Split& split, ModelKind kind, const Hyper& hyper,
+                          const EvalOptions& options, Backend& backend,
+                          const Progress& progress = {});
+
+// What align_test did with a separately loaded test file.
+struct AlignReport {
+  std::uint64_t kept = 0;
+  std::uint64_t unknown_user_rows = 0;  // dropped: the user is not in the training data
+  std::uint64_t unknown_item_rows = 0;  // dropped: the item is not (user known)
+};
+// `test` (loaded on its own) re-expressed in `train`'s index space: rows whose user or item id
+// the training data lacks cannot be scored by a model trained on it, so they are dropped and
+// counted in `report`. The result shares train's id maps; has_ratings/has_time/source are the
+// test file's. Throws Error when no row is left.
+Interactions align_test(const Interactions& train, const Interactions& test,
+                        AlignReport* report = nullptr);
 
 // Rating metrics and full-ranking metrics of a trained model on a test set (used by the above).
 // `test` must share the model's index space (a split of the data the model was trained on).

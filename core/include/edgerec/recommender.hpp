@@ -6,6 +6,10 @@
 // buffer); the Model may be shared by many Recommenders.
 // Ordering: results are sorted by score descending, ties by item index ascending, so they are
 // identical on every platform for the same model file.
+// Scores: a rating model's (Model::predicts_ratings) recommend* scores are predicted ratings
+// clipped to the training rating range [rating_min, rating_max], as Model::predict and eval
+// report them; the order is that of the unclipped scores (items clipped to the same value keep
+// it). similar() and explanations are not ratings and are never clipped.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +77,9 @@ class Recommender {
   // The skip mask for `options` and `seen` (nullptr when nothing is skipped), in skip_.
   const std::uint8_t* skip_mask(const std::vector<ItemValue>* seen, const RecommendOptions& options);
   std::vector<Recommendation> to_recommendations(const std::vector<TopK>& top) const;
+  // A recommended item's score as served: clipped to the rating range for rating models.
+  float served(float score) const;
+  std::vector<Recommendation> to_served(const std::vector<TopK>& top) const;
   const Model& model_;
   std::vector<float> scores_;
   std::vector<std::uint8_t> skip_;

@@ -267,49 +267,85 @@ void measure(const Model& model, const Interactions& test, const EvalOptions& op
   measure_with_prefix(model, test, options, backend, "", metrics);
 }
 
-EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper,
-                    const EvalOptions& options, Backend& backend, const Progress& progress) {
+Split protocol_split(const Interactions& data, const EvalOptions& options, int fold) {
   check_options(options);
-  EvalResult result;
-
-  if (options.protocol == Protocol::ncf)
-    throw Error("the ncf protocol needs its test files (--test-rating, --test-negative)");
-
-  if (options.protocol == Protocol::kfold) {
-    // Means over folds; a metric a fold could not compute (no relevant test item) is averaged
-    // over the folds that have it.
-    std::map<std::string, std::pair<double, int>> sums;
-    result.folds = options.folds;
-    for (int f = 0; f < options.folds; ++f) {
-      const Split split = kfold(data, options.folds, f, options.seed);
-      auto model = make_model(kind);
-      model->fit(split.train, hyper, backend, progress);
-      result.fit_seconds += model->info.fit_seconds;
-      if (f == 0) {
-        result.train_rows = split.train.size();
-        result.test_rows = split.test.size();
-      }
-      const auto start = Clock::now();
-      std::map<std::string, double> m;
-      measure(*model, split.test, options, backend, m);
-      result.eval_seconds += seconds_since(start);
-      for (const auto& [key, value] : m) {
-        sums[key].first += value;
-        sums[key].second += 1;
-      }
-      report(progress, "fold", f + 1, options.folds);
-    }
-    for (const auto& [key, s] : sums) result.metrics[key] = s.first / s.second;
-    return result;
+  switch (options.protocol) {
+    case Protocol::holdout: return random_holdout(data, options.test_fraction, options.seed);
+    case Protocol::kfold: return kfold(data, options.folds, fold, options.seed);
+    case Protocol::temporal: return temporal_split(data, options.test_fraction);
+    case Protocol::loo: return leave_last_out(data);
+    case Protocol::ncf: break;
   }
+  throw Error("the ncf protocol needs its test files (--test-rating, --test-negative)");
+}
 
-  Split split = options.protocol == Protocol::holdout
-                    ? random_holdout(data, options.test_fraction, options.seed)
-                : options.protocol == Protocol::temporal ? temporal_split(data, options.test_fraction)
-                                                         : leave_last_out(data);
+Split validation_split(const Interactions& train, const EvalOptions& options) {
+  const double f = options.validation_fraction;
+  Split v;
+  switch (options.protocol) {
+    case Protocol::holdout:
+    case Protocol::kfold:
+      if (!(f > 0.0 && f < 1.0))
+        throw Error("--validation-fraction must be strictly between 0 and 1 (got " +
+                    std::to_string(f) + ")");
+      // Its own stream: the validation rows are not a function of the test split's draw.
+      v = random_holdout(train, f, mix_seed(options.seed, 0x76616c6964ull /* "valid" */));
+      break;
+    case Protocol::temporal:
+      if (!(f > 0.0 && f < 1.0))
+        throw Error("--validation-fraction must be strictly between 0 and 1 (got " +
+                    std::to_string(f) + ")");
+      v = temporal_split(train, f);
+      break;
+    case Protocol::loo:
+    case Protocol::ncf:
+      v = leave_last_out(train);
+      break;
+  }
+  if (v.test.rows.empty())
+    throw Error(std::string(protocol_name(options.protocol)) + ": the validation part of " +
+                train.source + " is empty (every user has a single training interaction?)");
+  return v;
+}
+
+Interactions align_test(const Interactions& train, const Interactions& test, AlignReport* report) {
+  Interactions out = train.empty_like();
+  out.has_ratings = test.has_ratings;
+  out.has_time = test.has_time;
+  out.source = test.source;
+  AlignReport r;
+  // Index translation once per id, not once per row.
+  std::vector<std::int64_t> user_map(test.n_users()), item_map(test.n_items());
+  for (index_t u = 0; u < test.n_users(); ++u) user_map[u] = train.users.find(test.users.id(u));
+  for (index_t i = 0; i < test.n_items(); ++i) item_map[i] = train.items.find(test.items.id(i));
+  out.rows.reserve(test.rows.size());
+  for (const auto& row : test.rows) {
+    const std::int64_t u = user_map.at(row.user), i = item_map.at(row.item);
+    if (u < 0) {
+      ++r.unknown_user_rows;
+    } else if (i < 0) {
+      ++r.unknown_item_rows;
+    } else {
+      Interaction x = row;
+      x.user = static_cast<index_t>(u);
+      x.item = static_cast<index_t>(i);
+      out.rows.push_back(x);
+    }
+  }
+  r.kept = out.rows.size();
+  if (report) *report = r;
+  if (out.rows.empty())
+    throw Error("test file " + test.source + ": none of its " + std::to_string(test.rows.size()) +
+                " rows has a user and an item known to the training data " + train.source);
+  return out;
+}
+
+EvalResult evaluate_split(const Split& split, ModelKind kind, const Hyper& hyper,
+                          const EvalOptions& options, Backend& backend, const Progress& progress) {
   if (split.test.rows.empty())
-    throw Error(std::string(protocol_name(options.protocol)) + ": the test set of " + data.source +
-                " is empty");
+    throw Error(std::string(protocol_name(options.protocol)) + ": the test set of " +
+                split.train.source + " is empty");
+  EvalResult result;
   result.train_rows = split.train.size();
   result.test_rows = split.test.size();
   auto model = make_model(kind);
@@ -320,16 +356,19 @@ EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper
   if (options.protocol != Protocol::loo) {
     measure(*model, split.test, options, backend, result.metrics);
   } else {
+    result.order = split.train.has_time ? "time" : "file";
     // Sampled metrics rank each held-out item among `negatives` items the user never touched
-    // (in the whole data set, so a negative is never a hidden positive); the full-ranking ones
-    // carry the "full_" prefix as in the NCF protocol.
+    // (in train and test together, so a negative is never a hidden positive); the full-ranking
+    // ones carry the "full_" prefix as in the NCF protocol.
     rating_metrics(*model, split.test, backend, result.metrics);
     if (options.ranking) {
       auto cases = cases_from_test(*model, split.test, options);
       std::vector<index_t> users;
       users.reserve(cases.size());
       for (const auto& c : cases) users.push_back(c.user);
-      const auto negatives = sample_negatives(data, users, options.negatives, options.seed);
+      Interactions all = split.train;
+      all.rows.insert(all.rows.end(), split.test.rows.begin(), split.test.rows.end());
+      const auto negatives = sample_negatives(all, users, options.negatives, options.seed);
       for (std::size_t i = 0; i < cases.size(); ++i) cases[i].negatives = &negatives[i];
       const auto r = rank_cases(*model, cases, options.k, backend);
       put_sampled_and_full(r, model->n_items(), options.k, result.metrics);
@@ -337,6 +376,51 @@ EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper
   }
   result.eval_seconds = seconds_since(start);
   report(progress, "evaluate", 1, 1);
+  return result;
+}
+
+EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper,
+                    const EvalOptions& options, Backend& backend, const Progress& progress) {
+  check_options(options);
+  if (options.protocol == Protocol::ncf)
+    throw Error("the ncf protocol needs its test files (--test-rating, --test-negative)");
+  if (options.protocol != Protocol::kfold)
+    return evaluate_split(protocol_split(data, options), kind, hyper, options, backend, progress);
+
+  // Means over folds; a metric a fold could not compute (no relevant test item) is averaged
+  // over the folds that have it, and so is its spread.
+  EvalResult result;
+  result.folds = options.folds;
+  for (int f = 0; f < options.folds; ++f) {
+    const Split split = kfold(data, options.folds, f, options.seed);
+    auto model = make_model(kind);
+    model->fit(split.train, hyper, backend, progress);
+    result.fit_seconds += model->info.fit_seconds;
+    if (f == 0) {
+      result.train_rows = split.train.size();
+      result.test_rows = split.test.size();
+    }
+    const auto start = Clock::now();
+    std::map<std::string, double> m;
+    measure(*model, split.test, options, backend, m);
+    result.eval_seconds += seconds_since(start);
+    result.fold_metrics.push_back(std::move(m));
+    report(progress, "fold", f + 1, options.folds);
+  }
+  std::map<std::string, std::pair<double, int>> sums;
+  for (const auto& m : result.fold_metrics)
+    for (const auto& [key, value] : m) {
+      sums[key].first += value;
+      sums[key].second += 1;
+    }
+  for (const auto& [key, s] : sums) result.metrics[key] = s.first / s.second;
+  std::map<std::string, double> squares;
+  for (const auto& m : result.fold_metrics)
+    for (const auto& [key, value] : m) {
+      const double d = value - result.metrics[key];
+      squares[key] += d * d;
+    }
+  for (const auto& [key, s] : sums) result.metrics_std[key] = std::sqrt(squares[key] / s.second);
   return result;
 }
 

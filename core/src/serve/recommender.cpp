@@ -51,12 +51,24 @@ std::vector<Recommendation> Recommender::to_recommendations(const std::vector<To
   return out;
 }
 
+float Recommender::served(float score) const {
+  if (model_.predicts_ratings() && model_.rating_max > model_.rating_min)
+    return std::clamp(score, model_.rating_min, model_.rating_max);
+  return score;
+}
+
+std::vector<Recommendation> Recommender::to_served(const std::vector<TopK>& top) const {
+  auto out = to_recommendations(top);
+  for (auto& r : out) r.score = served(r.score);
+  return out;
+}
+
 std::vector<Recommendation> Recommender::recommend(const std::string& user,
                                                    const RecommendOptions& o) {
   const index_t u = model_.users.at(user, "user");
   const auto seen = o.exclude_seen ? model_.history(u) : std::vector<ItemValue>{};
   const std::uint8_t* skip = skip_mask(&seen, o);
-  return to_recommendations(model_.top_k(u, o.k, skip, scores_.data()));
+  return to_served(model_.top_k(u, o.k, skip, scores_.data()));
 }
 
 std::vector<std::vector<Recommendation>> Recommender::recommend_batch(
@@ -76,7 +88,7 @@ std::vector<std::vector<Recommendation>> Recommender::recommend_batch(
     backend.score_topk(U, rows, e->V, o.exclude_seen ? &model_.seen : nullptr, o.k, top);
     for (std::size_t r = 0; r < rows.size(); ++r) {
       const float offset = e->user_offset[rows[r]];
-      for (const auto& t : top[r]) out[r].push_back({model_.items.id(t.item), t.score + offset});
+      for (const auto& t : top[r]) out[r].push_back({model_.items.id(t.item), served(t.score + offset)});
     }
     return out;
   }
@@ -92,7 +104,7 @@ std::vector<Recommendation> Recommender::recommend_for(
     const std::vector<UserInteraction>& interactions, const RecommendOptions& o, int* ignored) {
   const auto h = to_history(interactions, ignored);
   const std::uint8_t* skip = skip_mask(o.exclude_seen ? &h : nullptr, o);
-  return to_recommendations(model_.top_k_new(h, o.k, skip, scores_.data()));
+  return to_served(model_.top_k_new(h, o.k, skip, scores_.data()));
 }
 
 std::vector<Recommendation> Recommender::similar(const std::string& item, int k) {

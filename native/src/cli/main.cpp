@@ -1,5 +1,5 @@
-// edgerec — the native command line: generate, train, eval, recommend, similar, explain, info,
-// export-onnx.
+// edgerec — the native command line: generate, train, eval, tune, recommend, similar, explain,
+// info, strip, export-onnx.
 //
 // Every subcommand and flag is declared once in the tables below (CLI11 turns them into --help,
 // validation and defaults). Errors from the core arrive as edgerec::Error and leave as one line
@@ -303,66 +303,348 @@ struct TrainCmd {
   }
 };
 
+// Protocol flags shared by eval and tune (same names, same meaning).
+struct ProtocolFlags {
+  er::EvalOptions eval;
+  std::string protocol = "kfold";
+  std::string test_rating, test_negative, test_path;
+  std::optional<float> relevance;
+  bool ranking = false, no_ranking = false;
+
+  // `validation`: the command uses the validation part (tune; eval trains on the whole training
+  // part, since no trainer early-stops).
+  void add(CLI::App* c, bool validation) {
+    c->add_option("--protocol", protocol, "holdout, kfold, loo (leave-last-out), temporal, ncf")->capture_default_str();
+    c->add_option("--folds", eval.folds, "kfold: folds")->capture_default_str();
+    c->add_option("--test-fraction", eval.test_fraction, "holdout/temporal: test share")->capture_default_str();
+    if (validation)
+      c->add_option("--validation-fraction", eval.validation_fraction,
+                    "holdout/kfold/temporal: share of the training part held out for validation "
+                    "(loo/ncf: each user's last training interaction)")
+          ->capture_default_str();
+    c->add_option("-k,--k", eval.k, "ranking cut-off K")->capture_default_str();
+    c->add_option("--negatives", eval.negatives, "loo: sampled negatives per user")->capture_default_str();
+    c->add_option("--split-seed", eval.seed, "split seed (default: --seed)");
+    c->add_option("--relevance-threshold", relevance,
+                  "ranking metrics count test ratings >= this as relevant (turns ranking on)");
+    c->add_flag("--ranking", ranking,
+                "explicit ratings: also compute ranking metrics, every test rating relevant");
+    c->add_flag("--no-ranking", no_ranking, "skip ranking metrics");
+    c->add_option("--test", test_path,
+                  "a user-given test file (same format flags as --data): train on --data, test on "
+                  "this; rows with a user or item unknown to --data are dropped and counted");
+    c->add_option("--test-rating", test_rating, "ncf: *.test.rating file");
+    c->add_option("--test-negative", test_negative, "ncf: *.test.negative file");
+  }
+
+  // Settles the options once the data is loaded. Explicit ratings under a rating protocol get
+  // ranking metrics only when asked: counting every test rating (even half a star) as relevant
+  // is rarely what anyone means, and the ranking pass costs more than the fit.
+  void resolve(CLI::App* c, const ModelFlags& model, const er::Interactions& d) {
+    eval.protocol = er::parse_protocol(protocol);
+    if (c->count("--split-seed") == 0) eval.seed = model.hyper.seed;
+    if (relevance) {
+      if (!std::isfinite(*relevance)) throw er::Error("--relevance-threshold must be a finite number");
+      eval.relevance_threshold = *relevance;
+    }
+    if (no_ranking && (ranking || relevance))
+      throw er::Error("--no-ranking contradicts --ranking / --relevance-threshold");
+    if (!test_path.empty() && eval.protocol == er::Protocol::ncf)
+      throw er::Error("--test cannot be used with --protocol ncf (its test files are --test-rating and --test-negative)");
+    if (!test_path.empty() && (!test_rating.empty() || !test_negative.empty()))
+      throw er::Error("--test-rating/--test-negative belong to --protocol ncf; use --test FILE for other protocols");
+    const bool rating_protocol = eval.protocol != er::Protocol::loo && eval.protocol != er::Protocol::ncf;
+    if (no_ranking) eval.ranking = false;
+    else if (ranking || relevance) eval.ranking = true;
+    else eval.ranking = !(d.has_ratings && rating_protocol);
+    explicit_off = d.has_ratings && rating_protocol && !eval.ranking && !no_ranking;
+  }
+  bool explicit_off = false;  // ranking skipped by the explicit-ratings rule (said in the output)
+
+  // The user-given test file in --data's id space.
+  er::Interactions load_test(const DataFlags& data, const er::Interactions& d, er::AlignReport& align,
+                             er::LoadReport& report, bool quiet) const {
+    DataFlags t = data;
+    t.path = test_path;
+    t.kcore = 0;  // a test file is taken as given: k-core belongs to the training data
+    const auto loaded = t.load(&report);
+    if (!quiet) print_report(report, test_path);
+    auto test = er::align_test(d, loaded, &align);
+    if (!quiet && (align.unknown_user_rows || align.unknown_item_rows))
+      std::cerr << "edgerec: " << test_path << ": dropped " << align.unknown_user_rows
+                << " row(s) with a user and " << align.unknown_item_rows
+                << " row(s) with an item unknown to " << data.path << "; kept " << align.kept << "\n";
+    return test;
+  }
+
+  void put_json(json& j, const er::AlignReport* align) const {
+    j["ranking"] = eval.ranking;
+    j["relevance_threshold"] =
+        eval.ranking && relevance ? json(short_float(*relevance)) : json(nullptr);
+    if (align)
+      j["test_file"] = {{"path", test_path}, {"kept", align->kept},
+                        {"unknown_user_rows", align->unknown_user_rows},
+                        {"unknown_item_rows", align->unknown_item_rows}};
+  }
+
+  void print_notes(const er::AlignReport* align) const {
+    if (align)
+      std::printf("  test file %s: %llu rows kept, %llu dropped (unknown user), %llu dropped (unknown item)\n",
+                  test_path.c_str(), static_cast<unsigned long long>(align->kept),
+                  static_cast<unsigned long long>(align->unknown_user_rows),
+                  static_cast<unsigned long long>(align->unknown_item_rows));
+    if (eval.ranking && relevance)
+      std::printf("  relevant: test ratings >= %g\n", static_cast<double>(*relevance));
+    else if (eval.ranking && ranking)
+      std::printf("  relevant: every test rating\n");
+    if (explicit_off)
+      std::printf("  ranking metrics skipped on explicit ratings: --relevance-threshold T counts "
+                  "ratings >= T as relevant, --ranking counts every rating\n");
+  }
+};
+
+void print_order(const std::string& order, const char* what) {
+  if (order == "file")
+    std::printf("  %s: no timestamps, so each user's last row in file order was used\n", what);
+  else if (order == "time")
+    std::printf("  %s: each user's last interaction by timestamp\n", what);
+}
+
+json eval_json(const er::EvalResult& r) {
+  json j{{"metrics", metrics_json(r.metrics)}, {"fit_seconds", r.fit_seconds},
+         {"eval_seconds", r.eval_seconds}, {"folds", r.folds}, {"train_rows", r.train_rows},
+         {"test_rows", r.test_rows}};
+  if (!r.fold_metrics.empty()) {
+    json folds = json::array();
+    for (const auto& m : r.fold_metrics) folds.push_back(metrics_json(m));
+    j["fold_metrics"] = folds;
+    j["metrics_std"] = metrics_json(r.metrics_std);
+  }
+  if (!r.order.empty()) j["order"] = r.order;
+  return j;
+}
+
+void print_metrics(const er::EvalResult& r) {
+  if (r.fold_metrics.empty()) {
+    for (const auto& [k, v] : r.metrics) std::printf("  %-16s %.4f\n", k.c_str(), v);
+    return;
+  }
+  std::printf("  %-16s %-8s %-8s per fold\n", "metric", "mean", "std");
+  for (const auto& [k, v] : r.metrics) {
+    std::printf("  %-16s %.4f   %.4f  ", k.c_str(), v, r.metrics_std.at(k));
+    for (const auto& m : r.fold_metrics) {
+      const auto it = m.find(k);
+      if (it == m.end()) std::printf("   -    ");
+      else std::printf(" %.4f", it->second);
+    }
+    std::printf("\n");
+  }
+}
+
 struct EvalCmd {
   DataFlags data;
   ModelFlags model;
-  er::EvalOptions eval;
-  std::string protocol = "kfold";
-  std::string test_rating, test_negative;
-  std::optional<float> relevance;
+  ProtocolFlags p;
   bool json_out = false, quiet = false;
 
   CLI::App* add(CLI::App& app) {
     auto* c = app.add_subcommand("eval", "Evaluate a model kind under a protocol (trains on the train part only)");
     data.add(c, true);
     model.add(c);
-    c->add_option("--protocol", protocol, "holdout, kfold, loo (leave-last-out), temporal, ncf")->capture_default_str();
-    c->add_option("--folds", eval.folds, "kfold: folds")->capture_default_str();
-    c->add_option("--test-fraction", eval.test_fraction, "holdout/temporal: test share")->capture_default_str();
-    c->add_option("-k,--k", eval.k, "ranking cut-off K")->capture_default_str();
-    c->add_option("--negatives", eval.negatives, "loo: sampled negatives per user")->capture_default_str();
-    c->add_option("--split-seed", eval.seed, "split seed (default: --seed)");
-    c->add_option("--relevance-threshold", relevance, "ratings >= this are relevant in ranking metrics");
-    c->add_option("--test-rating", test_rating, "ncf: *.test.rating file");
-    c->add_option("--test-negative", test_negative, "ncf: *.test.negative file");
-    c->add_flag("--no-ranking", [this](std::int64_t) { eval.ranking = false; }, "skip ranking metrics");
+    p.add(c, false);
     c->add_flag("--json", json_out, "print one JSON object on stdout");
     c->add_flag("--quiet", quiet, "no progress bar");
     return c;
   }
 
   int run(CLI::App* c) {
-    eval.protocol = er::parse_protocol(protocol);
-    if (c->count("--split-seed") == 0) eval.seed = model.hyper.seed;
-    if (relevance) eval.relevance_threshold = *relevance;
     er::LoadReport report;
     auto d = data.load(&report);
     if (!json_out) print_report(report, data.path);
+    p.resolve(c, model, d);
+    auto& eval = p.eval;
     auto backend = er::make_backend(model.backend, model.threads);
     const auto kind = er::parse_kind(model.kind);
     const auto progress = make_progress(quiet || json_out);
     er::EvalResult r;
+    std::optional<er::AlignReport> align;
     if (eval.protocol == er::Protocol::ncf) {
-      if (test_rating.empty() || test_negative.empty())
+      if (p.test_rating.empty() || p.test_negative.empty())
         throw er::Error("--protocol ncf needs --test-rating and --test-negative");
-      const auto test = er::load_ncf_test(test_rating, test_negative, d);
+      const auto test = er::load_ncf_test(p.test_rating, p.test_negative, d);
       r = er::evaluate_ncf(d, test, kind, model.hyper, eval, *backend, progress);
+    } else if (!p.test_path.empty()) {
+      er::LoadReport test_report;
+      align.emplace();
+      auto test = p.load_test(data, d, *align, test_report, json_out);
+      r = er::evaluate_split(er::Split{std::move(d), std::move(test)}, kind, model.hyper, eval,
+                             *backend, progress);
+      r.order.clear();  // the user chose the test rows: no "last" was decided here
     } else {
       r = er::evaluate(d, kind, model.hyper, eval, *backend, progress);
     }
     if (json_out) {
-      json j{{"model", er::kind_name(kind)}, {"protocol", er::protocol_name(eval.protocol)},
-             {"metrics", metrics_json(r.metrics)}, {"fit_seconds", r.fit_seconds},
-             {"eval_seconds", r.eval_seconds}, {"folds", r.folds}, {"train_rows", r.train_rows},
-             {"test_rows", r.test_rows}, {"threads", backend->threads()},
-             {"hyper", hyper_json(model.hyper.merged_over(er::default_hyper(kind)))},
-             {"data", data.path}, {"load", report_json(report)}};
+      json j = eval_json(r);
+      j["model"] = er::kind_name(kind);
+      j["protocol"] = er::protocol_name(eval.protocol);
+      j["threads"] = backend->threads();
+      j["hyper"] = hyper_json(model.hyper.merged_over(er::default_hyper(kind)));
+      j["data"] = data.path;
+      j["load"] = report_json(report);
+      p.put_json(j, align ? &*align : nullptr);
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
       std::printf("%s, %s protocol (%d fold%s): fit %.3f s, eval %.3f s\n", er::kind_name(kind),
                   er::protocol_name(eval.protocol), r.folds, r.folds == 1 ? "" : "s", r.fit_seconds,
                   r.eval_seconds);
-      for (const auto& [k, v] : r.metrics) std::printf("  %-16s %.4f\n", k.c_str(), v);
+      print_order(r.order, "leave-last-out");
+      p.print_notes(align ? &*align : nullptr);
+      print_metrics(r);
+    }
+    return 0;
+  }
+};
+
+std::string search_space_help() {
+  std::string s = "Search spaces (random search; flags given on the command line are kept fixed):\n";
+  for (const char* k : {"baseline", "svd", "svdpp", "ials", "bpr", "itemknn"}) {
+    s += std::string("  ") + k + ":\n";
+    std::istringstream lines(er::describe_search_space(er::parse_kind(k)));
+    for (std::string line; std::getline(lines, line);) s += "    " + line + "\n";
+  }
+  return s;
+}
+
+struct TuneCmd {
+  DataFlags data;
+  ModelFlags model;
+  ProtocolFlags p;
+  int trials = 20;
+  std::string objective;
+  bool final_test = false, json_out = false, quiet = false;
+
+  CLI::App* add(CLI::App& app) {
+    auto* c = app.add_subcommand(
+        "tune",
+        "Random search of hyper-parameters scored on the validation part of the protocol's "
+        "training part only (never its test part); --final then tests the chosen configuration");
+    data.add(c, true);
+    model.add(c);
+    p.add(c, true);
+    c->add_option("--trials", trials, "configurations to try (the budget)")->capture_default_str();
+    c->add_option("--objective", objective,
+                  "validation metric to optimise (default: rmse for rating models on rated data, "
+                  "else ndcg@K of the full ranking; rmse/mae are minimised, others maximised)");
+    c->add_flag("--final", final_test,
+                "retrain the best configuration on the whole training part (train + validation) "
+                "and report its test metrics (kfold: fold 0, the fold the search ran on)");
+    c->add_flag("--json", json_out, "print one JSON object on stdout (every trial)");
+    c->add_flag("--quiet", quiet, "no progress bar");
+    c->footer(search_space_help() +
+              "The search seed is --seed (also the models' seed; the split seed unless --split-seed).\n"
+              "kfold: the search and --final use fold 0 (the other folds' test rows are in its "
+              "training part).\n");
+    return c;
+  }
+
+  int run(CLI::App* c) {
+    er::LoadReport report;
+    auto d = data.load(&report);
+    if (!json_out) print_report(report, data.path);
+    p.resolve(c, model, d);
+    const auto kind = er::parse_kind(model.kind);
+    auto backend = er::make_backend(model.backend, model.threads);
+    auto bar = make_progress(quiet || json_out);
+    er::Progress progress;
+    if (bar)
+      progress = [bar](const char* stage, int done, int total) {
+        if (std::strcmp(stage, "trial") == 0) bar(stage, done, total);
+      };
+    er::TuneOptions o;
+    o.eval = p.eval;
+    o.trials = trials;
+    o.seed = model.hyper.seed;
+    o.objective = objective;
+
+    // The search sees only the training part: all of --data when the test part is a file,
+    // else the protocol's split of --data (fold 0 for kfold).
+    const bool test_is_file = p.eval.protocol == er::Protocol::ncf || !p.test_path.empty();
+    std::optional<er::Split> outer;
+    if (!test_is_file) outer = er::protocol_split(d, p.eval, 0);
+    const auto t = er::tune(outer ? outer->train : d, kind, model.hyper, o, *backend, progress);
+    const auto& best = t.trials[t.best];
+
+    std::optional<er::EvalResult> fin;
+    std::optional<er::AlignReport> align;
+    if (final_test) {
+      if (p.eval.protocol == er::Protocol::ncf) {
+        if (p.test_rating.empty() || p.test_negative.empty())
+          throw er::Error("--final with --protocol ncf needs --test-rating and --test-negative");
+        const auto test = er::load_ncf_test(p.test_rating, p.test_negative, d);
+        fin = er::evaluate_ncf(d, test, kind, best.hyper, p.eval, *backend, {});
+      } else if (!p.test_path.empty()) {
+        er::LoadReport test_report;
+        align.emplace();
+        auto test = p.load_test(data, d, *align, test_report, json_out);
+        fin = er::evaluate_split(er::Split{std::move(d), std::move(test)}, kind, best.hyper, p.eval,
+                                 *backend, {});
+        fin->order.clear();
+      } else {
+        fin = er::evaluate_split(*outer, kind, best.hyper, p.eval, *backend, {});
+      }
+    }
+
+    if (json_out) {
+      json trials_json = json::array();
+      for (std::size_t i = 0; i < t.trials.size(); ++i)
+        trials_json.push_back({{"trial", i + 1}, {"score", t.trials[i].score},
+                               {"flags", er::hyper_flags(kind, t.trials[i].hyper)},
+                               {"hyper", hyper_json(t.trials[i].hyper.merged_over(er::default_hyper(kind)))},
+                               {"metrics", metrics_json(t.trials[i].metrics)},
+                               {"fit_seconds", t.trials[i].fit_seconds}});
+      for (std::size_t i = 0; i < t.trials.size(); ++i)
+        if (!t.trials[i].error.empty()) trials_json[i]["error"] = t.trials[i].error;
+      json j{{"model", er::kind_name(kind)}, {"protocol", er::protocol_name(p.eval.protocol)},
+             {"objective", t.objective}, {"minimise", t.minimise}, {"seed", model.hyper.seed},
+             {"split_seed", p.eval.seed}, {"fit_rows", t.fit_rows},
+             {"validation_rows", t.validation_rows}, {"trials", trials_json},
+             {"best", {{"trial", t.best + 1}, {"score", best.score},
+                       {"flags", er::hyper_flags(kind, best.hyper)},
+                       {"hyper", hyper_json(best.hyper.merged_over(er::default_hyper(kind)))}}},
+             {"data", data.path}, {"threads", backend->threads()}, {"load", report_json(report)}};
+      if (p.eval.protocol == er::Protocol::kfold) j["fold"] = 0;
+      if (!t.order.empty()) j["order"] = t.order;
+      if (fin) {
+        json f = eval_json(*fin);
+        p.put_json(f, align ? &*align : nullptr);
+        j["final"] = f;
+      }
+      std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
+      return 0;
+    }
+    std::printf("tune %s, %s protocol%s: %zu trials fitted on %llu rows, scored on the %llu-row "
+                "validation part of the training part (the test part is not used)\n",
+                er::kind_name(kind), er::protocol_name(p.eval.protocol),
+                p.eval.protocol == er::Protocol::kfold ? " (fold 0)" : "", t.trials.size(),
+                static_cast<unsigned long long>(t.fit_rows),
+                static_cast<unsigned long long>(t.validation_rows));
+    print_order(t.order, "validation");
+    std::printf("objective: validation %s (%s is better)\n", t.objective.c_str(),
+                t.minimise ? "lower" : "higher");
+    for (std::size_t i = 0; i < t.trials.size(); ++i)
+      std::printf("  %3zu  %.4f  %s%s%s\n", i + 1, t.trials[i].score,
+                  er::hyper_flags(kind, t.trials[i].hyper).c_str(),
+                  t.trials[i].error.empty() ? "" : "  failed: ", t.trials[i].error.c_str());
+    std::printf("best: trial %zu, validation %s %.4f\n  %s\n", t.best + 1, t.objective.c_str(),
+                best.score, er::hyper_flags(kind, best.hyper).c_str());
+    if (fin) {
+      std::printf("final: the best configuration retrained on the whole training part (%llu rows); "
+                  "test metrics (%llu test rows):\n",
+                  static_cast<unsigned long long>(fin->train_rows),
+                  static_cast<unsigned long long>(fin->test_rows));
+      print_order(fin->order, "leave-last-out");
+      p.print_notes(align ? &*align : nullptr);
+      print_metrics(*fin);
     }
     return 0;
   }
@@ -642,9 +924,11 @@ int main(int argc, char** argv) {
   ExplainCmd explain;
   InfoCmd info;
   ExportOnnxCmd export_onnx;
+  TuneCmd tune;
   auto* c_generate = generate.add(app);
   auto* c_train = train.add(app);
   auto* c_eval = eval.add(app);
+  auto* c_tune = tune.add(app);
   auto* c_recommend = recommend.add(app);
   auto* c_similar = similar.add(app);
   auto* c_explain = explain.add(app);
@@ -657,6 +941,7 @@ int main(int argc, char** argv) {
     if (c_generate->parsed()) return generate.run();
     if (c_train->parsed()) return train.run();
     if (c_eval->parsed()) return eval.run(c_eval);
+    if (c_tune->parsed()) return tune.run(c_tune);
     if (c_recommend->parsed()) return recommend.run();
     if (c_similar->parsed()) return similar.run();
     if (c_explain->parsed()) return explain.run();
