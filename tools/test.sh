@@ -4,7 +4,9 @@
 #   2. WebAssembly build: the npm package's tests in Node (node --test), incl. the golden
 #      cross-target test against the native CLI
 #   3. the browser tests: headless Chromium driven by playwright-core (demo, webview page)
-#   4. the AddressSanitizer + UBSan build: the ctest suite again
+#   4. the AddressSanitizer + UBSan build (float-cast-overflow included): the ctest suite again
+#   5. the libFuzzer targets (clang++, ASan + UBSan): each run for EDGEREC_FUZZ_SECONDS (25) from
+#      its seed corpus (tools/fuzz.sh, tests/fuzz/README.md)
 # Real-data tests skip with a message when ../shared/data is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,3 +35,6 @@ tools/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RE
 echo "== native tests (AddressSanitizer + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   EDGEREC_SANITIZED=1 ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== fuzz smoke (clang++ libFuzzer, ASan + UBSan): each target ${EDGEREC_FUZZ_SECONDS:-25} s"
+tools/fuzz.sh build-fuzz "${EDGEREC_FUZZ_SECONDS:-25}"

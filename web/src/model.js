@@ -66,6 +66,40 @@ function toBytes(value) {
   return null;
 }
 
+// The most bytes load() reads from a local file in Node: the wasm heap's maximum
+// (EDGEREC_WASM_MAX_MEMORY in wasm/CMakeLists.txt), which the model must fit in with its copy.
+const MAX_FILE_BYTES = 2 ** 31;
+
+// A local file in Node: a regular file only (a device such as /dev/zero or a pipe would be read
+// without end) of at most MAX_FILE_BYTES, read into one buffer of its size. The path is checked
+// before opening it, since opening a FIFO blocks until a writer comes.
+async function readLocalFile(file, name) {
+  const { open, stat } = await import('node:fs/promises');
+  const check = (st) => {
+    if (st.isDirectory()) throw new EdgerecError(`${name}: it is a directory`);
+    if (!st.isFile()) throw new EdgerecError(`${name}: not a regular file (a device, pipe or socket)`);
+    if (st.size > MAX_FILE_BYTES) {
+      throw new EdgerecError(`${name}: ${st.size} bytes is more than the ${MAX_FILE_BYTES}-byte limit of a model file here`);
+    }
+  };
+  check(await stat(file));
+  const handle = await open(file, 'r');
+  try {
+    const st = await handle.stat();  // the file opened may not be the one checked
+    check(st);
+    const bytes = new Uint8Array(st.size);
+    let at = 0;
+    while (at < bytes.length) {
+      const { bytesRead } = await handle.read(bytes, at, bytes.length - at, at);
+      if (bytesRead === 0) break;  // shrunk meanwhile: the reader reports the truncation
+      at += bytesRead;
+    }
+    return at === bytes.length ? bytes : bytes.subarray(0, at);
+  } finally {
+    await handle.close();
+  }
+}
+
 // Bytes of a model file from a URL, a path (Node), a Response or bytes.
 export async function readSource(source, what = 'model') {
   const direct = toBytes(source);
@@ -77,10 +111,10 @@ export async function readSource(source, what = 'model') {
   if (typeof source === 'string' || source instanceof URL) {
     const text = String(source);
     if (IS_NODE && !/^(https?|data|blob):/i.test(text)) {
-      const { readFile } = await import('node:fs/promises');
       try {
-        return new Uint8Array(await readFile(/^file:/i.test(text) ? new URL(text) : text));
+        return await readLocalFile(/^file:/i.test(text) ? new URL(text) : text, text);
       } catch (e) {
+        if (e instanceof EdgerecError) throw e;
         throw new EdgerecError(`${text}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
       }
     }

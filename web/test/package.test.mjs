@@ -3,7 +3,9 @@
 // info, recommend with its options, fold-in, similar, explain, item embeddings, errors that
 // leave the model usable, dispose, and the Profile in memory storage.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -214,6 +216,12 @@ describe('errors arrive as EdgerecError with the core message; the module stays 
     await rejectsWith(load(flipped), /checksum|CRC/i);
     await rejectsWith(load(new Uint8Array(0)), /model/);
     await rejectsWith(load(path.join(GOLDEN, 'no-such-file.edgerec')), /no such file/);
+    // Never read without end: devices and directories are refused before reading.
+    await rejectsWith(load('/dev/zero'), /^\/dev\/zero: not a regular file/);
+    await rejectsWith(load(GOLDEN), /it is a directory/);
+    const fifo = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'edgerec-')), 'model.fifo');
+    execFileSync('mkfifo', [fifo]);  // opening it would block until a writer came
+    await rejectsWith(load(fifo), /model\.fifo: not a regular file/);
     await rejectsWith(load(42), /expected a URL/);
     // Still usable.
     const m = await load(good);
