@@ -37,8 +37,9 @@ for t in "${targets[@]}"; do
      "$dir/bin/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
        "${dict[@]}" -artifact_prefix="$dir/fuzz-artifacts/$t-" "$scratch" "$seeds" >"$log" 2>&1; then
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-    done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -1 | sed 's/  */ /g')
-    echo "$t: ok, ${secs} s, ${execs:-?} inputs run; ${done_line:-}; corpus $(ls "$scratch" | wc -l) new + $(ls "$seeds" | wc -l) seeds"
+    # libFuzzer's last status line: "#N DONE cov: C ft: F corp: files/bytes ... rss: M".
+    done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 | tr -s ' \t' ' ' || true)
+    echo "$t: ok, ${secs} s, ${execs:-?} inputs run (${done_line:-no DONE line}); new inputs kept: $(ls "$scratch" | wc -l), seeds: $(ls "$seeds" | wc -l)"
   else
     echo "$t: FAILED (log: $log)" >&2
     tail -40 "$log" >&2

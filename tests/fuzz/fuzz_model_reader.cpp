@@ -19,9 +19,11 @@ namespace er = edgerec;
 
 namespace {
 
+#ifdef EDGEREC_FUZZ_FIX_HEADER
 void put_le(std::string& b, std::size_t at, std::uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) b[at + i] = static_cast<char>((v >> (8 * i)) & 0xFFu);
 }
+#endif
 
 void exercise(const er::Model& m) {
   er::Recommender rec(m);

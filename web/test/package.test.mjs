@@ -222,6 +222,11 @@ describe('errors arrive as EdgerecError with the core message; the module stays 
     const fifo = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'edgerec-')), 'model.fifo');
     execFileSync('mkfifo', [fifo]);  // opening it would block until a writer came
     await rejectsWith(load(fifo), /model\.fifo: not a regular file/);
+    const huge = path.join(path.dirname(fifo), 'huge.edgerec');
+    fs.closeSync(fs.openSync(huge, 'w'));
+    fs.truncateSync(huge, 2 ** 31 + 1);  // sparse: no disk used, and never read
+    await rejectsWith(load(huge), /huge\.edgerec: 2147483649 bytes is more than the 2147483648-byte limit/);
+    fs.rmSync(path.dirname(fifo), { recursive: true });
     await rejectsWith(load(42), /expected a URL/);
     // Still usable.
     const m = await load(good);
