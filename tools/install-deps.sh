@@ -2,12 +2,13 @@
 # Installs the Debian 12 packages edgerec needs, only those that are missing.
 # Usage: tools/install-deps.sh [--web]   (as root, or with sudo available)
 #   default: what the native build needs;  --web: also what the wasm build and the
-#   JavaScript/browser tests need (Emscripten, wabt, Node + npm, Chromium, python3-onnx).
+#   JavaScript/browser tests need (Emscripten, wabt, Node + npm, Chromium, python3-onnx), and
+#   the fuzz targets (clang with its sanitizer and libFuzzer runtimes).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libeigen3-dev libcereal-dev catch2 libcli11-dev
       nlohmann-json3-dev libbenchmark-dev python3)
 if [ "${1:-}" = "--web" ]; then
-  pkgs+=(emscripten wabt chromium python3-onnx)
+  pkgs+=(emscripten wabt chromium python3-onnx clang libclang-rt-dev)
   # Node may come from another apt source (with npm inside); add Debian's only when absent.
   command -v node >/dev/null || pkgs+=(nodejs)
   command -v npm >/dev/null || pkgs+=(npm)

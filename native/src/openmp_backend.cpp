@@ -34,8 +34,16 @@ class OpenMpBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_openmp_backend(int threads) {
+  if (threads < 0 || threads > kMaxThreads)
+    throw Error("threads must be in [0, " + std::to_string(kMaxThreads) + "] (0 = all cores), got " +
+                std::to_string(threads));
 #ifdef EDGEREC_USE_OPENMP
-  if (threads <= 0) threads = omp_get_max_threads();
+  if (threads == 0) {
+    threads = omp_get_max_threads();
+    if (threads > kMaxThreads)
+      throw Error("OMP_NUM_THREADS asks for " + std::to_string(threads) + " threads, more than the " +
+                  std::to_string(kMaxThreads) + " edgerec runs; ask for fewer threads");
+  }
 #else
   threads = 1;
 #endif

@@ -1,10 +1,14 @@
 // Every loader fed garbage: each must either throw edgerec::Error with a message naming file,
 // line and field (strict mode, or when nothing valid is left) or skip the bad rows and report
 // them (default mode). Never a crash, a hang or a silently wrong row.
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <functional>
 #include <string>
+#include <thread>
+
+#include <unistd.h>
 
 #include "edgerec/data.hpp"
 #include "edgerec/split.hpp"
@@ -275,4 +279,95 @@ TEST_CASE("garbage: NCF test files", "[garbage]") {
   p = negative("missing", "(0,3)\t1\n");
   expect(good_rating, p, p + ": no negatives for the test case on " + good_rating + ":2");
   expect("/nonexistent/x.test.rating", good_negative, "/nonexistent/x.test.rating: cannot open");
+}
+
+TEST_CASE("garbage: devices, endless streams and oversized files are refused", "[garbage]") {
+  const std::string dir = dir_for("limits");
+  // A device would be read without end (/dev/zero) or block (a terminal): refused unread.
+  CHECK(error_of([] { load_interactions("/dev/zero"); }) ==
+        "/dev/zero: cannot read: not a regular file or a pipe (a device)");
+  Interactions d = load_interactions(write(dir, "t.train.pairs.tsv", "0\t1\n1\t2\n"));
+  CHECK_THAT(error_of([&] { load_ncf_test("/dev/zero", "", d); }),
+             Catch::StartsWith("/dev/zero: cannot read: not a regular file"));
+
+  // A regular file over the limit is refused before it is read; one at the limit loads.
+  const std::string body = "1,2,5\n1,3,4\n2,2,3\n";
+  const std::string path = write(dir, "small.csv", body);
+  LoadOptions o;
+  o.max_file_bytes = body.size() - 1;
+  CHECK(error_of([&] { load_interactions(path, o); }) ==
+        path + ": cannot read: it has " + std::to_string(body.size()) +
+            " bytes, more than the limit of " + std::to_string(body.size() - 1) +
+            " bytes for a data file");
+  o.max_file_bytes = body.size();
+  CHECK(load_interactions(path, o).size() == 3);
+  CHECK(LoadOptions{}.max_file_bytes == kMaxDataFileBytes);
+
+  // A pipe that never ends (a writer thread filling it until the reader gives up) stops at
+  // the limit with an Error instead of growing memory without bound.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  auto old_sigpipe = std::signal(SIGPIPE, SIG_IGN);
+  std::thread writer([fd = fds[1]] {
+    const std::string line(4096, '1');
+    while (::write(fd, line.data(), line.size()) > 0) {
+    }
+    ::close(fd);
+  });
+  LoadOptions small;
+  small.format = Format::csv;
+  small.max_file_bytes = 1 << 20;
+  const std::string fd_path = "/dev/fd/" + std::to_string(fds[0]);
+  const std::string e = error_of([&] { load_interactions(fd_path, small); });
+  ::close(fds[0]);  // the writer's next write fails with EPIPE and it stops
+  writer.join();
+  std::signal(SIGPIPE, old_sigpipe);
+  CHECK(e == fd_path + ": cannot read: it holds more than the limit of 1048576 bytes for a data file");
+}
+
+TEST_CASE("garbage: duplicate policy 'sum' refuses a sum that overflows a float", "[garbage]") {
+  const std::string dir = dir_for("sum");
+  LoadOptions o;
+  o.duplicates = DuplicatePolicy::sum;
+  o.min_rating = -3.4e38f;  // the default bounds (+-1e30) leave room for 3.4e8 duplicates
+  o.max_rating = 3.4e38f;
+  // Each rating is a finite float; their sum is not.
+  const std::string p = write(dir, "u.data", "1\t10\t3e38\t1\n2\t10\t1\t1\n1\t10\t3e38\t2\n");
+  CHECK(error_of([&] { load_interactions(p, o); }) ==
+        p + ": duplicate policy 'sum': the values of user '1' for item '10' add up to more than "
+            "a float holds (3.4e38)");
+  const std::string neg = write(dir, "neg.data", "1\t10\t-3e38\t1\n1\t10\t-3e38\t2\n");
+  o.format = Format::ml100k;
+  CHECK_THAT(error_of([&] { load_interactions(neg, o); }), Catch::Contains("add up to more"));
+  // Large but finite sums stay.
+  const std::string fine = write(dir, "fine.data", "1\t10\t1e38\t1\n1\t10\t1e38\t2\n");
+  CHECK(load_interactions(fine, o).rows[0].value == 2e38f);
+}
+
+TEST_CASE("garbage: loading from memory is loading the file", "[garbage]") {
+  const std::string dir = dir_for("memory");
+  const std::string body = "userId,movieId,rating,timestamp\n1,10,4.0,5\n1,11,3.5,6\nx,12,1,7\n2,10,5,8\n";
+  const std::string path = write(dir, "ratings.csv", body);
+  LoadReport from_file, from_memory;
+  const Interactions a = load_interactions(path, {}, &from_file);
+  const Interactions b = load_interactions_from_memory(body, path, {}, &from_memory);
+  CHECK(from_file.format == Format::ml_latest);
+  CHECK(from_memory.format == Format::ml_latest);
+  CHECK(from_file.summary() == from_memory.summary());
+  REQUIRE(a.size() == b.size());
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    CHECK(a.users.id(a.rows[k].user) == b.users.id(b.rows[k].user));
+    CHECK(a.items.id(a.rows[k].item) == b.items.id(b.rows[k].item));
+    CHECK(a.rows[k].value == b.rows[k].value);
+  }
+  CHECK(b.source == path);
+
+  Interactions d = load_interactions_from_memory("0\t1\n0\t2\n1\t2\n", "x.train.pairs.tsv");
+  const std::string_view negatives = "(0,3)\t1\t4\n(1,1)\t5\n";
+  const NcfTest t = load_ncf_test_from_memory("0\t3\n1\t1\n", "r", &negatives, "n", d);
+  CHECK(t.users.size() == 2);
+  CHECK(t.negatives[0].size() == 2);
+  CHECK(load_ncf_test_from_memory("0\t3\n", "r", nullptr, "", d).negatives[0].empty());
+  CHECK(error_of([&] { load_ncf_test_from_memory("7\t3\n", "r.test.rating", nullptr, "", d); }) ==
+        "r.test.rating:1: field 'user': '7' is not a user of the training data");
 }

@@ -1,6 +1,7 @@
 // The model file: Writer/Reader, header checks, round trips of every kind, the committed golden
 // files of every format version, corrupted and forged files, and atomic saves.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <sstream>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "edgerec/edgerec.hpp"
 #include "test_util.hpp"
@@ -926,4 +928,91 @@ TEST_CASE("save_model is atomic", "[model_file]") {
     CHECK(load_model(path)->kind() == ModelKind::svd);
     CHECK(temp_leftovers(dir).empty());
   }
+}
+
+TEST_CASE("the writer refuses every common field the reader would refuse", "[model_file]") {
+  const auto model = train_small(ModelKind::svd);
+  REQUIRE_NOTHROW(load_bytes(model_to_bytes(*model)));
+  struct Case {
+    const char* field;
+    std::function<void(Model&)> damage;
+  };
+  const std::vector<Case> cases = {
+      {"info.threads", [](Model& m) { m.info.threads = 0; }},
+      {"info.threads", [](Model& m) { m.info.threads = 70000; }},
+      {"info.fit_seconds", [](Model& m) { m.info.fit_seconds = -1; }},
+      {"hyper.factors", [](Model& m) { m.hyper.factors = 4097; }},
+      {"hyper.epochs", [](Model& m) { m.hyper.epochs = -1; }},
+      {"hyper.cg_steps", [](Model& m) { m.hyper.cg_steps = 100001; }},
+      {"hyper.neighbors", [](Model& m) { m.hyper.neighbors = 0; }},
+      {"hyper.lr", [](Model& m) { m.hyper.lr = -0.5f; }},
+      {"hyper.alpha", [](Model& m) { m.hyper.alpha = -1.0f; }},
+      {"item_popularity", [](Model& m) { m.item_popularity[0] = -1.0f; }},
+      {"rating_max", [](Model& m) { m.rating_min = 5, m.rating_max = 1; }},
+  };
+  const std::string dir = test::temp_dir("model_file_writer_limits");
+  for (const Case& c : cases) {
+    INFO(c.field);
+    auto m = train_small(ModelKind::svd);
+    c.damage(*m);
+    // The reader refuses exactly this field (bytes forged past the writer's check would say so)...
+    const std::string e = error_of([&] { save_model(*m, dir + "/m.edgerec"); });
+    CHECK_THAT(e, Catch::StartsWith(std::string("cannot save the model: ") + c.field) &&
+                      Catch::EndsWith("(the reader would refuse the file)"));
+    CHECK(!fs::exists(dir + "/m.edgerec"));
+    CHECK(temp_leftovers(dir).empty());
+  }
+  // The limits are the reader's: the extremes it accepts are saved and load back.
+  auto edge = train_small(ModelKind::svd);
+  edge->info.threads = 65536;
+  edge->info.fit_seconds = 0;
+  CHECK(load_bytes(model_to_bytes(*edge))->info.threads == 65536);
+}
+
+TEST_CASE("a save removes stale temporary files of earlier saves of its target", "[model_file]") {
+  const std::string dir = test::temp_dir("model_file_stale");
+  for (const auto& e : fs::directory_iterator(dir)) fs::remove_all(e.path());
+  const std::string target = dir + "/m.edgerec";
+  // A pid above Linux's maximum (2^22) never runs: the writer of such a file died.
+  const std::string dead = "4194305";
+  const std::string live = std::to_string(::getpid());
+  const auto make = [&](const std::string& name, std::chrono::seconds age) {
+    write_file(dir + "/" + name, "partial model");
+    fs::last_write_time(dir + "/" + name, fs::file_time_type::clock::now() - age);
+  };
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  make("m.edgerec.tmp-" + dead + "-0123456789abcdef", minutes(2));     // killed save: removed
+  make("m.edgerec.tmp-0123456789abcdef", hours(25));                    // old name, a day old: removed
+  make("m.edgerec.tmp-" + live + "-fedcba9876543210", hours(25));       // running pid, a day idle: removed
+  make("m.edgerec.tmp-" + dead + "-00000000000000aa", seconds(5));      // just written: kept
+  make("m.edgerec.tmp-" + live + "-00000000000000bb", minutes(30));     // a save still running: kept
+  make("m.edgerec.tmp-0123456789abcdee", hours(2));                     // old name, recent: kept
+  make("other.edgerec.tmp-" + dead + "-0123456789abcdef", hours(48));   // another target: kept
+  make("m.edgerec.tmp-" + dead + "-0123456789abcdeX", hours(48));       // not our pattern: kept
+  make("m.edgerec.tmp-" + dead + "-0123456789abcdef.bak", hours(48));   // not our pattern: kept
+  make("m.edgerec.tmp-x" + dead + "-0123456789abcdef", hours(48));      // not our pattern: kept
+  fs::create_directory(dir + "/m.edgerec.tmp-" + dead + "-00000000000000cc");  // a directory: kept
+  fs::last_write_time(dir + "/m.edgerec.tmp-" + dead + "-00000000000000cc",
+                      fs::file_time_type::clock::now() - hours(48));
+
+  save_model(*train_small(ModelKind::popularity), target);
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir)) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  std::vector<std::string> want = {
+      "m.edgerec",
+      "m.edgerec.tmp-" + dead + "-00000000000000aa",
+      "m.edgerec.tmp-" + dead + "-00000000000000cc",
+      "m.edgerec.tmp-" + dead + "-0123456789abcdeX",
+      "m.edgerec.tmp-" + dead + "-0123456789abcdef.bak",
+      "m.edgerec.tmp-" + live + "-00000000000000bb",
+      "m.edgerec.tmp-0123456789abcdee",
+      "m.edgerec.tmp-x" + dead + "-0123456789abcdef",
+      "other.edgerec.tmp-" + dead + "-0123456789abcdef",
+  };
+  std::sort(want.begin(), want.end());
+  CHECK(left == want);
+  CHECK(load_model(target)->kind() == ModelKind::popularity);
 }

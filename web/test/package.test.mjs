@@ -3,6 +3,7 @@
 // info, recommend with its options, fold-in, similar, explain, item embeddings, errors that
 // leave the model usable, dispose, and the Profile in memory storage.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -221,6 +222,17 @@ describe('errors arrive as EdgerecError with the core message; the module stays 
     await rejectsWith(load(flipped), /checksum|CRC/i);
     await rejectsWith(load(new Uint8Array(0)), /model/);
     await rejectsWith(load(path.join(GOLDEN, 'no-such-file.edgerec')), /no such file/);
+    // Never read without end: devices and directories are refused before reading.
+    await rejectsWith(load('/dev/zero'), /^\/dev\/zero: not a regular file/);
+    await rejectsWith(load(GOLDEN), /it is a directory/);
+    const fifo = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'edgerec-')), 'model.fifo');
+    execFileSync('mkfifo', [fifo]);  // opening it would block until a writer came
+    await rejectsWith(load(fifo), /model\.fifo: not a regular file/);
+    const huge = path.join(path.dirname(fifo), 'huge.edgerec');
+    fs.closeSync(fs.openSync(huge, 'w'));
+    fs.truncateSync(huge, 2 ** 31 + 1);  // sparse: no disk used, and never read
+    await rejectsWith(load(huge), /huge\.edgerec: 2147483649 bytes is more than the 2147483648-byte limit/);
+    fs.rmSync(path.dirname(fifo), { recursive: true });
     await rejectsWith(load(42), /expected a URL/);
     // Still usable.
     const m = await load(good);

@@ -121,6 +121,12 @@ enum class DuplicatePolicy { last, first, mean, max, sum, keep };
 DuplicatePolicy parse_duplicate_policy(std::string_view name);
 const char* duplicate_policy_name(DuplicatePolicy p);
 
+// Data files are read whole into memory (then parsed in place). Regular files and pipes are
+// read; directories, devices (/dev/zero) and sockets are refused, and so is a file or stream of
+// more than this many bytes (4 GiB: MovieLens 32M's ratings.csv is 0.9 GB), so an endless
+// stream gives an Error instead of exhausting memory. The NCF test files have the same limit.
+constexpr std::uint64_t kMaxDataFileBytes = std::uint64_t{4} << 30;
+
 struct LoadOptions {
   Format format = Format::auto_detect;
   char delimiter = 0;              // csv: 0 = sniff among ',', '\t', ';', '|', ' '
@@ -136,6 +142,8 @@ struct LoadOptions {
   float implicit_threshold = std::numeric_limits<float>::quiet_NaN();
   int kcore = 0;                   // iteratively drop users and items with fewer interactions
   std::size_t max_line_bytes = 1 << 20;  // longer lines are rejected (a 10 MB line is garbage)
+  // The file is read whole into memory; a longer file or stream is refused (kMaxDataFileBytes).
+  std::uint64_t max_file_bytes = kMaxDataFileBytes;
 };
 
 // One rejected row, reported with its location.
@@ -167,6 +175,13 @@ Format detect_format(const std::string& path);
 Interactions load_interactions(const std::string& path, const LoadOptions& options = {},
                                LoadReport* report = nullptr);
 
+// The same for a file's bytes already in memory (an embedder's buffer, the fuzz targets).
+// `name` stands for the path: in messages, as Interactions::source, and for format sniffing
+// by file name (Format::auto_detect). LoadOptions::max_file_bytes does not apply.
+Interactions load_interactions_from_memory(std::string_view bytes, const std::string& name,
+                                           const LoadOptions& options = {},
+                                           LoadReport* report = nullptr);
+
 // Applies duplicate policy, implicit threshold and k-core to `data` in place (load calls this),
 // in that order, then re-indexes the id maps densely: every id left in the maps has at least one
 // interaction, survivors keep their first-seen order. (So never call it on one side of a split,
@@ -190,6 +205,11 @@ struct NcfTest {
 // item itself is dropped, as NCF's reference evaluation (a dict of scores) effectively does.
 NcfTest load_ncf_test(const std::string& test_rating, const std::string& test_negative,
                       Interactions& data);
+// The same from the files' bytes; `*_name` stand for the paths in messages, and
+// `test_negative == nullptr` means no negatives file.
+NcfTest load_ncf_test_from_memory(std::string_view test_rating, const std::string& rating_name,
+                                  const std::string_view* test_negative,
+                                  const std::string& negative_name, Interactions& data);
 
 // ---- Synthetic catalogue -------------------------------------------------------------------
 

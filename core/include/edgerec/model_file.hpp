@@ -43,9 +43,11 @@
 // is allocated, and every index is range-checked, so truncated, bit-flipped, wrong-magic and
 // future-version files give an Error, never a crash or a huge allocation.
 //
-// Atomicity: save_model() writes "<path>.tmp-<random>" beside the target, flushes it, then
-// renames it over the target, so a crash or a full disk never leaves a half-written model and
-// never destroys the previous one.
+// Atomicity: save_model() writes "<path>.tmp-<pid>-<random>" beside the target, flushes it,
+// then renames it over the target, so a crash or a full disk never leaves a half-written model
+// and never destroys the previous one. A temporary file left by a killed save is removed by a
+// later save of the same target once it is stale: its pid is not running and it was last
+// written over a minute ago, or it was last written over a day ago (write_atomically).
 #pragma once
 
 #include <cstdint>
@@ -80,7 +82,10 @@ std::unique_ptr<Model> model_from_bytes(const char* data, std::size_t size,
 void save_model(const Model& model, const std::string& path, const SaveOptions& options = {});
 // Writes `bytes` to `path` the way save_model() does: a temporary file beside it, flushed to
 // disk, renamed over the target; on failure the temporary is removed, the previous file is
-// untouched, and Error names the path. Used for every file edgerec writes (models, ONNX).
+// untouched, and Error names the path. Used for every file edgerec writes (models, ONNX, CSV,
+// JSON). Before writing it removes stale temporary files of earlier saves of `path` (see
+// Atomicity above), never those of a save still running. Safe to call concurrently for one
+// path: the last rename wins, and every reader sees one complete file.
 void write_atomically(const std::string& path, const std::string& bytes);
 std::unique_ptr<Model> load_model(const std::string& path);
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "edgerec/data.hpp"
+#include "text.hpp"
 
 namespace edgerec {
 namespace {
@@ -71,6 +72,14 @@ std::uint64_t merge_duplicates(Interactions& data, DuplicatePolicy policy) {
         case DuplicatePolicy::sum:
           r.value += x.value;
           r.time = std::max(r.time, x.time);
+          // Each value is finite (the loader checks), but their float sum may not be; an
+          // infinite rating would poison training and the saver refuses it much later.
+          if (!std::isfinite(r.value)) {
+            throw Error(data.source + ": duplicate policy 'sum': the values of user '" +
+                        text::printable(data.users.id(u)) + "' for item '" +
+                        text::printable(data.items.id(item)) +
+                        "' add up to more than a float holds (3.4e38)");
+          }
           break;
         case DuplicatePolicy::mean:
           sum[rep[item]] += x.value;

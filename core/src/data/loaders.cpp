@@ -287,7 +287,7 @@ class Loader {
     return map.add(canonical);
   }
 
-  Interactions run(const std::string& buffer, const Spec& spec) {
+  Interactions run(std::string_view buffer, const Spec& spec) {
     Interactions data;
     data.source = path_;
     data.has_ratings = spec.rating_col >= 0;
@@ -465,11 +465,17 @@ Format detect_format(const std::string& path) {
 
 Interactions load_interactions(const std::string& path, const LoadOptions& options,
                                LoadReport* report) {
+  check_options(options);  // before reading: bad options fail fast, even on a huge file
+  const std::string buffer = text::read_file(path, options.max_file_bytes);
+  return load_interactions_from_memory(buffer, path, options, report);
+}
+
+Interactions load_interactions_from_memory(std::string_view buffer, const std::string& path,
+                                           const LoadOptions& options, LoadReport* report) {
   check_options(options);
   LoadReport local;
   LoadReport& rep = report ? *report : local;
   rep = LoadReport{};
-  const std::string buffer = text::read_file(path);
   const bool whole = buffer.size() <= kSniffBytes;
   const std::string_view head(buffer.data(), std::min(buffer.size(), kSniffBytes));
   const bool auto_mode = options.format == Format::auto_detect;

@@ -64,11 +64,20 @@ std::uint64_t pair_key(index_t u, index_t i) { return (std::uint64_t(u) << 32) |
 
 NcfTest load_ncf_test(const std::string& test_rating, const std::string& test_negative,
                       Interactions& data) {
+  const std::string rating = text::read_file(test_rating, kMaxDataFileBytes);
+  if (test_negative.empty()) return load_ncf_test_from_memory(rating, test_rating, nullptr, "", data);
+  const std::string negative = text::read_file(test_negative, kMaxDataFileBytes);
+  const std::string_view negative_view(negative);
+  return load_ncf_test_from_memory(rating, test_rating, &negative_view, test_negative, data);
+}
+
+NcfTest load_ncf_test_from_memory(std::string_view rating_bytes, const std::string& test_rating,
+                                  const std::string_view* negative_bytes,
+                                  const std::string& test_negative, Interactions& data) {
   NcfTest out;
   std::vector<std::uint64_t> rating_lines;
   {
-    const std::string buffer = text::read_file(test_rating);
-    text::LineReader reader(buffer);
+    text::LineReader reader(rating_bytes);
     std::string_view line;
     while (reader.next(line)) {
       if (text::is_blank(line)) continue;
@@ -92,7 +101,7 @@ NcfTest load_ncf_test(const std::string& test_rating, const std::string& test_ne
     if (out.users.empty()) throw Error(test_rating + ": no test cases (empty file)");
   }
   out.negatives.assign(out.users.size(), {});
-  if (test_negative.empty()) return out;  // full-ranking metrics only
+  if (!negative_bytes) return out;  // full-ranking metrics only
 
   std::unordered_map<std::uint64_t, std::size_t> case_of;
   case_of.reserve(out.users.size());
@@ -102,8 +111,7 @@ NcfTest load_ncf_test(const std::string& test_rating, const std::string& test_ne
     }
   }
   std::vector<char> filled(out.users.size(), 0);
-  const std::string buffer = text::read_file(test_negative);
-  text::LineReader reader(buffer);
+  text::LineReader reader(*negative_bytes);
   std::string_view line;
   std::size_t lines = 0;
   std::vector<std::size_t> stamp;  // stamp[item] == lines: already a negative on this line

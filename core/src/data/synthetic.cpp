@@ -30,6 +30,7 @@
 #include <string>
 
 #include "edgerec/data.hpp"
+#include "edgerec/model_file.hpp"  // write_atomically
 #include "edgerec/split.hpp"
 #include "text.hpp"
 
@@ -236,25 +237,6 @@ std::string csv_field(std::string_view s) {
   }
   out += '"';
   return out;
-}
-
-// Writes `content` to `path` through a temporary file and a rename, so an interrupted write
-// never leaves a half-written file in place of an old one.
-void write_atomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error(path + ": cannot write: " + std::strerror(errno));
-  const bool ok = std::fwrite(content.data(), 1, content.size(), f) == content.size();
-  const int saved = errno;
-  if (std::fclose(f) != 0 || !ok) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot write: " + std::strerror(ok ? errno : saved));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot write: " + std::strerror(e));
-  }
 }
 
 }  // namespace

@@ -64,17 +64,29 @@ bool is_space(char c) { return c == ' ' || c == '\t'; }
 
 }  // namespace
 
-std::string read_file(const std::string& path) {
+std::string read_file(const std::string& path, std::uint64_t max_bytes) {
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    throw Error(path + ": cannot read: it is a directory");
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) throw Error(path + ": cannot read: it is a directory");
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+      throw Error(path + ": cannot read: not a regular file or a pipe (" +
+                  (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a special file") +
+                  ")");
+    }
   }
+  const auto too_long = [&](const std::string& what) {
+    return Error(path + ": cannot read: " + what + " more than the limit of " +
+                 std::to_string(max_bytes) + " bytes for a data file");
+  };
   File f = open_or_throw(path);
   std::string out;
   // Regular files: one allocation of the exact size. Pipes and the like fall back to growth.
   if (std::fseek(f.get(), 0, SEEK_END) == 0) {
     const long size = std::ftell(f.get());
     std::rewind(f.get());
+    if (size > 0 && static_cast<std::uint64_t>(size) > max_bytes) {
+      throw too_long("it has " + std::to_string(size) + " bytes,");
+    }
     if (size > 0) {
       try {
         out.resize(static_cast<std::size_t>(size));
@@ -87,9 +99,12 @@ std::string read_file(const std::string& path) {
       }
     }
   }
+  // The rest: a pipe, a file that grew since its size was taken, or one whose size is not known
+  // (procfs). Read up to one byte past the limit, so "exactly the limit" still passes.
   char chunk[1 << 16];
   for (;;) {
     const std::size_t got = std::fread(chunk, 1, sizeof chunk, f.get());
+    if (out.size() + got > max_bytes) throw too_long("it holds");
     out.append(chunk, got);
     if (got < sizeof chunk) break;
   }

@@ -10,9 +10,11 @@
 
 namespace edgerec::text {
 
-// Reads the whole file in one go (one allocation when the size is known). Throws Error naming
-// the path when it cannot be opened or read.
-std::string read_file(const std::string& path);
+// Reads the whole file in one go (one allocation when the size is known). Regular files and
+// pipes are read; anything else (a directory, a device such as /dev/zero, a socket) is refused,
+// and so is a file or stream longer than `max_bytes` (an endless stream stops there instead of
+// exhausting memory). Throws Error naming the path when it cannot be opened or read.
+std::string read_file(const std::string& path, std::uint64_t max_bytes);
 // Reads at most `max_bytes` from the start of the file (for sniffing).
 std::string read_head(const std::string& path, std::size_t max_bytes);
 

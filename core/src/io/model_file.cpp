@@ -19,6 +19,9 @@
 #else
 #define EDGEREC_POSIX_IO 1
 #include <cerrno>
+#include <csignal>
+#include <ctime>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,6 +37,22 @@ constexpr std::uint64_t kMaxIds = std::numeric_limits<std::int32_t>::max();
 constexpr std::size_t kMaxStringBytes = std::size_t{1} << 16;
 constexpr std::size_t kMaxLossEntries = std::size_t{1} << 20;
 constexpr std::uint64_t kMaxFileBytes = std::uint64_t{4} << 30;
+
+// Ranges of the common part's numbers: the reader refuses values outside them, and the writer
+// refuses to save them (a model that would not load back is never written). They are the
+// ranges Model::fit() accepts, so every trained model loads back.
+struct IntRange {
+  std::int64_t lo, hi;
+};
+constexpr IntRange kFactorsRange{1, 4096};
+constexpr IntRange kEpochsRange{0, 100000};
+constexpr IntRange kNeighborsRange{1, std::numeric_limits<std::int32_t>::max()};
+constexpr IntRange kCgStepsRange{0, 100000};
+constexpr IntRange kThreadsRange{1, 65536};
+
+std::string range_text(IntRange r) {
+  return "[" + std::to_string(r.lo) + ", " + std::to_string(r.hi) + "]";
+}
 
 std::uint32_t load_le32(const char* p) {
   const auto* b = reinterpret_cast<const unsigned char*>(p);
@@ -105,14 +124,12 @@ void write_opt(Writer& w, const std::optional<T>& v) {
     w.f32(*v);
 }
 
-std::optional<int> read_opt_int(Reader& r, const char* field, int lo, int hi) {
+std::optional<int> read_opt_int(Reader& r, const char* field, IntRange range) {
   const std::uint8_t has = r.u8(field);
   if (has > 1) r.fail(field, "presence flag is " + std::to_string(has) + ", expected 0 or 1");
   if (!has) return std::nullopt;
   const std::int32_t v = r.i32(field);
-  if (v < lo || v > hi)
-    r.fail(field, std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " +
-                      std::to_string(hi) + "]");
+  if (v < range.lo || v > range.hi) r.fail(field, std::to_string(v) + " is out of range " + range_text(range));
   return v;
 }
 
@@ -133,8 +150,22 @@ void check_saveable_ids(const IdMap& ids, const char* what) {
                   std::to_string(kMaxStringBytes) + "-byte limit of the model file");
 }
 
+[[noreturn]] void unsaveable(const std::string& field, const std::string& what) {
+  throw Error("cannot save the model: " + field + " " + what + " (the reader would refuse the file)");
+}
+
+void check_saveable_int(const char* field, std::optional<int> v, IntRange range) {
+  if (v && (*v < range.lo || *v > range.hi))
+    unsaveable(field, "is " + std::to_string(*v) + ", out of range " + range_text(range));
+}
+
+void check_saveable_float(const char* field, std::optional<float> v) {
+  if (v && !(*v >= 0)) unsaveable(field, "is negative or NaN");
+}
+
 void write_common(Writer& w, const Model& m) {
-  // A model that would not load back is refused here rather than discovered at load time.
+  // A model that would not load back is refused here rather than discovered at load time:
+  // every check of read_common() that the writer's own encoding does not already guarantee.
   if (m.seen.rows() != m.n_users() || m.seen.cols != m.n_items() ||
       m.item_popularity.size() != m.n_items())
     throw Error("cannot save the model: its seen matrix or item popularity does not match its "
@@ -144,6 +175,20 @@ void write_common(Writer& w, const Model& m) {
   check_saveable_ids(m.items, "item");
   if (m.info.source.size() > kMaxStringBytes || m.info.loss.size() > kMaxLossEntries)
     throw Error("cannot save the model: its training source name or loss history is too long");
+  for (const float p : m.item_popularity)
+    if (p < 0) unsaveable("item_popularity", "has a negative count");
+  check_saveable_int("hyper.factors", m.hyper.factors, kFactorsRange);
+  check_saveable_int("hyper.epochs", m.hyper.epochs, kEpochsRange);
+  check_saveable_float("hyper.lr", m.hyper.lr);
+  check_saveable_float("hyper.reg", m.hyper.reg);
+  check_saveable_float("hyper.bias_reg", m.hyper.bias_reg);
+  check_saveable_float("hyper.alpha", m.hyper.alpha);
+  check_saveable_float("hyper.init_std", m.hyper.init_std);
+  check_saveable_int("hyper.neighbors", m.hyper.neighbors, kNeighborsRange);
+  check_saveable_int("hyper.cg_steps", m.hyper.cg_steps, kCgStepsRange);
+  if (!(m.info.fit_seconds >= 0)) unsaveable("info.fit_seconds", "is negative or NaN");
+  check_saveable_int("info.threads", m.info.threads, kThreadsRange);
+  if (!(m.rating_min <= m.rating_max)) unsaveable("rating_max", "is below rating_min");
 
   w.str(kFormatTag);
   w.strings(m.users.ids());
@@ -198,18 +243,16 @@ void read_common(Reader& r, Model& m) {
   for (std::size_t i = 0, n = m.item_popularity.size(); i < n; ++i)
     if (pop[i] < 0) r.fail("item_popularity", "has a negative count");
 
-  // The ranges are the ones Model::fit() accepts, so every trained model loads back.
-  constexpr int kIntMax = std::numeric_limits<std::int32_t>::max();
   Hyper& h = m.hyper;
-  h.factors = read_opt_int(r, "hyper.factors", 1, 4096);
-  h.epochs = read_opt_int(r, "hyper.epochs", 0, 100000);
+  h.factors = read_opt_int(r, "hyper.factors", kFactorsRange);
+  h.epochs = read_opt_int(r, "hyper.epochs", kEpochsRange);
   h.lr = read_opt_float(r, "hyper.lr");
   h.reg = read_opt_float(r, "hyper.reg");
   h.bias_reg = read_opt_float(r, "hyper.bias_reg");
   h.alpha = read_opt_float(r, "hyper.alpha");
   h.init_std = read_opt_float(r, "hyper.init_std");
-  h.neighbors = read_opt_int(r, "hyper.neighbors", 1, kIntMax);
-  h.cg_steps = read_opt_int(r, "hyper.cg_steps", 0, 100000);
+  h.neighbors = read_opt_int(r, "hyper.neighbors", kNeighborsRange);
+  h.cg_steps = read_opt_int(r, "hyper.cg_steps", kCgStepsRange);
   h.seed = r.u64("hyper.seed");
 
   m.info.fit_seconds = r.f64("info.fit_seconds");
@@ -218,8 +261,8 @@ void read_common(Reader& r, Model& m) {
   m.info.source = r.str("info.source", kMaxStringBytes);
   m.info.loss = r.floats("info.loss", kMaxLossEntries);
   m.info.threads = r.i32("info.threads");
-  if (m.info.threads < 1 || m.info.threads > 65536)
-    r.fail("info.threads", std::to_string(m.info.threads) + " is out of range [1, 65536]");
+  if (m.info.threads < kThreadsRange.lo || m.info.threads > kThreadsRange.hi)
+    r.fail("info.threads", std::to_string(m.info.threads) + " is out of range " + range_text(kThreadsRange));
 
   m.rating_min = r.f32("rating_min");
   m.rating_max = r.f32("rating_max");
@@ -228,9 +271,11 @@ void read_common(Reader& r, Model& m) {
 
 // ---- files ---------------------------------------------------------------------------------
 
-std::string temp_name(const std::string& path, Rng& rng) {
+// "<path>.tmp-<pid>-<16 hex digits>": the pid lets a later save tell a temporary file whose
+// writer died (SIGKILL, power loss: nothing could remove it) from one being written right now.
+std::string temp_name(const std::string& path, std::uint64_t pid, Rng& rng) {
   static const char kHex[] = "0123456789abcdef";
-  std::string s = path + ".tmp-";
+  std::string s = path + ".tmp-" + std::to_string(pid) + "-";
   std::uint64_t v = rng.next();
   for (int i = 0; i < 16; ++i, v >>= 4) s.push_back(kHex[v & 0xFu]);
   return s;
@@ -242,6 +287,64 @@ std::string temp_name(const std::string& path, Rng& rng) {
 
 #if EDGEREC_POSIX_IO
 std::string errno_text() { return std::strerror(errno); }
+
+// A temporary file of a save is stale when no save can still be writing it:
+//  - its writer's pid is not running on this machine (kill(pid, 0) says ESRCH) and it has not
+//    been written for kDeadWriterSeconds (the grace covers a writer on another machine sharing
+//    the directory, whose pid means nothing here: a live writer's writes keep the time fresh);
+//  - or it has not been written for kAbandonedSeconds, whatever its pid says (a pid reused by
+//    another process, or a name without a pid, from edgerec 0.1).
+// Two savers of one target never remove each other's files: both pids are running.
+constexpr std::int64_t kDeadWriterSeconds = 60;
+constexpr std::int64_t kAbandonedSeconds = 24 * 60 * 60;
+
+bool all_hex16(std::string_view s) {
+  return s.size() == 16 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+// The pid in a temporary name's suffix (after "<name>.tmp-"): 0 for the old pid-less form,
+// -1 when the suffix is not one of ours at all.
+std::int64_t temp_suffix_pid(std::string_view suffix) {
+  if (all_hex16(suffix)) return 0;
+  const std::size_t dash = suffix.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash > 10 || !all_hex16(suffix.substr(dash + 1)))
+    return -1;
+  std::int64_t pid = 0;
+  for (const char c : suffix.substr(0, dash)) {
+    if (c < '0' || c > '9') return -1;
+    pid = pid * 10 + (c - '0');
+  }
+  return pid;
+}
+
+// Removes the stale temporary files of earlier saves of `path` (best effort: errors are
+// ignored, as they must never fail the save itself). Only regular files named exactly like
+// our own temporary files for this target are considered.
+void remove_stale_temps(const std::string& path) {
+  const std::filesystem::path target(path);
+  std::string dir = target.parent_path().string();
+  if (dir.empty()) dir = ".";
+  const std::string prefix = target.filename().string() + ".tmp-";
+  if (prefix.size() == 5) return;  // a path ending in '/': nothing of ours can be there
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view name(e->d_name);
+    if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) continue;
+    const std::int64_t pid = temp_suffix_pid(name.substr(prefix.size()));
+    if (pid < 0) continue;
+    const std::string file = dir + "/" + std::string(name);
+    struct stat st;
+    if (::lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;  // never a symlink
+    const std::int64_t idle = now - static_cast<std::int64_t>(st.st_mtime);
+    const bool writer_dead = pid > 0 && pid <= std::numeric_limits<::pid_t>::max() &&
+                             ::kill(static_cast<::pid_t>(pid), 0) != 0 && errno == ESRCH;
+    if (idle > kAbandonedSeconds || (writer_dead && idle > kDeadWriterSeconds))
+      (void)::unlink(file.c_str());
+  }
+  ::closedir(d);
+}
 
 // Makes the rename itself durable; best effort, as some file systems refuse fsync on a directory.
 void sync_parent_dir(const std::string& path) {
@@ -269,9 +372,10 @@ void write_atomically(const std::string& path, const std::string& bytes) {
                    reinterpret_cast<std::uintptr_t>(&bytes)));
   std::string tmp;
 #if EDGEREC_POSIX_IO
+  remove_stale_temps(path);
   int fd = -1;
   for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
-    tmp = temp_name(path, rng);
+    tmp = temp_name(path, static_cast<std::uint64_t>(::getpid()), rng);
     fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0 && errno != EEXIST)
       save_error(path, "cannot create temporary file '" + tmp + "': " + errno_text());
@@ -301,7 +405,7 @@ void write_atomically(const std::string& path, const std::string& bytes) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) abandon("cannot rename '" + tmp + "' over it");
   sync_parent_dir(path);
 #else
-  tmp = temp_name(path, rng);
+  tmp = temp_name(path, 0, rng);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) save_error(path, "cannot create temporary file '" + tmp + "'");

@@ -2,7 +2,8 @@
 //
 // It overrides only parallel_for(), so every heavy operation runs the CPU reference arithmetic;
 // results equal the reference for the same thread count (ALS, scoring: for any thread count).
-// threads = 0 means all hardware threads (omp_get_max_threads()).
+// threads = 0 means OpenMP's default: OMP_NUM_THREADS when set, else all hardware threads
+// (omp_get_max_threads()).
 #pragma once
 
 #include <memory>
@@ -11,6 +12,12 @@
 
 namespace edgerec {
 
+// The most threads a backend runs (more than any CPU this targets has; libgomp itself crashes
+// when asked for 65536). The count is also saved in model files, whose reader allows 65536.
+constexpr int kMaxThreads = 1024;
+
+// Throws Error when `threads` is negative or above kMaxThreads, or when it is 0 and
+// OMP_NUM_THREADS asks for more than kMaxThreads.
 std::unique_ptr<Backend> make_openmp_backend(int threads = 0);
 // The best backend available for `name` ("cpu", "openmp", "auto"); throws Error otherwise.
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads = 0);

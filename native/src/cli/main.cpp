@@ -3,12 +3,14 @@
 //
 // Every subcommand and flag is declared once in the tables below (CLI11 turns them into --help,
 // validation and defaults). Errors from the core arrive as edgerec::Error and leave as one line
-// on stderr with exit status 1; usage errors exit 2 (CLI11's convention is kept).
+// on stderr with exit status 1; usage errors (CLI11's parse errors, bad flag values) leave as one
+// line "edgerec: error: ..." with exit status 2.
 #include <unistd.h>
 
 #include <chrono>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
@@ -25,14 +27,32 @@
 #include "edgerec/edgerec.hpp"
 #include "edgerec/onnx_export.hpp"
 #include "edgerec/openmp_backend.hpp"
+#include "args.hpp"
 
 namespace er = edgerec;
 using nlohmann::json;
 // Ids are bytes from the user's files and need not be UTF-8; JSON output replaces invalid
 // sequences with U+FFFD instead of throwing.
 constexpr auto kInvalidUtf8 = json::error_handler_t::replace;
+using er::cli::parse_interactions;
+using er::cli::split_list;
 
 namespace {
+
+// --seed and --split-seed: checked and rewritten as plain decimal before CLI11 converts them
+// (a transform, not a check: only a transform may rewrite, and "010" must then read as 10).
+CLI::Validator seed_validator() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        try {
+          s = std::to_string(er::cli::parse_seed(s));
+          return {};
+        } catch (const er::Error& e) {
+          return e.what();
+        }
+      },
+      "UINT64", "seed");
+}
 
 // ---- progress bar (stderr, only when it is a terminal) ----------------------------------------
 
@@ -124,8 +144,12 @@ struct ModelFlags {
     app->add_option("--init-std", hyper.init_std, "std-dev of the initial factors");
     app->add_option("--neighbors", hyper.neighbors, "itemknn: neighbours kept per item");
     app->add_option("--cg-steps", hyper.cg_steps, "ials: conjugate-gradient steps per solve");
-    app->add_option("--seed", hyper.seed, "random seed (same seed, same model)")->capture_default_str();
-    app->add_option("--threads", threads, "worker threads (0 = all cores)")->capture_default_str();
+    app->add_option("--seed", hyper.seed, "random seed (same seed, same model)")
+        ->capture_default_str()
+        ->transform(seed_validator());
+    app->add_option("--threads", threads, "worker threads (0 = all cores, or OMP_NUM_THREADS)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, er::kMaxThreads));
     app->add_option("--backend", backend, "auto, cpu (serial reference), openmp")->capture_default_str();
   }
 };
@@ -186,34 +210,6 @@ void print_recs(const std::vector<er::Recommendation>& recs) {
   for (const auto& r : recs) std::printf("%3d. %-24s %.4f\n", rank++, r.item.c_str(), r.score);
 }
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string x;
-  while (std::getline(ss, x, ','))
-    if (!x.empty()) out.push_back(x);
-  return out;
-}
-
-// "item[:value],item[:value],..." — a new user's interactions on the command line.
-std::vector<er::UserInteraction> parse_interactions(const std::string& s) {
-  std::vector<er::UserInteraction> out;
-  for (const auto& part : split_list(s)) {
-    const auto colon = part.rfind(':');
-    er::UserInteraction x;
-    x.item = part.substr(0, colon);
-    if (colon != std::string::npos) {
-      const std::string v = part.substr(colon + 1);
-      char* end = nullptr;
-      x.value = std::strtof(v.c_str(), &end);
-      if (v.empty() || *end != '\0' || !std::isfinite(x.value))
-        throw er::Error("--items: value '" + v + "' of item '" + x.item + "' is not a finite number");
-    }
-    out.push_back(x);
-  }
-  return out;
-}
-
 json metrics_json(const std::map<std::string, double>& m) {
   json j = json::object();
   for (const auto& [k, v] : m) j[k] = v;
@@ -236,7 +232,7 @@ struct GenerateCmd {
     c->add_option("--interactions", o.interactions, "target interaction count")->capture_default_str();
     c->add_option("--clusters", o.clusters, "latent taste clusters")->capture_default_str();
     c->add_option("--genres", o.genres, "genres")->capture_default_str();
-    c->add_option("--seed", o.seed, "random seed")->capture_default_str();
+    c->add_option("--seed", o.seed, "random seed")->capture_default_str()->transform(seed_validator());
     c->add_flag("--implicit", implicit, "implicit feedback (no ratings)");
     c->add_flag("--json", json_out, "print one JSON object on stdout");
     return c;
@@ -266,7 +262,7 @@ struct TrainCmd {
   DataFlags data;
   ModelFlags model;
   std::string out = "model.edgerec";
-  bool json_out = false, quiet = false;
+  bool json_out = false, quiet = false, reproducible = false;
 
   CLI::App* add(CLI::App& app) {
     auto* c = app.add_subcommand("train", "Train a model on a data file and save it");
@@ -275,6 +271,9 @@ struct TrainCmd {
     c->add_option("--out", out, "model file to write (atomically)")->capture_default_str();
     c->add_flag("--json", json_out, "print one JSON object on stdout");
     c->add_flag("--quiet", quiet, "no progress bar");
+    c->add_flag("--reproducible", reproducible,
+                "store 0 as the training time, so the same data, flags, seed, thread count and "
+                "edgerec build give a byte-identical file (also when SOURCE_DATE_EPOCH is set)");
     return c;
   }
 
@@ -285,18 +284,22 @@ struct TrainCmd {
     auto backend = er::make_backend(model.backend, model.threads);
     auto m = er::make_model(er::parse_kind(model.kind));
     m->fit(train, model.hyper, *backend, make_progress(quiet || json_out));
+    // The training time is the only thing in a model file that differs between two runs with
+    // the same inputs (the reproducible-builds convention: SOURCE_DATE_EPOCH asks for that too).
+    const double fit_seconds = m->info.fit_seconds;
+    if (reproducible || std::getenv("SOURCE_DATE_EPOCH")) m->info.fit_seconds = 0;
     er::save_model(*m, out);
     const auto bytes = std::filesystem::file_size(out);
     if (json_out) {
       json j{{"model", er::kind_name(m->kind())}, {"out", out}, {"bytes", bytes},
              {"users", m->n_users()}, {"items", m->n_items()}, {"train_rows", m->info.train_rows},
-             {"fit_seconds", m->info.fit_seconds}, {"threads", m->info.threads},
+             {"fit_seconds", fit_seconds}, {"threads", m->info.threads},
              {"hyper", hyper_json(m->hyper)}, {"load", report_json(report)}};
       if (!m->info.loss.empty()) j["loss"] = m->info.loss;
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
       std::cout << "trained " << er::kind_name(m->kind()) << " on " << m->info.train_rows << " interactions ("
-                << m->n_users() << " users, " << m->n_items() << " items) in " << m->info.fit_seconds
+                << m->n_users() << " users, " << m->n_items() << " items) in " << fit_seconds
                 << " s; saved " << out << " (" << bytes << " bytes)\n";
     }
     return 0;
@@ -324,7 +327,7 @@ struct ProtocolFlags {
           ->capture_default_str();
     c->add_option("-k,--k", eval.k, "ranking cut-off K")->capture_default_str();
     c->add_option("--negatives", eval.negatives, "loo: sampled negatives per user")->capture_default_str();
-    c->add_option("--split-seed", eval.seed, "split seed (default: --seed)");
+    c->add_option("--split-seed", eval.seed, "split seed (default: --seed)")->transform(seed_validator());
     c->add_option("--relevance-threshold", relevance,
                   "ranking metrics count test ratings >= this as relevant (turns ranking on)");
     c->add_flag("--ranking", ranking,
@@ -902,15 +905,22 @@ struct ExportOnnxCmd {
     }
     const json j{{"dims", e->U.cols()}, {"has_offset", has_offset}, {"users", m.users.ids()},
                  {"vectors", std::move(vectors)}, {"offsets", std::move(offsets)}};
-    std::ofstream f(user_vectors, std::ios::binary | std::ios::trunc);
-    if (!f) throw er::Error("cannot write '" + user_vectors + "': " + std::strerror(errno));
-    f << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
-    f.flush();
-    if (!f) throw er::Error("cannot write '" + user_vectors + "': " + std::strerror(errno));
+    er::write_atomically(user_vectors, j.dump(-1, ' ', false, kInvalidUtf8) + "\n");
   }
 };
 
 }  // namespace
+
+// A usage error as one line (CLI11's own message has a second line and exit codes 100-120).
+static int usage_error(const CLI::App& app, std::string what) {
+  for (char& c : what)
+    if (c == '\n' || c == '\r') c = ' ';
+  std::string help = "edgerec --help";
+  for (const CLI::App* sub : app.get_subcommands())
+    help = "edgerec " + sub->get_name() + " --help";
+  std::cerr << "edgerec: error: " << what << " (see '" << help << "')\n";
+  return 2;
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"edgerec " EDGEREC_VERSION " — recommender engine: train natively, serve anywhere"};
@@ -936,7 +946,24 @@ int main(int argc, char** argv) {
   StripCmd strip;
   auto* c_strip = strip.add(app);
   auto* c_export_onnx = export_onnx.add(app);
-  CLI11_PARSE(app, argc, argv);
+  // CLI11 would say "A subcommand is required" for a misspelt one.
+  if (argc > 1 && argv[1][0] != '-') {
+    const auto subs = static_cast<const CLI::App&>(app).get_subcommands([](const CLI::App*) { return true; });
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : subs) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      known = known || sub->check_name(argv[1]);
+    }
+    if (!known)
+      return usage_error(app, "unknown subcommand '" + std::string(argv[1]) + "' (one of: " + names + ")");
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version: CLI11 prints them
+    return usage_error(app, e.what());
+  }
   try {
     if (c_generate->parsed()) return generate.run();
     if (c_train->parsed()) return train.run();
