@@ -137,7 +137,7 @@ async function renderRecs() {
   const t1 = performance.now();
   const whys = [];
   for (const r of recs) {
-    whys.push(hist.length ? explanationText(await state.model.explain(hist, r.item, { k: 3 })) : 'Popular with everyone');
+    whys.push(hist.length ? explanationText((await state.model.explain(hist, r.item, { k: 3 })).weights) : 'Popular with everyone');
   }
   const explainMs = performance.now() - t1;
   if (seq !== state.renders) return;

@@ -161,11 +161,12 @@ export class Model {
     return this.#checked(`edgerec_model_${kind}_at`, ptr, bytes.length);
   }
 
-  // Known items of a list as indices and values; unknown ids are skipped, as the core's
-  // Recommender does (a catalogue can lose items between model versions).
+  // Known items of a list as indices and values; unknown ids are skipped (and counted), as the
+  // core's Recommender does (a catalogue can lose items between model versions).
   #history(list) {
     const items = [];
     const values = [];
+    let unknown = 0;
     for (const x of interactionsOf(list)) {
       const entry = typeof x === 'string' ? { item: x } : x;
       if (!entry || typeof entry.item !== 'string') throw new EdgerecError('each interaction needs an item id string');
@@ -177,9 +178,19 @@ export class Model {
       if (i >= 0) {
         items.push(i);
         values.push(value);
+      } else {
+        ++unknown;
       }
     }
-    return { items: Uint32Array.from(items), values: Float32Array.from(values) };
+    return { items: Uint32Array.from(items), values: Float32Array.from(values), unknown };
+  }
+
+  // edgerec_result_info() of the last call, with the unknown ids the JS side skipped added to
+  // its history report.
+  #info(unknown) {
+    const info = JSON.parse(this.#rt.string(this.#rt.call('edgerec_result_info', this.#handle())));
+    if (info.history) info.history = { ...info.history, given: info.history.given + unknown, unknown };
+    return info;
   }
 
   #ids_of(list, what) {
@@ -264,11 +275,15 @@ export class Model {
 
   async recommendFor(interactions, options = {}) {
     const k = checkK(options.k, 10);
-    const { items, values } = this.#history(interactions);
+    const { items, values, unknown } = this.#history(interactions);
     if (!this.#filters(options)) return [];
     const [pi, pv] = this.#rt.alloc([items, values]);
     this.#checked('edgerec_recommend_for', pi, pv, items.length, k, options.excludeSeen === false ? 0 : 1);
-    return this.#results('score');
+    const out = this.#results('score');
+    const info = this.#info(unknown);
+    out.history = info.history;
+    if (info.fallback) out.fallback = info.fallback;
+    return out;
   }
 
   async similar(itemId, options = {}) {
@@ -278,18 +293,27 @@ export class Model {
     return this.#results('score');
   }
 
+  /** How itemId's served score splits over the user's items (see Explanation in types/index.d.ts). */
   async explain(user, itemId, options = {}) {
-    const k = checkK(options.k, 5);
+    const k = checkK(options.k, -1);
     const item = this.#at('item', itemId);
+    let unknown = 0;
     if (typeof user === 'string') {
       const u = this.#at('user', user);
       this.#checked('edgerec_explain', u, 0, 0, 0, item, k);
     } else {
-      const { items, values } = this.#history(user);
-      const [pi, pv] = this.#rt.alloc([items, values]);
-      this.#checked('edgerec_explain', -1, pi, pv, items.length, item, k);
+      const history = this.#history(user);
+      unknown = history.unknown;
+      const [pi, pv] = this.#rt.alloc([history.items, history.values]);
+      this.#checked('edgerec_explain', -1, pi, pv, history.items.length, item, k);
     }
-    return this.#results('weight');
+    const weights = this.#results('weight');
+    const info = this.#info(unknown);
+    const out = { item: itemId, score: info.score, weights, others: info.others, rest: info.rest,
+      residual: info.residual, exact: info.exact, note: info.note };
+    if (info.history) out.history = info.history;
+    if (info.fallback) out.fallback = info.fallback;
+    return out;
   }
 
   /** The latent-factor columns of the item matrix (items x factors), copied out of wasm. */

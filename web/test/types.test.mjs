@@ -14,7 +14,7 @@ const TSC = path.join(WEB, 'node_modules/typescript/bin/tsc');
 
 const consumer = `
 import { load, Profile, WorkerModel, EdgerecError, version, loadOnnx } from 'edgerec';
-import type { ScoredItem, ModelInfo, Contribution, UserVector } from 'edgerec';
+import type { ScoredItem, ModelInfo, Contribution, Explanation, RecommendForResult, UserVector } from 'edgerec';
 async function main(bytes: Uint8Array): Promise<void> {
   const model = await load(bytes, { quantize: 'int8' });
   const info: ModelInfo = model.info();
@@ -22,8 +22,11 @@ async function main(bytes: Uint8Array): Promise<void> {
   const recs: ScoredItem[] = await model.recommend('u1', { k: 10, excludeSeen: true, include: ['a'], exclude: ['b'] });
   const profile = await Profile.open('me', { storage: 'memory' });
   await profile.add('a', 2);
-  const fold: ScoredItem[] = await model.recommendFor(profile, { k: 5 });
-  const why: Contribution[] = await model.explain([{ item: 'a', value: 1 }], recs[0].item);
+  const fold: RecommendForResult = await model.recommendFor(profile, { k: 5 });
+  const used: number = fold.history.used + (fold.fallback === 'popularity' ? 1 : 0);
+  const explained: Explanation = await model.explain([{ item: 'a', value: 1 }], recs[0].item);
+  const why: Contribution[] = explained.weights;
+  const total: number = explained.score - explained.rest - explained.others + used;
   const emb = model.itemEmbeddings();
   const n: number = emb ? emb.data.length : 0;
   const uv: UserVector = model.userVector('u1');
@@ -33,7 +36,7 @@ async function main(bytes: Uint8Array): Promise<void> {
   w.dispose();
   model.dispose();
   const e = new EdgerecError('x');
-  const s: string = version + e.message + kernels + n + uv.offset + fold.length + why.length + same.length + ids.length;
+  const s: string = version + e.message + kernels + n + uv.offset + fold.length + why.length + same.length + ids.length + total + String(explained.exact);
   void s;
   void loadOnnx;
 }

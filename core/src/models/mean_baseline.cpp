@@ -53,6 +53,20 @@ class MeanBaselineModel final : public RatingModel {
     offset = static_cast<float>(s / static_cast<double>(history.size()));
   }
 
+ public:
+  // The user's mean is the mean of their ratings: rating / count is each one's exact weight.
+  Attribution explain(const std::vector<ItemValue>& history, index_t item,
+                      std::int64_t) const override {
+    explicit_models::check_history(history, n_items());
+    if (item >= n_items()) throw Error("explain: item index out of range");
+    Attribution a;
+    const double n = static_cast<double>(history.size());
+    for (const auto& h : history) a.weights.push_back({h.item, static_cast<float>(h.value / n)});
+    a.base = emb_.V(item, 0);
+    a.note = "weights are each rating's exact share of the user's mean rating; rest is the "
+             "item's mean minus the global mean";
+    return a;
+  }
 };
 
 }  // namespace
