@@ -145,7 +145,10 @@ class Model {
   // Writes n_items() scores for known user `user` into out.
   virtual void score(index_t user, float* out) const = 0;
   // Scores for a user the model has not seen, from that user's own interactions (fold-in).
-  // An empty history gives popularity-ordered scores.
+  // An empty history gives popularity-ordered scores. Serving paths pass the history through
+  // prepare_history() first. Throws Error when the folded-in vector is not finite (a model
+  // with huge finite factors), here and in top_k_new() and fold_in_vector(): a NaN vector
+  // would otherwise rank no item at all.
   virtual void score_new(const std::vector<ItemValue>& history, float* out) const = 0;
   // The new user's scoring vector as score_new() uses it, for callers with their own kernels
   // (the wasm int8 path, ONNX Runtime): fills `u` (embeddings()->V.cols() floats) and `*offset`
@@ -172,7 +175,7 @@ class Model {
   // stored user parameters), or -1 for a folded-in user (history as prepare_history() leaves it;
   // the split is of the fold-in). An empty history gives no weights and base = the score.
   virtual Attribution explain(const std::vector<ItemValue>& history, index_t item,
-                              std::int64_t user) const;
+                              std::int64_t user) const = 0;
   // A caller's fold-in history as the serving paths use it: entries are taken as oldest first;
   // an item given more than once counts once, with its last value; only the most recent
   // kMaxFoldInHistory distinct items are kept; rating models clamp values into

@@ -87,8 +87,7 @@ class BaselineModel final : public RatingModel {
     for (const auto& h : history)
       a.weights.push_back({h.item, static_cast<float>((h.value - mu_ - emb_.V(h.item, 0)) / denom)});
     a.base = double(mu_) + emb_.V(item, 0);
-    a.note = "weights are each rating's exact share of the user bias; rest is the global mean "
-             "plus the item bias";
+    a.note = "exact shares of the user bias; rest: mu + b_i";
     return a;
   }
 };

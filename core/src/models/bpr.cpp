@@ -56,9 +56,8 @@ class Bpr final : public EmbeddingModel {
     Attribution a;
     a.base = emb_.V(item, f);
     a.exact = false;
-    a.note = "bpr user factors are trained by SGD on sampled pairs: weights split the ridge "
-             "projection of the user vector onto the factors of the user's items; rest is the "
-             "item bias and the part of the vector outside their span";
+    a.note = "split of the ridge projection of the SGD-trained user vector onto the user's "
+             "items; rest: b_i + the part outside their span";
     if (history.empty()) return a;
     RowVector u = RowVector::Zero(emb_.V.cols());
     float offset = 0.0f;

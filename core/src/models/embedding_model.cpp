@@ -106,7 +106,7 @@ Attribution EmbeddingModel::explain(const std::vector<ItemValue>& history, index
     checked_fold_in(history, u, offset);
   }
   a.base = static_cast<double>(u.dot(emb_.V.row(item))) + offset;
-  a.note = std::string(kind_name(kind())) + " scores do not depend on the user's items: rest is the whole score";
+  a.note = "the score ignores the user's items: all of it is rest";
   return a;
 }
 

@@ -73,10 +73,9 @@ class Ials final : public EmbeddingModel {
     Attribution out;
     if (item >= n_items()) throw Error("explain: item index out of range");
     out.exact = user < 0;
-    out.note = user < 0
-        ? "weights are Hu et al.'s exact split of the folded-in score (c_j y_j' W^-1 q_i)"
-        : "weights split the exact least-squares solve for the user's items (Hu et al.); the "
-          "served vector is training's conjugate-gradient solution, and rest is their difference";
+    out.note = user < 0 ? "exact split of the fold-in (Hu et al.)"
+                        : "split of the exact solve (Hu et al.); rest: its difference from the "
+                          "stored conjugate-gradient vector";
     const int f = static_cast<int>(emb_.V.cols());
     std::vector<double> A, b;
     normal_equations(history, A, b);

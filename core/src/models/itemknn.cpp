@@ -46,7 +46,7 @@ class ItemKnn final : public Model {
       const float s = h.item < n_items() && std::isfinite(h.value) ? h.value * sim(h.item, item) : 0.0f;
       a.weights.push_back({h.item, s});
     }
-    a.note = "weights are the exact terms value_j * sim(j, item) of the score";
+    a.note = "exact terms value_j * sim(j, item)";
     return a;
   }
 

@@ -63,8 +63,7 @@ class MeanBaselineModel final : public RatingModel {
     const double n = static_cast<double>(history.size());
     for (const auto& h : history) a.weights.push_back({h.item, static_cast<float>(h.value / n)});
     a.base = emb_.V(item, 0);
-    a.note = "weights are each rating's exact share of the user's mean rating; rest is the "
-             "item's mean minus the global mean";
+    a.note = "exact shares of the user mean; rest: item mean - global mean";
     return a;
   }
 };

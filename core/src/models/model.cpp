@@ -135,16 +135,6 @@ float Model::predict(index_t user, index_t item) const {
   return s[item];
 }
 
-Attribution Model::explain(const std::vector<ItemValue>& history, index_t,
-                           std::int64_t) const {
-  // Every kind overrides this; a kind that could not attribute says so rather than guessing.
-  Attribution a;
-  for (const auto& h : history) a.weights.push_back({h.item, 0.0f});
-  a.exact = false;
-  a.note = std::string(kind_name(kind())) + " models cannot attribute a score to the user's items";
-  return a;
-}
-
 std::vector<ItemValue> Model::prepare_history(const std::vector<ItemValue>& history,
                                               HistoryReport* report) const {
   HistoryReport r;

@@ -118,9 +118,8 @@ class SvdModel final : public RatingModel {
     }
     a.base = double(mu_) + emb_.V(item, k);
     a.exact = false;
-    a.note = "svd user factors are trained by SGD, not a linear function of the ratings: weights "
-             "split the ridge solution of the user's ratings with the items fixed; rest is the "
-             "global mean, the item bias and that solution's difference from the served factors";
+    a.note = "split of the ridge solution standing in for the SGD-trained user factors; rest: "
+             "mu + b_i + the difference";
     return a;
   }
 };

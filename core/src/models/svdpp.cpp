@@ -51,9 +51,8 @@ class SvdppModel final : public RatingModel {
     Attribution a;
     a.base = double(mu_) + emb_.V(item, emb_.factor_dims);
     a.exact = false;
-    a.note = "weights are each item's exact implicit term plus its share of the ridge solution "
-             "that stands in for the SGD-trained user factors; rest is the global mean, the item "
-             "bias and that solution's difference from the served factors";
+    a.note = "exact implicit terms plus a split of the ridge solution standing in for the "
+             "SGD-trained user factors; rest: mu + b_i + the difference";
     if (history.empty()) return a;
     const int k = emb_.factor_dims;
     const std::size_t kk = static_cast<std::size_t>(k);

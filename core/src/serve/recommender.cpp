@@ -118,7 +118,7 @@ ScoreSplit split_score(const Model& model, const std::vector<ItemValue>& history
   ScoreSplit out;
   if (history.empty() && user < 0) {
     out.rest = score;
-    out.note = "no known item in the history: the score is the item's popularity";
+    out.note = "no known item: the item's popularity score";
     return out;
   }
   Attribution a = model.explain(history, item, user);
@@ -130,8 +130,7 @@ ScoreSplit split_score(const Model& model, const std::vector<ItemValue>& history
   out.note = std::move(a.note);
   if (out.exact && std::abs(out.residual) > 1e-4 * std::max(1.0, std::abs(double(score)))) {
     out.exact = false;
-    out.note += " (but the stored parameters do not match that closed form: rest holds the "
-                "difference)";
+    out.note += " (but the stored parameters differ from it: see residual)";
   }
   std::stable_sort(a.weights.begin(), a.weights.end(),
                    [](const Contribution& x, const Contribution& y) { return x.weight > y.weight; });
