@@ -96,6 +96,9 @@ export async function readSource(source, what = 'model') {
   throw new EdgerecError(`${what}: expected a URL, a path, a Response, an ArrayBuffer or a Uint8Array`);
 }
 
+// The fold-in history cap of the core (kMaxFoldInHistory, EDGEREC_MAX_FOLD_IN_HISTORY).
+const MAX_HISTORY = 1000;
+
 function checkK(k, fallback) {
   if (k === undefined) return fallback;
   if (!Number.isInteger(k) || k < 0 || k > 0x7fffffff) throw new EdgerecError(`k must be an integer >= 0, got ${k}`);
@@ -161,18 +164,36 @@ export class Model {
     return this.#checked(`edgerec_model_${kind}_at`, ptr, bytes.length);
   }
 
-  // Known items of a list as indices and values; unknown ids are skipped (and counted), as the
-  // core's Recommender does (a catalogue can lose items between model versions).
+  // Known items of a list as indices and values, oldest first, cleaned as the core cleans a
+  // fold-in history (Model::prepare_history): unknown ids are skipped, as the core's Recommender
+  // does (a catalogue can lose items between model versions), a repeated item keeps its last
+  // value, and ids beyond the newest MAX_HISTORY known items are not even looked up, so an
+  // imported profile of 10^6 entries costs one pass here, not 10^6 calls into wasm. Counts
+  // what it left out, for the result's history report.
   #history(list) {
+    const entries = interactionsOf(list);
     const items = [];
     const values = [];
+    const met = new Set();
     let unknown = 0;
-    for (const x of interactionsOf(list)) {
+    let duplicates = 0;
+    let dropped = 0;
+    for (let j = entries.length - 1; j >= 0; --j) {
+      const x = entries[j];
       const entry = typeof x === 'string' ? { item: x } : x;
       if (!entry || typeof entry.item !== 'string') throw new EdgerecError('each interaction needs an item id string');
       const value = entry.value === undefined ? 1 : entry.value;
       if (typeof value !== 'number' || !Number.isFinite(value)) {
         throw new EdgerecError(`interaction with item '${entry.item}' has a non-finite value`);
+      }
+      if (met.has(entry.item)) {
+        ++duplicates;
+        continue;
+      }
+      met.add(entry.item);
+      if (items.length === MAX_HISTORY) {
+        ++dropped;
+        continue;
       }
       const i = this.#index('item', entry.item);
       if (i >= 0) {
@@ -182,14 +203,23 @@ export class Model {
         ++unknown;
       }
     }
-    return { items: Uint32Array.from(items), values: Float32Array.from(values), unknown };
+    items.reverse();
+    values.reverse();
+    return { items: Uint32Array.from(items), values: Float32Array.from(values), skipped: { unknown, duplicates, dropped } };
   }
 
-  // edgerec_result_info() of the last call, with the unknown ids the JS side skipped added to
-  // its history report.
-  #info(unknown) {
+  // edgerec_result_info() of the last call, with what #history() left out added to its
+  // history report.
+  #info(skipped) {
     const info = JSON.parse(this.#rt.string(this.#rt.call('edgerec_result_info', this.#handle())));
-    if (info.history) info.history = { ...info.history, given: info.history.given + unknown, unknown };
+    if (info.history && skipped) {
+      const h = info.history;
+      info.history = {
+        given: h.given + skipped.unknown + skipped.duplicates + skipped.dropped, unknown: skipped.unknown,
+        duplicates: h.duplicates + skipped.duplicates, dropped: h.dropped + skipped.dropped,
+        clamped: h.clamped, used: h.used, maxUsed: h.maxUsed,
+      };
+    }
     return info;
   }
 
@@ -275,12 +305,12 @@ export class Model {
 
   async recommendFor(interactions, options = {}) {
     const k = checkK(options.k, 10);
-    const { items, values, unknown } = this.#history(interactions);
+    const { items, values, skipped } = this.#history(interactions);
     if (!this.#filters(options)) return [];
     const [pi, pv] = this.#rt.alloc([items, values]);
     this.#checked('edgerec_recommend_for', pi, pv, items.length, k, options.excludeSeen === false ? 0 : 1);
     const out = this.#results('score');
-    const info = this.#info(unknown);
+    const info = this.#info(skipped);
     out.history = info.history;
     if (info.fallback) out.fallback = info.fallback;
     return out;
@@ -297,18 +327,18 @@ export class Model {
   async explain(user, itemId, options = {}) {
     const k = checkK(options.k, -1);
     const item = this.#at('item', itemId);
-    let unknown = 0;
+    let skipped = null;
     if (typeof user === 'string') {
       const u = this.#at('user', user);
       this.#checked('edgerec_explain', u, 0, 0, 0, item, k);
     } else {
       const history = this.#history(user);
-      unknown = history.unknown;
+      skipped = history.skipped;
       const [pi, pv] = this.#rt.alloc([history.items, history.values]);
       this.#checked('edgerec_explain', -1, pi, pv, history.items.length, item, k);
     }
     const weights = this.#results('weight');
-    const info = this.#info(unknown);
+    const info = this.#info(skipped);
     const out = { item: itemId, score: info.score, weights, others: info.others, rest: info.rest,
       residual: info.residual, exact: info.exact, note: info.note };
     if (info.history) out.history = info.history;

@@ -4,7 +4,9 @@
 // recommendFor() reports about a new user's interactions (unknown ids, repeats, the popularity
 // fallback) and that a int8-precision model explains its own served scores.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +20,8 @@ const KINDS = ['popularity', 'mean-baseline', 'baseline', 'svd', 'svdpp', 'ials'
 // core/include/edgerec/recommender.hpp); iALS only for new users (its fold-in is the exact solve).
 const EXACT_KNOWN = new Set(['popularity', 'mean-baseline', 'baseline', 'itemknn']);
 const EXACT_NEW = new Set([...EXACT_KNOWN, 'ials']);
+// The native CLI trains the model of the history-cap test (as in golden-cli.test.mjs).
+const CLI = process.env.EDGEREC || path.join(REPO, 'build/bin/edgerec');
 const modelOf = (kind, options) => load(new Uint8Array(fs.readFileSync(path.join(GOLDEN, `${kind}.edgerec`))), options);
 
 function assertAddsUp(e, served, n, what) {
@@ -102,4 +106,34 @@ describe('recommendFor reports how the interactions were used', () => {
     assert.equal(why.rest, why.score);
     m.dispose();
   });
+});
+
+test('a history longer than 1000 distinct known items: the newest 1000 are used, and reported', async () => {
+  if (!fs.existsSync(CLI)) {
+    throw new Error(`the native CLI is missing at ${CLI}: build it (cmake --build build --target edgerec) or set EDGEREC`);
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'edgerec-cap-'));
+  try {
+    const cli = (...args) => execFileSync(CLI, args, { cwd: work, encoding: 'utf8' });
+    cli('generate', '--out', 'd', '--users', '400', '--items', '1500', '--interactions', '40000', '--seed', '3', '--implicit');
+    cli('train', '--data', 'd/ratings.csv', '--model', 'itemknn', '--neighbors', '10', '--out', 'm.edgerec', '--quiet');
+    const m = await load(new Uint8Array(fs.readFileSync(path.join(work, 'm.edgerec'))));
+    const ids = m.items();
+    assert.ok(ids.length > 1100, `${ids.length} items`);
+    // Every item twice (the second time is the newer), then one unknown id.
+    const all = [...ids, ...ids, 'not-an-item'].map((item) => ({ item }));
+    const recs = await m.recommendFor(all, { k: 5, excludeSeen: false });
+    assert.deepEqual({ ...recs.history }, {
+      given: all.length, unknown: 1, duplicates: ids.length, dropped: ids.length - 1000,
+      clamped: 0, used: 1000, maxUsed: 1000,
+    });
+    const newest = ids.slice(ids.length - 1000).map((item) => ({ item }));
+    assert.deepEqual([...recs], [...await m.recommendFor(newest, { k: 5, excludeSeen: false })]);
+    const why = await m.explain(all, recs[0].item);
+    assert.equal(why.weights.length, 1000);
+    assert.equal(why.history.dropped, ids.length - 1000);
+    m.dispose();
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
 });

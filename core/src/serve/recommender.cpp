@@ -113,35 +113,6 @@ std::vector<Recommendation> Recommender::similar(const std::string& item, int k)
   return to_recommendations(select_top_k(scores_.data(), model_.n_items(), k, skip_mask(&self, o)));
 }
 
-ScoreSplit split_score(const Model& model, const std::vector<ItemValue>& history, index_t item,
-                       std::int64_t user, float score, int k) {
-  ScoreSplit out;
-  if (history.empty() && user < 0) {
-    out.rest = score;
-    out.note = "no known item: the item's popularity score";
-    return out;
-  }
-  Attribution a = model.explain(history, item, user);
-  double sum = 0;
-  for (const auto& c : a.weights) sum += c.weight;
-  out.rest = double(score) - sum;
-  out.residual = out.rest - a.base;
-  out.exact = a.exact;
-  out.note = std::move(a.note);
-  if (out.exact && std::abs(out.residual) > 1e-4 * std::max(1.0, std::abs(double(score)))) {
-    out.exact = false;
-    out.note += " (but the stored parameters differ from it: see residual)";
-  }
-  std::stable_sort(a.weights.begin(), a.weights.end(),
-                   [](const Contribution& x, const Contribution& y) { return x.weight > y.weight; });
-  if (k >= 0 && a.weights.size() > static_cast<std::size_t>(k)) {
-    for (std::size_t j = static_cast<std::size_t>(k); j < a.weights.size(); ++j) out.others += a.weights[j].weight;
-    a.weights.resize(static_cast<std::size_t>(k));
-  }
-  out.weights = std::move(a.weights);
-  return out;
-}
-
 namespace {
 // The explanation's fields from a split and the served recommendation.
 ScoreExplanation to_explanation(const Model& model, const std::string& item, float score,
