@@ -127,6 +127,7 @@ export class Model {
   #rt;
   #h;
   #ids = null;
+  #idIndex = null;  // id -> index, built for long interaction lists only (see #history)
   #token = {};
 
   // Use load(); the constructor takes over a loaded handle.
@@ -165,16 +166,19 @@ export class Model {
   }
 
   // Known items of a list as indices and values, oldest first, cleaned as the core cleans a
-  // fold-in history (Model::prepare_history): unknown ids are skipped, as the core's Recommender
-  // does (a catalogue can lose items between model versions), a repeated item keeps its last
-  // value, and ids beyond the newest MAX_HISTORY known items are not even looked up, so an
-  // imported profile of 10^6 entries costs one pass here, not 10^6 calls into wasm. Counts
-  // what it left out, for the result's history report.
+  // fold-in history (Model::prepare_history) so that a long list costs one pass here and never
+  // reaches wasm in full: unknown ids are skipped (as the core's Recommender does: a catalogue
+  // can lose items between model versions), a repeated item keeps its last value, and only the
+  // newest MAX_HISTORY known items are kept. Counts what it left out, for the history report.
   #history(list) {
     const entries = interactionsOf(list);
     const items = [];
     const values = [];
-    const met = new Set();
+    // One call into wasm per id costs ~10 us; past a few thousand entries a JS map of the
+    // catalogue's ids (built once per model) is cheaper.
+    if (entries.length > 5000 && !this.#idIndex) this.#idIndex = new Map(this.items().map((id, i) => [id, i]));
+    const index = entries.length > 5000 ? this.#idIndex : null;
+    const met = new Uint8Array(this.#rt.call('edgerec_model_item_count', this.#handle()));
     let unknown = 0;
     let duplicates = 0;
     let dropped = 0;
@@ -186,21 +190,19 @@ export class Model {
       if (typeof value !== 'number' || !Number.isFinite(value)) {
         throw new EdgerecError(`interaction with item '${entry.item}' has a non-finite value`);
       }
-      if (met.has(entry.item)) {
-        ++duplicates;
-        continue;
-      }
-      met.add(entry.item);
-      if (items.length === MAX_HISTORY) {
-        ++dropped;
-        continue;
-      }
-      const i = this.#index('item', entry.item);
-      if (i >= 0) {
-        items.push(i);
-        values.push(value);
-      } else {
+      const i = index ? (index.get(entry.item) ?? -1) : this.#index('item', entry.item);
+      if (i < 0) {
         ++unknown;
+      } else if (met[i]) {
+        ++duplicates;
+      } else {
+        met[i] = 1;
+        if (items.length === MAX_HISTORY) {
+          ++dropped;
+        } else {
+          items.push(i);
+          values.push(value);
+        }
       }
     }
     items.reverse();
@@ -403,6 +405,7 @@ export class Model {
     if (!this.#rt.dead) this.#rt.call('edgerec_model_free', this.#h);
     this.#h = 0;
     this.#ids = null;
+    this.#idIndex = null;
   }
 }
 
