@@ -268,3 +268,26 @@ TEST_CASE("a fold-in whose user vector is not finite is an error, never an empty
     }
   }
 }
+
+TEST_CASE("a kind that claims an exact split says so when the stored parameters disagree") {
+  // A baseline fitted for 0 epochs keeps b_u = 0, which is not the closed form the weights
+  // split: the residual is reported and exact turns false.
+  SyntheticOptions o;
+  o.users = 50;
+  o.items = 40;
+  o.interactions = 800;
+  auto m = make_model(ModelKind::baseline);
+  Hyper h;
+  h.epochs = 0;
+  auto backend = make_cpu_backend();
+  m->fit(generate_synthetic(o).data, h, *backend);
+  Recommender rec(*m);
+  const std::string user = m->users.id(0);
+  const auto r = rec.recommend(user, top(1));
+  REQUIRE(r.size() == 1);
+  const auto e = rec.explain(user, r[0].item);
+  CHECK_FALSE(e.exact);
+  CHECK(std::abs(e.residual) > 1e-3);
+  CHECK_THAT(e.note, Catch::Contains("differs"));
+  check_adds_up(e);
+}

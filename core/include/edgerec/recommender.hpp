@@ -47,7 +47,8 @@ struct Explanation {
 // `residual` is the part of rest that is no bias or offset term, i.e. what the weights leave
 // unexplained (float rounding when exact). Whenever a kind that claims exactness has a residual
 // above 1e-4 of the score (stored parameters that do not match the closed form, e.g. a baseline
-// trained for 0 epochs), exact is set to false and the note says so.
+// trained for 0 epochs, or a served rating clipped to the rating range), exact is set to false
+// and the note says so.
 struct ScoreExplanation {
   std::string item;                   // the explained item
   float score = 0;                    // what recommend() / recommend_for() serve for it

@@ -25,7 +25,9 @@ ScoreSplit split_score(const Model& model, const std::vector<ItemValue>& history
   out.note = std::move(a.note);
   if (out.exact && std::abs(out.residual) > 1e-4 * std::max(1.0, std::abs(double(score)))) {
     out.exact = false;
-    out.note += " (but the stored parameters differ from it: see residual)";
+    // Stored parameters off the closed form (a baseline fitted for 0 epochs), or a served
+    // score clipped to the rating range.
+    out.note += " (but the served score differs from it by the residual)";
   }
   std::stable_sort(a.weights.begin(), a.weights.end(),
                    [](const Contribution& x, const Contribution& y) { return x.weight > y.weight; });
