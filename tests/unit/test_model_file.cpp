@@ -81,7 +81,11 @@ bool load_or_error(const std::string& b) {
   }
   std::vector<float> s(m->n_items());
   for (index_t u = 0; u < m->n_users(); ++u) m->score(u, s.data());
-  m->score_new(m->history(0), s.data());
+  try {
+    m->score_new(m->history(0), s.data());
+  } catch (const Error&) {
+    return false;  // a clean refusal: forged huge factors give a non-finite fold-in
+  }
   return true;
 }
 

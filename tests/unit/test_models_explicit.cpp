@@ -427,26 +427,23 @@ TEST_CASE("explicit models survive a save/load round trip", "[explicit][io]") {
   }
 }
 
-TEST_CASE("svd++ explains a score by each history item's implicit term", "[explicit]") {
+TEST_CASE("svd++ explains a score by each history item's implicit term and ridge share", "[explicit]") {
   Hyper h;
   h.epochs = 5;
   auto m = train(ModelKind::svdpp, synthetic(), h);
   const std::vector<ItemValue> hist = {{1, 4.0f}, {5, 2.0f}, {9, 5.0f}, {20, 3.0f}};
-  std::vector<ItemValue> longer = hist;
-  longer.push_back({33, 4.0f});
   const auto a = m->explain(hist, 7, -1);
-  const auto b = m->explain(longer, 7, -1);
-  REQUIRE(a.size() == hist.size());
-  REQUIRE(b.size() == longer.size());
-  for (std::size_t t = 1; t < a.size(); ++t) CHECK(a[t - 1].weight >= a[t].weight);
-  // Each term is |N|^-1/2 q_i . y_j: adding a fifth item rescales the others by sqrt(4/5).
-  for (const auto& c : a) {
-    const auto it =
-        std::find_if(b.begin(), b.end(), [&](const Contribution& x) { return x.item == c.item; });
-    REQUIRE(it != b.end());
-    CHECK(it->weight == Approx(c.weight * std::sqrt(4.0 / 5.0)).margin(1e-7));
-  }
-  CHECK(std::any_of(a.begin(), a.end(), [](const Contribution& c) { return c.weight != 0.0f; }));
+  REQUIRE(a.weights.size() == hist.size());
+  CHECK_FALSE(a.exact);
+  for (std::size_t j = 0; j < hist.size(); ++j) CHECK(a.weights[j].item == hist[j].item);
+  CHECK(std::any_of(a.weights.begin(), a.weights.end(), [](const Contribution& c) { return c.weight != 0.0f; }));
+  // The weights plus base stand in for the served score: the ridge solution of these ratings is
+  // close to what the fold-in's SGD reaches.
+  std::vector<float> s(m->n_items());
+  m->score_new(hist, s.data());
+  double sum = a.base;
+  for (const auto& c : a.weights) sum += c.weight;
+  CHECK(sum == Approx(s[7]).margin(0.5));
 }
 
 // ---- fold-in -------------------------------------------------------------------------------

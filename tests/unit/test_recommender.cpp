@@ -153,8 +153,8 @@ TEST_CASE("similar items exclude the item itself; explanations name the user's o
 
   const std::string user = m.users.id(20);
   const auto top = rec.recommend(user, {});
-  const auto why = rec.explain(user, top[0].item, 3);
-  REQUIRE(!why.empty());
+  const auto why = rec.explain(user, top[0].item, 3).weights;
+  REQUIRE(why.size() == 3);
   std::set<std::string> own;
   for (const auto& h : m.history(20)) own.insert(m.items.id(h.item));
   for (std::size_t j = 0; j < why.size(); ++j) {
@@ -163,7 +163,7 @@ TEST_CASE("similar items exclude the item itself; explanations name the user's o
   }
   std::vector<UserInteraction> history;
   for (const auto& id : own) history.push_back({id, 1.0f});
-  CHECK(rec.explain_for(history, top[0].item, 3).size() == why.size());
+  CHECK(rec.explain_for(history, top[0].item, 3).weights.size() == why.size());
 
   Recommender pop(trained(ModelKind::popularity));
   CHECK_THROWS_WITH(pop.similar(item, 5), Catch::Contains("no item space"));

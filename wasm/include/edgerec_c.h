@@ -87,14 +87,32 @@ int32_t edgerec_filter_set(edgerec_model* model, const uint32_t* include, uint32
 
 /* Top-k for a known user (by index). exclude_seen: 1 skips the user's training items. */
 int32_t edgerec_recommend(edgerec_model* model, uint32_t user, int32_t k, int32_t exclude_seen);
-/* Top-k for a new user from (item index, value) pairs held by the caller (fold-in). */
+/* Top-k for a new user from (item index, value) pairs held by the caller (fold-in). The pairs
+ * are taken as oldest first and cleaned as the core's Model::prepare_history() does: an item
+ * given more than once counts once, with its last value; only the 1000 most recent distinct
+ * items are used (EDGEREC_MAX_FOLD_IN_HISTORY); rating models clamp values to their rating
+ * range. edgerec_result_info() then says what was done, and marks an empty history (which gets
+ * the popularity list) with "fallback":"popularity". A history whose fold-in is not finite
+ * (a model with huge factors) is an error, never an empty list. */
+#define EDGEREC_MAX_FOLD_IN_HISTORY 1000
 int32_t edgerec_recommend_for(edgerec_model* model, const uint32_t* items, const float* values,
                               uint32_t n, int32_t k, int32_t exclude_seen);
 /* The k items most similar to `item`. */
 int32_t edgerec_similar(edgerec_model* model, uint32_t item, int32_t k);
-/* Contributions of the user's items to `item`; user < 0 uses the (items, values) history. */
+/* How `item`'s served score (what edgerec_recommend / edgerec_recommend_for return for it, in
+ * the handle's current precision) splits over the user's items: the result items and scores are
+ * the weights, largest first, the k largest (k < 0: all); user < 0 uses the (items, values)
+ * history, cleaned as for edgerec_recommend_for. edgerec_result_info() holds
+ * {"score", "others" (the weights left out by k), "rest" (score minus all weights: biases and
+ * what is not attributed), "residual" (the unexplained part of rest), "exact", "note"} and, for
+ * a new user, "history" as after edgerec_recommend_for; score = sum(weights) + others + rest.
+ * Which kinds split exactly is documented at ScoreExplanation in edgerec/recommender.hpp. */
 int32_t edgerec_explain(edgerec_model* model, int32_t user, const uint32_t* items,
                         const float* values, uint32_t n, uint32_t item, int32_t k);
+
+/* A JSON object describing the last call beyond its items and scores (see edgerec_explain and
+ * edgerec_recommend_for; "{}" for other calls). Valid until the next call on the handle. */
+const char* edgerec_result_info(const edgerec_model* model);
 
 /* The scoring vector of a known user (user >= 0) or of a new user folded in from (items,
  * values) (user < 0), such that score(i) = dot(vector, V row i) + offset: the result scores

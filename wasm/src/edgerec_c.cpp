@@ -28,6 +28,7 @@ struct edgerec_model {
   std::vector<float> user;  // a folded-in user vector
   edgerec::NormIndex::Stats stats;  // of the last recommend call
   std::uint32_t file_version = 0;   // the loaded file's format version
+  std::string info;  // edgerec_result_info() of the last recommend_for / explain call
 };
 
 namespace {
@@ -40,6 +41,7 @@ int32_t guarded(edgerec_model* h, F&& body) {
   h->error.clear();
   h->result_items.clear();
   h->result_scores.clear();
+  h->info = "{}";
   try {
     if (!h->model) throw edgerec::Error("no model loaded");
     body(*h->model);
@@ -69,7 +71,8 @@ void check_item(const edgerec::Model& m, uint32_t item) {
 }
 
 std::vector<edgerec::ItemValue> to_history(const edgerec::Model& m, const uint32_t* items,
-                                           const float* values, uint32_t n) {
+                                           const float* values, uint32_t n,
+                                           edgerec::HistoryReport* report = nullptr) {
   if (n && !items) throw edgerec::Error("null interaction items");
   std::vector<edgerec::ItemValue> h;
   h.reserve(n);
@@ -80,7 +83,22 @@ std::vector<edgerec::ItemValue> to_history(const edgerec::Model& m, const uint32
       throw edgerec::Error("interaction with item '" + m.items.id(items[j]) + "' has a non-finite value");
     h.push_back({items[j], v});
   }
-  return h;
+  return m.prepare_history(h, report);
+}
+
+// JSON pieces of edgerec_result_info(): doubles at full precision, so sums check out in JS.
+std::string json_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string history_info(const edgerec::HistoryReport& r) {
+  return "\"history\":{\"given\":" + std::to_string(r.given) + ",\"duplicates\":" +
+         std::to_string(r.duplicates) + ",\"dropped\":" + std::to_string(r.dropped) +
+         ",\"clamped\":" + std::to_string(r.clamped) + ",\"used\":" + std::to_string(r.used) +
+         ",\"maxUsed\":" + std::to_string(edgerec::kMaxFoldInHistory) + "}" +
+         (r.used == 0 ? ",\"fallback\":\"popularity\"" : "");
 }
 
 // The skip mask for the pending filters, `seen` and `self`, or nullptr when nothing is skipped.
@@ -166,6 +184,31 @@ const edgerec::Embeddings& embeddings_or_throw(const edgerec::Model& m) {
   const auto* e = m.embeddings();
   if (!e) throw edgerec::Error(std::string(edgerec::kind_name(m.kind())) + " models have no embeddings");
   return *e;
+}
+
+// Top-k for known user `user`, as edgerec_recommend serves it.
+void serve_known(edgerec_model* h, const edgerec::Model& m, uint32_t user, int32_t k,
+                 int32_t exclude_seen) {
+  if (user >= m.n_users())
+    throw edgerec::Error("user index " + std::to_string(user) + " is out of range (" +
+                         std::to_string(m.n_users()) + " users)");
+  const auto seen = exclude_seen ? m.history(user) : std::vector<edgerec::ItemValue>{};
+  const auto* e = m.embeddings();
+  query_top_k(h, e ? e->U.row(user).data() : nullptr, e ? e->user_offset[user] : 0.0f, k, &seen,
+              [&](const std::uint8_t* mask) { return m.top_k(user, k, mask, h->scores.data(), &h->stats); });
+}
+
+// Top-k for a prepared new-user history, as edgerec_recommend_for serves it.
+void serve_new(edgerec_model* h, const edgerec::Model& m,
+               const std::vector<edgerec::ItemValue>& history, int32_t k, int32_t exclude_seen) {
+  const float* u = nullptr;
+  float offset = 0.0f;
+  if (h->int8) {
+    h->user.resize(static_cast<std::size_t>(m.embeddings()->V.cols()));
+    if (m.fold_in_vector(history, h->user.data(), &offset)) u = h->user.data();
+  }
+  query_top_k(h, u, offset, k, exclude_seen ? &history : nullptr,
+              [&](const std::uint8_t* mask) { return m.top_k_new(history, k, mask, h->scores.data(), &h->stats); });
 }
 
 }  // namespace
@@ -301,13 +344,7 @@ int32_t edgerec_filter_set(edgerec_model* h, const uint32_t* include, uint32_t n
 int32_t edgerec_recommend(edgerec_model* h, uint32_t user, int32_t k, int32_t exclude_seen) {
   const int32_t rc = guarded(h, [&](const edgerec::Model& m) {
     check_k(k);
-    if (user >= m.n_users())
-      throw edgerec::Error("user index " + std::to_string(user) + " is out of range (" +
-                           std::to_string(m.n_users()) + " users)");
-    const auto seen = exclude_seen ? m.history(user) : std::vector<edgerec::ItemValue>{};
-    const auto* e = m.embeddings();
-    query_top_k(h, e ? e->U.row(user).data() : nullptr, e ? e->user_offset[user] : 0.0f, k, &seen,
-                [&](const std::uint8_t* mask) { return m.top_k(user, k, mask, h->scores.data(), &h->stats); });
+    serve_known(h, m, user, k, exclude_seen);
   });
   drop_filters(h);
   return rc;
@@ -317,15 +354,9 @@ int32_t edgerec_recommend_for(edgerec_model* h, const uint32_t* items, const flo
                               uint32_t n, int32_t k, int32_t exclude_seen) {
   const int32_t rc = guarded(h, [&](const edgerec::Model& m) {
     check_k(k);
-    const auto history = to_history(m, items, values, n);
-    const float* u = nullptr;
-    float offset = 0.0f;
-    if (h->int8) {
-      h->user.resize(static_cast<std::size_t>(m.embeddings()->V.cols()));
-      if (m.fold_in_vector(history, h->user.data(), &offset)) u = h->user.data();
-    }
-    query_top_k(h, u, offset, k, exclude_seen ? &history : nullptr,
-                [&](const std::uint8_t* mask) { return m.top_k_new(history, k, mask, h->scores.data(), &h->stats); });
+    edgerec::HistoryReport report;
+    serve_new(h, m, to_history(m, items, values, n, &report), k, exclude_seen);
+    h->info = "{" + history_info(report) + "}";
   });
   drop_filters(h);
   return rc;
@@ -344,19 +375,37 @@ int32_t edgerec_similar(edgerec_model* h, uint32_t item, int32_t k) {
 
 int32_t edgerec_explain(edgerec_model* h, int32_t user, const uint32_t* items, const float* values,
                         uint32_t n, uint32_t item, int32_t k) {
-  return guarded(h, [&](const edgerec::Model& m) {
-    check_k(k);
+  const int32_t rc = guarded(h, [&](const edgerec::Model& m) {
     check_item(m, item);
     if (user >= static_cast<int32_t>(m.n_users())) throw edgerec::Error("user index out of range");
-    const auto history = user >= 0 ? m.history(static_cast<index_t>(user)) : to_history(m, items, values, n);
-    auto c = m.explain(history, item, user);
-    std::stable_sort(c.begin(), c.end(), [](const auto& a, const auto& b) { return a.weight > b.weight; });
-    if (c.size() > static_cast<std::size_t>(k)) c.resize(static_cast<std::size_t>(k));
-    for (const auto& x : c) {
+    edgerec::HistoryReport report;
+    const auto history = user >= 0 ? m.history(static_cast<index_t>(user)) : to_history(m, items, values, n, &report);
+    // The served score: the recommend path itself, with only `item` allowed.
+    h->include.assign(1, item);
+    h->exclude.clear();
+    if (user >= 0) serve_known(h, m, static_cast<uint32_t>(user), 1, 0);
+    else serve_new(h, m, history, 1, 0);
+    if (h->result_scores.empty()) throw edgerec::Error("explain: the item has no finite score for this user");
+    const float score = h->result_scores[0];
+    h->result_items.clear();
+    h->result_scores.clear();
+    auto split = edgerec::split_score(m, history, item, user, score, k);
+    for (const auto& x : split.weights) {
       h->result_items.push_back(x.item);
       h->result_scores.push_back(x.weight);
     }
+    std::string note;
+    for (const char c : split.note) {
+      if (c == '"' || c == '\\') note += '\\';
+      note += c;
+    }
+    h->info = "{\"score\":" + json_number(score) + ",\"others\":" + json_number(split.others) +
+              ",\"rest\":" + json_number(split.rest) + ",\"residual\":" + json_number(split.residual) +
+              ",\"exact\":" + (split.exact ? "true" : "false") + ",\"note\":\"" + note + "\"" +
+              (user < 0 ? "," + history_info(report) : std::string()) + "}";
   });
+  drop_filters(h);
+  return rc;
 }
 
 int32_t edgerec_user_vector(edgerec_model* h, int32_t user, const uint32_t* items,
@@ -389,6 +438,8 @@ int32_t edgerec_user_history(edgerec_model* h, uint32_t user) {
     }
   });
 }
+
+const char* edgerec_result_info(const edgerec_model* h) { return h ? h->info.c_str() : "{}"; }
 
 uint32_t edgerec_result_count(const edgerec_model* h) {
   return h ? static_cast<uint32_t>(h->result_scores.size()) : 0;

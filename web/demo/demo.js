@@ -188,7 +188,7 @@ async function renderRecs() {
   const t1 = performance.now();
   const whys = [];
   for (const r of recs) {
-    whys.push(interactions.length ? explanation(await state.model.explain(interactions, r.item, { k: interactions.length })) : 'Popular with everyone');
+    whys.push(interactions.length ? explanation((await state.model.explain(interactions, r.item, { k: interactions.length })).weights) : 'Popular with everyone');
   }
   const explainMs = performance.now() - t1;
   if (seq !== state.renders) return;

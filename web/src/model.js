@@ -151,6 +151,9 @@ async function createRuntime(factory, source) {
   return new Runtime(await Promise.race([mod, failed]));
 }
 
+// The fold-in history cap of the core (kMaxFoldInHistory, EDGEREC_MAX_FOLD_IN_HISTORY).
+const MAX_HISTORY = 1000;
+
 function checkK(k, fallback) {
   if (k === undefined) return fallback;
   if (!Number.isInteger(k) || k < 0 || k > 0x7fffffff) throw new EdgerecError(`k must be an integer >= 0, got ${k}`);
@@ -179,6 +182,7 @@ export class Model {
   #rt;
   #h;
   #ids = null;
+  #idIndex = null;  // id -> index, built for long interaction lists only (see #history)
   #token = {};
 
   // Use load(); the constructor takes over a loaded handle.
@@ -216,25 +220,64 @@ export class Model {
     return this.#checked(`edgerec_model_${kind}_at`, ptr, bytes.length);
   }
 
-  // Known items of a list as indices and values; unknown ids are skipped, as the core's
-  // Recommender does (a catalogue can lose items between model versions).
+  // Known items of a list as indices and values, oldest first, cleaned as the core cleans a
+  // fold-in history (Model::prepare_history) so that a long list costs one pass here and never
+  // reaches wasm in full: unknown ids are skipped (as the core's Recommender does: a catalogue
+  // can lose items between model versions), a repeated item keeps its last value, and only the
+  // newest MAX_HISTORY known items are kept. Counts what it left out, for the history report.
   #history(list) {
+    const entries = interactionsOf(list);
     const items = [];
     const values = [];
-    for (const x of interactionsOf(list)) {
+    // One call into wasm per id costs ~10 us; past a few thousand entries a JS map of the
+    // catalogue's ids (built once per model) is cheaper.
+    if (entries.length > 5000 && !this.#idIndex) this.#idIndex = new Map(this.items().map((id, i) => [id, i]));
+    const index = entries.length > 5000 ? this.#idIndex : null;
+    const met = new Uint8Array(this.#rt.call('edgerec_model_item_count', this.#handle()));
+    let unknown = 0;
+    let duplicates = 0;
+    let dropped = 0;
+    for (let j = entries.length - 1; j >= 0; --j) {
+      const x = entries[j];
       const entry = typeof x === 'string' ? { item: x } : x;
       if (!entry || typeof entry.item !== 'string') throw new EdgerecError('each interaction needs an item id string');
       const value = entry.value === undefined ? 1 : entry.value;
       if (typeof value !== 'number' || !Number.isFinite(value)) {
         throw new EdgerecError(`interaction with item '${entry.item}' has a non-finite value`);
       }
-      const i = this.#index('item', entry.item);
-      if (i >= 0) {
-        items.push(i);
-        values.push(value);
+      const i = index ? (index.get(entry.item) ?? -1) : this.#index('item', entry.item);
+      if (i < 0) {
+        ++unknown;
+      } else if (met[i]) {
+        ++duplicates;
+      } else {
+        met[i] = 1;
+        if (items.length === MAX_HISTORY) {
+          ++dropped;
+        } else {
+          items.push(i);
+          values.push(value);
+        }
       }
     }
-    return { items: Uint32Array.from(items), values: Float32Array.from(values) };
+    items.reverse();
+    values.reverse();
+    return { items: Uint32Array.from(items), values: Float32Array.from(values), skipped: { unknown, duplicates, dropped } };
+  }
+
+  // edgerec_result_info() of the last call, with what #history() left out added to its
+  // history report.
+  #info(skipped) {
+    const info = JSON.parse(this.#rt.string(this.#rt.call('edgerec_result_info', this.#handle())));
+    if (info.history && skipped) {
+      const h = info.history;
+      info.history = {
+        given: h.given + skipped.unknown + skipped.duplicates + skipped.dropped, unknown: skipped.unknown,
+        duplicates: h.duplicates + skipped.duplicates, dropped: h.dropped + skipped.dropped,
+        clamped: h.clamped, used: h.used, maxUsed: h.maxUsed,
+      };
+    }
+    return info;
   }
 
   #ids_of(list, what) {
@@ -319,11 +362,15 @@ export class Model {
 
   async recommendFor(interactions, options = {}) {
     const k = checkK(options.k, 10);
-    const { items, values } = this.#history(interactions);
+    const { items, values, skipped } = this.#history(interactions);
     if (!this.#filters(options)) return [];
     const [pi, pv] = this.#rt.alloc([items, values]);
     this.#checked('edgerec_recommend_for', pi, pv, items.length, k, options.excludeSeen === false ? 0 : 1);
-    return this.#results('score');
+    const out = this.#results('score');
+    const info = this.#info(skipped);
+    out.history = info.history;
+    if (info.fallback) out.fallback = info.fallback;
+    return out;
   }
 
   async similar(itemId, options = {}) {
@@ -333,18 +380,27 @@ export class Model {
     return this.#results('score');
   }
 
+  /** How itemId's served score splits over the user's items (see Explanation in types/index.d.ts). */
   async explain(user, itemId, options = {}) {
-    const k = checkK(options.k, 5);
+    const k = checkK(options.k, -1);
     const item = this.#at('item', itemId);
+    let skipped = null;
     if (typeof user === 'string') {
       const u = this.#at('user', user);
       this.#checked('edgerec_explain', u, 0, 0, 0, item, k);
     } else {
-      const { items, values } = this.#history(user);
-      const [pi, pv] = this.#rt.alloc([items, values]);
-      this.#checked('edgerec_explain', -1, pi, pv, items.length, item, k);
+      const history = this.#history(user);
+      skipped = history.skipped;
+      const [pi, pv] = this.#rt.alloc([history.items, history.values]);
+      this.#checked('edgerec_explain', -1, pi, pv, history.items.length, item, k);
     }
-    return this.#results('weight');
+    const weights = this.#results('weight');
+    const info = this.#info(skipped);
+    const out = { item: itemId, score: info.score, weights, others: info.others, rest: info.rest,
+      residual: info.residual, exact: info.exact, note: info.note };
+    if (info.history) out.history = info.history;
+    if (info.fallback) out.fallback = info.fallback;
+    return out;
   }
 
   /** The latent-factor columns of the item matrix (items x factors), copied out of wasm. */
@@ -404,6 +460,7 @@ export class Model {
     if (!this.#rt.dead) this.#rt.call('edgerec_model_free', this.#h);
     this.#h = 0;
     this.#ids = null;
+    this.#idIndex = null;
   }
 }
 

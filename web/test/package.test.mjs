@@ -136,7 +136,9 @@ describe('Model', () => {
     for (const r of recs) assert.ok(!history.some((h) => h.item === r.item), 'own items are excluded');
     const withSeen = await m.recommendFor(history, { k: items.length, excludeSeen: false });
     assert.equal(withSeen.length, items.length);
-    assert.deepEqual(await m.recommendFor([...history, { item: 'unknown-item' }], { k: 5 }), recs);
+    const withUnknown = await m.recommendFor([...history, { item: 'unknown-item' }], { k: 5 });
+    assert.deepEqual([...withUnknown], [...recs]);
+    assert.equal(withUnknown.history.unknown, 1);
     // Empty history: popularity order.
     const pop = await load(bytesOf('popularity'));
     assert.deepEqual((await m.recommendFor([], { k: 5 })).map((r) => r.item), (await pop.recommendFor([], { k: 5 })).map((r) => r.item));
@@ -157,11 +159,11 @@ describe('Model', () => {
     assert.ok(!sim.some((r) => r.item === items[0]), 'an item is not similar to itself');
     assert.ok(sim.every((r) => r.score <= 1 + 1e-6 && r.score >= -1 - 1e-6), 'cosine similarities');
     const rec = (await m.recommend('1', { k: 1 }))[0];
-    const why = await m.explain('1', rec.item, { k: 3 });
+    const why = (await m.explain('1', rec.item, { k: 3 })).weights;
     assert.ok(why.length > 0 && why.length <= 3);
     for (let r = 1; r < why.length; ++r) assert.ok(why[r - 1].weight >= why[r].weight);
     assert.ok(why.every((w) => typeof w.item === 'string' && Number.isFinite(w.weight)));
-    const whyFor = await m.explain([{ item: items[1] }, { item: items[2], value: 3 }], rec.item);
+    const whyFor = (await m.explain([{ item: items[1] }, { item: items[2], value: 3 }], rec.item)).weights;
     assert.deepEqual(new Set(whyFor.map((w) => w.item)), new Set([items[1], items[2]]));
 
     const emb = m.itemEmbeddings();

@@ -14,7 +14,7 @@ const TSC = path.join(WEB, 'node_modules/typescript/bin/tsc');
 
 const consumer = `
 import { load, Profile, WorkerModel, EdgerecError, version } from 'edgerec';
-import type { ScoredItem, ModelInfo, Contribution, UserVector, Recommender } from 'edgerec';
+import type { ScoredItem, ModelInfo, Contribution, Explanation, RecommendForResult, UserVector, Recommender } from 'edgerec';
 import { loadOnnx, onnxMetadata } from 'edgerec/onnx';
 import type { OnnxModel } from 'edgerec/onnx';
 import 'edgerec/worker';
@@ -35,8 +35,11 @@ async function main(bytes: Uint8Array): Promise<void> {
   await profile.rate('a', 5);
   await profile.addEvent('b');
   const rating: number | undefined = profile.get('a');
-  const fold: ScoredItem[] = await model.recommendFor(profile, { k: 5 });
-  const why: Contribution[] = await model.explain([{ item: 'a', value: 1 }], recs[0].item);
+  const fold: RecommendForResult = await model.recommendFor(profile, { k: 5 });
+  const used: number = fold.history.used + (fold.fallback === 'popularity' ? 1 : 0);
+  const explained: Explanation = await model.explain([{ item: 'a', value: 1 }], recs[0].item);
+  const why: Contribution[] = explained.weights;
+  const total: number = explained.score - explained.rest - explained.others + used;
   const emb = model.itemEmbeddings();
   const n: number = emb ? emb.data.length : 0;
   const uv: UserVector = model.userVector('u1');
@@ -54,7 +57,7 @@ async function main(bytes: Uint8Array): Promise<void> {
   model.dispose();
   const e = new EdgerecError('x');
   const s: string = version + e.message + kernels + n + uv.offset + fold.length + why.length + same.length + ids.length +
-    onnxIds.length + Object.keys(meta).length + all.length + singleInfo.kind + rating;
+    onnxIds.length + Object.keys(meta).length + all.length + singleInfo.kind + rating + total + String(explained.exact);
   void s;
 }
 void main;

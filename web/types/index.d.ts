@@ -36,6 +36,59 @@ export interface Contribution {
   weight: number;
 }
 
+/** How a new user's interactions were used by recommendFor() / explain(). */
+export interface HistoryReport {
+  /** Interactions passed in. */
+  given: number;
+  /** Of those, with item ids the model does not know (ignored). */
+  unknown: number;
+  /** Dropped because a later interaction names the same item (the last value counts). */
+  duplicates: number;
+  /** Distinct items dropped, oldest first, beyond maxUsed (the fold-in uses the most recent ones). */
+  dropped: number;
+  /** Values moved into the model's rating range (rating models). */
+  clamped: number;
+  /** Interactions the fold-in used. */
+  used: number;
+  /** The cap on used (1000). */
+  maxUsed: number;
+}
+
+/** recommendFor()'s result: the items, and how the interactions were used. */
+export interface RecommendForResult extends Array<ScoredItem> {
+  history: HistoryReport;
+  /** Set when no interaction named a known item: the items are the popularity list. */
+  fallback?: 'popularity';
+}
+
+/**
+ * How an item's served score splits over the user's items: score = sum of weights + others +
+ * rest (to double rounding). Exact for itemknn, the baselines, popularity (all in rest) and
+ * iALS fold-ins; for iALS known users, SVD, SVD++ and BPR the user parameters are not a linear
+ * function of the items, so `exact` is false, the weights split a closed-form stand-in (see
+ * `note`) and `residual` is the part they leave unexplained.
+ */
+export interface Explanation {
+  item: string;
+  /** What recommend() / recommendFor() serve for the item. */
+  score: number;
+  /** One per history item, largest first (the k largest when options.k is given). */
+  weights: Contribution[];
+  /** The sum of the weights left out by k (0 without k). */
+  others: number;
+  /** score minus all weights: biases, offsets and what is not attributed. */
+  rest: number;
+  /** The part of rest that is no bias or offset term (float rounding when exact). */
+  residual: number;
+  exact: boolean;
+  /** What the weights are and what rest holds. */
+  note: string;
+  /** For interactions (not a known user): how they were used. */
+  history?: HistoryReport;
+  /** Set when no interaction named a known item (the score is the item's popularity). */
+  fallback?: 'popularity';
+}
+
 /** A user's own interaction: the item's id and a value (rating, or 1 for implicit feedback). */
 export interface Interaction {
   item: string;
@@ -128,8 +181,8 @@ export interface Recommender {
   recommendFor(interactions: Interaction[] | Profile, options?: RecommendOptions): Promise<ScoredItem[]>;
   /** The k items most similar to an item. */
   similar(itemId: string, options?: { k?: number }): Promise<ScoredItem[]>;
-  /** Which of the user's items made `itemId` score high, largest first. */
-  explain(user: string | Interaction[] | Profile, itemId: string, options?: { k?: number }): Promise<Contribution[]>;
+  /** How `itemId`'s served score splits over the user's items (k: keep the k largest weights). */
+  explain(user: string | Interaction[] | Profile, itemId: string, options?: { k?: number }): Promise<Explanation>;
   /** Item embeddings (items x factors, row-major, bias columns left out) for maps; null for models without latent factors (itemknn, popularity, baselines). */
   itemEmbeddings(): FloatMatrix | null | Promise<FloatMatrix | null>;
   /** A known user's scoring vector, or a new user's from interactions (fold-in; needs at least one known item). Throws for itemknn. */
@@ -148,12 +201,17 @@ export class Model implements Recommender {
   hasItem(itemId: string): boolean;
   /** Top-K for a user the model was trained with. Rejects an unknown user id. */
   recommend(userId: string, options?: RecommendOptions): Promise<ScoredItem[]>;
-  /** Top-K for an anonymous or new user from interactions held on the device (fold-in). */
-  recommendFor(interactions: Interaction[] | Profile, options?: RecommendOptions): Promise<ScoredItem[]>;
+  /**
+   * Top-K for an anonymous or new user from interactions held on the device (fold-in), taken as
+   * oldest first: an item given more than once counts once (its last value), only the 1000 most
+   * recent distinct items are used, rating models clamp values to their rating range; the
+   * result's `history` says so, and `fallback` marks the popularity list (no known item).
+   */
+  recommendFor(interactions: Interaction[] | Profile, options?: RecommendOptions): Promise<RecommendForResult>;
   /** The k items most similar to an item. */
   similar(itemId: string, options?: { k?: number }): Promise<ScoredItem[]>;
-  /** Which of the user's items made `itemId` score high, largest first. */
-  explain(user: string | Interaction[] | Profile, itemId: string, options?: { k?: number }): Promise<Contribution[]>;
+  /** How `itemId`'s served score splits over the user's items (k: keep the k largest weights). */
+  explain(user: string | Interaction[] | Profile, itemId: string, options?: { k?: number }): Promise<Explanation>;
   /** Item embeddings (items x factors, row-major, bias columns left out) for maps; null for models without latent factors (itemknn, popularity, baselines). */
   itemEmbeddings(): FloatMatrix | null;
   /** The whole item matrix the scores use (items x dims, factor and bias columns); null for itemknn. */
@@ -222,9 +280,9 @@ export class WorkerModel implements Recommender {
   itemEmbeddings(): Promise<FloatMatrix | null>;
   userVector(user: string | Interaction[] | Profile): Promise<UserVector>;
   recommend(userId: string, options?: RecommendOptions): Promise<ScoredItem[]>;
-  recommendFor(interactions: Interaction[] | Profile, options?: RecommendOptions): Promise<ScoredItem[]>;
+  recommendFor(interactions: Interaction[] | Profile, options?: RecommendOptions): Promise<RecommendForResult>;
   similar(itemId: string, options?: { k?: number }): Promise<ScoredItem[]>;
-  explain(user: string | Interaction[] | Profile, itemId: string, options?: { k?: number }): Promise<Contribution[]>;
+  explain(user: string | Interaction[] | Profile, itemId: string, options?: { k?: number }): Promise<Explanation>;
   /** Stops the worker; pending and later calls reject. */
   dispose(): void;
 }

@@ -4,7 +4,7 @@
 // resolves the entry's `import('onnxruntime-web')`); without one, pass `ort` or load
 // ort.min.js first. Apps that never import edgerec/onnx never reference it.
 import type {
-  Contribution, FloatMatrix, Interaction, Model, ModelInfo, Profile, RecommendOptions, Recommender, ScoredItem, UserVector,
+  Explanation, FloatMatrix, Interaction, Model, ModelInfo, Profile, RecommendOptions, Recommender, ScoredItem, UserVector,
 } from './index.js';
 
 export interface OnnxOptions {
@@ -33,7 +33,7 @@ export interface OnnxModel extends Recommender {
   recommend(userId: string, options?: RecommendOptions): Promise<ScoredItem[]>;
   recommendFor(interactions: Interaction[] | Profile, options?: RecommendOptions): Promise<ScoredItem[]>;
   similar(itemId: string, options?: { k?: number }): Promise<ScoredItem[]>;
-  explain(user: string | Interaction[] | Profile, itemId: string, options?: { k?: number }): Promise<Contribution[]>;
+  explain(user: string | Interaction[] | Profile, itemId: string, options?: { k?: number }): Promise<Explanation>;
   itemEmbeddings(): FloatMatrix | null;
   userVector(user: string | Interaction[] | Profile): UserVector;
   /** Releases the ONNX Runtime session (not the wasm Model). */

@@ -84,6 +84,35 @@ struct Contribution {
   float weight;
 };
 
+// How one item's score splits over the user's items (Model::explain). The caller (Recommender,
+// the C ABI) adds the served score: score = sum(weights) + rest, where rest = score - sum(weights)
+// holds `base` (the terms that do not depend on the user's items: biases, offsets, popularity)
+// and a residual (what the weights and base do not account for).
+struct Attribution {
+  std::vector<Contribution> weights;  // one per history entry, in history order
+  double base = 0;                    // the history-independent terms of the score
+  // True when the weights are the score's own per-item terms, so the residual is only float
+  // rounding. False when the model's user parameters are not a linear function of the user's
+  // items (SGD-trained users, iALS's stored conjugate-gradient vectors): the weights then split
+  // a closed-form stand-in for them (named in `note`) and the residual is its difference from
+  // the served score.
+  bool exact = true;
+  std::string note;  // one sentence: what the weights are, what rest holds
+};
+
+// How a caller's fold-in history was cleaned (Model::prepare_history).
+struct HistoryReport {
+  std::size_t given = 0;       // entries passed in
+  std::size_t duplicates = 0;  // entries dropped because a later entry names the same item
+  std::size_t dropped = 0;     // distinct items dropped, oldest first, over kMaxFoldInHistory
+  std::size_t clamped = 0;     // values moved into the model's rating range
+  std::size_t used = 0;        // entries the fold-in uses
+};
+
+// A fold-in uses at most this many distinct items, the most recent ones (fold-in cost is linear
+// in the history: an imported profile of 10^6 entries would otherwise stall a page for minutes).
+constexpr std::size_t kMaxFoldInHistory = 1000;
+
 // Called during training: stage name, step done, steps in all.
 using Progress = std::function<void(const char* stage, int done, int total)>;
 
@@ -116,7 +145,10 @@ class Model {
   // Writes n_items() scores for known user `user` into out.
   virtual void score(index_t user, float* out) const = 0;
   // Scores for a user the model has not seen, from that user's own interactions (fold-in).
-  // An empty history gives popularity-ordered scores.
+  // An empty history gives popularity-ordered scores. Serving paths pass the history through
+  // prepare_history() first. Throws Error when the folded-in vector is not finite (a model
+  // with huge finite factors), here and in top_k_new() and fold_in_vector(): a NaN vector
+  // would otherwise rank no item at all.
   virtual void score_new(const std::vector<ItemValue>& history, float* out) const = 0;
   // The new user's scoring vector as score_new() uses it, for callers with their own kernels
   // (the wasm int8 path, ONNX Runtime): fills `u` (embeddings()->V.cols() floats) and `*offset`
@@ -138,10 +170,18 @@ class Model {
                                       NormIndex::Stats* stats = nullptr) const;
   // One predicted score (rating for explicit models).
   virtual float predict(index_t user, index_t item) const;
-  // Which items of `history` pushed `item` up, largest first (all of them, caller truncates).
-  // `user` is the known user the history belongs to, or -1 for a folded-in user.
-  virtual std::vector<Contribution> explain(const std::vector<ItemValue>& history,
-                                            index_t item, std::int64_t user) const;
+  // How `item`'s score splits over `history` (see Attribution; weights in history order).
+  // `user` is the known user the history belongs to (its training history; the split is of the
+  // stored user parameters), or -1 for a folded-in user (history as prepare_history() leaves it;
+  // the split is of the fold-in). An empty history gives no weights and base = the score.
+  virtual Attribution explain(const std::vector<ItemValue>& history, index_t item,
+                              std::int64_t user) const = 0;
+  // A caller's fold-in history as the serving paths use it: entries are taken as oldest first;
+  // an item given more than once counts once, with its last value; only the most recent
+  // kMaxFoldInHistory distinct items are kept; rating models clamp values into
+  // [rating_min, rating_max] (as training saw them). Items must be in range.
+  std::vector<ItemValue> prepare_history(const std::vector<ItemValue>& history,
+                                         HistoryReport* report = nullptr) const;
   // Similarity of every item to `item` into out (n_items floats); throws Error for models
   // without an item space (popularity, baselines).
   virtual void similar(index_t item, float* out) const;

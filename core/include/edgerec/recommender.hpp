@@ -31,6 +31,42 @@ struct Explanation {
   float weight;         // its contribution to the recommended item's score
 };
 
+// Why an item scores what it does for a user: score = sum(weights) + others + rest, to double
+// precision (rest is computed as the difference, so the identity holds by construction).
+// What the weights are per model kind (Model::explain):
+//   itemknn          exact: value_j * sim(j, item), the terms of the score; rest 0.
+//   mean-baseline    exact: rating_j / n, the user mean's terms; rest = item mean - global mean.
+//   baseline         exact: (r_j - mu - b_j) / (reg + n), the user bias's terms; rest mu + b_i.
+//   popularity       exact: every weight 0 (the score ignores the history); rest = the score.
+//   ials             Hu-Koren-Volinsky's split c_j y_j' W^-1 q_i of the exact least-squares
+//                    solve: exact for a new user (that solve is the fold-in); for a known user
+//                    the served vector is training's conjugate-gradient solution, so rest holds
+//                    their difference (typically under 1% of the score) and exact is false.
+//   svd, svd++       not exact: SGD-trained user factors are not a linear function of the
+//                    ratings; weights split the ridge solution of the user's ratings with the
+//                    items fixed (svd++ adds each item's exact implicit term |N|^-1/2 q_i.y_j);
+//                    rest = mu + b_i + the difference from the served factors.
+//   bpr              not exact: weights split the ridge projection of the user vector onto the
+//                    factors of the user's items; rest = b_i + the part outside their span.
+// `residual` is the part of rest that is no bias or offset term, i.e. what the weights leave
+// unexplained (float rounding when exact). Whenever a kind that claims exactness has a residual
+// above 1e-4 of the score (stored parameters that do not match the closed form, e.g. a baseline
+// trained for 0 epochs, or a served rating clipped to the rating range), exact is set to false
+// and the note says so.
+struct ScoreExplanation {
+  std::string item;                   // the explained item
+  float score = 0;                    // what recommend() / recommend_for() serve for it
+  std::vector<Explanation> weights;   // one per history item, largest first (the k largest)
+  double others = 0;                  // the sum of the weights left out by k (0 for all)
+  double rest = 0;                    // score - sum of all weights
+  double residual = 0;                // rest minus the model's bias and offset terms
+  bool exact = true;
+  std::string note;                   // what the weights are and what rest holds
+  HistoryReport history;              // new users: how the given (known) items were used
+  int unknown = 0;                    // new users: interactions with unknown item ids, ignored
+  bool popularity = false;            // new user with no known item: the popularity score
+};
+
 struct RecommendOptions {
   int k = 10;
   bool exclude_seen = true;            // skip the user's own (training or given) items
@@ -45,6 +81,20 @@ struct UserInteraction {
   float value = 1.0f;
 };
 
+// The split behind ScoreExplanation, in item indices, for bindings that serve by index (the C
+// ABI): Model::explain() of `item` for `history` (user >= 0: that known user's training
+// history; -1: a new user's, already through Model::prepare_history()), measured against the
+// served `score`. Weights sorted largest first (ties by history order), the k largest kept
+// (k < 0: all).
+struct ScoreSplit {
+  std::vector<Contribution> weights;
+  double others = 0, rest = 0, residual = 0;
+  bool exact = true;
+  std::string note;
+};
+ScoreSplit split_score(const Model& model, const std::vector<ItemValue>& history, index_t item,
+                       std::int64_t user, float score, int k);
+
 class Recommender {
  public:
   explicit Recommender(const Model& model);
@@ -58,22 +108,29 @@ class Recommender {
                                                            const RecommendOptions& options,
                                                            Backend& backend);
   // Top-K for a new or anonymous user from a handful of interactions (fold-in; popularity when
-  // the list is empty). Unknown items in `interactions` are ignored (counted in `*ignored`).
+  // no interaction names a known item: then `report->popularity` is set). Unknown items in
+  // `interactions` are ignored (counted in `*ignored`); the known ones are cleaned by
+  // Model::prepare_history() (last value per item, the kMaxFoldInHistory most recent items,
+  // ratings clamped to the model's range), which `report` (nullable) describes.
   std::vector<Recommendation> recommend_for(const std::vector<UserInteraction>& interactions,
                                             const RecommendOptions& options = {},
-                                            int* ignored = nullptr);
+                                            int* ignored = nullptr,
+                                            ScoreExplanation* report = nullptr);
   // The k items most similar to `item` (the item itself excluded).
   std::vector<Recommendation> similar(const std::string& item, int k = 10);
-  // Which of the known user's items contributed most to `item`, at most `k` of them.
-  std::vector<Explanation> explain(const std::string& user, const std::string& item, int k = 5);
-  std::vector<Explanation> explain_for(const std::vector<UserInteraction>& interactions,
-                                       const std::string& item, int k = 5);
+  // How `item`'s served score splits over the known user's training items (see
+  // ScoreExplanation); `k` >= 0 keeps the k largest weights (the others summed in `others`),
+  // k < 0 all of them. Throws Error for an unknown user or item.
+  ScoreExplanation explain(const std::string& user, const std::string& item, int k = -1);
+  // The same for a new user's interactions (cleaned as recommend_for() cleans them).
+  ScoreExplanation explain_for(const std::vector<UserInteraction>& interactions,
+                               const std::string& item, int k = -1);
 
   const Model& model() const { return model_; }
 
  private:
   std::vector<ItemValue> to_history(const std::vector<UserInteraction>& interactions,
-                                    int* ignored) const;
+                                    int* ignored, HistoryReport* report) const;
   // The skip mask for `options` and `seen` (nullptr when nothing is skipped), in skip_.
   const std::uint8_t* skip_mask(const std::vector<ItemValue>* seen, const RecommendOptions& options);
   std::vector<Recommendation> to_recommendations(const std::vector<TopK>& top) const;

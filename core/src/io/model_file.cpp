@@ -254,6 +254,9 @@ void read_common(Reader& r, Model& m) {
   h.neighbors = read_opt_int(r, "hyper.neighbors", kNeighborsRange);
   h.cg_steps = read_opt_int(r, "hyper.cg_steps", kCgStepsRange);
   h.seed = r.u64("hyper.seed");
+  // The format lets every hyper-parameter be absent; serving (the ials and bpr fold-ins, the
+  // explanations) reads them, so an absent one takes the kind's default, as fit() does.
+  h = h.merged_over(m.defaults());
 
   m.info.fit_seconds = r.f64("info.fit_seconds");
   if (m.info.fit_seconds < 0) r.fail("info.fit_seconds", "is negative");

@@ -75,6 +75,22 @@ class BaselineModel final : public RatingModel {
     offset = static_cast<float>(mu_ + s / (reg_u + static_cast<double>(history.size())));
   }
 
+ public:
+  // b_u is the ALS user step given the item biases, sum_j (r_j - mu - b_j) / (reg_u + n) (the
+  // last sweep ends with it, and the fold-in is it): each rating's term is its exact weight.
+  Attribution explain(const std::vector<ItemValue>& history, index_t item,
+                      std::int64_t) const override {
+    explicit_models::check_history(history, n_items());
+    if (item >= n_items()) throw Error("explain: item index out of range");
+    const double reg_u = *hyper.merged_over(defaults()).reg;
+    const double denom = reg_u + static_cast<double>(history.size());
+    Attribution a;
+    for (const auto& h : history)
+      a.weights.push_back({h.item, static_cast<float>((h.value - mu_ - emb_.V(h.item, 0)) / denom)});
+    a.base = double(mu_) + emb_.V(item, 0);
+    a.note = "exact shares of the user bias; rest: mu + b_i";
+    return a;
+  }
 };
 
 }  // namespace

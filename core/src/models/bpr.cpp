@@ -15,6 +15,7 @@
 #include "models/bpr_sample.hpp"
 #include "models/embedding_model.hpp"
 #include "models/factories.hpp"
+#include "models/linalg.hpp"
 
 namespace edgerec {
 namespace {
@@ -41,6 +42,45 @@ class Bpr final : public EmbeddingModel {
     h.bias_reg = 0.0f;
     h.init_std = 0.1f;
     return h;
+  }
+
+  // BPR's user vector is trained by SGD on sampled pairs, not a linear function of the history.
+  // The weights split its ridge projection onto the factors of the user's items: targets
+  // t_j = p . q_j (the user's own score of item j), so item j weighs t_j g_j
+  // (linalg::ridge_gains), with a ridge of 1e-3 of the mean squared item norm. The residual is
+  // the part of p outside those items' span (pushes away from the sampled negatives, the
+  // initial noise).
+  Attribution explain(const std::vector<ItemValue>& history, index_t item,
+                      std::int64_t user) const override {
+    if (item >= n_items()) throw Error("explain: item index out of range");
+    const int f = emb_.factor_dims;
+    Attribution a;
+    a.base = emb_.V(item, f);
+    a.exact = false;
+    a.note = "split of the ridge projection of the SGD-trained user vector onto the user's "
+             "items; rest: b_i + the part outside their span";
+    if (history.empty()) return a;
+    RowVector u = RowVector::Zero(emb_.V.cols());
+    float offset = 0.0f;
+    if (user >= 0) u = emb_.U.row(static_cast<Eigen::Index>(user));
+    else checked_fold_in(history, u, offset);
+    const std::size_t d = static_cast<std::size_t>(f), n = history.size();
+    std::vector<double> X(n * d), x(d), t(n, 0.0);
+    double trace = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      if (history[j].item >= n_items()) throw Error("explain: item index out of range");
+      for (std::size_t c = 0; c < d; ++c) {
+        const double q = emb_.V(history[j].item, static_cast<Eigen::Index>(c));
+        X[j * d + c] = q;
+        t[j] += q * u[static_cast<Eigen::Index>(c)];
+        trace += q * q;
+      }
+    }
+    for (std::size_t c = 0; c < d; ++c) x[c] = emb_.V(item, static_cast<Eigen::Index>(c));
+    const double ridge = std::max(1e-3 * trace / static_cast<double>(n), 1e-12);
+    const auto g = linalg::ridge_gains(X, n, f, std::vector<double>(d, ridge), x);
+    for (std::size_t j = 0; j < n; ++j) a.weights.push_back({history[j].item, static_cast<float>(t[j] * g[j])});
+    return a;
   }
 
   void save_params(Writer& w) const override { save_embeddings(w); }

@@ -19,9 +19,19 @@ void EmbeddingModel::score_new(const std::vector<ItemValue>& history, float* out
   }
   RowVector u = RowVector::Zero(emb_.V.cols());
   float offset = 0.0f;
-  fold_in(history, u, offset);
+  checked_fold_in(history, u, offset);
   kernels::score_all(u.data(), emb_.V.data(), static_cast<std::size_t>(emb_.V.rows()),
                      static_cast<std::size_t>(emb_.V.cols()), offset, out);
+}
+
+void EmbeddingModel::checked_fold_in(const std::vector<ItemValue>& history, RowVector& u,
+                                     float& offset) const {
+  fold_in(history, u, offset);
+  // Huge (finite) factors can overflow the solve; a NaN vector would rank nothing at all.
+  if (!u.allFinite() || !std::isfinite(offset))
+    throw Error(std::string("fold-in: the ") + kind_name(kind()) +
+                " model gives this history a non-finite user vector (are its factors finite but "
+                "huge?)");
 }
 
 void EmbeddingModel::params_changed() {
@@ -47,7 +57,7 @@ std::vector<TopK> EmbeddingModel::top_k_new(const std::vector<ItemValue>& histor
   if (history.empty()) return Model::top_k_new(history, k, skip, scratch, stats);
   RowVector u = RowVector::Zero(emb_.V.cols());
   float offset = 0.0f;
-  fold_in(history, u, offset);
+  checked_fold_in(history, u, offset);
   return item_index().top_k(emb_.V, u.data(), offset, k, skip, scratch, stats);
 }
 
@@ -56,7 +66,7 @@ bool EmbeddingModel::fold_in_vector(const std::vector<ItemValue>& history, float
   if (history.empty()) return false;
   RowVector v = RowVector::Zero(emb_.V.cols());
   float o = 0.0f;
-  fold_in(history, v, o);
+  checked_fold_in(history, v, o);
   std::copy(v.data(), v.data() + v.size(), u);
   *offset = o;
   return true;
@@ -80,21 +90,24 @@ void EmbeddingModel::similar(index_t item, float* out) const {
   }
 }
 
-std::vector<Contribution> EmbeddingModel::explain(const std::vector<ItemValue>& history,
-                                                  index_t item, std::int64_t) const {
-  std::vector<Contribution> out;
-  const int f = emb_.factor_dims;
-  if (f == 0) return out;
-  auto q = emb_.V.row(item).head(f);
-  const float qn = q.norm();
-  for (const auto& h : history) {
-    auto v = emb_.V.row(h.item).head(f);
-    const float d = qn * v.norm();
-    out.push_back({h.item, d > 0 ? h.value * q.dot(v) / d : 0.0f});
+Attribution EmbeddingModel::explain(const std::vector<ItemValue>& history, index_t item,
+                                   std::int64_t user) const {
+  // The kinds without an own explain() score every user alike (popularity): no item of the
+  // history moves the score, so all of it is base, exactly.
+  Attribution a;
+  if (item >= n_items()) throw Error("explain: item index out of range");
+  for (const auto& h : history) a.weights.push_back({h.item, 0.0f});
+  RowVector u = RowVector::Zero(emb_.V.cols());
+  float offset = 0.0f;
+  if (user >= 0) {
+    u = emb_.U.row(static_cast<Eigen::Index>(user));
+    offset = emb_.user_offset[static_cast<Eigen::Index>(user)];
+  } else if (!history.empty()) {
+    checked_fold_in(history, u, offset);
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const Contribution& a, const Contribution& b) { return a.weight > b.weight; });
-  return out;
+  a.base = static_cast<double>(u.dot(emb_.V.row(item))) + offset;
+  a.note = "the score ignores the user's items: all of it is rest";
+  return a;
 }
 
 void EmbeddingModel::drop_users() {

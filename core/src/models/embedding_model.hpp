@@ -31,15 +31,18 @@ class EmbeddingModel : public Model {
   float predict(index_t user, index_t item) const override;
   // Cosine similarity of the latent factors (bias columns left out).
   void similar(index_t item, float* out) const override;
-  // Default: each history item j weighs value_j * cos(V_item, V_j) over the factor columns.
-  std::vector<Contribution> explain(const std::vector<ItemValue>& history, index_t item,
-                                    std::int64_t user) const override;
+  // Default, for kinds whose score ignores the history (popularity): zero weights, the whole
+  // score in base. Every kind with user factors overrides it.
+  Attribution explain(const std::vector<ItemValue>& history, index_t item,
+                      std::int64_t user) const override;
 
  protected:
   // The user vector (a row of U's width) and offset of a new user from their interactions.
   // Never called with an empty history (score_new() falls back to popularity).
   virtual void fold_in(const std::vector<ItemValue>& history, RowVector& u,
                        float& offset) const = 0;
+  // fold_in() that refuses a non-finite vector or offset (Error), as every serving path needs.
+  void checked_fold_in(const std::vector<ItemValue>& history, RowVector& u, float& offset) const;
   void save_embeddings(Writer& w) const;
   // Reads what save_embeddings() wrote and checks its shape against the id maps.
   void load_embeddings(Reader& r);

@@ -18,6 +18,7 @@
 #include "edgerec/split.hpp"
 #include "models/embedding_model.hpp"
 #include "models/factories.hpp"
+#include "models/linalg.hpp"
 
 namespace edgerec {
 namespace {
@@ -46,40 +47,6 @@ void gram_of(const Matrix& M, Backend& backend, Matrix& G) {
     for (std::size_t k = 0; k < f * f; ++k) G.data()[k] += p[k];
 }
 
-// Solves A x = b in place (b becomes x) for symmetric positive definite A given by its lower
-// triangle (row-major n x n, overwritten by the Cholesky factor). With reg = 0 A can be
-// singular; a jitter of 1e-9 of its trace then keeps the solve finite.
-void cholesky_solve(std::vector<double>& A, int n, std::vector<double>& b) {
-  const std::size_t N = static_cast<std::size_t>(n);
-  double trace = 0;
-  for (std::size_t i = 0; i < N; ++i) trace += A[i * N + i];
-  const double jitter = 1e-9 * (trace > 0 ? trace / n : 1.0);
-  for (std::size_t j = 0; j < N; ++j) {
-    double* Lj = A.data() + j * N;
-    double d = Lj[j];
-    for (std::size_t k = 0; k < j; ++k) d -= Lj[k] * Lj[k];
-    if (!(d > jitter)) d = jitter;
-    const double ljj = std::sqrt(d);
-    Lj[j] = ljj;
-    for (std::size_t i = j + 1; i < N; ++i) {
-      double* Li = A.data() + i * N;
-      double s = Li[j];
-      for (std::size_t k = 0; k < j; ++k) s -= Li[k] * Lj[k];
-      Li[j] = s / ljj;
-    }
-  }
-  for (std::size_t i = 0; i < N; ++i) {  // L y = b
-    double s = b[i];
-    for (std::size_t k = 0; k < i; ++k) s -= A[i * N + k] * b[k];
-    b[i] = s / A[i * N + i];
-  }
-  for (std::size_t i = N; i-- > 0;) {  // L' x = y
-    double s = b[i];
-    for (std::size_t k = i + 1; k < N; ++k) s -= A[k * N + i] * b[k];
-    b[i] = s / A[i * N + i];
-  }
-}
-
 class Ials final : public EmbeddingModel {
  public:
   ModelKind kind() const override { return ModelKind::ials; }
@@ -99,15 +66,23 @@ class Ials final : public EmbeddingModel {
     return h;
   }
 
-  std::vector<Contribution> explain(const std::vector<ItemValue>& history, index_t item,
-                                    std::int64_t) const override {
-    std::vector<Contribution> out;
-    if (item >= n_items()) return out;
+  // Hu et al.'s split (as implicit's explain()): with W the matrix of the exact solve for this
+  // history, score_i = sum_j c_j y_j' W^-1 q_i. A folded-in user is that solve, so the split is
+  // exact; a known user's stored vector is the conjugate-gradient solution of training, so the
+  // residual is its (small) difference from the exact solve.
+  Attribution explain(const std::vector<ItemValue>& history, index_t item,
+                      std::int64_t user) const override {
+    Attribution out;
+    if (item >= n_items()) throw Error("explain: item index out of range");
+    out.exact = user < 0;
+    out.note = user < 0 ? "exact split of the fold-in (Hu et al.)"
+                        : "split of the exact solve (Hu et al.); rest: its difference from the "
+                          "stored conjugate-gradient vector";
     const int f = static_cast<int>(emb_.V.cols());
     std::vector<double> A, b;
     normal_equations(history, A, b);
     std::vector<double> w(emb_.V.row(item).data(), emb_.V.row(item).data() + f);
-    cholesky_solve(A, f, w);
+    linalg::cholesky_solve(A, f, w);
     for (const auto& h : history) {
       double weight = 0.0;
       if (usable(h)) {
@@ -115,10 +90,8 @@ class Ials final : public EmbeddingModel {
         for (int k = 0; k < f; ++k) weight += y[k] * w[static_cast<std::size_t>(k)];
         weight *= 1.0 + double(alpha()) * h.value;
       }
-      out.push_back({h.item, static_cast<float>(weight)});
+      out.weights.push_back({h.item, static_cast<float>(weight)});
     }
-    std::stable_sort(out.begin(), out.end(),
-                     [](const Contribution& a, const Contribution& b) { return a.weight > b.weight; });
     return out;
   }
 
@@ -170,7 +143,7 @@ class Ials final : public EmbeddingModel {
     const int f = static_cast<int>(emb_.V.cols());
     std::vector<double> A, b;
     normal_equations(history, A, b);
-    cholesky_solve(A, f, b);
+    linalg::cholesky_solve(A, f, b);
     u.resize(f);
     for (int k = 0; k < f; ++k) u[k] = static_cast<float>(b[static_cast<std::size_t>(k)]);
     offset = 0.0f;

@@ -38,18 +38,17 @@ class ItemKnn final : public Model {
     accumulate(history, out);
   }
 
-  std::vector<Contribution> explain(const std::vector<ItemValue>& history, index_t item,
-                                    std::int64_t) const override {
-    std::vector<Contribution> out;
+  // The score is the sum of these terms, so the split is exact.
+  Attribution explain(const std::vector<ItemValue>& history, index_t item,
+                      std::int64_t) const override {
+    if (item >= n_items()) throw Error("explain: item index out of range");
+    Attribution a;
     for (const auto& h : history) {
-      const float s = h.item < n_items() && item < n_items() && std::isfinite(h.value)
-                          ? h.value * sim(h.item, item)
-                          : 0.0f;
-      out.push_back({h.item, s});
+      const float s = h.item < n_items() && std::isfinite(h.value) ? h.value * sim(h.item, item) : 0.0f;
+      a.weights.push_back({h.item, s});
     }
-    std::stable_sort(out.begin(), out.end(),
-                     [](const Contribution& a, const Contribution& b) { return a.weight > b.weight; });
-    return out;
+    a.note = "exact terms value_j * sim(j, item)";
+    return a;
   }
 
   void similar(index_t item, float* out) const override {

@@ -53,6 +53,19 @@ class MeanBaselineModel final : public RatingModel {
     offset = static_cast<float>(s / static_cast<double>(history.size()));
   }
 
+ public:
+  // The user's mean is the mean of their ratings: rating / count is each one's exact weight.
+  Attribution explain(const std::vector<ItemValue>& history, index_t item,
+                      std::int64_t) const override {
+    explicit_models::check_history(history, n_items());
+    if (item >= n_items()) throw Error("explain: item index out of range");
+    Attribution a;
+    const double n = static_cast<double>(history.size());
+    for (const auto& h : history) a.weights.push_back({h.item, static_cast<float>(h.value / n)});
+    a.base = emb_.V(item, 0);
+    a.note = "exact shares of the user mean; rest: item mean - global mean";
+    return a;
+  }
 };
 
 }  // namespace

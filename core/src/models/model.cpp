@@ -135,9 +135,39 @@ float Model::predict(index_t user, index_t item) const {
   return s[item];
 }
 
-std::vector<Contribution> Model::explain(const std::vector<ItemValue>&, index_t,
-                                         std::int64_t) const {
-  return {};  // models without an item space cannot attribute a score to the user's items
+std::vector<ItemValue> Model::prepare_history(const std::vector<ItemValue>& history,
+                                              HistoryReport* report) const {
+  HistoryReport r;
+  r.given = history.size();
+  // Newest first: the first time an item is met is its last (current) value.
+  std::vector<std::uint8_t> met(n_items(), 0);
+  std::vector<ItemValue> kept;
+  for (std::size_t j = history.size(); j-- > 0;) {
+    const ItemValue& h = history[j];
+    if (h.item >= n_items())
+      throw Error("fold-in: item index " + std::to_string(h.item) + " is out of range (" +
+                  std::to_string(n_items()) + " items)");
+    if (met[h.item]) {
+      ++r.duplicates;
+      continue;
+    }
+    met[h.item] = 1;
+    if (kept.size() == kMaxFoldInHistory) {
+      ++r.dropped;
+      continue;
+    }
+    ItemValue v = h;
+    if (predicts_ratings() && rating_max > rating_min && std::isfinite(v.value)) {
+      const float c = std::clamp(v.value, rating_min, rating_max);
+      if (c != v.value) ++r.clamped;
+      v.value = c;
+    }
+    kept.push_back(v);
+  }
+  std::reverse(kept.begin(), kept.end());
+  r.used = kept.size();
+  if (report) *report = r;
+  return kept;
 }
 
 void Model::similar(index_t, float*) const {

@@ -105,6 +105,24 @@ class SvdModel final : public RatingModel {
     offset = mu_ + bu;
   }
 
+ public:
+  Attribution explain(const std::vector<ItemValue>& history, index_t item,
+                      std::int64_t) const override {
+    em::check_history(history, n_items());
+    if (item >= n_items()) throw Error("explain: item index out of range");
+    const int k = emb_.factor_dims;
+    Attribution a;
+    const auto g = ridge_user_gains(history, item);
+    for (std::size_t j = 0; j < history.size(); ++j) {
+      const double t = double(history[j].value) - mu_ - emb_.V(history[j].item, k);
+      a.weights.push_back({history[j].item, static_cast<float>(t * g[j])});
+    }
+    a.base = double(mu_) + emb_.V(item, k);
+    a.exact = false;
+    a.note = "split of the ridge solution standing in for the SGD-trained user factors; rest: "
+             "mu + b_i + the difference";
+    return a;
+  }
 };
 
 }  // namespace

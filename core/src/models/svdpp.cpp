@@ -41,22 +41,36 @@ class SvdppModel final : public RatingModel {
     return h;
   }
 
-  // SVD++ scores are additive in the history: item j adds |N|^-1/2 q_i . y_j to the score of i,
-  // so that term is each history item's exact contribution (its implicit-feedback part).
-  std::vector<Contribution> explain(const std::vector<ItemValue>& history, index_t item,
-                                    std::int64_t) const override {
+  // The implicit part z_u = |N|^-1/2 sum_j y_j is additive in the history: item j adds
+  // |N|^-1/2 q_i . y_j to the score of i, exactly. The SGD-trained p_u and b_u are not a linear
+  // function of the ratings: as for svd, they are split by the ridge solution of the user's
+  // ratings (targets r_j - mu - b_j - q_j . z_u), and the residual is reported.
+  Attribution explain(const std::vector<ItemValue>& history, index_t item,
+                      std::int64_t) const override {
     em::check_history(history, n_items());
     if (item >= n_items()) throw Error("explain: item index out of range");
-    std::vector<Contribution> out;
-    if (history.empty()) return out;
+    Attribution a;
+    a.base = double(mu_) + emb_.V(item, emb_.factor_dims);
+    a.exact = false;
+    a.note = "exact implicit terms plus a split of the ridge solution standing in for the "
+             "SGD-trained user factors; rest: mu + b_i + the difference";
+    if (history.empty()) return a;
     const int k = emb_.factor_dims;
+    const std::size_t kk = static_cast<std::size_t>(k);
+    std::vector<index_t> items(history.size());
+    for (std::size_t j = 0; j < history.size(); ++j) items[j] = history[j].item;
+    std::vector<float> z(kk);
+    sgd::svdpp_implicit(Y_.data(), items.data(), items.size(), k, z.data());
     const float norm = 1.0f / std::sqrt(static_cast<float>(history.size()));
-    for (const auto& h : history)
-      out.push_back({h.item, norm * sgd::dot(emb_.V.row(item).data(), Y_.row(h.item).data(), k)});
-    std::stable_sort(out.begin(), out.end(), [](const Contribution& a, const Contribution& b) {
-      return a.weight > b.weight;
-    });
-    return out;
+    const auto g = ridge_user_gains(history, item);
+    for (std::size_t j = 0; j < history.size(); ++j) {
+      const index_t i = history[j].item;
+      const double implicit = double(norm) * sgd::dot(emb_.V.row(item).data(), Y_.row(i).data(), k);
+      const double t = double(history[j].value) - mu_ - emb_.V(i, k) -
+                       sgd::dot(emb_.V.row(i).data(), z.data(), k);
+      a.weights.push_back({i, static_cast<float>(implicit + t * g[j])});
+    }
+    return a;
   }
 
   void save_params(Writer& w) const override {

@@ -8,7 +8,7 @@ namespace edgerec {
 Recommender::Recommender(const Model& model) : model_(model), scores_(model.n_items()) {}
 
 std::vector<ItemValue> Recommender::to_history(const std::vector<UserInteraction>& interactions,
-                                               int* ignored) const {
+                                               int* ignored, HistoryReport* report) const {
   std::vector<ItemValue> h;
   int unknown = 0;
   for (const auto& x : interactions) {
@@ -21,7 +21,7 @@ std::vector<ItemValue> Recommender::to_history(const std::vector<UserInteraction
     h.push_back({static_cast<index_t>(i), x.value});
   }
   if (ignored) *ignored = unknown;
-  return h;
+  return model_.prepare_history(h, report);
 }
 
 const std::uint8_t* Recommender::skip_mask(const std::vector<ItemValue>* seen,
@@ -101,8 +101,17 @@ std::vector<std::vector<Recommendation>> Recommender::recommend_batch(
 }
 
 std::vector<Recommendation> Recommender::recommend_for(
-    const std::vector<UserInteraction>& interactions, const RecommendOptions& o, int* ignored) {
-  const auto h = to_history(interactions, ignored);
+    const std::vector<UserInteraction>& interactions, const RecommendOptions& o, int* ignored,
+    ScoreExplanation* report) {
+  HistoryReport hr;
+  int unknown = 0;
+  const auto h = to_history(interactions, &unknown, &hr);
+  if (ignored) *ignored = unknown;
+  if (report) {
+    report->history = hr;
+    report->unknown = unknown;
+    report->popularity = h.empty();
+  }
   const std::uint8_t* skip = skip_mask(o.exclude_seen ? &h : nullptr, o);
   return to_served(model_.top_k_new(h, o.k, skip, scores_.data()));
 }
@@ -117,28 +126,55 @@ std::vector<Recommendation> Recommender::similar(const std::string& item, int k)
 }
 
 namespace {
-std::vector<Explanation> to_explanations(const Model& model, std::vector<Contribution> c, int k) {
-  std::stable_sort(c.begin(), c.end(),
-                   [](const Contribution& a, const Contribution& b) { return a.weight > b.weight; });
-  if (k >= 0 && c.size() > static_cast<std::size_t>(k)) c.resize(static_cast<std::size_t>(k));
-  std::vector<Explanation> out;
-  out.reserve(c.size());
-  for (const auto& x : c) out.push_back({model.items.id(x.item), x.weight});
-  return out;
+// The explanation's fields from a split and the served recommendation.
+ScoreExplanation to_explanation(const Model& model, const std::string& item, float score,
+                                ScoreSplit split) {
+  ScoreExplanation e;
+  e.item = item;
+  e.score = score;
+  for (const auto& c : split.weights) e.weights.push_back({model.items.id(c.item), c.weight});
+  e.others = split.others;
+  e.rest = split.rest;
+  e.residual = split.residual;
+  e.exact = split.exact;
+  e.note = std::move(split.note);
+  return e;
+}
+
+// What recommend() serves for `item` alone: the same path, with only that item allowed.
+RecommendOptions only(const std::string& item) {
+  RecommendOptions o;
+  o.k = 1;
+  o.exclude_seen = false;
+  o.include = {item};
+  return o;
+}
+
+float served(const std::vector<Recommendation>& r, const std::string& item) {
+  if (r.empty()) throw Error("explain: item '" + item + "' has no finite score for this user");
+  return r.front().score;
 }
 }  // namespace
 
-std::vector<Explanation> Recommender::explain(const std::string& user, const std::string& item,
-                                              int k) {
+ScoreExplanation Recommender::explain(const std::string& user, const std::string& item, int k) {
   const index_t u = model_.users.at(user, "user");
   const index_t i = model_.items.at(item, "item");
-  return to_explanations(model_, model_.explain(model_.history(u), i, u), k);
+  const float score = served(recommend(user, only(item)), item);
+  return to_explanation(model_, item, score, split_score(model_, model_.history(u), i, u, score, k));
 }
 
-std::vector<Explanation> Recommender::explain_for(const std::vector<UserInteraction>& interactions,
-                                                  const std::string& item, int k) {
+ScoreExplanation Recommender::explain_for(const std::vector<UserInteraction>& interactions,
+                                          const std::string& item, int k) {
   const index_t i = model_.items.at(item, "item");
-  return to_explanations(model_, model_.explain(to_history(interactions, nullptr), i, -1), k);
+  HistoryReport hr;
+  int unknown = 0;
+  const auto h = to_history(interactions, &unknown, &hr);
+  const float score = served(recommend_for(interactions, only(item)), item);
+  ScoreExplanation e = to_explanation(model_, item, score, split_score(model_, h, i, -1, score, k));
+  e.history = hr;
+  e.unknown = unknown;
+  e.popularity = h.empty();
+  return e;
 }
 
 }  // namespace edgerec

@@ -205,6 +205,42 @@ json recs_json(const std::vector<er::Recommendation>& recs) {
   return a;
 }
 
+// An explanation's fields into `j`: score = sum(weights) + others + rest (weights and rest at
+// full double precision, so the sum checks out to rounding; the score as recommend prints it).
+// recommend --explain keeps the item's listed score (a batch scores with the backend's kernel,
+// which may round differently from the single-user path explain measures).
+void add_explanation(json& j, const er::ScoreExplanation& e, const char* list_key, bool with_score) {
+  json w = json::array();
+  for (const auto& x : e.weights) w.push_back({{"item", x.item}, {"weight", static_cast<double>(x.weight)}});
+  if (with_score) j["score"] = short_float(e.score);
+  j[list_key] = std::move(w);
+  j["others"] = e.others;
+  j["rest"] = e.rest;
+  j["residual"] = e.residual;
+  j["exact"] = e.exact;
+  j["note"] = e.note;
+}
+
+// How a new user's --items were used (Model::prepare_history), for recommend and explain.
+json history_json(const er::HistoryReport& h, int unknown, bool popularity) {
+  json j{{"given", h.given + static_cast<std::size_t>(unknown)}, {"unknown", unknown},
+         {"duplicates", h.duplicates}, {"dropped", h.dropped}, {"clamped", h.clamped},
+         {"used", h.used}, {"max_used", er::kMaxFoldInHistory}};
+  if (popularity) j["fallback"] = "popularity";
+  return j;
+}
+
+// The same on stderr, for the text output: only what changed the user's input.
+void print_history_notes(const er::HistoryReport& h, int unknown, bool popularity) {
+  if (unknown > 0) std::cerr << "edgerec: " << unknown << " unknown item id(s) in --items ignored\n";
+  if (h.duplicates > 0) std::cerr << "edgerec: " << h.duplicates << " repeated item(s) in --items: the last value counts\n";
+  if (h.dropped > 0)
+    std::cerr << "edgerec: --items names more than " << er::kMaxFoldInHistory
+              << " items: only the most recent " << er::kMaxFoldInHistory << " are used\n";
+  if (h.clamped > 0) std::cerr << "edgerec: " << h.clamped << " value(s) in --items clamped to the model's rating range\n";
+  if (popularity) std::cerr << "edgerec: no item in --items is known to the model: popular items instead\n";
+}
+
 void print_recs(const std::vector<er::Recommendation>& recs) {
   int rank = 1;
   for (const auto& r : recs) std::printf("%3d. %-24s %.4f\n", rank++, r.item.c_str(), r.score);
@@ -694,14 +730,17 @@ struct RecommendCmd {
     o.exclude = split_list(exclude);
     std::vector<json> results;
     auto one = [&](const std::string& label, const std::vector<er::Recommendation>& recs,
-                   const std::vector<er::UserInteraction>* history) {
+                   const std::vector<er::UserInteraction>* history, json extra) {
       json j{{"user", label}, {"items", recs_json(recs)}};
+      j.update(extra);
+      std::vector<std::string> text;
       if (explain)
         for (std::size_t r = 0; r < recs.size(); ++r) {
           const auto e = history ? rec.explain_for(*history, recs[r].item, 3) : rec.explain(label, recs[r].item, 3);
-          json because = json::array();
-          for (const auto& x : e) because.push_back({{"item", x.item}, {"weight", x.weight}});
-          j["items"][r]["because"] = because;
+          add_explanation(j["items"][r], e, "because", false);
+          std::string b;
+          for (const auto& w : e.weights) b += (b.empty() ? "" : ", ") + w.item;
+          text.push_back(b);
         }
       if (s.json_out) {
         results.push_back(j);
@@ -709,11 +748,7 @@ struct RecommendCmd {
         std::printf("recommendations for %s:\n", label.c_str());
         for (std::size_t r = 0; r < recs.size(); ++r) {
           std::printf("%3zu. %-24s %.4f", r + 1, recs[r].item.c_str(), recs[r].score);
-          if (explain) {
-            std::string b;
-            for (const auto& x : j["items"][r]["because"]) b += (b.empty() ? "" : ", ") + x["item"].get<std::string>();
-            if (!b.empty()) std::printf("   because of %s", b.c_str());
-          }
+          if (explain && !text[r].empty()) std::printf("   because of %s", text[r].c_str());
           std::printf("\n");
         }
       }
@@ -721,14 +756,16 @@ struct RecommendCmd {
     if (!items.empty()) {
       const auto history = parse_interactions(items);
       int ignored = 0;
-      one("(new user)", rec.recommend_for(history, o, &ignored), &history);
-      if (ignored > 0) std::cerr << "edgerec: " << ignored << " unknown item id(s) in --items ignored\n";
+      er::ScoreExplanation report;
+      const auto recs = rec.recommend_for(history, o, &ignored, &report);
+      one("(new user)", recs, &history, json{{"history", history_json(report.history, ignored, report.popularity)}});
+      if (!s.json_out) print_history_notes(report.history, ignored, report.popularity);
     } else if (user_ids.size() == 1) {
-      one(user_ids[0], rec.recommend(user_ids[0], o), nullptr);
+      one(user_ids[0], rec.recommend(user_ids[0], o), nullptr, json::object());
     } else {
       auto backend = er::make_openmp_backend();
       const auto all = rec.recommend_batch(user_ids, o, *backend);
-      for (std::size_t u = 0; u < user_ids.size(); ++u) one(user_ids[u], all[u], nullptr);
+      for (std::size_t u = 0; u < user_ids.size(); ++u) one(user_ids[u], all[u], nullptr, json::object());
     }
     if (s.json_out) {
       if (results.size() == 1) std::cout << results[0].dump(-1, ' ', false, kInvalidUtf8) << "\n";
@@ -764,9 +801,9 @@ struct ExplainCmd {
   ServeFlags s;
   std::string user, item, items;
   CLI::App* add(CLI::App& app) {
-    auto* c = app.add_subcommand("explain", "Which of a user's items made an item score high");
+    auto* c = app.add_subcommand("explain", "How an item's served score splits over a user's items");
     s.add(c);
-    s.k = 5;
+    s.k = -1;  // every item of the history (CLI11 range-checks only a given -k)
     c->add_option("--user", user, "known user id");
     c->add_option("--items", items, "or a new user's interactions: item[:value],...");
     c->add_option("--item", item, "the recommended item to explain")->required();
@@ -776,14 +813,22 @@ struct ExplainCmd {
     if (user.empty() == items.empty()) throw er::Error("give either --user ID or --items LIST");
     const auto m = er::load_model(s.model_path);
     er::Recommender rec(*m);
-    const auto e = user.empty() ? rec.explain_for(parse_interactions(items), item, s.k) : rec.explain(user, item, s.k);
+    const er::ScoreExplanation e = user.empty() ? rec.explain_for(parse_interactions(items), item, s.k)
+                                                : rec.explain(user, item, s.k);
+    const int ignored = e.unknown;
     if (s.json_out) {
-      json a = json::array();
-      for (const auto& x : e) a.push_back({{"item", x.item}, {"weight", x.weight}});
-      std::cout << json{{"user", user.empty() ? "(new user)" : user}, {"item", item}, {"because", a}}.dump(-1, ' ', false, kInvalidUtf8) << "\n";
+      json j{{"user", user.empty() ? "(new user)" : user}, {"item", item}};
+      add_explanation(j, e, "weights", true);
+      if (user.empty()) j["history"] = history_json(e.history, ignored, e.popularity);
+      std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
-      if (e.empty()) std::printf("%s models cannot attribute scores to the user's items\n", er::kind_name(m->kind()));
-      for (const auto& x : e) std::printf("  %-24s %+.4f\n", x.item.c_str(), x.weight);
+      if (user.empty()) print_history_notes(e.history, ignored, e.popularity);
+      std::printf("%s scores %.4f for %s%s\n", item.c_str(), e.score, user.empty() ? "the new user" : user.c_str(),
+                  e.exact ? "" : " (not an exact split: see the note)");
+      for (const auto& x : e.weights) std::printf("  %-24s %+.4f\n", x.item.c_str(), x.weight);
+      if (e.others != 0) std::printf("  %-24s %+.4f\n", "(the other items)", e.others);
+      std::printf("  %-24s %+.4f\n", "(rest)", e.rest);
+      std::printf("%s\n", e.note.c_str());
     }
     return 0;
   }
