@@ -150,7 +150,7 @@ RecommendOptions only(const std::string& item) {
   return o;
 }
 
-float served(const std::vector<Recommendation>& r, const std::string& item) {
+float served_score(const std::vector<Recommendation>& r, const std::string& item) {
   if (r.empty()) throw Error("explain: item '" + item + "' has no finite score for this user");
   return r.front().score;
 }
@@ -159,7 +159,7 @@ float served(const std::vector<Recommendation>& r, const std::string& item) {
 ScoreExplanation Recommender::explain(const std::string& user, const std::string& item, int k) {
   const index_t u = model_.users.at(user, "user");
   const index_t i = model_.items.at(item, "item");
-  const float score = served(recommend(user, only(item)), item);
+  const float score = served_score(recommend(user, only(item)), item);
   return to_explanation(model_, item, score, split_score(model_, model_.history(u), i, u, score, k));
 }
 
@@ -169,7 +169,7 @@ ScoreExplanation Recommender::explain_for(const std::vector<UserInteraction>& in
   HistoryReport hr;
   int unknown = 0;
   const auto h = to_history(interactions, &unknown, &hr);
-  const float score = served(recommend_for(interactions, only(item)), item);
+  const float score = served_score(recommend_for(interactions, only(item)), item);
   ScoreExplanation e = to_explanation(model_, item, score, split_score(model_, h, i, -1, score, k));
   e.history = hr;
   e.unknown = unknown;
