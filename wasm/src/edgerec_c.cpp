@@ -26,6 +26,7 @@ struct edgerec_model {
   std::unique_ptr<edgerec::NormIndex> int8;
   std::vector<float> user;  // a folded-in user vector
   edgerec::NormIndex::Stats stats;  // of the last recommend call
+  edgerec::NormIndex::Mode search = edgerec::NormIndex::Mode::chosen;  // f32 top-k (set_search)
   std::uint32_t file_version = 0;   // the loaded file's format version
 };
 
@@ -57,8 +58,18 @@ int32_t guarded(edgerec_model* h, F&& body) {
   return h->status;
 }
 
-void check_k(int32_t k) {
+// A non-negative number with 4 decimals, for JSON (std::to_string(double) would pull printf's
+// float formatting into the wasm).
+std::string fixed4(double x) {
+  const auto v = static_cast<unsigned long long>(std::llround(std::max(0.0, x) * 1e4));
+  std::string frac = std::to_string(v % 10000);
+  return std::to_string(v / 10000) + "." + std::string(4 - frac.size(), '0') + frac;
+}
+
+// k, clamped to the catalogue: the top-k heap reserves k entries.
+int32_t check_k(const edgerec::Model& m, int32_t k) {
   if (k < 0) throw edgerec::Error("k must be >= 0");
+  return static_cast<int32_t>(std::min<uint32_t>(static_cast<uint32_t>(k), m.n_items()));
 }
 
 void check_item(const edgerec::Model& m, uint32_t item) {
@@ -134,15 +145,17 @@ void finish_top_k(edgerec_model* h, int32_t k, const std::vector<edgerec::ItemVa
 }
 
 // Top-k for a query vector with the pending filters and `seen` skipped: through the model's
-// own (exact) top_k for f32, through the int8 index for the int8 flavour.
+// own (exact) top_k for f32, its index in a forced search mode, or the int8 index.
 template <class F32>
 void query_top_k(edgerec_model* h, const float* u, float offset, int32_t k,
                  const std::vector<edgerec::ItemValue>* seen, F32&& f32) {
   const auto* skip = build_skip(h, seen, -1);
   const std::uint8_t* mask = skip ? skip->data() : nullptr;
   h->stats = {};
-  if (h->int8 && u)
-    push_results(h, h->int8->top_k(h->model->embeddings()->V, u, offset, k, mask, h->scores.data(), &h->stats));
+  const edgerec::NormIndex* index = h->int8 ? h->int8.get()
+      : h->search != edgerec::NormIndex::Mode::chosen ? h->model->serving_index() : nullptr;
+  if (index && u)
+    push_results(h, index->top_k(h->model->embeddings()->V, u, offset, k, mask, h->scores.data(), &h->stats, h->search));
   else
     push_results(h, f32(mask));
 }
@@ -203,7 +216,14 @@ const char* edgerec_model_info_json(edgerec_model* h) {
               ",\"formatVersion\":" + std::to_string(h->file_version) +
               ",\"fileItemMatrix\":" + (e ? (e->items_int8 ? "\"int8\"" : "\"f32\"") : "null") +
               ",\"version\":\"" EDGEREC_VERSION "\",\"kernels\":\"" + edgerec::kernels::flavour() +
-              "\",\"precision\":\"" + (h->int8 ? "int8" : "f32") + "\"}";
+              "\",\"precision\":\"" + (h->int8 ? "int8" : "f32") + "\"";
+    if (const auto* index = m.serving_index()) {
+      const auto& c = index->choice();
+      h->text += std::string(",\"search\":\"") + (c.visit ? "visit" : "scan") +
+                 "\",\"searchSample\":{\"source\":\"" + c.source + "\",\"queries\":" + std::to_string(c.queries) +
+                 ",\"scored\":" + fixed4(c.scored) + ",\"cost\":" + fixed4(c.cost) + "}";
+    }
+    h->text += "}";
   });
   return h && h->status == EDGEREC_OK ? h->text.c_str() : "";
 }
@@ -267,6 +287,13 @@ int32_t edgerec_model_quantize(edgerec_model* h, int32_t int8) {
 
 int32_t edgerec_model_precision_int8(const edgerec_model* h) { return h && h->int8 ? 1 : 0; }
 
+int32_t edgerec_model_set_search(edgerec_model* h, int32_t mode) {
+  return guarded(h, [&](const edgerec::Model&) {
+    if (mode < 0 || mode > 2) throw edgerec::Error("search mode must be 0 (chosen), 1 (visit) or 2 (scan), got " + std::to_string(mode));
+    h->search = static_cast<edgerec::NormIndex::Mode>(mode);
+  });
+}
+
 uint32_t edgerec_last_scored(const edgerec_model* h) {
   return h ? static_cast<uint32_t>(h->stats.scored) : 0;
 }
@@ -282,7 +309,7 @@ int32_t edgerec_filter_set(edgerec_model* h, const uint32_t* include, uint32_t n
 
 int32_t edgerec_recommend(edgerec_model* h, uint32_t user, int32_t k, int32_t exclude_seen) {
   const int32_t rc = guarded(h, [&](const edgerec::Model& m) {
-    check_k(k);
+    k = check_k(m, k);
     if (user >= m.n_users())
       throw edgerec::Error("user index " + std::to_string(user) + " is out of range (" +
                            std::to_string(m.n_users()) + " users)");
@@ -298,11 +325,11 @@ int32_t edgerec_recommend(edgerec_model* h, uint32_t user, int32_t k, int32_t ex
 int32_t edgerec_recommend_for(edgerec_model* h, const uint32_t* items, const float* values,
                               uint32_t n, int32_t k, int32_t exclude_seen) {
   const int32_t rc = guarded(h, [&](const edgerec::Model& m) {
-    check_k(k);
+    k = check_k(m, k);
     const auto history = to_history(m, items, values, n);
     const float* u = nullptr;
     float offset = 0.0f;
-    if (h->int8) {
+    if ((h->int8 || h->search != edgerec::NormIndex::Mode::chosen) && m.embeddings()) {
       h->user.resize(static_cast<std::size_t>(m.embeddings()->V.cols()));
       if (m.fold_in_vector(history, h->user.data(), &offset)) u = h->user.data();
     }
@@ -315,7 +342,7 @@ int32_t edgerec_recommend_for(edgerec_model* h, const uint32_t* items, const flo
 
 int32_t edgerec_similar(edgerec_model* h, uint32_t item, int32_t k) {
   const int32_t rc = guarded(h, [&](const edgerec::Model& m) {
-    check_k(k);
+    k = check_k(m, k);
     check_item(m, item);
     m.similar(item, h->scores.data());
     finish_top_k(h, k, nullptr, item);
@@ -327,7 +354,7 @@ int32_t edgerec_similar(edgerec_model* h, uint32_t item, int32_t k) {
 int32_t edgerec_explain(edgerec_model* h, int32_t user, const uint32_t* items, const float* values,
                         uint32_t n, uint32_t item, int32_t k) {
   return guarded(h, [&](const edgerec::Model& m) {
-    check_k(k);
+    k = check_k(m, k);
     check_item(m, item);
     if (user >= static_cast<int32_t>(m.n_users())) throw edgerec::Error("user index out of range");
     const auto history = user >= 0 ? m.history(static_cast<index_t>(user)) : to_history(m, items, values, n);
