@@ -265,10 +265,9 @@ namespace {
 
 NormIndex::Sample sample_of(std::size_t dim, std::size_t m, unsigned seed) {
   NormIndex::Sample s;
-  s.queries.resize(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(dim));
   for (std::size_t j = 0; j < m; ++j) {
     const auto q = random_query(dim, seed + static_cast<unsigned>(j));
-    for (std::size_t d = 0; d < dim; ++d) s.queries(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(d)) = q[d];
+    s.queries.insert(s.queries.end(), q.begin(), q.end());
   }
   s.offsets.assign(m, 0.5f);
   s.source = "test queries";
@@ -327,15 +326,19 @@ TEST_CASE("NormIndex chooses the visit only where the sample says it pays; every
   // No sample: the visit (the index's own behaviour); an empty sample: no evidence, scan.
   const Matrix V = random_items(500, 8, 2.5, 3);
   CHECK(NormIndex(V).choice().visit);
-  NormIndex::Sample empty;
-  empty.queries.resize(0, 8);
+  const NormIndex::Sample empty;
   CHECK_FALSE(NormIndex(V, NormIndex::Precision::f32, &empty).choice().visit);
   // Skip lists are honoured and must fit; shapes must match.
   auto skipped = sample_of(8, 4, 9);
-  skipped.skip = {{0, 1, 2}, {}, {499}, {7}};
+  skipped.skip = {0, 1, 2, 499, 7};
+  skipped.skip_end = {3, 3, 4, 5};
   CHECK(NormIndex(V, NormIndex::Precision::f32, &skipped).choice().queries == 4);
-  skipped.skip.pop_back();
-  CHECK_THROWS_WITH(NormIndex(V, NormIndex::Precision::f32, &skipped), Catch::Contains("index sample"));
+  auto bad = skipped;
+  bad.skip_end.pop_back();
+  CHECK_THROWS_WITH(NormIndex(V, NormIndex::Precision::f32, &bad), Catch::Contains("index sample"));
+  bad = skipped;
+  bad.skip_end.back() = 6;
+  CHECK_THROWS_WITH(NormIndex(V, NormIndex::Precision::f32, &bad), Catch::Contains("index sample"));
   const auto wide = sample_of(9, 4, 9);
   CHECK_THROWS_WITH(NormIndex(V, NormIndex::Precision::f32, &wide), Catch::Contains("index sample"));
   // The int8 flavour reads its codes in visit order, never worse than a scan: no choice.

@@ -58,12 +58,17 @@ int32_t guarded(edgerec_model* h, F&& body) {
   return h->status;
 }
 
-// A non-negative number with 4 decimals, for JSON (std::to_string(double) would pull printf's
-// float formatting into the wasm).
-std::string fixed4(double x) {
-  const auto v = static_cast<unsigned long long>(std::llround(std::max(0.0, x) * 1e4));
-  std::string frac = std::to_string(v % 10000);
-  return std::to_string(v / 10000) + "." + std::string(4 - frac.size(), '0') + frac;
+// Appends a non-negative number with 4 decimals, for JSON (std::to_string(double) would pull
+// printf's float formatting into the wasm).
+void append_fixed4(std::string& out, double x) {
+  auto v = static_cast<unsigned long long>(x * 1e4 + 0.5);
+  char b[32];
+  char* p = b + sizeof b;
+  for (int d = 0; d < 4 || v; ++d, v /= 10) {
+    if (d == 4) *--p = '.';
+    *--p = static_cast<char>('0' + v % 10);
+  }
+  out.append(p, b + sizeof b);
 }
 
 // k, clamped to the catalogue: the top-k heap reserves k entries.
@@ -221,7 +226,11 @@ const char* edgerec_model_info_json(edgerec_model* h) {
       const auto& c = index->choice();
       h->text += std::string(",\"search\":\"") + (c.visit ? "visit" : "scan") +
                  "\",\"searchSample\":{\"source\":\"" + c.source + "\",\"queries\":" + std::to_string(c.queries) +
-                 ",\"scored\":" + fixed4(c.scored) + ",\"cost\":" + fixed4(c.cost) + "}";
+                 ",\"scored\":";
+      append_fixed4(h->text, c.scored);
+      h->text += ",\"cost\":";
+      append_fixed4(h->text, c.cost);
+      h->text += "}";
     }
     h->text += "}";
   });
@@ -288,10 +297,12 @@ int32_t edgerec_model_quantize(edgerec_model* h, int32_t int8) {
 int32_t edgerec_model_precision_int8(const edgerec_model* h) { return h && h->int8 ? 1 : 0; }
 
 int32_t edgerec_model_set_search(edgerec_model* h, int32_t mode) {
-  return guarded(h, [&](const edgerec::Model&) {
-    if (mode < 0 || mode > 2) throw edgerec::Error("search mode must be 0 (chosen), 1 (visit) or 2 (scan), got " + std::to_string(mode));
-    h->search = static_cast<edgerec::NormIndex::Mode>(mode);
-  });
+  if (!h) return EDGEREC_ERROR;
+  // No core call can throw here, so no guarded() (each instance of it costs wasm bytes).
+  h->status = h->model && mode >= 0 && mode <= 2 ? EDGEREC_OK : EDGEREC_ERROR;
+  h->error = h->status == EDGEREC_OK ? "" : h->model ? "search mode must be 0 (chosen), 1 (visit) or 2 (scan)" : "no model loaded";
+  if (h->status == EDGEREC_OK) h->search = static_cast<edgerec::NormIndex::Mode>(mode);
+  return h->status;
 }
 
 uint32_t edgerec_last_scored(const edgerec_model* h) {

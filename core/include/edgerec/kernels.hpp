@@ -34,8 +34,9 @@ void score_rows_int8(const std::int16_t* uq, float u_scale, const std::int8_t* Q
 // Symmetric per-row quantisation of V (n x dim, row-major) into Q (n x stride, stride >= dim,
 // columns past dim zeroed so kernels may run over the padded width) and row_scale (n floats).
 // A row whose largest |value| m is below 127 FLT_MIN (~1.5e-36: zero, subnormal or tiny, where
-// the scale m / 127 would be subnormal) gets scale 0 and codes 0. Values must be finite (a
-// non-finite value gets a defined but meaningless code, never undefined behaviour).
+// the scale m / 127 would be subnormal) gets scale 0 and codes 0; near FLT_MAX the scale is
+// kept such that scale * 127 is finite. Values must be finite (a NaN or infinity would reach a
+// float-to-integer cast: every caller passes a matrix the reader or the writer checked).
 void quantize_rows_int8(const float* V, std::size_t n, std::size_t dim, std::size_t stride,
                         std::int8_t* Q, float* row_scale);
 

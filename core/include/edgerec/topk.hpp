@@ -61,12 +61,14 @@ class NormIndex {
     bool scanned = false;    // a plain scan from the start (the choice, or Mode::scan)
   };
 
-  // Queries standing for the ones the index will serve, for the choice (one per row of
-  // `queries`, V.cols() wide, with its offset and, optionally, the items it skips).
+  // Queries standing for the ones the index will serve, for the choice: offsets.size() queries,
+  // each V.cols() floats of `queries` (one after another) with its offset and, optionally, the
+  // items it skips (query q skips skip[skip_end[q - 1], skip_end[q]); skip_end empty: none).
   struct Sample {
-    Matrix queries;
+    std::vector<float> queries;
     std::vector<float> offsets;
-    std::vector<std::vector<index_t>> skip;  // empty, or one list per query
+    std::vector<index_t> skip;
+    std::vector<std::size_t> skip_end;
     int k = 10;
     const char* source = "";  // what the queries are, for reports (a static string)
   };

@@ -9,16 +9,6 @@
 #include "edgerec/kernels.hpp"
 
 namespace edgerec::kernels {
-namespace {
-
-// x rounded and clamped to [-limit, limit], NaN to 0: a float-to-integer cast of NaN or of an
-// out-of-range value is undefined behaviour, so nothing else may reach the casts below.
-inline float code_of(float x, float limit) {
-  x = std::nearbyint(x);
-  return x >= -limit ? (x <= limit ? x : limit) : (x < -limit ? -limit : 0.0f);
-}
-
-}  // namespace
 
 void quantize_rows_int8(const float* V, std::size_t n, std::size_t dim, std::size_t stride,
                         std::int8_t* Q, float* row_scale) {
@@ -37,7 +27,10 @@ void quantize_rows_int8(const float* V, std::size_t n, std::size_t dim, std::siz
     // every dequantised entry finite (and costs 2^-23 relative, far below half a step).
     if (!(scale * 127.0f <= std::numeric_limits<float>::max())) scale = std::nextafter(scale, 0.0f);
     const float inv = tiny ? 0.0f : 127.0f / m;
-    for (std::size_t d = 0; d < dim; ++d) q[d] = static_cast<std::int8_t>(code_of(v[d] * inv, 127.0f));
+    // Finite values times a finite inv land in [-127, 127] up to rounding: the clamp keeps the
+    // casts defined.
+    for (std::size_t d = 0; d < dim; ++d)
+      q[d] = static_cast<std::int8_t>(std::clamp(std::nearbyint(v[d] * inv), -127.0f, 127.0f));
     std::fill(q + dim, q + stride, std::int8_t{0});
     row_scale[i] = scale;
   }
@@ -71,7 +64,8 @@ float quantize_query_int16(const float* u, std::size_t dim, std::size_t stride, 
   // most) is quantised to zero (codes 0, scale 0), so every approximate score is the offset.
   const bool tiny = !(m >= limit * std::numeric_limits<float>::min());
   const float inv = tiny ? 0.0f : limit / m;
-  for (std::size_t d = 0; d < dim; ++d) uq[d] = static_cast<std::int16_t>(code_of(u[d] * inv, limit));
+  for (std::size_t d = 0; d < dim; ++d)
+    uq[d] = static_cast<std::int16_t>(std::clamp(std::nearbyint(u[d] * inv), -limit, limit));
   std::fill(uq + dim, uq + stride, std::int16_t{0});
   return tiny ? 0.0f : m / limit;
 }

@@ -41,23 +41,22 @@ const NormIndex& EmbeddingModel::item_index() const {
 
 NormIndex::Sample EmbeddingModel::serving_sample() const {
   // Sizes: enough queries for a stable mean (the choice has a wide margin), few enough that a
-  // catalogue where the visit gives up pays at most a few dozen partial visits, once.
-  constexpr std::size_t kUsers = 64, kNewUsers = 32, kHistory = 20;
+  // catalogue where the visit gives up pays at most a few dozen partial visits, once; fewer
+  // new users, as each also costs a fold-in (the first query of a stripped model waits for it).
+  constexpr std::size_t kUsers = 64, kNewUsers = 16, kHistory = 20;
   NormIndex::Sample s;
-  const Eigen::Index dim = emb_.V.cols();
+  const auto dim = static_cast<std::size_t>(emb_.V.cols());
   const std::size_t users = static_cast<std::size_t>(emb_.U.rows());
   if (users > 0) {
     // Evenly spread known users (user order is the data's first-seen order).
     const std::size_t m = std::min(kUsers, users);
     s.source = "known users";
-    s.queries.resize(static_cast<Eigen::Index>(m), dim);
-    s.offsets.resize(m);
-    s.skip.resize(m);
     for (std::size_t j = 0; j < m; ++j) {
       const auto u = static_cast<index_t>(j * users / m);
-      s.queries.row(static_cast<Eigen::Index>(j)) = emb_.U.row(u);
-      s.offsets[j] = emb_.user_offset[u];
-      for (const auto& x : history(u)) s.skip[j].push_back(x.item);
+      s.queries.insert(s.queries.end(), emb_.U.data() + u * dim, emb_.U.data() + (u + 1) * dim);
+      s.offsets.push_back(emb_.user_offset[u]);
+      if (u < seen.rows()) s.skip.insert(s.skip.end(), seen.row_indices(u), seen.row_indices(u) + seen.row_size(u));
+      s.skip_end.push_back(s.skip.size());
     }
     return s;
   }
@@ -78,15 +77,17 @@ NormIndex::Sample EmbeddingModel::serving_sample() const {
   const std::size_t length = std::min(kHistory, popular);
   if (length == 0) return s;
   const bool rated = rating_max > rating_min;
-  std::vector<float> rows;
   Rng rng(0x5eed1de7);
-  RowVector u = RowVector::Zero(dim);
+  RowVector u(static_cast<Eigen::Index>(dim));
+  std::vector<ItemValue> h;
   for (std::size_t j = 0; j < kNewUsers; ++j) {
-    std::vector<ItemValue> h;
+    h.clear();
     for (std::size_t tries = 0; h.size() < length && tries < 50 * length; ++tries) {
       const double r = rng.uniform() * total;
       const auto i = static_cast<index_t>(std::upper_bound(cumulative.begin(), cumulative.end(), r) - cumulative.begin());
-      if (i >= n_items() || std::any_of(h.begin(), h.end(), [&](const ItemValue& x) { return x.item == i; })) continue;
+      bool fresh = i < n_items();
+      for (const auto& x : h) fresh = fresh && x.item != i;
+      if (!fresh) continue;
       const float value = rated ? rating_max - static_cast<float>(h.size() % 3) * (rating_max - rating_min) / 4 : 1.0f;
       h.push_back({i, value});
     }
@@ -97,11 +98,12 @@ NormIndex::Sample EmbeddingModel::serving_sample() const {
     } catch (const Error&) {
       continue;  // a history this model cannot fold in is no query it serves
     }
-    if (u.size() != dim || !u.allFinite() || !std::isfinite(offset)) continue;
-    rows.insert(rows.end(), u.data(), u.data() + dim);
+    bool finite = std::isfinite(offset) && static_cast<std::size_t>(u.size()) == dim;
+    for (Eigen::Index d = 0; finite && d < u.size(); ++d) finite = std::isfinite(u[d]);
+    if (!finite) continue;
+    s.queries.insert(s.queries.end(), u.data(), u.data() + dim);
     s.offsets.push_back(offset);
   }
-  s.queries = Eigen::Map<const Matrix>(rows.data(), static_cast<Eigen::Index>(s.offsets.size()), dim);
   return s;
 }
 

@@ -174,33 +174,33 @@ NormIndex::NormIndex(const Matrix& V, Precision precision, const Sample* sample)
 
 void NormIndex::choose(const Matrix& V, const Sample& sample) {
   const std::size_t n = order_.size();
-  const std::size_t m = static_cast<std::size_t>(sample.queries.rows());
-  if (static_cast<std::size_t>(sample.queries.cols()) != dim_ || sample.offsets.size() != m ||
-      (!sample.skip.empty() && sample.skip.size() != m))
-    throw Error("index sample: " + std::to_string(m) + " x " + std::to_string(sample.queries.cols()) +
-                " queries do not match the item matrix or their offsets / skip lists");
+  const std::size_t m = sample.offsets.size();
+  const auto& ends = sample.skip_end;
+  if (sample.queries.size() != m * dim_ || (!ends.empty() && (ends.size() != m || ends.back() > sample.skip.size())))
+    throw Error("index sample: the queries, offsets and skip lists do not match the item matrix");
   choice_ = Choice{};
   choice_.source = sample.source;
   // No queries, no evidence that the visit pays: scan, which is never slower than a scan.
   choice_.visit = false;
   if (n == 0 || m == 0) return;
   const std::size_t k = std::min<std::size_t>(static_cast<std::size_t>(std::max(sample.k, 1)), n);
-  std::vector<std::uint8_t> mask(sample.skip.empty() ? 0 : n, 0);
+  std::vector<std::uint8_t> mask(ends.empty() ? 0 : n, 0);
   const double budget = NormIndex::kMaxVisitCost * static_cast<double>(m);
   double cost = 0, share = 0;
   for (std::size_t q = 0; q < m; ++q) {
-    if (!mask.empty())
-      for (index_t i : sample.skip[q]) mask.at(i) = 1;
+    const std::size_t from = q == 0 || ends.empty() ? 0 : ends[q - 1], to = ends.empty() ? 0 : ends[q];
+    for (std::size_t j = from; j < to; ++j)
+      if (sample.skip[j] < n) mask[sample.skip[j]] = 1;
     Heap heap(k);
     std::size_t scored = 0;
-    const bool done = visit(order_, sorted_norm_, dim_, V, sample.queries.row(static_cast<Eigen::Index>(q)).data(),
-                            sample.offsets[q], mask.empty() ? nullptr : mask.data(), give_up_point(n), heap, scored);
+    const bool done = visit(order_, sorted_norm_, dim_, V, sample.queries.data() + q * dim_, sample.offsets[q],
+                            mask.empty() ? nullptr : mask.data(), give_up_point(n), heap, scored);
     const double visited = static_cast<double>(scored) / static_cast<double>(n);
     cost += NormIndex::kVisitedItemCost * visited + (done ? 0.0 : 1.0);
     share += done ? visited : 1.0;
     ++choice_.queries;
-    if (!mask.empty())
-      for (index_t i : sample.skip[q]) mask[i] = 0;
+    for (std::size_t j = from; j < to; ++j)
+      if (sample.skip[j] < n) mask[sample.skip[j]] = 0;
     // The mean over the whole sample can only be higher than the budget now: scan.
     if (cost > budget) break;
   }

@@ -530,6 +530,13 @@ struct InfoCmd {
       j["dims"] = e->V.cols();
       j["item_matrix"] = e->items_int8 ? "int8" : "f32";
     }
+    // How top-K serves this model (NormIndex in edgerec/topk.hpp): the norm-bounded visit or a
+    // plain scan, and the sample the choice was made from.
+    if (const auto* index = m->serving_index()) {
+      const auto& c = index->choice();
+      j["search"] = c.visit ? "visit" : "scan";
+      j["search_sample"] = {{"source", c.source}, {"queries", c.queries}, {"scored", c.scored}, {"cost", c.cost}};
+    }
     if (json_out) std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     else std::cout << j.dump(2, ' ', false, kInvalidUtf8) << "\n";
     return 0;
