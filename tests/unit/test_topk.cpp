@@ -328,19 +328,21 @@ TEST_CASE("NormIndex chooses the visit only where the sample says it pays; every
   CHECK(NormIndex(V).choice().visit);
   const NormIndex::Sample empty;
   CHECK_FALSE(NormIndex(V, NormIndex::Precision::f32, &empty).choice().visit);
-  // Skip lists are honoured and must fit; shapes must match.
+  // Skip lists are honoured; a sample that does not fit is read as far as it goes (queries
+  // with both a vector and an offset, skip lists within `skip`, items within the catalogue).
   auto skipped = sample_of(8, 4, 9);
   skipped.skip = {0, 1, 2, 499, 7};
   skipped.skip_end = {3, 3, 4, 5};
   CHECK(NormIndex(V, NormIndex::Precision::f32, &skipped).choice().queries == 4);
-  auto bad = skipped;
-  bad.skip_end.pop_back();
-  CHECK_THROWS_WITH(NormIndex(V, NormIndex::Precision::f32, &bad), Catch::Contains("index sample"));
-  bad = skipped;
-  bad.skip_end.back() = 6;
-  CHECK_THROWS_WITH(NormIndex(V, NormIndex::Precision::f32, &bad), Catch::Contains("index sample"));
-  const auto wide = sample_of(9, 4, 9);
-  CHECK_THROWS_WITH(NormIndex(V, NormIndex::Precision::f32, &wide), Catch::Contains("index sample"));
+  auto odd = skipped;
+  odd.skip_end = {3, 9};
+  odd.skip.push_back(100000);
+  odd.offsets.resize(3);
+  const auto c3 = NormIndex(V, NormIndex::Precision::f32, &odd).choice();
+  CHECK(c3.queries <= 3);
+  CHECK(c3.queries > 0);
+  odd.queries.resize(8 * 2 + 5);
+  CHECK(NormIndex(V, NormIndex::Precision::f32, &odd).choice().queries <= 2);
   // The int8 flavour reads its codes in visit order, never worse than a scan: no choice.
   CHECK(NormIndex(V, NormIndex::Precision::int8, &skipped).choice().queries == 0);
 }
@@ -376,8 +378,9 @@ TEST_CASE("quantisers: zero, subnormal and tiny rows get scale 0 and codes 0; hu
       CHECK(scale[i] == 0.0f);
       for (std::size_t d = 0; d < dim; ++d) CHECK(Q[i * stride + d] == 0);
     } else {
-      // m / 127, or one step below where scale * 127 would overflow.
-      CHECK((scale[i] == m / 127.0f || scale[i] == std::nextafter(m / 127.0f, 0.0f)));
+      // m / 127, or a step or two below where scale * 127 would overflow.
+      CHECK(scale[i] <= m / 127.0f);
+      CHECK(scale[i] >= m / 127.0f * (1 - 0x1p-21f));
       CHECK(scale[i] * 127.0f <= fmax);
       for (std::size_t d = 0; d < dim; ++d) {
         const double back = double(scale[i]) * Q[i * stride + d];

@@ -64,7 +64,7 @@ void append_fixed4(std::string& out, double x) {
   auto v = static_cast<unsigned long long>(x * 1e4 + 0.5);
   char b[32];
   char* p = b + sizeof b;
-  for (int d = 0; d < 4 || v; ++d, v /= 10) {
+  for (int d = 0; d < 5 || v; ++d, v /= 10) {
     if (d == 4) *--p = '.';
     *--p = static_cast<char>('0' + v % 10);
   }
@@ -224,13 +224,19 @@ const char* edgerec_model_info_json(edgerec_model* h) {
               "\",\"precision\":\"" + (h->int8 ? "int8" : "f32") + "\"";
     if (const auto* index = m.serving_index()) {
       const auto& c = index->choice();
-      h->text += std::string(",\"search\":\"") + (c.visit ? "visit" : "scan") +
-                 "\",\"searchSample\":{\"source\":\"" + c.source + "\",\"queries\":" + std::to_string(c.queries) +
-                 ",\"scored\":";
-      append_fixed4(h->text, c.scored);
-      h->text += ",\"cost\":";
-      append_fixed4(h->text, c.cost);
-      h->text += "}";
+      // Appends, not operator+ chains: every temporary string costs wasm bytes.
+      auto& t = h->text;
+      t += ",\"search\":\"";
+      t += c.visit ? "visit" : "scan";
+      t += "\",\"searchSample\":{\"source\":\"";
+      t += c.source;
+      t += "\",\"queries\":";
+      t += std::to_string(c.queries);
+      t += ",\"scored\":";
+      append_fixed4(t, c.scored);
+      t += ",\"cost\":";
+      append_fixed4(t, c.cost);
+      t += "}";
     }
     h->text += "}";
   });

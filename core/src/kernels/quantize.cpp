@@ -23,9 +23,9 @@ void quantize_rows_int8(const float* V, std::size_t n, std::size_t dim, std::siz
     // off by less than 1.5e-36.
     const bool tiny = !(m >= 127.0f * std::numeric_limits<float>::min());
     float scale = tiny ? 0.0f : m / 127.0f;
-    // Near FLT_MAX, m / 127 can round up so that scale * 127 overflows: one step down keeps
-    // every dequantised entry finite (and costs 2^-23 relative, far below half a step).
-    if (!(scale * 127.0f <= std::numeric_limits<float>::max())) scale = std::nextafter(scale, 0.0f);
+    // Near FLT_MAX, m / 127 can round up so that scale * 127 overflows: a step or two down
+    // keeps every dequantised entry finite (and costs 2^-22 relative, far below half a step).
+    if (!(scale * 127.0f <= std::numeric_limits<float>::max())) scale -= scale * 0x1p-23f;
     const float inv = tiny ? 0.0f : 127.0f / m;
     // Finite values times a finite inv land in [-127, 127] up to rounding: the clamp keeps the
     // casts defined.

@@ -93,11 +93,7 @@ NormIndex::Sample EmbeddingModel::serving_sample() const {
     }
     float offset = 0.0f;
     u.setZero();
-    try {
-      fold_in(h, u, offset);
-    } catch (const Error&) {
-      continue;  // a history this model cannot fold in is no query it serves
-    }
+    fold_in(h, u, offset);  // valid items and values: only a broken model throws, as serving would
     bool finite = std::isfinite(offset) && static_cast<std::size_t>(u.size()) == dim;
     for (Eigen::Index d = 0; finite && d < u.size(); ++d) finite = std::isfinite(u[d]);
     if (!finite) continue;

@@ -174,10 +174,9 @@ NormIndex::NormIndex(const Matrix& V, Precision precision, const Sample* sample)
 
 void NormIndex::choose(const Matrix& V, const Sample& sample) {
   const std::size_t n = order_.size();
-  const std::size_t m = sample.offsets.size();
+  // Queries with a vector and an offset; skip lists past the sample's are taken as empty.
+  const std::size_t m = std::min(sample.offsets.size(), dim_ ? sample.queries.size() / dim_ : 0);
   const auto& ends = sample.skip_end;
-  if (sample.queries.size() != m * dim_ || (!ends.empty() && (ends.size() != m || ends.back() > sample.skip.size())))
-    throw Error("index sample: the queries, offsets and skip lists do not match the item matrix");
   choice_ = Choice{};
   choice_.source = sample.source;
   // No queries, no evidence that the visit pays: scan, which is never slower than a scan.
@@ -188,7 +187,8 @@ void NormIndex::choose(const Matrix& V, const Sample& sample) {
   const double budget = NormIndex::kMaxVisitCost * static_cast<double>(m);
   double cost = 0, share = 0;
   for (std::size_t q = 0; q < m; ++q) {
-    const std::size_t from = q == 0 || ends.empty() ? 0 : ends[q - 1], to = ends.empty() ? 0 : ends[q];
+    const std::size_t to = q < ends.size() ? std::min(ends[q], sample.skip.size()) : 0;
+    const std::size_t from = q == 0 || q > ends.size() ? to : std::min(ends[q - 1], to);
     for (std::size_t j = from; j < to; ++j)
       if (sample.skip[j] < n) mask[sample.skip[j]] = 1;
     Heap heap(k);
@@ -218,8 +218,7 @@ std::vector<TopK> NormIndex::top_k(const Matrix& V, const float* u, float offset
                                    const std::uint8_t* skip, float* scratch, Stats* stats, Mode mode) const {
   const std::size_t n = order_.size();
   if (static_cast<std::size_t>(V.rows()) != n || static_cast<std::size_t>(V.cols()) != dim_)
-    throw Error("item index is out of date: built for " + std::to_string(n) + " x " + std::to_string(dim_) +
-                ", given " + std::to_string(V.rows()) + " x " + std::to_string(V.cols()));
+    throw Error("item index is out of date: the item matrix changed shape");
   Stats local;
   Stats& st = stats ? *stats : local;
   st = {};
