@@ -48,13 +48,15 @@ for (let u = 0; users.length < queries && u < info.users * 50; ++u) if (f32.hasU
 
 // V8 optimises a wasm function from later calls only: warm up, then time single queries
 // (Node's clock has sub-microsecond resolution). paths: { name: [model, fn] }, each timed on
-// every input, the paths taking turns; the median per path.
+// every input, the paths taking turns (in a rotating order); the median per path.
 async function time(paths, inputs) {
   const entries = Object.entries(paths);
   for (const [, [model, fn]] of entries) for (let i = 0; i < 50; ++i) await fn(model, inputs[i % inputs.length]);
   const ms = Object.fromEntries(entries.map(([name]) => [name, []]));
-  for (const x of inputs) {
-    for (const [name, [model, fn]] of entries) {
+  for (const [i, x] of inputs.entries()) {
+    // Each input starts with another path, so no path always runs first.
+    for (let j = 0; j < entries.length; ++j) {
+      const [name, [model, fn]] = entries[(i + j) % entries.length];
       const t0 = performance.now();
       await fn(model, x);
       ms[name].push(performance.now() - t0);
