@@ -117,29 +117,6 @@ void score_all(const float* u, const float* V, std::size_t n, std::size_t dim, f
                float* out) {
   const v128_t bias = wasm_f32x4_splat(bias_add);
   std::size_t i = 0;
-  // Eight rows per step: eight independent add chains keep both of a core's vector adders busy
-  // (four leave half the throughput to the add latency). Each row's sum runs in exactly the
-  // order score4() uses, so every score keeps its bits (score_rows() must agree).
-  const std::size_t d4 = dim & ~std::size_t{3};
-  if (d4 == dim) {
-    for (; i + 8 <= n; i += 8) {
-      const float* r = V + i * dim;
-      v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-      for (std::size_t d = 0; d < d4; d += 4) {
-        const v128_t x = wasm_v128_load(u + d);
-        a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(x, wasm_v128_load(r + d)));
-        a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(x, wasm_v128_load(r + dim + d)));
-        a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(x, wasm_v128_load(r + 2 * dim + d)));
-        a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(x, wasm_v128_load(r + 3 * dim + d)));
-        a4 = wasm_f32x4_add(a4, wasm_f32x4_mul(x, wasm_v128_load(r + 4 * dim + d)));
-        a5 = wasm_f32x4_add(a5, wasm_f32x4_mul(x, wasm_v128_load(r + 5 * dim + d)));
-        a6 = wasm_f32x4_add(a6, wasm_f32x4_mul(x, wasm_v128_load(r + 6 * dim + d)));
-        a7 = wasm_f32x4_add(a7, wasm_f32x4_mul(x, wasm_v128_load(r + 7 * dim + d)));
-      }
-      wasm_v128_store(out + i, wasm_f32x4_add(hsum4_f32(a0, a1, a2, a3), bias));
-      wasm_v128_store(out + i + 4, wasm_f32x4_add(hsum4_f32(a4, a5, a6, a7), bias));
-    }
-  }
   for (; i + 4 <= n; i += 4) {
     const float* r = V + i * dim;
     wasm_v128_store(out + i, wasm_f32x4_add(score4(u, r, r + dim, r + 2 * dim, r + 3 * dim, dim), bias));
