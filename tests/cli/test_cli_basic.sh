@@ -22,6 +22,10 @@ for m in popularity mean-baseline baseline svd svdpp ials bpr itemknn; do
   [ "$(json_get out.txt 'j["user"]')" = "$user" ] || fail "recommend $m: user echo"
   expect_ok "info $m" "$BIN" info --model $m.edgerec --json
   [ "$(json_get out.txt 'j["model"]')" = "$m" ] || fail "info $m"
+  # How top-K serves it: the visit or a plain scan, chosen from a sample of its users (itemknn
+  # always scans and has no index).
+  if [ $m = itemknn ]; then want=False; else want=True; fi
+  [ "$(json_get out.txt 'j.get("search") in ("visit", "scan") and j["search_sample"]["source"] == "known users" and j["search_sample"]["queries"] > 0')" = $want ] || fail "info $m: search"
   # Seen items are excluded by default: none of the user's training items comes back.
   seen=$(awk -F, -v u="$user" 'NR>1 && $1==u {print $2}' syn/ratings.csv | sort -u)
   "$BIN" recommend --model $m.edgerec --user "$user" -k 20 --json > r.json

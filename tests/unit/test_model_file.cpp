@@ -676,6 +676,14 @@ TEST_CASE("int8 item matrices: layout, round trip within half a step, untrusted 
   put_le(bad, 1 + 16 + 4, 0xBF800000u, 4);  // scale of row 1 = -1.0f
   CHECK(error_of([&] { read(bad); }).find("row 1 has a negative") != std::string::npos);
   bad = b;
+  // The float nearest FLT_MAX / 127: times the code 127 it overflows to inf.
+  const float too_large = std::numeric_limits<float>::max() / 127.0f;
+  REQUIRE(std::isinf(too_large * 127.0f));
+  std::uint32_t bits;
+  std::memcpy(&bits, &too_large, 4);
+  put_le(bad, 1 + 16, bits, 4);
+  CHECK(error_of([&] { read(bad); }).find("row 0 has a negative or too large scale") != std::string::npos);
+  bad = b;
   put_le(bad, 1 + 16, 0x7FC00000u, 4);  // NaN scale
   CHECK(error_of([&] { read(bad); }) != "");
   CHECK(error_of([&] { read(b.substr(0, b.size() - 1)); }).find("exceed") != std::string::npos);
@@ -715,6 +723,64 @@ TEST_CASE("SaveOptions::int8_items: a quarter of the matrix bytes, same ranking 
     // Re-saving the loaded (dequantised) model as int8 reproduces the same codes.
     CHECK(model_to_bytes(*loaded, o) == int8);
   }
+}
+
+TEST_CASE("int8 saves of subnormal, tiny and huge item rows: no NaN, exact zero rows, round trip",
+          "[model_file]") {
+  // A trained model whose item rows are then set to extremes (the reader accepts any finite
+  // float): the largest entry subnormal (127 / max was inf, and 0 * inf NaN cast to int8), tiny
+  // (a subnormal scale), just above that, and the largest floats.
+  const float fmin = std::numeric_limits<float>::min();
+  const float fmax = std::numeric_limits<float>::max();
+  const auto model = train_small(ModelKind::ials);
+  const std::string f32 = model_to_bytes(*model);
+  const Matrix& V = model->embeddings()->V;
+  REQUIRE(V.cols() == 3);
+  const std::string row0(reinterpret_cast<const char*>(V.data()), static_cast<std::size_t>(V.size()) * 4);
+  const std::size_t at = f32.find(row0);
+  REQUIRE(at != std::string::npos);
+  const std::vector<std::vector<float>> rows = {
+      {std::numeric_limits<float>::denorm_min(), 0.0f, -std::numeric_limits<float>::denorm_min()},
+      {1e-40f, -3e-39f, 0.0f},
+      {1e-37f, 0.0f, -2e-38f},
+      {200 * fmin, -fmin, 0.0f},
+      {fmax, -fmax, 1.0f},
+      {0.0f, 0.0f, 0.0f},
+  };
+  std::string edited = f32;
+  Matrix want = V;
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    for (std::size_t d = 0; d < 3; ++d) {
+      want(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(d)) = rows[i][d];
+      std::memcpy(&edited[at + (i * 3 + d) * 4], &rows[i][d], 4);
+    }
+  reseal(edited);
+  const auto extreme = model_from_bytes(edited.data(), edited.size());
+  REQUIRE(extreme->embeddings()->V == want);
+
+  SaveOptions o;
+  o.int8_items = true;
+  const std::string int8 = model_to_bytes(*extreme, o);
+  const auto loaded = model_from_bytes(int8.data(), int8.size());
+  const Matrix& W = loaded->embeddings()->V;
+  for (Eigen::Index i = 0; i < W.rows(); ++i) {
+    INFO("row " << i);
+    const float m = max_abs(want, i);
+    for (Eigen::Index d = 0; d < 3; ++d) {
+      REQUIRE(std::isfinite(W(i, d)));
+      if (m < 127 * fmin) {
+        CHECK(W(i, d) == 0.0f);  // too small to quantise: stored as zero, off by < 127 FLT_MIN
+      } else {
+        CHECK(std::fabs(double(W(i, d)) - want(i, d)) <= 0.5 * double(m) / 127 * 1.0001);
+      }
+    }
+  }
+  // Re-saving what was loaded reproduces the file, and serving it returns finite scores.
+  CHECK(model_to_bytes(*loaded, o) == int8);
+  std::vector<float> scratch(loaded->n_items());
+  const auto top = loaded->top_k(0, 5, nullptr, scratch.data());
+  CHECK(top.size() == 5);
+  for (const auto& t : top) CHECK_FALSE(std::isnan(t.score));
 }
 
 TEST_CASE("golden files of every format version load and reproduce their results",

@@ -44,7 +44,10 @@ int32_t edgerec_model_status(const edgerec_model* model);
 /* The last error's message ("" when none). Valid until the next call on the handle. */
 const char* edgerec_model_error(const edgerec_model* model);
 
-/* Model description as a JSON object (kind, users, items, dims, version ...). */
+/* Model description as a JSON object (kind, users, items, dims, version ...; for models with
+ * an index, "search": the f32 top-k's choice, "visit" or "scan", and "searchSample": what it was
+ * chosen from: { source, queries, scored (mean share of the items the visit scored), cost
+ * (estimated mean cost of the visit in plain scans) }). */
 const char* edgerec_model_info_json(edgerec_model* model);
 uint32_t edgerec_model_item_count(const edgerec_model* model);
 uint32_t edgerec_model_user_count(const edgerec_model* model);
@@ -67,15 +70,22 @@ uint32_t edgerec_model_factor_dims(const edgerec_model* model);
 const float* edgerec_model_item_matrix(const edgerec_model* model);
 
 /* Scoring precision. f32 (the default) is exact: recommend and recommend_for return what
- * scoring every item would, but visit items by decreasing norm and stop once no unvisited item
- * can enter the top k (see NormIndex in edgerec/topk.hpp; the index is built on the first call).
+ * scoring every item would. How they get there is the model's choice (see NormIndex in
+ * edgerec/topk.hpp; made when the index is built, on the first call or on info): a visit of the
+ * items by decreasing norm that stops once no unvisited item can enter the top k, where a
+ * sample of the model's own queries says it costs at most half a plain scan, else a plain scan.
  * 1 switches to the int8 flavour: an int8 copy of the item matrix (per-row scale, 1/4 of the f32
- * bytes) ranks the candidates, the best max(4k, k + 32) of them are re-scored in f32, so scores
- * are f32 scores but an item the codes ranked low can be missed. 0 drops the int8 copy.
- * Models without embeddings (itemknn) refuse 1. */
+ * bytes) ranks the candidates by the same visit, the best k + k/8 + 2 of them are re-scored in
+ * f32, so scores are f32 scores but an item the codes ranked low can be missed. 0 drops the int8
+ * copy. Models without embeddings (itemknn) refuse 1. */
 int32_t edgerec_model_quantize(edgerec_model* model, int32_t int8);
 /* 1 while the int8 copy is in use, else 0. */
 int32_t edgerec_model_precision_int8(const edgerec_model* model);
+/* How the f32 top-k searches: 0 as the model chose (the default), 1 always the norm-bounded
+ * visit, 2 always a plain scan of every item. Results are the same in all three; 1 and 2 are
+ * for benchmarks (a plain scan is what ONNX Runtime does) and tests. Models without an index
+ * (itemknn) always scan. Returns EDGEREC_ERROR for another mode. */
+int32_t edgerec_model_set_search(edgerec_model* model, int32_t mode);
 /* How many items the last recommend / recommend_for call scored (item_count when it scanned
  * them all). For benchmarks and profiling. */
 uint32_t edgerec_last_scored(const edgerec_model* model);
@@ -85,7 +95,8 @@ uint32_t edgerec_last_scored(const edgerec_model* model);
 int32_t edgerec_filter_set(edgerec_model* model, const uint32_t* include, uint32_t n_include,
                            const uint32_t* exclude, uint32_t n_exclude);
 
-/* Top-k for a known user (by index). exclude_seen: 1 skips the user's training items. */
+/* Top-k for a known user (by index). exclude_seen: 1 skips the user's training items. k is
+ * clamped to item_count (a huge k costs no memory). */
 int32_t edgerec_recommend(edgerec_model* model, uint32_t user, int32_t k, int32_t exclude_seen);
 /* Top-k for a new user from (item index, value) pairs held by the caller (fold-in). The pairs
  * are taken as oldest first and cleaned as the core's Model::prepare_history() does: an item

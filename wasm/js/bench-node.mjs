@@ -2,6 +2,11 @@
 // wasm in its baseline tier, and the median of the next five), top-10 for one known user (f32
 // and int8, with the items scored), fold-in of a new user, and the int8 top-10 overlap with
 // f32. Prints one JSON object. A stripped model (no users) gets the load and fold-in figures.
+// Both f32 figures, always: edgerec_f32_ms is what serving does (search: the model's choice
+// between the norm-bounded visit and a plain scan, see info().search), edgerec_f32_fullscan_ms a
+// plain scan of every item (setSearch('scan'), what ONNX Runtime does), and edgerec_f32_visit_ms
+// the visit forced (setSearch('visit')), whatever the choice. The paths take turns query by
+// query, so a busy moment on the machine slows them alike.
 // Usage: node wasm/js/bench-node.mjs MODEL.edgerec [--queries N]
 // (The browser figures of the issue's bars come from `npm run bench --prefix web`.)
 import { readFileSync } from 'node:fs';
@@ -42,34 +47,57 @@ const users = [];
 for (let u = 0; users.length < queries && u < info.users * 50; ++u) if (f32.hasUser(String(u))) users.push(String(u));
 
 // V8 optimises a wasm function from later calls only: warm up, then time single queries
-// (Node's clock has sub-microsecond resolution).
-async function time(model, inputs, fn) {
-  for (let i = 0; i < 50; ++i) await fn(model, inputs[i % inputs.length]);
-  const ms = [];
-  for (const x of inputs) {
-    const t0 = performance.now();
-    await fn(model, x);
-    ms.push(performance.now() - t0);
+// (Node's clock has sub-microsecond resolution). paths: { name: [model, fn] }, each timed on
+// every input, the paths taking turns (in a rotating order); the median per path.
+async function time(paths, inputs) {
+  const entries = Object.entries(paths);
+  for (const [, [model, fn]] of entries) for (let i = 0; i < 50; ++i) await fn(model, inputs[i % inputs.length]);
+  const ms = Object.fromEntries(entries.map(([name]) => [name, []]));
+  for (const [i, x] of inputs.entries()) {
+    // Each input starts with another path, so no path always runs first.
+    for (let j = 0; j < entries.length; ++j) {
+      const [name, [model, fn]] = entries[(i + j) % entries.length];
+      const t0 = performance.now();
+      await fn(model, x);
+      ms[name].push(performance.now() - t0);
+    }
   }
-  return median(ms);
+  return Object.fromEntries(entries.map(([name]) => [name, round(median(ms[name]))]));
+}
+
+// The same file three times over: the model's own choice, forced scan, forced visit.
+const scan = await load(bytes);
+const visit = await load(bytes);
+if (info.search) {
+  scan.setSearch('scan');
+  visit.setSearch('visit');
+  out.search = info.search;
+  out.search_sample = info.searchSample;
 }
 
 if (users.length) {
   const top10 = (m, u) => m.recommend(u, { k: 10 });
   out.queries = users.length;
-  out.edgerec_f32_ms = round(await time(f32, users, top10));
-  out.edgerec_int8_ms = round(await time(int8, users, top10));
+  const t = await time({ f32: [f32, top10], fullscan: [scan, top10], visit: [visit, top10], int8: [int8, top10] }, users);
+  out.edgerec_f32_ms = t.f32;
+  out.edgerec_f32_fullscan_ms = t.fullscan;
+  out.edgerec_f32_visit_ms = t.visit;
+  out.edgerec_f32_over_fullscan = round(t.f32 / t.fullscan);
+  out.edgerec_int8_ms = t.int8;
   let overlap = 0;
-  const scored = { f32: [], int8: [] };
+  const scored = { f32: [], visit: [], int8: [] };
   for (const u of users) {
     const a = new Set((await f32.recommend(u, { k: 10 })).map((r) => r.item));
     scored.f32.push(f32.lastScored());
+    await visit.recommend(u, { k: 10 });
+    scored.visit.push(visit.lastScored());
     const b = await int8.recommend(u, { k: 10 });
     scored.int8.push(int8.lastScored());
     overlap += b.filter((r) => a.has(r.item)).length / Math.max(1, a.size);
   }
   out.int8_overlap = round(overlap / users.length);
   out.f32_items_scored_median = median(scored.f32);
+  out.visit_items_scored_median = median(scored.visit);
   out.int8_items_scored_median = median(scored.int8);
 }
 
@@ -77,11 +105,14 @@ if (info.dims > 0) {
   const items = f32.items();
   const histories = Array.from({ length: 64 }, (_, s) =>
     Array.from({ length: 50 }, (_, j) => ({ item: items[(s * 7919 + j * 104729) % items.length], value: 1 + (j % 5) })));
-  // Fold-in alone: the user vector (the ALS solve); then with the top-10.
-  out.foldin_ms = round(await time(f32, histories, (m, h) => m.userVector(h)));
-  out.foldin_top10_ms = round(await time(f32, histories, (m, h) => m.recommendFor(h, { k: 10 })));
+  // Fold-in alone: the user vector (the ALS solve); then with the top-10, as served and as a
+  // plain scan.
+  out.foldin_ms = (await time({ v: [f32, (m, h) => m.userVector(h)] }, histories)).v;
+  const top10 = (m, h) => m.recommendFor(h, { k: 10 });
+  const t = await time({ f32: [f32, top10], fullscan: [scan, top10] }, histories);
+  out.foldin_top10_ms = t.f32;
+  out.foldin_top10_fullscan_ms = t.fullscan;
 }
 
 console.log(JSON.stringify(out));
-f32.dispose();
-int8.dispose();
+for (const m of [f32, int8, scan, visit]) m.dispose();

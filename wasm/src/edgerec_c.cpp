@@ -27,6 +27,7 @@ struct edgerec_model {
   std::unique_ptr<edgerec::NormIndex> int8;
   std::vector<float> user;  // a folded-in user vector
   edgerec::NormIndex::Stats stats;  // of the last recommend call
+  edgerec::NormIndex::Mode search = edgerec::NormIndex::Mode::chosen;  // f32 top-k (set_search)
   std::uint32_t file_version = 0;   // the loaded file's format version
   std::string info;  // edgerec_result_info() of the last recommend_for / explain call
 };
@@ -60,8 +61,23 @@ int32_t guarded(edgerec_model* h, F&& body) {
   return h->status;
 }
 
-void check_k(int32_t k) {
+// Appends a non-negative number with 4 decimals, for JSON (std::to_string(double) would pull
+// printf's float formatting into the wasm).
+void append_fixed4(std::string& out, double x) {
+  auto v = static_cast<unsigned long long>(x * 1e4 + 0.5);
+  char b[32];
+  char* p = b + sizeof b;
+  for (int d = 0; d < 5 || v; ++d, v /= 10) {
+    if (d == 4) *--p = '.';
+    *--p = static_cast<char>('0' + v % 10);
+  }
+  out.append(p, b + sizeof b);
+}
+
+// k, clamped to the catalogue: the top-k heap reserves k entries.
+int32_t check_k(const edgerec::Model& m, int32_t k) {
   if (k < 0) throw edgerec::Error("k must be >= 0");
+  return static_cast<int32_t>(std::min<uint32_t>(static_cast<uint32_t>(k), m.n_items()));
 }
 
 void check_item(const edgerec::Model& m, uint32_t item) {
@@ -153,7 +169,7 @@ void finish_top_k(edgerec_model* h, int32_t k, const std::vector<edgerec::ItemVa
 }
 
 // Top-k for a query vector with the pending filters and `seen` skipped: through the model's
-// own (exact) top_k for f32, through the int8 index for the int8 flavour.
+// own (exact) top_k for f32, its index in a forced search mode, or the int8 index.
 template <class F32>
 void query_top_k(edgerec_model* h, const float* u, float offset, int32_t k,
                  const std::vector<edgerec::ItemValue>* seen, F32&& f32) {
@@ -161,8 +177,10 @@ void query_top_k(edgerec_model* h, const float* u, float offset, int32_t k,
   const std::uint8_t* mask = skip ? skip->data() : nullptr;
   h->stats = {};
   const std::size_t first = h->result_scores.size();
-  if (h->int8 && u)
-    push_results(h, h->int8->top_k(h->model->embeddings()->V, u, offset, k, mask, h->scores.data(), &h->stats));
+  const edgerec::NormIndex* index = h->int8 ? h->int8.get()
+      : h->search != edgerec::NormIndex::Mode::chosen ? h->model->serving_index() : nullptr;
+  if (index && u)
+    push_results(h, index->top_k(h->model->embeddings()->V, u, offset, k, mask, h->scores.data(), &h->stats, h->search));
   else
     push_results(h, f32(mask));
   // Rating models serve predicted ratings clipped to the training range, as the CLI's
@@ -203,7 +221,7 @@ void serve_new(edgerec_model* h, const edgerec::Model& m,
                const std::vector<edgerec::ItemValue>& history, int32_t k, int32_t exclude_seen) {
   const float* u = nullptr;
   float offset = 0.0f;
-  if (h->int8) {
+  if ((h->int8 || h->search != edgerec::NormIndex::Mode::chosen) && m.embeddings()) {
     h->user.resize(static_cast<std::size_t>(m.embeddings()->V.cols()));
     if (m.fold_in_vector(history, h->user.data(), &offset)) u = h->user.data();
   }
@@ -264,7 +282,24 @@ const char* edgerec_model_info_json(edgerec_model* h) {
               ",\"formatVersion\":" + std::to_string(h->file_version) +
               ",\"fileItemMatrix\":" + (e ? (e->items_int8 ? "\"int8\"" : "\"f32\"") : "null") +
               ",\"version\":\"" EDGEREC_VERSION "\",\"kernels\":\"" + edgerec::kernels::flavour() +
-              "\",\"precision\":\"" + (h->int8 ? "int8" : "f32") + "\"}";
+              "\",\"precision\":\"" + (h->int8 ? "int8" : "f32") + "\"";
+    if (const auto* index = m.serving_index()) {
+      const auto& c = index->choice();
+      // Appends, not operator+ chains: every temporary string costs wasm bytes.
+      auto& t = h->text;
+      t += ",\"search\":\"";
+      t += c.visit ? "visit" : "scan";
+      t += "\",\"searchSample\":{\"source\":\"";
+      t += c.source;
+      t += "\",\"queries\":";
+      t += std::to_string(c.queries);
+      t += ",\"scored\":";
+      append_fixed4(t, c.scored);
+      t += ",\"cost\":";
+      append_fixed4(t, c.cost);
+      t += "}";
+    }
+    h->text += "}";
   });
   return h && h->status == EDGEREC_OK ? h->text.c_str() : "";
 }
@@ -328,6 +363,15 @@ int32_t edgerec_model_quantize(edgerec_model* h, int32_t int8) {
 
 int32_t edgerec_model_precision_int8(const edgerec_model* h) { return h && h->int8 ? 1 : 0; }
 
+int32_t edgerec_model_set_search(edgerec_model* h, int32_t mode) {
+  if (!h) return EDGEREC_ERROR;
+  // No core call can throw here, so no guarded() (each instance of it costs wasm bytes).
+  h->status = h->model && mode >= 0 && mode <= 2 ? EDGEREC_OK : EDGEREC_ERROR;
+  h->error = h->status == EDGEREC_OK ? "" : h->model ? "search mode must be 0 (chosen), 1 (visit) or 2 (scan)" : "no model loaded";
+  if (h->status == EDGEREC_OK) h->search = static_cast<edgerec::NormIndex::Mode>(mode);
+  return h->status;
+}
+
 uint32_t edgerec_last_scored(const edgerec_model* h) {
   return h ? static_cast<uint32_t>(h->stats.scored) : 0;
 }
@@ -343,7 +387,7 @@ int32_t edgerec_filter_set(edgerec_model* h, const uint32_t* include, uint32_t n
 
 int32_t edgerec_recommend(edgerec_model* h, uint32_t user, int32_t k, int32_t exclude_seen) {
   const int32_t rc = guarded(h, [&](const edgerec::Model& m) {
-    check_k(k);
+    k = check_k(m, k);
     serve_known(h, m, user, k, exclude_seen);
   });
   drop_filters(h);
@@ -353,7 +397,7 @@ int32_t edgerec_recommend(edgerec_model* h, uint32_t user, int32_t k, int32_t ex
 int32_t edgerec_recommend_for(edgerec_model* h, const uint32_t* items, const float* values,
                               uint32_t n, int32_t k, int32_t exclude_seen) {
   const int32_t rc = guarded(h, [&](const edgerec::Model& m) {
-    check_k(k);
+    k = check_k(m, k);
     edgerec::HistoryReport report;
     serve_new(h, m, to_history(m, items, values, n, &report), k, exclude_seen);
     h->info = "{" + history_info(report) + "}";
@@ -364,7 +408,7 @@ int32_t edgerec_recommend_for(edgerec_model* h, const uint32_t* items, const flo
 
 int32_t edgerec_similar(edgerec_model* h, uint32_t item, int32_t k) {
   const int32_t rc = guarded(h, [&](const edgerec::Model& m) {
-    check_k(k);
+    k = check_k(m, k);
     check_item(m, item);
     m.similar(item, h->scores.data());
     finish_top_k(h, k, nullptr, item);

@@ -96,6 +96,15 @@ export async function run(config) {
   if (!users.length) throw new Error('no known user ids to query');
   out.query_users = users.length;
 
+  // The same file again, forced to score every item: the plain scan, like for like with ONNX
+  // Runtime Web (which scores every item too); edgerec_f32_ms is what serving does (info().search).
+  const scan = await edgerec.load(bytes);
+  if (info.search) {
+    scan.setSearch('scan');
+    out.search = info.search;
+    out.search_sample = info.searchSample;
+  }
+
   status('Loading the int8 flavour and ONNX Runtime Web…');
   t0 = now();
   const i8 = await edgerec.load(bytes, { quantize: 'int8' });
@@ -134,6 +143,7 @@ export async function run(config) {
   status('Timing…');
   const paths = {
     f32: [(u) => f32.recommend(u, { k }), users],
+    f32_fullscan: [(u) => scan.recommend(u, { k }), users],
     int8: [(u) => i8.recommend(u, { k }), users],
     foldin_recommend: [(h) => f32.recommendFor(h, { k }), histories],
   };
@@ -143,6 +153,8 @@ export async function run(config) {
 
   out.edgerec_f32_ms = t.f32.median;
   out.edgerec_f32_p90_ms = t.f32.p90;
+  out.edgerec_f32_fullscan_ms = t.f32_fullscan.median;
+  out.edgerec_f32_fullscan_p90_ms = t.f32_fullscan.p90;
   out.edgerec_int8_ms = t.int8.median;
   out.edgerec_int8_p90_ms = t.int8.p90;
   out.ort_web_ms = om ? t.ort.median : null;
@@ -168,7 +180,8 @@ export async function run(config) {
     scored.int8.push(i8.lastScored());
     ov += overlap(a, b);
   }
-  // Both flavours visit items by decreasing norm and stop when the bound allows; a full scan
+  // f32 visits items by decreasing norm and stops when the bound allows, where the model chose
+  // the visit (search), else scans; int8 always visits its codes in that order. A full scan
   // (what ONNX Runtime does) scores all `items`.
   out.f32_items_scored_median = summary(scored.f32).median;
   out.int8_items_scored_median = summary(scored.int8).median;
@@ -181,6 +194,7 @@ export async function run(config) {
     om.dispose?.();
   }
   i8.dispose();
+  scan.dispose();
   f32.dispose();
   status('Done.');
   show(out);

@@ -428,6 +428,17 @@ export class Model {
     return this.#rt.call('edgerec_last_scored', this.#handle());
   }
 
+  /**
+   * How the f32 recommend() / recommendFor() search (same results either way): 'auto' (the
+   * default) as the model chose, 'visit' the norm-bounded visit, 'scan' scoring every item (what
+   * ONNX Runtime does). For benchmarks; info().search says what 'auto' chose.
+   */
+  setSearch(mode) {
+    const code = { auto: 0, visit: 1, scan: 2 }[mode];
+    if (code === undefined) throw new EdgerecError(`search must be 'auto', 'visit' or 'scan', got '${mode}'`);
+    this.#checked('edgerec_model_set_search', code);
+  }
+
   /** The scoring vector of a known user or of interactions: score(i) = vector . V[i] + offset. */
   userVector(user) {
     if (typeof user === 'string') {

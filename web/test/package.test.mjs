@@ -88,7 +88,7 @@ describe('Model', () => {
     for (const m of [a, b, c]) assert.ok(m instanceof Model);
     const info = a.info();
     assert.deepEqual(Object.keys(info).sort(), ['backend', 'dims', 'factors', 'fileItemMatrix', 'formatVersion', 'items',
-      'kernels', 'kind', 'precision', 'predictsRatings', 'ratingRange', 'trainRows', 'users', 'version'].sort());
+      'kernels', 'kind', 'precision', 'predictsRatings', 'ratingRange', 'search', 'searchSample', 'trainRows', 'users', 'version'].sort());
     assert.equal(info.users, 30);
     assert.equal(info.items, a.items().length);
     assert.equal(info.dims, 4);

@@ -126,6 +126,15 @@ export interface ModelInfo {
   kernels: string;
   /** "f32" or "int8" (see LoadOptions.quantize). */
   precision: 'f32' | 'int8';
+  /**
+   * How recommend() / recommendFor() find the top k in f32 (absent for itemknn, which scores
+   * every item): 'visit' by decreasing item norm, stopping once no item left can enter the top k,
+   * or 'scan' scoring every item. The model chooses when its index is built, from a sample of its
+   * own queries (searchSample), keeping the visit only where it costs at most half a scan.
+   */
+  search?: 'visit' | 'scan';
+  /** What the choice was made from: known users' vectors or, for a stripped model, fold-ins of popularity-drawn histories; the mean share of the items the visit scored on them; its estimated mean cost in plain scans. */
+  searchSample?: { source: string; queries: number; scored: number; cost: number };
   /** Which engine scores: "wasm" (edgerec), or ONNX Runtime for an OnnxModel (edgerec/onnx). */
   backend: 'wasm' | 'onnxruntime-web' | 'onnxruntime-node';
 }
@@ -133,8 +142,9 @@ export interface ModelInfo {
 export interface LoadOptions {
   /**
    * 'none' (default, f32): recommend() and recommendFor() are exact — the same items and scores
-   * as scoring every item — but visit items by decreasing norm and stop once no unvisited item
-   * can enter the top k (an index of 8 bytes per item, built on the first call).
+   * as scoring every item — and either visit items by decreasing norm, stopping once no
+   * unvisited item can enter the top k, or scan every item, whichever a sample of the model's own
+   * queries says is faster (an index of 8 bytes per item, built on the first call; info().search).
    * 'int8': they rank candidates with an int8 copy of the item matrix (per-row scale, a quarter
    * of the bytes, stored in visit order), keep the best k + k/8 + 2 and re-score those in f32:
    * scores are f32 scores, faster, but an item the codes rank low can be missed (top-10
@@ -222,6 +232,8 @@ export class Model implements Recommender {
   history(userId: string): Interaction[];
   /** How many items the last recommend() / recommendFor() scored (items() length when it scanned them all). For benchmarks. */
   lastScored(): number;
+  /** How the f32 top-k searches (same results): 'auto' (default) as the model chose (info().search), 'visit' or 'scan' (every item, as ONNX Runtime does). For benchmarks. */
+  setSearch(mode: 'auto' | 'visit' | 'scan'): void;
   /** Releases the wasm memory. Further calls reject (or throw, for the synchronous ones); calling it again does nothing. */
   dispose(): void;
 }

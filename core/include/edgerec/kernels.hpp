@@ -36,7 +36,10 @@ void score_rows_int8(const std::int16_t* uq, float u_scale, const std::int8_t* Q
 
 // Symmetric per-row quantisation of V (n x dim, row-major) into Q (n x stride, stride >= dim,
 // columns past dim zeroed so kernels may run over the padded width) and row_scale (n floats).
-// An all-zero row gets scale 0. Values must be finite.
+// A row whose largest |value| m is below 127 FLT_MIN (~1.5e-36: zero, subnormal or tiny, where
+// the scale m / 127 would be subnormal) gets scale 0 and codes 0; near FLT_MAX the scale is
+// kept such that scale * 127 is finite. Values must be finite (a NaN or infinity would reach a
+// float-to-integer cast: every caller passes a matrix the reader or the writer checked).
 void quantize_rows_int8(const float* V, std::size_t n, std::size_t dim, std::size_t stride,
                         std::int8_t* Q, float* row_scale);
 
@@ -47,6 +50,8 @@ std::size_t dequantize_rows_int8(const std::int8_t* Q, const float* row_scale, s
 
 // Quantises a query of `dim` floats into `stride` int16 codes (zero padded) and returns its
 // scale. The largest code is bounded so that a `stride`-term dot with int8 rows fits in int32.
+// A query whose largest |value| is below (largest code) FLT_MIN gets codes 0 and scale 0; values
+// must be finite, as for rows.
 float quantize_query_int16(const float* u, std::size_t dim, std::size_t stride, std::int16_t* uq);
 
 // The first index i in [begin, n) with scores[i] > threshold, or n when there is none (a NaN

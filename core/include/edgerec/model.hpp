@@ -168,6 +168,11 @@ class Model {
   virtual std::vector<TopK> top_k_new(const std::vector<ItemValue>& history, int k,
                                       const std::uint8_t* skip, float* scratch,
                                       NormIndex::Stats* stats = nullptr) const;
+  // The index behind top_k() / top_k_new(), built on first use (thread-safe), with its choice
+  // between the norm-bounded visit and a plain scan (NormIndex::choice(), made from a sample
+  // of this model's own queries); nullptr for models that always scan. Valid until the
+  // parameters change (fit, load, drop_users).
+  virtual const NormIndex* serving_index() const { return nullptr; }
   // One predicted score (rating for explicit models).
   virtual float predict(index_t user, index_t item) const;
   // How `item`'s score splits over `history` (see Attribution; weights in history order).

@@ -452,10 +452,10 @@ Matrix Reader::int8_matrix(const char* field, std::int64_t rows, std::int64_t co
   const std::size_t n = r * c;
   std::vector<float> scales(r);
   impl_->finite_floats(field, scales.data(), scales.size());
-  // A scale is at most FLT_MAX / 127, so every dequantised element is finite.
-  constexpr float kMaxScale = std::numeric_limits<float>::max() / 127.0f;
+  // A scale with scale * 127 finite (about FLT_MAX / 127; the float nearest FLT_MAX / 127 is
+  // already too large), so every dequantised element is finite.
   for (std::size_t i = 0; i < scales.size(); ++i)
-    if (!(scales[i] >= 0.0f && scales[i] <= kMaxScale))
+    if (!(scales[i] >= 0.0f && scales[i] * 127.0f <= std::numeric_limits<float>::max()))
       fail(field, "row " + std::to_string(i) + " has a negative or too large scale (must be in [0, FLT_MAX / 127])");
   // The codes are read in place and dequantised by the (-O3, in wasm) kernel.
   const auto* codes = reinterpret_cast<const std::int8_t*>(impl_->source.pos());

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "edgerec/kernels.hpp"
+#include "edgerec/split.hpp"
 
 namespace edgerec {
 
@@ -41,8 +42,75 @@ void EmbeddingModel::params_changed() {
 
 const NormIndex& EmbeddingModel::item_index() const {
   const std::lock_guard<std::mutex> lock(index_mutex_);
-  if (!index_) index_ = std::make_shared<const NormIndex>(emb_.V);
+  if (!index_) {
+    const NormIndex::Sample sample = serving_sample();
+    index_ = std::make_shared<const NormIndex>(emb_.V, NormIndex::Precision::f32, &sample);
+  }
   return *index_;
+}
+
+NormIndex::Sample EmbeddingModel::serving_sample() const {
+  // Sizes: enough queries for a stable mean (the choice has a wide margin), few enough that a
+  // catalogue where the visit gives up pays at most a few dozen partial visits, once; fewer
+  // new users, as each also costs a fold-in (the first query of a stripped model waits for it).
+  constexpr std::size_t kUsers = 64, kNewUsers = 16, kHistory = 20;
+  NormIndex::Sample s;
+  const auto dim = static_cast<std::size_t>(emb_.V.cols());
+  const std::size_t users = static_cast<std::size_t>(emb_.U.rows());
+  if (users > 0) {
+    // Evenly spread known users (user order is the data's first-seen order).
+    const std::size_t m = std::min(kUsers, users);
+    s.source = "known users";
+    for (std::size_t j = 0; j < m; ++j) {
+      const auto u = static_cast<index_t>(j * users / m);
+      s.queries.insert(s.queries.end(), emb_.U.data() + u * dim, emb_.U.data() + (u + 1) * dim);
+      s.offsets.push_back(emb_.user_offset[u]);
+      if (u < seen.rows()) s.skip.insert(s.skip.end(), seen.row_indices(u), seen.row_indices(u) + seen.row_size(u));
+      s.skip_end.push_back(s.skip.size());
+    }
+    return s;
+  }
+  // No users: new users are all this model serves, and their vectors come from fold-in. Their
+  // histories are unknown, so they are drawn (seeded) by training popularity, as real users'
+  // lean to popular items; values cycle through the upper half of the rating range (1 for
+  // implicit data), as people mostly rate what they liked. A proxy, reported as such.
+  s.source = "fold-ins of popularity-drawn histories";
+  std::vector<double> cumulative(n_items());
+  double total = 0;
+  std::size_t popular = 0;
+  for (index_t i = 0; i < n_items(); ++i) {
+    const float p = i < item_popularity.size() ? item_popularity[i] : 0.0f;
+    if (p > 0) ++popular;
+    total += p > 0 ? static_cast<double>(p) : 0.0;
+    cumulative[i] = total;
+  }
+  const std::size_t length = std::min(kHistory, popular);
+  if (length == 0) return s;
+  const bool rated = rating_max > rating_min;
+  Rng rng(0x5eed1de7);
+  RowVector u(static_cast<Eigen::Index>(dim));
+  std::vector<ItemValue> h;
+  for (std::size_t j = 0; j < kNewUsers; ++j) {
+    h.clear();
+    for (std::size_t tries = 0; h.size() < length && tries < 50 * length; ++tries) {
+      const double r = rng.uniform() * total;
+      const auto i = static_cast<index_t>(std::upper_bound(cumulative.begin(), cumulative.end(), r) - cumulative.begin());
+      bool fresh = i < n_items();
+      for (const auto& x : h) fresh = fresh && x.item != i;
+      if (!fresh) continue;
+      const float value = rated ? rating_max - static_cast<float>(h.size() % 3) * (rating_max - rating_min) / 4 : 1.0f;
+      h.push_back({i, value});
+    }
+    float offset = 0.0f;
+    u.setZero();
+    fold_in(h, u, offset);  // valid items and values: only a broken model throws, as serving would
+    bool finite = std::isfinite(offset) && static_cast<std::size_t>(u.size()) == dim;
+    for (Eigen::Index d = 0; finite && d < u.size(); ++d) finite = std::isfinite(u[d]);
+    if (!finite) continue;
+    s.queries.insert(s.queries.end(), u.data(), u.data() + dim);
+    s.offsets.push_back(offset);
+  }
+  return s;
 }
 
 std::vector<TopK> EmbeddingModel::top_k(index_t user, int k, const std::uint8_t* skip,
@@ -112,6 +180,7 @@ Attribution EmbeddingModel::explain(const std::vector<ItemValue>& history, index
 
 void EmbeddingModel::drop_users() {
   Model::drop_users();
+  params_changed();  // the index's choice was made from the users' vectors
   emb_.U.resize(0, emb_.U.cols());
   emb_.user_offset.resize(0);
 }

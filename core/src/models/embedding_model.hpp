@@ -28,6 +28,7 @@ class EmbeddingModel : public Model {
                               NormIndex::Stats* stats = nullptr) const override;
   bool fold_in_vector(const std::vector<ItemValue>& history, float* u,
                       float* offset) const override;
+  const NormIndex* serving_index() const override { return &item_index(); }
   float predict(index_t user, index_t item) const override;
   // Cosine similarity of the latent factors (bias columns left out).
   void similar(index_t item, float* out) const override;
@@ -55,6 +56,10 @@ class EmbeddingModel : public Model {
   // The NormIndex over emb_.V, built on the first top-K (so training and evaluation, which never
   // ask for one, do not pay for it) under a lock, then shared read-only.
   const NormIndex& item_index() const;
+  // The queries the index's visit-or-scan choice is made from: known users' vectors with their
+  // seen items skipped (what recommend serves) or, without users (a stripped model), fold-ins
+  // of histories drawn by training popularity.
+  NormIndex::Sample serving_sample() const;
   mutable std::mutex index_mutex_;
   mutable std::shared_ptr<const NormIndex> index_;
 };

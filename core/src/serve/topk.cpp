@@ -57,9 +57,15 @@ float norm_up(const float* x, std::size_t n) {
 // score is at most fl(fl(u.v) + offset) with fl(u.v) <= |u| |v| (1 + gamma) (gamma bounds the
 // rounding of a `dim`-term float dot product, ~dim * 2^-24, taken twice over for safety), and the
 // final addition rounds by at most 2^-24 relative, covered by the 2^-22 slack. Strict, so an
-// unvisited item cannot tie the k-th (a tie with a lower index would displace it). NaN: false.
+// unvisited item cannot tie the k-th (a tie with a lower index would displace it).
+// Overflow: a float score can round to +inf, which equals an infinite k-th score, so nothing is
+// pruned while the k-th is not finite; and a bound above FLT_MAX proves nothing (the float
+// score may overflow). NaN anywhere: false.
 inline bool cannot_reach(double u_norm, double gamma, float norm, float offset, float kth) {
+  constexpr double kMax = std::numeric_limits<float>::max();
+  if (!(std::fabs(kth) <= std::numeric_limits<float>::max())) return false;
   const double bound = u_norm * static_cast<double>(norm) * (1.0 + gamma) + static_cast<double>(offset);
+  if (!(bound <= kMax)) return false;
   return bound + std::fabs(bound) * 0x1p-22 + 1e-30 < static_cast<double>(kth);
 }
 
@@ -70,11 +76,38 @@ constexpr std::size_t kBlock = 16;
 constexpr std::size_t kMaxStackDim = 512;
 constexpr std::size_t kMaxShortlistStack = 256;
 
+// The visit gives up after a quarter of the catalogue: past it, the gathered visit costs more
+// than the plain scan it then falls back to.
+inline std::size_t give_up_point(std::size_t n) { return n / 4; }
+
+// The visit itself: items in order_ by blocks, stopping when the bound proves the heap final
+// (true) or after about `limit` items (false, the heap not proven).
+bool visit(const std::vector<index_t>& order, const std::vector<float>& sorted_norm, std::size_t dim,
+           const Matrix& V, const float* u, float offset, const std::uint8_t* skip, std::size_t limit,
+           Heap& heap, std::size_t& scored) {
+  const std::size_t n = order.size();
+  const double u_norm = norm_up(u, dim);
+  const double gamma = 2.0 * static_cast<double>(dim + 2) * 0x1p-24;
+  index_t rows[kBlock];
+  float scores[kBlock];
+  for (std::size_t j = 0; j < n; j += kBlock) {
+    if (heap.full() && cannot_reach(u_norm, gamma, sorted_norm[j], offset, heap.worst())) return true;
+    if (j >= limit && j > 0) return false;
+    std::size_t m = 0;
+    for (std::size_t b = j; b < std::min(n, j + kBlock); ++b)
+      if (!skip || !skip[order[b]]) rows[m++] = order[b];
+    kernels::score_rows(u, V.data(), dim, rows, m, offset, scores);
+    scored += m;
+    for (std::size_t b = 0; b < m; ++b) heap.offer(rows[b], scores[b]);
+  }
+  return true;
+}
+
 }  // namespace
 
 std::vector<TopK> select_top_k(const float* scores, index_t n, int k, const std::uint8_t* skip) {
-  if (k <= 0) return {};
-  Heap heap(static_cast<std::size_t>(k));
+  if (k <= 0 || n == 0) return {};
+  Heap heap(std::min<std::size_t>(static_cast<std::size_t>(k), n));
   std::size_t i = 0;
   for (; i < n && !heap.full(); ++i)
     if (!skip || !skip[i]) heap.offer(static_cast<index_t>(i), scores[i]);
@@ -90,7 +123,7 @@ std::vector<TopK> select_top_k(const float* scores, index_t n, int k, const std:
   return std::move(heap).sorted();
 }
 
-NormIndex::NormIndex(const Matrix& V, Precision precision)
+NormIndex::NormIndex(const Matrix& V, Precision precision, const Sample* sample)
     : precision_(precision), dim_(static_cast<std::size_t>(V.cols())) {
   const std::size_t n = static_cast<std::size_t>(V.rows());
   if (n >= std::numeric_limits<index_t>::max()) throw Error("too many items for an index");
@@ -136,6 +169,44 @@ NormIndex::NormIndex(const Matrix& V, Precision precision)
       kernels::quantize_rows_int8(V.data() + std::size_t{order_[j]} * dim_, 1, dim_, stride_,
                                   codes_.get() + j * stride_, &scale_[j]);
   }
+  if (sample && precision == Precision::f32) choose(V, *sample);
+}
+
+void NormIndex::choose(const Matrix& V, const Sample& sample) {
+  const std::size_t n = order_.size();
+  // Queries with a vector and an offset; skip lists past the sample's are taken as empty.
+  const std::size_t m = std::min(sample.offsets.size(), dim_ ? sample.queries.size() / dim_ : 0);
+  const auto& ends = sample.skip_end;
+  choice_ = Choice{};
+  choice_.source = sample.source;
+  // No queries, no evidence that the visit pays: scan, which is never slower than a scan.
+  choice_.visit = false;
+  if (n == 0 || m == 0) return;
+  const std::size_t k = std::min<std::size_t>(static_cast<std::size_t>(std::max(sample.k, 1)), n);
+  std::vector<std::uint8_t> mask(ends.empty() ? 0 : n, 0);
+  const double budget = NormIndex::kMaxVisitCost * static_cast<double>(m);
+  double cost = 0, share = 0;
+  for (std::size_t q = 0; q < m; ++q) {
+    const std::size_t to = q < ends.size() ? std::min(ends[q], sample.skip.size()) : 0;
+    const std::size_t from = q == 0 || q > ends.size() ? to : std::min(ends[q - 1], to);
+    for (std::size_t j = from; j < to; ++j)
+      if (sample.skip[j] < n) mask[sample.skip[j]] = 1;
+    Heap heap(k);
+    std::size_t scored = 0;
+    const bool done = visit(order_, sorted_norm_, dim_, V, sample.queries.data() + q * dim_, sample.offsets[q],
+                            mask.empty() ? nullptr : mask.data(), give_up_point(n), heap, scored);
+    const double visited = static_cast<double>(scored) / static_cast<double>(n);
+    cost += NormIndex::kVisitedItemCost * visited + (done ? 0.0 : 1.0);
+    share += done ? visited : 1.0;
+    ++choice_.queries;
+    for (std::size_t j = from; j < to; ++j)
+      if (sample.skip[j] < n) mask[sample.skip[j]] = 0;
+    // The mean over the whole sample can only be higher than the budget now: scan.
+    if (cost > budget) break;
+  }
+  choice_.cost = cost / static_cast<double>(choice_.queries);
+  choice_.scored = share / static_cast<double>(choice_.queries);
+  choice_.visit = cost <= budget;
 }
 
 std::size_t NormIndex::bytes() const {
@@ -144,40 +215,31 @@ std::size_t NormIndex::bytes() const {
 }
 
 std::vector<TopK> NormIndex::top_k(const Matrix& V, const float* u, float offset, int k,
-                                   const std::uint8_t* skip, float* scratch, Stats* stats) const {
+                                   const std::uint8_t* skip, float* scratch, Stats* stats, Mode mode) const {
   const std::size_t n = order_.size();
   if (static_cast<std::size_t>(V.rows()) != n || static_cast<std::size_t>(V.cols()) != dim_)
-    throw Error("item index is out of date: built for " + std::to_string(n) + " x " + std::to_string(dim_) +
-                ", given " + std::to_string(V.rows()) + " x " + std::to_string(V.cols()));
+    throw Error("item index is out of date: the item matrix changed shape");
   Stats local;
   Stats& st = stats ? *stats : local;
   st = {};
-  if (k <= 0) return {};
+  if (k <= 0 || n == 0) return {};
+  k = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(k), n));
   if (precision_ == Precision::int8) return top_k_int8(V, u, offset, k, skip, &st);
 
-  const double u_norm = norm_up(u, dim_);
-  const double gamma = 2.0 * static_cast<double>(dim_ + 2) * 0x1p-24;
-  Heap heap(static_cast<std::size_t>(k));
-  index_t rows[kBlock];
-  float scores[kBlock];
-  // Past a quarter of the catalogue the gathered visit costs more than a straight scan would.
-  const std::size_t give_up = n / 4;
-  for (std::size_t j = 0; j < n; j += kBlock) {
-    if (heap.full() && cannot_reach(u_norm, gamma, sorted_norm_[j], offset, heap.worst())) return std::move(heap).sorted();
-    if (j >= give_up && j > 0) {
-      st.full_scan = true;
-      st.scored = n;
-      kernels::score_all(u, V.data(), n, dim_, offset, scratch);
-      return select_top_k(scratch, static_cast<index_t>(n), k, skip);
-    }
-    std::size_t m = 0;
-    for (std::size_t b = j; b < std::min(n, j + kBlock); ++b)
-      if (!skip || !skip[order_[b]]) rows[m++] = order_[b];
-    kernels::score_rows(u, V.data(), dim_, rows, m, offset, scores);
-    st.scored += m;
-    for (std::size_t b = 0; b < m; ++b) heap.offer(rows[b], scores[b]);
+  auto scan = [&] {
+    st.full_scan = true;
+    st.scored = n;
+    kernels::score_all(u, V.data(), n, dim_, offset, scratch);
+    return select_top_k(scratch, static_cast<index_t>(n), k, skip);
+  };
+  if (mode == Mode::scan || (mode == Mode::chosen && !choice_.visit)) {
+    st.scanned = true;
+    return scan();
   }
-  return std::move(heap).sorted();
+  Heap heap(static_cast<std::size_t>(k));
+  if (visit(order_, sorted_norm_, dim_, V, u, offset, skip, give_up_point(n), heap, st.scored))
+    return std::move(heap).sorted();
+  return scan();
 }
 
 std::vector<TopK> NormIndex::top_k_int8(const Matrix& V, const float* u, float offset, int k,

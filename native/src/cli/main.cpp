@@ -862,6 +862,13 @@ struct InfoCmd {
     }
     // The scoring kernels this process runs ("avx2-fma" or "generic", chosen for this CPU).
     j["kernels"] = er::kernels::flavour();
+    // How top-K serves this model (NormIndex in edgerec/topk.hpp): the norm-bounded visit or a
+    // plain scan, and the sample the choice was made from.
+    if (const auto* index = m->serving_index()) {
+      const auto& c = index->choice();
+      j["search"] = c.visit ? "visit" : "scan";
+      j["search_sample"] = {{"source", c.source}, {"queries", c.queries}, {"scored", c.scored}, {"cost", c.cost}};
+    }
     if (json_out) std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     else std::cout << j.dump(2, ' ', false, kInvalidUtf8) << "\n";
     return 0;
