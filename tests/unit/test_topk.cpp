@@ -492,7 +492,7 @@ TEST_CASE("serving_index: models choose from their own queries; stripped models 
 }
 
 TEST_CASE("serving_index on MovieLens 100K: iALS and SVD with defaults scan, as the visit would cost more",
-          "[data]") {
+          "[data][realdata]") {
   const std::string path = test::shared_data("ml-100k/u.data");
   EDGEREC_SKIP_IF_NO_DATA(path, "ml-100k/u.data");
   const auto data = load_interactions(path);
