@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import createEdgerecModule from '../dist/edgerec.mjs';
-import { EdgerecError, load } from '../src/index.js';
+import { EdgerecError, load } from '../src/node/index.js';
 import { createLoader } from '../src/model.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -19,7 +19,7 @@ test('a huge k is clamped to the catalogue and does not grow the wasm memory', a
   // A loader of its own, so the test sees its instance's memory.
   let mod = null;
   const loadHere = createLoader(async (args) => (mod = await createEdgerecModule(args)),
-    async () => ({ wasmBinary: fs.readFileSync(path.join(REPO, 'web/dist/edgerec.wasm')) }));
+    async () => ({ bytes: fs.readFileSync(path.join(REPO, 'web/dist/edgerec.wasm')) }));
   const f32 = await loadHere(bytesOf('ials'));
   const int8 = await loadHere(bytesOf('ials'), { quantize: 'int8' });
   const items = f32.items();
@@ -42,7 +42,7 @@ test('a huge k is clamped to the catalogue and does not grow the wasm memory', a
       assert.equal((await m.recommendFor(history, { k, excludeSeen: false })).length, items.length);
     }
     assert.equal((await f32.similar(items[0], { k })).length, items.length - 1);
-    assert.ok((await f32.explain(user, items[0], { k })).length <= items.length);
+    assert.ok((await f32.explain(user, items[0], { k })).weights.length <= items.length);
   }
   assert.equal(mod.HEAPU8.buffer.byteLength, before, 'the wasm memory did not grow');
   f32.dispose();
