@@ -3,8 +3,9 @@
 //
 // The payload is the byte layout of a cereal PortableBinary archive (a little-endian flag byte,
 // then little-endian fixed-width fields), written and read here directly rather than through
-// cereal: cereal's archives go through std::istream / std::ostream, which drag libc++'s whole
-// locale machinery (about 55 KB) into the WebAssembly build for no byte of difference.
+// cereal: cereal's archives go through std::istream / std::ostream, which drag libc++'s locale
+// and iostream code into the WebAssembly build (95 KB of wasm and 10 KB of JS glue, measured)
+// for no byte of difference in the file.
 // This layer does the trust: every count is read as a u64, checked against the caller's limit
 // and the bytes that remain, and only then is memory allocated and filled with one bulk read.
 #include <algorithm>
