@@ -8,7 +8,8 @@
 //   8       4     u32 model kind (ModelKind; 1 popularity ... 8 itemknn)
 //   12      4     u32 flags, 0 (reserved)
 //   16      8     u64 payload length N
-//   24      N     payload: one cereal PortableBinary archive, little-endian, fixed-width fields:
+//   24      N     payload: little-endian, fixed-width fields (the layout of a cereal PortableBinary
+//                 archive, which is how earlier builds wrote it; read and written directly now):
 //                   byte 0        — u8 1 (cereal's little-endian flag; any other value is refused)
 //                   common part   — str format_tag "edgerec-model"; strs user ids; strs item ids
 //                                   (index order); csr seen (rows = users, cols = items);
@@ -101,7 +102,7 @@ ModelFileHeader read_header(const char* data, std::size_t size, const std::strin
 
 std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0);
 
-// Typed writer for the payload (wraps a cereal PortableBinaryOutputArchive).
+// Typed writer for the payload (little-endian on every host).
 class Writer {
  public:
   Writer();
