@@ -44,11 +44,16 @@ int32_t edgerec_model_status(const edgerec_model* model);
 /* The last error's message ("" when none). Valid until the next call on the handle. */
 const char* edgerec_model_error(const edgerec_model* model);
 
-/* Model description as a JSON object (kind, users, items, dims, version ...; for models with
- * an index, "search": the f32 top-k's choice, "visit" or "scan", and "searchSample": what it was
- * chosen from: { source, queries, scored (mean share of the items the visit scored), cost
- * (estimated mean cost of the visit in plain scans) }). */
+/* Model description as a JSON object (kind, users, items, dims, version ...). Cheap: it builds
+ * nothing. */
 const char* edgerec_model_info_json(edgerec_model* model);
+/* How the f32 top-k searches, as a JSON object: for models with an index, "search": the
+ * choice, "visit" or "scan", and "searchSample": what it was chosen from: { source, queries,
+ * scored (mean share of the items the visit scored), cost (estimated mean cost of the visit in
+ * plain scans) }; {} for models without one. The first call builds the index and makes the
+ * choice (for a stripped model from fold-ins, the first of which computes the item Gramian),
+ * as the first query would. */
+const char* edgerec_model_search_json(edgerec_model* model);
 uint32_t edgerec_model_item_count(const edgerec_model* model);
 uint32_t edgerec_model_user_count(const edgerec_model* model);
 /* The external id of item `index` (NUL-terminated); "" when out of range. */

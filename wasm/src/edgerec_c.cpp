@@ -283,11 +283,19 @@ const char* edgerec_model_info_json(edgerec_model* h) {
               ",\"fileItemMatrix\":" + (e ? (e->items_int8 ? "\"int8\"" : "\"f32\"") : "null") +
               ",\"version\":\"" EDGEREC_VERSION "\",\"kernels\":\"" + edgerec::kernels::flavour() +
               "\",\"precision\":\"" + (h->int8 ? "int8" : "f32") + "\"";
+    h->text += "}";
+  });
+  return h && h->status == EDGEREC_OK ? h->text.c_str() : "";
+}
+
+const char* edgerec_model_search_json(edgerec_model* h) {
+  guarded(h, [&](const edgerec::Model& m) {
+    h->text = "{";
     if (const auto* index = m.serving_index()) {
       const auto& c = index->choice();
       // Appends, not operator+ chains: every temporary string costs wasm bytes.
       auto& t = h->text;
-      t += ",\"search\":\"";
+      t += "\"search\":\"";
       t += c.visit ? "visit" : "scan";
       t += "\",\"searchSample\":{\"source\":\"";
       t += c.source;

@@ -329,7 +329,23 @@ export class Model {
     const h = this.#handle();
     const json = this.#rt.string(this.#rt.call('edgerec_model_info_json', h));
     if (!json) throw new EdgerecError(this.#rt.string(this.#rt.call('edgerec_model_error', h)));
-    return { ...JSON.parse(json), backend: 'wasm' };
+    const out = { ...JSON.parse(json), backend: 'wasm' };
+    // search / searchSample are read when asked for, not by every info(): making the choice
+    // builds the top-k index from a sample of queries (fold-ins, for a stripped model), which a
+    // page's first recommendation should not wait for.
+    let search = null;
+    const read = () => {
+      if (!search) {
+        const text = this.#rt.string(this.#rt.call('edgerec_model_search_json', this.#handle()));
+        if (!text) throw new EdgerecError(this.#rt.string(this.#rt.call('edgerec_model_error', h)));
+        search = JSON.parse(text);
+      }
+      return search;
+    };
+    for (const key of ['search', 'searchSample']) {
+      Object.defineProperty(out, key, { enumerable: true, configurable: true, get: () => read()[key] });
+    }
+    return out;
   }
 
   /** Item ids of the catalogue, in model order (a new array each call). */

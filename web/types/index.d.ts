@@ -131,6 +131,8 @@ export interface ModelInfo {
    * every item): 'visit' by decreasing item norm, stopping once no item left can enter the top k,
    * or 'scan' scoring every item. The model chooses when its index is built, from a sample of its
    * own queries (searchSample), keeping the visit only where it costs at most half a scan.
+   * Read lazily: info() itself builds nothing; the first read of search or searchSample makes
+   * the choice if no query has yet.
    */
   search?: 'visit' | 'scan';
   /** What the choice was made from: known users' vectors or, for a stripped model, fold-ins of popularity-drawn histories; the mean share of the items the visit scored on them; its estimated mean cost in plain scans. */
