@@ -15,26 +15,8 @@ namespace {
 
 // Star ratings for the rating models, implicit data for the others (as each kind is meant).
 const Model& trained(ModelKind kind) {
-  static std::map<ModelKind, std::unique_ptr<Model>> cache;
-  auto& slot = cache[kind];
-  if (!slot) {
-    SyntheticOptions o;
-    o.users = 300;
-    o.items = 200;
-    o.interactions = 9000;
-    o.seed = 5;
-    o.ratings = kind == ModelKind::svd || kind == ModelKind::svdpp || kind == ModelKind::baseline ||
-                kind == ModelKind::mean_baseline;
-    const auto data = generate_synthetic(o).data;
-    slot = make_model(kind);
-    Hyper h;
-    h.factors = 16;
-    h.epochs = 8;
-    h.seed = 3;
-    auto backend = make_cpu_backend();
-    slot->fit(data, h, *backend);
-  }
-  return *slot;
+  return test::small_trained(kind, kind == ModelKind::svd || kind == ModelKind::svdpp ||
+                                       kind == ModelKind::baseline || kind == ModelKind::mean_baseline);
 }
 
 RecommendOptions top(int k) {

@@ -20,26 +20,7 @@ std::vector<index_t> ids_of(const std::vector<TopK>& top) {
 }
 
 // A small trained model shared by the cases below (same seed, so the same model every run).
-const Model& trained(ModelKind kind) {
-  static std::map<ModelKind, std::unique_ptr<Model>> cache;
-  auto& slot = cache[kind];
-  if (!slot) {
-    SyntheticOptions o;
-    o.users = 300;
-    o.items = 200;
-    o.interactions = 9000;
-    o.seed = 5;
-    const auto data = generate_synthetic(o).data;
-    slot = make_model(kind);
-    Hyper h;
-    h.factors = 16;
-    h.epochs = 8;
-    h.seed = 3;
-    auto backend = make_cpu_backend();
-    slot->fit(data, h, *backend);
-  }
-  return *slot;
-}
+const Model& trained(ModelKind kind) { return test::small_trained(kind, true); }
 
 }  // namespace
 

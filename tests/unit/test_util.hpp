@@ -4,9 +4,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <string>
 
 #include <catch2/catch.hpp>
+
+#include "edgerec/edgerec.hpp"
 
 namespace edgerec::test {
 
@@ -31,6 +35,31 @@ inline std::string shared_data(const std::string& relative) {
   std::filesystem::path p = std::filesystem::path(data_dir()) / relative;
   if (!std::filesystem::exists(p)) return "";
   return p.string();
+}
+
+// A small model of `kind` trained once per process on a seeded synthetic catalogue (300 users,
+// 200 items, 9000 interactions; 16 factors, 8 epochs, seed 3), shared by the serving tests.
+// `ratings`: star ratings instead of implicit interactions.
+inline const Model& small_trained(ModelKind kind, bool ratings) {
+  static std::map<std::pair<ModelKind, bool>, std::unique_ptr<Model>> cache;
+  auto& slot = cache[{kind, ratings}];
+  if (!slot) {
+    SyntheticOptions o;
+    o.users = 300;
+    o.items = 200;
+    o.interactions = 9000;
+    o.seed = 5;
+    o.ratings = ratings;
+    const auto data = generate_synthetic(o).data;
+    slot = make_model(kind);
+    Hyper h;
+    h.factors = 16;
+    h.epochs = 8;
+    h.seed = 3;
+    auto backend = make_cpu_backend();
+    slot->fit(data, h, *backend);
+  }
+  return *slot;
 }
 
 inline std::string temp_dir(const std::string& name) {
