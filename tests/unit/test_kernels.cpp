@@ -9,6 +9,7 @@
 
 #include "edgerec/kernels.hpp"
 #include "edgerec/split.hpp"
+#include "backend/train_flavours.hpp"
 #include "kernels/flavours.hpp"
 #include "test_util.hpp"
 
@@ -169,4 +170,93 @@ TEST_CASE("kernel flavours: the public kernels are the active flavour's", "[kern
   kernels::score_all(u.data(), V.data(), n, dim, 0.0f, a.data());
   active.score_all(u.data(), V.data(), n, dim, 0.0f, b.data());
   CHECK(std::memcmp(a.data(), b.data(), n * sizeof(float)) == 0);
+}
+
+// The training-kernel flavours (backend/train_flavours.hpp) claim the portable flavour's bits:
+// the iALS solver at every width it has a vector kernel for and one it has not (plain loops), and
+// a BPR epoch at one and two strata.
+TEST_CASE("every training-kernel flavour gives the portable flavour's bits", "[kernels][train]") {
+  const auto flavours = train_flavours();
+  REQUIRE(std::string(flavours.front()->name) == "generic");
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  const char* env = std::getenv("EDGEREC_KERNELS");
+  const bool forced = env && std::string(env) == "generic";
+  CHECK(flavours.size() == 1u + (__builtin_cpu_supports("avx2") ? 1u : 0u) + (__builtin_cpu_supports("avx512f") ? 1u : 0u));
+  CHECK(std::string(train_active_flavour().name) ==
+        (forced ? "generic" : __builtin_cpu_supports("avx512f") ? "avx512"
+                          : __builtin_cpu_supports("avx2")      ? "avx2"
+                                                                : "generic"));
+#endif
+  const index_t rows = 23, cols = 41;
+  Csr conf;
+  conf.cols = cols;
+  Rng rng(7);
+  for (index_t r = 0; r < rows; ++r) {
+    for (index_t c = 0; c < cols; ++c)
+      if (rng.below(3) == 0) {  // some rows stay empty, lengths vary (4-at-a-time tails)
+        conf.indices.push_back(c);
+        conf.values.push_back(0.5f + static_cast<float>(rng.below(40)));
+      }
+    conf.indptr.push_back(conf.indices.size());
+  }
+  const auto same = [](const auto& a, const auto& b) {
+    return a.size() == b.size() &&
+           std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<std::size_t>(a.size())) == 0;
+  };
+  auto backend = make_cpu_backend();
+  for (int f : {16, 64, 192, 20}) {
+    INFO("factors " << f);
+    const auto y = randn(static_cast<std::size_t>(cols) * f, 5 + f, 0.3f);
+    const Matrix Y = Eigen::Map<const Matrix>(y.data(), cols, f);
+    Matrix G = Y.transpose() * Y;
+    G.diagonal().array() += 0.1f;
+    const auto x0 = randn(static_cast<std::size_t>(rows) * f, 9 + f, 0.1f);
+    Matrix ref = Eigen::Map<const Matrix>(x0.data(), rows, f);
+    flavours.front()->als_solve_rows(*backend, conf, Y, G, ref, 3);
+    CHECK(ref.allFinite());
+    CHECK(!same(ref, Matrix(Eigen::Map<const Matrix>(x0.data(), rows, f))));
+    for (const TrainFlavour* flavour : flavours) {
+      INFO("flavour " << flavour->name);
+      Matrix X = Eigen::Map<const Matrix>(x0.data(), rows, f);
+      flavour->als_solve_rows(*backend, conf, Y, G, X, 3);
+      CHECK(same(X, ref));
+    }
+  }
+  for (int strata : {1, 2}) {
+    INFO("strata " << strata);
+    // The OpenMP backend is native-only; a serial backend that reports `strata` threads runs
+    // the same stratified epoch.
+    struct Strata final : Backend {
+      int t;
+      explicit Strata(int n) : t(n) {}
+      std::string name() const override { return "strata"; }
+      int threads() const override { return t; }
+    } strat(strata);
+    const int f = 24;
+    const auto p0 = randn(static_cast<std::size_t>(rows) * f, 11, 0.1f);
+    const auto q0 = randn(static_cast<std::size_t>(cols) * f, 12, 0.1f);
+    Matrix P_ref, Q_ref;
+    Vector b_ref;
+    double loss_ref = 0;
+    for (const TrainFlavour* flavour : flavours) {
+      INFO("flavour " << flavour->name);
+      Matrix P = Eigen::Map<const Matrix>(p0.data(), rows, f);
+      Matrix Q = Eigen::Map<const Matrix>(q0.data(), cols, f);
+      Vector b = Vector::Zero(cols);
+      BprStep step;
+      step.seed = 3;
+      double loss = 0;
+      for (int e = 0; e < 3; ++e) loss = flavour->bpr_epoch(strat, conf, P, Q, b, step);
+      if (flavour == flavours.front()) {
+        P_ref = P, Q_ref = Q, b_ref = b, loss_ref = loss;
+        CHECK(!same(P, Matrix(Eigen::Map<const Matrix>(p0.data(), rows, f))));
+        continue;
+      }
+      CHECK(same(P, P_ref));
+      CHECK(same(Q, Q_ref));
+      CHECK(same(b, b_ref));
+      CHECK(loss == loss_ref);
+    }
+  }
 }

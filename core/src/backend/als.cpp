@@ -7,13 +7,19 @@
 // per CG step for a fused dot + axpy. Other widths run the same arithmetic on plain loops.
 // Every row is solved independently of every other, so the result is the same for any chunking
 // and thread count.
+// Native x86 builds also compile this file for AVX2 and AVX-512 (train_flavours.hpp).
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "backend/train_flavours.hpp"
 #include "edgerec/backend.hpp"
 
-namespace edgerec {
+#ifndef EDGEREC_TRAIN_NAMESPACE
+#define EDGEREC_TRAIN_NAMESPACE edgerec::train_generic
+#endif
+
+namespace EDGEREC_TRAIN_NAMESPACE {
 namespace {
 
 // Below this squared residual norm the row is solved to float precision; another step would only
@@ -241,6 +247,27 @@ void half_step(Backend& backend, const Csr& conf, const Matrix& Y, const Matrix&
 
 }  // namespace
 
+void als_solve_rows(Backend& backend, const Csr& conf, const Matrix& Y, const Matrix& G,
+                    Matrix& X, int steps) {
+  switch (Y.cols()) {
+    case 16: return half_step<1>(backend, conf, Y, G, X, steps);
+    case 32: return half_step<2>(backend, conf, Y, G, X, steps);
+    case 48: return half_step<3>(backend, conf, Y, G, X, steps);
+    case 64: return half_step<4>(backend, conf, Y, G, X, steps);
+    case 96: return half_step<6>(backend, conf, Y, G, X, steps);
+    case 128: return half_step<8>(backend, conf, Y, G, X, steps);
+    case 192: return half_step<12>(backend, conf, Y, G, X, steps);
+    case 256: return half_step<16>(backend, conf, Y, G, X, steps);
+    default: return half_step<0>(backend, conf, Y, G, X, steps);
+  }
+}
+
+}  // namespace EDGEREC_TRAIN_NAMESPACE
+
+// The flavour files compile only the solver above; the entry point is defined once.
+#ifndef EDGEREC_TRAIN_FLAVOUR_ONLY
+namespace edgerec {
+
 void Backend::als_half_step(const Csr& confidence, const Matrix& Y, const Matrix& YtY, Matrix& X,
                             const AlsStep& step) {
   const Eigen::Index f = Y.cols();
@@ -252,17 +279,9 @@ void Backend::als_half_step(const Csr& confidence, const Matrix& Y, const Matrix
   if (step.cg_steps < 0) throw Error("als_half_step: cg_steps must be >= 0");
   Matrix G = YtY;
   G.diagonal().array() += step.reg;
-  switch (f) {
-    case 16: return half_step<1>(*this, confidence, Y, G, X, step.cg_steps);
-    case 32: return half_step<2>(*this, confidence, Y, G, X, step.cg_steps);
-    case 48: return half_step<3>(*this, confidence, Y, G, X, step.cg_steps);
-    case 64: return half_step<4>(*this, confidence, Y, G, X, step.cg_steps);
-    case 96: return half_step<6>(*this, confidence, Y, G, X, step.cg_steps);
-    case 128: return half_step<8>(*this, confidence, Y, G, X, step.cg_steps);
-    case 192: return half_step<12>(*this, confidence, Y, G, X, step.cg_steps);
-    case 256: return half_step<16>(*this, confidence, Y, G, X, step.cg_steps);
-    default: return half_step<0>(*this, confidence, Y, G, X, step.cg_steps);
-  }
+  train_active_flavour().als_solve_rows(*this, confidence, Y, G, X, step.cg_steps);
 }
 
+
 }  // namespace edgerec
+#endif

@@ -18,11 +18,16 @@
 #include <algorithm>
 #include <vector>
 
+#include "backend/train_flavours.hpp"
 #include "edgerec/backend.hpp"
 #include "edgerec/split.hpp"
 #include "models/bpr_sample.hpp"
 
-namespace edgerec {
+#ifndef EDGEREC_TRAIN_NAMESPACE
+#define EDGEREC_TRAIN_NAMESPACE edgerec::train_generic
+#endif
+
+namespace EDGEREC_TRAIN_NAMESPACE {
 namespace {
 
 // Boundaries b[0] = 0 < ... < b[T] = n cutting [0, n) into T ranges of about equal weight.
@@ -51,18 +56,14 @@ constexpr std::uint64_t kMaxBitMatrix = std::uint64_t{1} << 29;
 
 }  // namespace
 
-double Backend::bpr_epoch(const Csr& by_user, Matrix& P, Matrix& Q, Vector& item_bias,
-                          const BprStep& step) {
+double bpr_epoch(Backend& backend, const Csr& by_user, Matrix& P, Matrix& Q, Vector& item_bias,
+                 const BprStep& step) {
   const index_t n_users = by_user.rows();
   const index_t n_items = by_user.cols;
-  if (P.rows() != static_cast<Eigen::Index>(n_users) || Q.rows() != static_cast<Eigen::Index>(n_items) ||
-      item_bias.size() != static_cast<Eigen::Index>(n_items) || P.cols() != Q.cols())
-    throw Error("bpr_epoch: factor matrices do not match the interaction matrix");
-  if (by_user.nnz() == 0 || n_items < 2) return 0.0;
   const int f = static_cast<int>(P.cols());
 
   const int T = static_cast<int>(std::max<index_t>(1, std::min<index_t>(
-      {static_cast<index_t>(std::max(1, threads())), n_users, n_items})));
+      {static_cast<index_t>(std::max(1, backend.threads())), n_users, n_items})));
   const std::vector<index_t> ucut = balanced_cuts(by_user, T);
 
   // This epoch's item partition: block_of[i], and each block's items (ascending).
@@ -105,7 +106,7 @@ double Backend::bpr_epoch(const Csr& by_user, Matrix& P, Matrix& Q, Vector& item
   std::vector<std::vector<index_t>> first(static_cast<std::size_t>(T));
 
   for (int s = 0; s < T; ++s) {
-    parallel_for(static_cast<std::size_t>(T), T, [&](std::size_t t_begin, std::size_t t_end, int) {
+    backend.parallel_for(static_cast<std::size_t>(T), T, [&](std::size_t t_begin, std::size_t t_end, int) {
       for (std::size_t t = t_begin; t < t_end; ++t) {
         const int b = static_cast<int>((t + static_cast<std::size_t>(s)) % static_cast<std::size_t>(T));
         // The stratum: (user in block t, item in block b), packed as user << 32 | item.
@@ -175,4 +176,34 @@ double Backend::bpr_epoch(const Csr& by_user, Matrix& P, Matrix& Q, Vector& item
   return n ? total / static_cast<double>(n) : 0.0;
 }
 
+}  // namespace EDGEREC_TRAIN_NAMESPACE
+
+#ifndef EDGEREC_TRAIN_FLAVOUR_ONLY
+namespace edgerec {
+
+double Backend::bpr_epoch(const Csr& by_user, Matrix& P, Matrix& Q, Vector& item_bias,
+                          const BprStep& step) {
+  const index_t n_users = by_user.rows();
+  const index_t n_items = by_user.cols;
+  if (P.rows() != static_cast<Eigen::Index>(n_users) || Q.rows() != static_cast<Eigen::Index>(n_items) ||
+      item_bias.size() != static_cast<Eigen::Index>(n_items) || P.cols() != Q.cols())
+    throw Error("bpr_epoch: factor matrices do not match the interaction matrix");
+  if (by_user.nnz() == 0 || n_items < 2) return 0.0;
+  return train_active_flavour().bpr_epoch(*this, by_user, P, Q, item_bias, step);
+}
+
+namespace train_generic {
+const TrainFlavour& flavour() {
+  static const TrainFlavour f{"generic", &als_solve_rows, &bpr_epoch};
+  return f;
+}
+}  // namespace train_generic
+
+#ifdef __EMSCRIPTEN__
+// wasm has one flavour (simd128 vectors) and no dispatch.
+std::vector<const TrainFlavour*> train_flavours() { return {&train_generic::flavour()}; }
+const TrainFlavour& train_active_flavour() { return train_generic::flavour(); }
+#endif
+
 }  // namespace edgerec
+#endif
