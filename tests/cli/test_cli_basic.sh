@@ -96,6 +96,7 @@ if [ "$(uname -m)" = x86_64 ] && grep -qw avx2 /proc/cpuinfo && grep -qw fma /pr
 [ "$(json_get out.txt 'j["kernels"]')" = "$want" ] || fail "info kernels, expected $want: $(head -c 300 out.txt)"
 expect_ok "info generic kernels" env EDGEREC_KERNELS=generic "$BIN" info --model slim8.edgerec --json
 [ "$(json_get out.txt 'j["kernels"]')" = generic ] || fail "EDGEREC_KERNELS=generic: $(head -c 300 out.txt)"
+[ "$(json_get out.txt 'j["kernels_train"] + " " + j["kernels_gemm"]')" = "generic generic" ] || fail "EDGEREC_KERNELS=generic, training and gemm: $(head -c 300 out.txt)"
 "$BIN" recommend --model slim8.edgerec --items "$items" -k 5 --json > slim8.json
 python3 - full.json slim8.json <<'PY' || fail "int8 file recommends too differently for a new user"
 import json, sys

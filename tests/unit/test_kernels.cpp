@@ -11,6 +11,7 @@
 #include "edgerec/split.hpp"
 #include "backend/train_flavours.hpp"
 #include "kernels/flavours.hpp"
+#include "kernels/gemm_body.hpp"
 #include "test_util.hpp"
 
 using namespace edgerec;
@@ -257,6 +258,61 @@ TEST_CASE("every training-kernel flavour gives the portable flavour's bits", "[k
       CHECK(same(Q, Q_ref));
       CHECK(same(b, b_ref));
       CHECK(loss == loss_ref);
+    }
+  }
+}
+
+// kernels::gemm() and each of its flavours against a double-precision product: every transpose
+// combination, padded strides, alpha/beta, beta = 0 over NaN, k = 0, and shapes off the blocking.
+TEST_CASE("gemm: every flavour computes alpha op(A) op(B) + beta C", "[kernels][gemm]") {
+  auto flavours = kernels::gemm_flavours();
+  REQUIRE(std::string(flavours.front().name) == "generic");
+  const char* env = std::getenv("EDGEREC_KERNELS");
+  const bool forced = env && std::string(env) == "generic";
+  CHECK(std::string(kernels::gemm_flavour()) == (forced ? "generic" : flavours.back().name));
+  flavours.push_back({"public", &kernels::gemm});
+  struct Shape {
+    std::size_t m, n, k;
+  };
+  for (const auto& flavour : flavours) {
+    INFO("flavour " << flavour.name);
+    for (Shape s : {Shape{1, 1, 1}, Shape{7, 5, 3}, Shape{33, 17, 65}, Shape{130, 70, 9}, Shape{4, 6, 0}}) {
+      for (int t = 0; t < 4; ++t) {
+        const bool ta = t & 1, tb = t & 2;
+        for (float beta : {0.0f, 1.0f, -0.5f}) {
+          INFO("m " << s.m << " n " << s.n << " k " << s.k << " ta " << ta << " tb " << tb << " beta " << beta);
+          // Stored shapes, each row padded by 3 floats.
+          const std::size_t ar = ta ? s.k : s.m, ac = ta ? s.m : s.k;
+          const std::size_t br = tb ? s.n : s.k, bc = tb ? s.k : s.n;
+          const std::size_t lda = ac + 3, ldb = bc + 3, ldc = s.n + 3;
+          const auto A = randn(std::max<std::size_t>(1, ar * lda), 1 + s.m + 7 * t);
+          const auto B = randn(std::max<std::size_t>(1, br * ldb), 2 + s.n + 7 * t);
+          auto C = randn(s.m * ldc, 3 + s.k);
+          if (beta == 0.0f) std::fill(C.begin(), C.end(), std::numeric_limits<float>::quiet_NaN());
+          const auto C0 = C;
+          flavour.fn(ta, tb, s.m, s.n, s.k, 0.75f, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+          double worst = 0;
+          for (std::size_t i = 0; i < s.m; ++i)
+            for (std::size_t j = 0; j < s.n; ++j) {
+              double sum = 0, mag = 0;
+              for (std::size_t l = 0; l < s.k; ++l) {
+                const double a = ta ? A[l * lda + i] : A[i * lda + l];
+                const double b = tb ? B[j * ldb + l] : B[l * ldb + j];
+                sum += a * b;
+                mag += std::abs(a * b);
+              }
+              const double old = beta == 0.0f ? 0.0 : beta * double(C0[i * ldc + j]);
+              const double want = 0.75 * sum + old;
+              const double err = std::abs(C[i * ldc + j] - want) / (1e-6 + mag + std::abs(old));
+              worst = std::max(worst, std::isnan(err) ? 1e9 : err);
+            }
+          CHECK(worst < 1e-5);
+          // The padding is left alone.
+          for (std::size_t i = 0; i < s.m; ++i)
+            for (std::size_t j = s.n; j < ldc; ++j)
+              CHECK((std::isnan(C[i * ldc + j]) ? std::isnan(C0[i * ldc + j]) : C[i * ldc + j] == C0[i * ldc + j]));
+        }
+      }
     }
   }
 }

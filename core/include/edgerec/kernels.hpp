@@ -63,4 +63,20 @@ std::size_t next_above(const float* scores, std::size_t begin, std::size_t n, fl
 // "wasm-simd128".
 const char* flavour();
 
+// C = alpha op(A) op(B) + beta C for row-major buffers, op(X) = X' when trans_x: op(A) is m x k,
+// op(B) k x n, C m x n; lda, ldb, ldc are the row strides in floats of A, B, C as stored.
+// beta == 0 overwrites C (old values, NaN included, are ignored); C must not overlap A or B.
+// Eigen's product, single-threaded (callers split rows across threads). Native x86-64 builds run
+// it compiled for AVX-512F, AVX2 + FMA or the baseline (gemm_flavour() names the one in use),
+// chosen like the other kernels; flavours differ in rounding (FMA, blocking), and a product's
+// bits may also depend on its shape (Eigen's cache blocking), so a caller that splits rows
+// gets results that depend on the split.
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
+          const float* A, std::size_t lda, const float* B, std::size_t ldb, float beta, float* C,
+          std::size_t ldc);
+const char* gemm_flavour();
+// The flavour of the training kernels (the iALS solver, the BPR epoch) in this process: "avx512",
+// "avx2" or "generic"; all give the same bits.
+const char* train_flavour();
+
 }  // namespace edgerec::kernels

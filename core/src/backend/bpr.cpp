@@ -20,6 +20,7 @@
 
 #include "backend/train_flavours.hpp"
 #include "edgerec/backend.hpp"
+#include "edgerec/kernels.hpp"
 #include "edgerec/split.hpp"
 #include "models/bpr_sample.hpp"
 
@@ -203,6 +204,7 @@ const TrainFlavour& flavour() {
 // wasm has one flavour (simd128 vectors) and no dispatch.
 std::vector<const TrainFlavour*> train_flavours() { return {&train_generic::flavour()}; }
 const TrainFlavour& train_active_flavour() { return train_generic::flavour(); }
+const char* kernels::train_flavour() { return "generic"; }
 #endif
 
 }  // namespace edgerec

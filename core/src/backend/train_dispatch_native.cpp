@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "backend/train_flavours.hpp"
+#include "edgerec/kernels.hpp"
 
 namespace edgerec {
 
@@ -24,5 +25,7 @@ const TrainFlavour& train_active_flavour() {
   }();
   return active;
 }
+
+const char* kernels::train_flavour() { return train_active_flavour().name; }
 
 }  // namespace edgerec

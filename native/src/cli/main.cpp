@@ -862,6 +862,9 @@ struct InfoCmd {
     }
     // The scoring kernels this process runs ("avx2-fma" or "generic", chosen for this CPU).
     j["kernels"] = er::kernels::flavour();
+    // Those of training ("avx512", "avx2" or "generic") and of matrix products.
+    j["kernels_train"] = er::kernels::train_flavour();
+    j["kernels_gemm"] = er::kernels::gemm_flavour();
     // How top-K serves this model (NormIndex in edgerec/topk.hpp): the norm-bounded visit or a
     // plain scan, and the sample the choice was made from.
     if (const auto* index = m->serving_index()) {
