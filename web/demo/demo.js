@@ -7,6 +7,7 @@
 import * as edgerec from './edgerec/src/index.js';
 import { pca2 } from './pca.js';
 import { TasteMap, genreColour } from './map.js';
+import { Catalogue } from './catalogue.js';
 
 const K = 10;
 const PICK_COUNT = 30;
@@ -22,7 +23,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   model: null,
   profile: null,
-  entries: new Map(),   // id -> catalogue entry [id, title, [genre index...]]
+  catalogue: null,      // Catalogue (catalogue.js): ids, titles, genres
   genreNames: [],
   itemCount: 0,
   // Model order, built after the first recommendations are on screen (the map and the search
@@ -56,13 +57,11 @@ function setStatus(text, error = false) {
 }
 
 function titleOf(id) {
-  const entry = state.entries.get(id);
-  return entry ? entry[1] : id;
+  return state.catalogue?.title(id) ?? id;
 }
 
 function genresOf(id) {
-  const entry = state.entries.get(id);
-  return entry ? entry[2].map((g) => state.genreNames[g] ?? String(g)) : [];
+  return state.catalogue ? state.catalogue.genreIds(id).map((g) => state.genreNames[g] ?? String(g)) : [];
 }
 
 function known(id) {
@@ -476,9 +475,9 @@ async function loadCatalogue() {
   const t0 = performance.now();
   const res = await fetch('catalogue.json');
   if (!res.ok) throw new Error(`catalogue.json: HTTP ${res.status}`);
-  const cat = await res.json();
-  state.genreNames = cat.genres || [];
-  for (const entry of cat.items) state.entries.set(entry[0], entry);
+  const cat = new Catalogue(await res.json());
+  state.catalogue = cat;
+  state.genreNames = cat.genres;
   timings.catalogueMs = performance.now() - t0;
   return cat;
 }
@@ -488,10 +487,11 @@ function indexModel() {
   state.items = state.model.items();
   state.index = new Map();
   state.firstGenre = new Int16Array(state.items.length);
+  state.catalogue.index();
   state.items.forEach((id, i) => {
     state.index.set(id, i);
-    const entry = state.entries.get(id);
-    state.firstGenre[i] = entry && entry[2].length ? entry[2][0] : -1;
+    const genres = state.catalogue.genreIds(id);
+    state.firstGenre[i] = genres.length ? genres[0] : -1;
   });
 }
 

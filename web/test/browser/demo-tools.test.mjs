@@ -10,6 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { serveStatic } from '../../../tools/serve-static.mjs';
 import { pca2 } from '../../demo/pca.js';
+import { Catalogue } from '../../demo/catalogue.js';
 import { REPO, tempDir } from '../../bench/chromium.mjs';
 
 // A raw GET, so paths like /../x reach the server unnormalised.
@@ -62,18 +63,27 @@ test('demo-catalogue reads quoted CSV and Latin-1 MovieLens files, and names the
   try {
     fs.writeFileSync(path.join(dir, 'items.csv'), 'item,title,genres\n1,"Hello, ""World"" (1999)",Drama|Comedy\n2,Plain,\n3,"Two\nlines",Drama\n');
     await catalogue(['--synthetic', path.join(dir, 'items.csv'), '--out', path.join(dir, 'c.json')]);
-    const c = JSON.parse(fs.readFileSync(path.join(dir, 'c.json'), 'utf8'));
+    const c = new Catalogue(JSON.parse(fs.readFileSync(path.join(dir, 'c.json'), 'utf8')));
     assert.deepEqual(c.genres, ['Drama', 'Comedy']);
-    assert.deepEqual(c.items, [['1', 'Hello, "World" (1999)', [0, 1]], ['2', 'Plain', []], ['3', 'Two\nlines', [0]]]);
+    assert.deepEqual(c.entries(), [['1', 'Hello, "World" (1999)', [0, 1]], ['2', 'Plain', []], ['3', 'Two\nlines', [0]]]);
+    // Lookups by scan (before index()) and by the map agree; unknown ids are undefined / [].
+    const scanned = ['3', '1', '2', '4'].map((id) => [c.title(id), c.genreIds(id)]);
+    assert.deepEqual(scanned, [['Two\nlines', [0]], ['Hello, "World" (1999)', [0, 1]], ['Plain', []], [undefined, []]]);
+    assert.equal(c.index().size, 3);
+    assert.deepEqual(['3', '1', '2', '4'].map((id) => [c.title(id), c.genreIds(id)]), scanned);
+    // A file that does not fit its lengths (or the old one-array-per-item layout) is refused, naming the field.
+    const raw = JSON.parse(fs.readFileSync(path.join(dir, 'c.json'), 'utf8'));
+    assert.throws(() => new Catalogue({ ...raw, idLengths: [1, 1, 2] }), /catalogue\.json: idLengths add up to 4, not the 3 characters/);
+    assert.throws(() => new Catalogue({ source: 'x', genres: [], items: [['1', 'a', []]] }), /catalogue\.json: "ids" is not a string/);
 
     const flags = (on) => Array.from({ length: 19 }, (_, g) => (on.includes(g) ? '1' : '0')).join('|');
     fs.writeFileSync(path.join(dir, 'u.item'), Buffer.concat([
       Buffer.from(`7|Tr`, 'latin1'), Buffer.from([0xe8]), Buffer.from(`s Bien (1995)|01-Jan-1995||http://x|${flags([0, 8])}\n`, 'latin1'),
     ]));
     await catalogue(['--ml100k', path.join(dir, 'u.item'), '--out', path.join(dir, 'm.json'), '--source', 'ML']);
-    const m = JSON.parse(fs.readFileSync(path.join(dir, 'm.json'), 'utf8'));
+    const m = new Catalogue(JSON.parse(fs.readFileSync(path.join(dir, 'm.json'), 'utf8')));
     assert.equal(m.source, 'ML');
-    assert.deepEqual(m.items, [['7', 'Très Bien (1995)', [8]]], 'the "unknown" genre is dropped');
+    assert.deepEqual(m.entries(), [['7', 'Très Bien (1995)', [8]]], 'the "unknown" genre is dropped');
     assert.equal(m.genres[8], 'Drama');
 
     fs.writeFileSync(path.join(dir, 'movies.dat'), '1::Toy Story (1995)::Animation|Comedy\n2::Broken\n');
