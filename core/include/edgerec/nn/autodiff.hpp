@@ -19,12 +19,13 @@
 // deterministic as the backend's (backend.hpp); dropout masks come from the tape's seed.
 //
 // Ownership and lifetime: a Var is a handle into its Tape and is valid until the tape is
-// cleared or destroyed; its tensors are shared views that stay alive as long as anyone holds
+// destroyed (references returned by value()/grad() too); its tensors are shared views that stay alive as long as anyone holds
 // them. Thread-safety: a Tape is used by one thread at a time.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -121,7 +122,9 @@ class Tape {
   std::uint64_t seed_calls_ = 0;
   bool training_;
   bool backward_done_ = false;
-  std::vector<Node> nodes_;
+  // A deque: recording a node never moves the others, so references from Var::value() stay
+  // valid while an operation records more nodes.
+  std::deque<Node> nodes_;
 };
 
 // ---- Operations ------------------------------------------------------------------------------
