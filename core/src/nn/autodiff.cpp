@@ -3,6 +3,7 @@
 // again only through Backend entries.
 #include "edgerec/nn/autodiff.hpp"
 
+#include <limits>
 #include <utility>
 
 #include "edgerec/error.hpp"
@@ -428,6 +429,8 @@ Var pick(const Var& x, const Tensor& index) {
   if (index.dtype() != DType::i32 || index.numel() != static_cast<std::size_t>(R))
     throw Error("nn::pick: index must be i32 with one entry per row of " + X.shape().str() + ", got " +
                 index.shape().str());
+  if (R * C > std::numeric_limits<std::int32_t>::max())
+    throw Error("nn::pick: " + X.shape().str() + " has more elements than i32 indices reach");
   Backend& backend = be(x);
   std::vector<std::int32_t> flat = to_vector<std::int32_t>(backend, index);
   for (std::int64_t r = 0; r < R; ++r) {
