@@ -53,8 +53,9 @@ class Var {
   Var() = default;
   bool defined() const { return tape_ != nullptr; }
   const Tensor& value() const;
-  // d loss / d this after Tape::backward (undefined when no gradient reached it; for a
-  // parameter's Var, the Parameter's accumulated grad).
+  // d loss / d this after Tape::backward, for leaves: an input's gradient (undefined when none
+  // reached it), a parameter's accumulated Parameter::grad. Intermediate results' gradients are
+  // released during backward as soon as they have been propagated.
   const Tensor& grad() const;
   const Shape& shape() const { return value().shape(); }
   Tape& tape() const { return *tape_; }
