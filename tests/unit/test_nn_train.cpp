@@ -102,3 +102,45 @@ TEST_CASE("training is bit-for-bit reproducible for a seed and thread count", "[
   auto r1 = make_cpu_backend(), r2 = make_cpu_backend();
   CHECK(train_xor(*r1, 11, 20, 0.2).params == train_xor(*r2, 11, 20, 0.2).params);
 }
+
+TEST_CASE("optimisers: global-norm clipping, zero_grad, SGD with momentum, learning-rate changes", "[nn]") {
+  auto be = make_cpu_backend();
+  nn::Parameter a = nn::make_parameter(*be, "a", Shape{2}, DType::f64);
+  nn::Parameter b = nn::make_parameter(*be, "b", Shape{1}, DType::f64);
+  be->upload(a.grad, std::vector<double>{3, 0}.data());
+  be->upload(b.grad, std::vector<double>{4}.data());
+  SgdStep cfg;
+  cfg.lr = 0.5;
+  cfg.momentum = 0.9;
+  nn::Sgd sgd(*be, {&a, &b}, cfg);
+  CHECK(sgd.clip_grad_norm(10.0) == Approx(5.0));  // under the bound: unchanged
+  CHECK(to_vector<double>(*be, a.grad) == std::vector<double>{3, 0});
+  CHECK(sgd.clip_grad_norm(1.0) == Approx(5.0));   // scaled to norm 1
+  CHECK(to_vector<double>(*be, a.grad)[0] == Approx(0.6));
+  CHECK(to_vector<double>(*be, b.grad)[0] == Approx(0.8));
+  CHECK(sgd.grad_norm() == Approx(1.0));
+  sgd.step();                                      // v = g, p = -0.5 g
+  sgd.lr = 0.25;
+  sgd.step();                                      // v = 1.9 g, p -= 0.25 * 1.9 g
+  CHECK(to_vector<double>(*be, b.value)[0] == Approx(-0.5 * 0.8 - 0.25 * 1.9 * 0.8));
+  sgd.zero_grad();
+  CHECK(sgd.grad_norm() == 0.0);
+  be->upload(b.grad, std::vector<double>{std::nan("")}.data());
+  CHECK_THROWS_WITH(sgd.clip_grad_norm(1.0), Catch::Contains("not finite"));
+  CHECK_THROWS_WITH(sgd.clip_grad_norm(0.0), Catch::Contains("max_norm must be > 0"));
+}
+
+TEST_CASE("tape: gradients reach parameters shared by two uses; misuse is reported", "[nn]") {
+  auto be = make_cpu_backend();
+  nn::Parameter w = nn::make_parameter(*be, "w", Shape{1}, DType::f64);
+  be->upload(w.value, std::vector<double>{3}.data());
+  nn::Tape tape(*be);
+  const nn::Var x = tape.param(w), y = tape.param(w);
+  const nn::Var loss = nn::sum(nn::mul(x, y));  // w^2: gradient 2w through two leaves of one parameter
+  tape.backward(loss);
+  CHECK(to_vector<double>(*be, w.grad)[0] == 6.0);
+  CHECK_THROWS_WITH(tape.backward(loss), Catch::Contains("called twice"));
+  nn::Tape other(*be);
+  CHECK_THROWS_WITH(nn::add(other.param(w), x), Catch::Contains("different tapes"));
+  CHECK_THROWS_WITH(other.backward(other.constant(be->alloc(Shape{2}, DType::f64))), Catch::Contains("one element"));
+}
