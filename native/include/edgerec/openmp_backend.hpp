@@ -1,6 +1,7 @@
 // edgerec/openmp_backend.hpp — the native multi-threaded CPU backend.
 //
-// It overrides only parallel_for(), so every heavy operation runs the CPU reference arithmetic;
+// It overrides parallel_for(), so every heavy operation runs the CPU reference arithmetic, and
+// the tensor gemm (Eigen GEMM, which may differ from the reference by rounding);
 // results equal the reference for the same thread count (ALS, scoring: for any thread count).
 // threads = 0 means OpenMP's default: OMP_NUM_THREADS when set, else all hardware threads
 // (omp_get_max_threads()).
