@@ -156,8 +156,8 @@ struct AlignReport {
 };
 // `test` (loaded on its own) re-expressed in `train`'s index space: rows whose user or item id
 // the training data lacks cannot be scored by a model trained on it, so they are dropped and
-// counted in `report`. The result shares train's id maps; has_ratings/has_time/source are the
-// test file's. Throws Error when no row is left.
+// counted in `report`. The result shares train's id maps; has_ratings, has_time, file_order and
+// source are the test file's. Throws Error when no row is left.
 Interactions align_test(const Interactions& train, const Interactions& test,
                         AlignReport* report = nullptr);
 

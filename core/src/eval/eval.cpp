@@ -334,6 +334,7 @@ Interactions align_test(const Interactions& train, const Interactions& test, Ali
   Interactions out = train.empty_like();
   out.has_ratings = test.has_ratings;
   out.has_time = test.has_time;
+  out.file_order = test.file_order;
   out.source = test.source;
   AlignReport r;
   // Index translation once per id, not once per row.
