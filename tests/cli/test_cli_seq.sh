@@ -29,6 +29,7 @@ expect_ok "eval seq-lines" "$BIN" "${E[@]}" --data seq.txt --model popularity
 cp out.txt lines.json
 [ "$(json_get lines.json 'j["load"]["format"] == "seq-lines" and j["protocol"] == "seq" and j["order"] == "file"')" = True ] || fail "seq-lines: format/protocol/order $(head -c 300 lines.json)"
 [ "$(json_get lines.json 'j["load"]["records"]')" = "$total" ] || fail "records != $total"
+[ "$(json_get lines.json 'j["negatives"]')" = 100 ] || fail "seq: 100 negatives by default"
 [ "$(json_get lines.json 'j["load"]["lines"]')" = 300 ] || fail "lines"
 [ "$(json_get lines.json 'j["test_rows"]')" = "$long" ] || fail "test rows: one per user with >= 3 items ($long)"
 [ "$(json_get lines.json 'j["train_rows"] + j["test_rows"]')" = "$total" ] || fail "train + test rows"
@@ -54,11 +55,13 @@ done
 expect_ok "itemknn" "$BIN" "${E[@]}" --data seq.txt --model itemknn
 [ "$(/usr/bin/python3 -c "print($(json_get out.txt 'j["metrics"]["full_hr@10"]') > 2 * $(json_get lines.json 'j["metrics"]["full_hr@10"]'))")" = True ] || fail "itemknn does not beat popularity on a next-item pattern"
 expect_ok "eval --negatives 20" "$BIN" "${E[@]}" --data seq.txt --model popularity --negatives 20
+[ "$(json_get out.txt 'j["negatives"]')" = 20 ] || fail "--negatives 20 in the output"
 [ "$(json_get out.txt 'j["metrics"]["full_ndcg@10"] == '"$(json_get lines.json 'j["metrics"]["full_ndcg@10"]')"' and j["metrics"]["mrr"] > '"$(json_get lines.json 'j["metrics"]["mrr"]')")" = True ] || fail "--negatives 20"
 
 expect_ok "eval seq text" "$BIN" eval --protocol seq --data seq.txt --model popularity
 grep -q "seq (test: each user's last item, validation: the one before): no timestamps" out.txt || fail "text output: order line"
 grep -q "full_hr@10" out.txt || fail "text output: metrics"
+grep -q "each test item among 100 sampled negatives" out.txt || fail "text output: negatives"
 
 # tune: scored on each user's validation item (the one before the last); --final tests the best.
 expect_ok "tune seq" "$BIN" tune --protocol seq --data seq.txt --model itemknn --trials 2 --seed 1 --final --json

@@ -441,6 +441,12 @@ struct ProtocolFlags {
       j["test_file"] = {{"path", test_path}, {"kept", align->kept},
                         {"unknown_user_rows", align->unknown_user_rows},
                         {"unknown_item_rows", align->unknown_item_rows}};
+    if (sampled()) j["negatives"] = er::sampled_negatives(eval);
+  }
+
+  // The protocols whose unprefixed ranking metrics are sampled (ncf's negatives are its file's).
+  bool sampled() const {
+    return eval.ranking && (eval.protocol == er::Protocol::loo || eval.protocol == er::Protocol::seq);
   }
 
   void print_notes(const er::AlignReport* align) const {
@@ -449,6 +455,10 @@ struct ProtocolFlags {
                   test_path.c_str(), static_cast<unsigned long long>(align->kept),
                   static_cast<unsigned long long>(align->unknown_user_rows),
                   static_cast<unsigned long long>(align->unknown_item_rows));
+    if (sampled())
+      std::printf("  hr@K, ndcg@K, ...: each test item among %d sampled negatives; full_*: "
+                  "among every item the user has not trained on\n",
+                  er::sampled_negatives(eval));
     if (eval.ranking && relevance)
       std::printf("  relevant: test ratings >= %g\n", static_cast<double>(*relevance));
     else if (eval.ranking && ranking)
