@@ -2,6 +2,7 @@
 // protocol (eval --protocol seq): its split, its sampled metric and its determinism.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -215,6 +216,49 @@ TEST_CASE("sequence files: bad lines name file, line and field", "[data][seq]") 
   CHECK(error_of([&] { load_interactions(write_file("bad", "all.txt", "1\n2\n"), o); })
             .find("all 2 lines rejected; first: line 1: field 'line': a user without items") !=
         std::string::npos);
+}
+
+TEST_CASE("sequence files: garbage gives an Error or data that keeps the loader's promises", "[data][seq][garbage]") {
+  // Random lines of digits, letters, separators, control bytes and over-long numbers; every
+  // outcome is an Error or data whose rows are inside the maps and whose records add up.
+  const char* const pieces[] = {"1", "22", "007", "x", "-3", " ", "\t", "  ", "\r", "\0",
+                                "99999999999999999999999", "18446744073709551615", "\xff"};
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    Rng rng(seed);
+    std::string body;
+    for (int line = 0; line < 30; ++line) {
+      const int n = static_cast<int>(rng.below(12));
+      for (int k = 0; k < n; ++k) {
+        const char* piece = pieces[rng.below(sizeof pieces / sizeof *pieces)];
+        body.append(piece, std::max<std::size_t>(1, std::strlen(piece)));
+      }
+      body += '\n';
+    }
+    for (Format f : {Format::seq_lines, Format::seq_pairs, Format::auto_detect}) {
+      for (bool strict : {false, true}) {
+        LoadOptions o;
+        o.format = f;
+        o.strict = strict;
+        o.max_line_bytes = 64;
+        LoadReport r;
+        Interactions d;
+        try {
+          d = load_interactions_from_memory(body, "noise.txt", o, &r);
+        } catch (const Error& e) {
+          CHECK(std::string(e.what()).find("noise.txt") != std::string::npos);
+          continue;
+        }
+        INFO("seed " << seed << ", format " << format_name(f) << ", strict " << strict);
+        CHECK_FALSE(d.rows.empty());
+        check_report_identity(r);
+        CHECK(r.accepted == d.size());
+        for (const auto& x : d.rows) {
+          CHECK(x.user < d.n_users());
+          CHECK(x.item < d.n_items());
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("repeated items in a sequence follow the duplicate policy", "[data][seq]") {
