@@ -128,7 +128,9 @@ enum class Format {
 // its position in the file (Interactions::file_order). seq-lines: every line is one user's
 // items, oldest first; a user on several lines gets them all in file order. A line with a bad
 // id, or a user without items, is rejected whole (dropping one item would silently make its
-// neighbours consecutive), and counts one rejected record per item (LoadReport::records).
+// neighbours consecutive), and counts one rejected record per item (LoadReport::records); a
+// line longer than LoadOptions::max_line_bytes (1 MiB by default: some 150,000 six-digit items)
+// is rejected as one record.
 // Repeated items in a sequence follow LoadOptions::duplicates like any repeated pair: the default
 // `last` keeps one interaction at the item's latest position; `keep` keeps every occurrence, as
 // the SASRec reference code does (protocols then rank a held-out item that repeats one of the

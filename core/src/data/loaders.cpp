@@ -463,9 +463,8 @@ class Loader {
       const std::uint64_t ln = reader.number();
       ++report_.lines;
       const std::uint64_t first_record = report_.records;
-      if (line.size() > o_.max_line_bytes) {
-        ++report_.records;
-        too_long(line, ln);
+      if (too_long(line, ln)) {
+        ++report_.records;  // its items are not counted: one rejected record
         continue;
       }
       tokens.clear();
