@@ -149,8 +149,8 @@ enum class Format {
 // A `user item` file cannot be told from an NCF pairs file or a two-column CSV by its content;
 // all three give the same rows in the same order (ids "007" and "7" are one id in ncf and seq-*,
 // two in csv), so the name only says which rule matched. A sequence file whose first 64 users
-// all have the same number of items, at most three, reads as csv by content: name the format
-// (--format seq-lines) for such a file.
+// all have the same number of items, at most three, or that lists a user twice among its first
+// 64 lines, reads as csv by content: name the format (--format seq-lines) for such a file.
 const char* format_name(Format f);
 Format parse_format(std::string_view name);  // throws Error on an unknown name
 
