@@ -3,7 +3,9 @@
 // Ownership: every type here is a plain value type (copyable, movable) that owns its memory.
 // Thread-safety: const methods may be called concurrently; nothing here has hidden shared state.
 // Units: ratings are whatever the file holds (MovieLens: 1..5 stars); timestamps are integer
-// seconds since the Unix epoch when the file has them, 0 otherwise.
+// seconds since the Unix epoch when the file has them. A loaded file without a timestamp column
+// gets each row's position in the file instead (1, 2, 3, ...: see Interactions::file_order), so
+// that time order is file order; data built in code may leave them 0.
 #pragma once
 
 #include <cstdint>
@@ -58,6 +60,14 @@ struct Interactions {
   std::vector<Interaction> rows;
   bool has_ratings = false;     // values are explicit ratings (not all 1)
   bool has_time = false;        // timestamps were present in the source
+  // No timestamps, but the rows' order means something: `time` is each row's 1-based position
+  // in the source file (for a `seq-lines` file, the item's position in the file, so a user's
+  // line reads oldest first). Set by the loaders for every file without a timestamp column; the
+  // papers' sequence files (SASRec, S3-Rec) carry time only this way. Everything that orders by
+  // time (duplicate policies, leave-last-out, the seq protocol, ordered histories) therefore
+  // sees file order; what needs real timestamps (the temporal split) checks has_time instead.
+  // Never both true.
+  bool file_order = false;
   std::string source;           // file name or "synthetic(...)", for messages and model metadata
 
   index_t n_users() const { return users.size(); }
@@ -101,6 +111,10 @@ enum class Format {
   ml_latest,    // ratings.csv with header userId,movieId,rating,timestamp
   csv,          // generic delimited user,item[,rating[,timestamp]]
   ncf,          // *.train.pairs.tsv (user item) or *.train.rating (user item rating time)
+  seq_pairs,    // "seq-pairs": `user item`, one interaction per line in time order (SASRec,
+                // BERT4Rec data files)
+  seq_lines,    // "seq-lines": `user item1 item2 ...`, one user per line, items oldest first
+                // (S3-Rec's Beauty.txt and its successors)
 };
 // Ids: MovieLens and NCF ids must be non-negative integers of at most 20 digits that fit in 64
 // bits (leading zeros dropped: "007" is "7"); csv ids are any non-empty valid UTF-8 text of at
@@ -108,6 +122,35 @@ enum class Format {
 // honoured). Every line must have the format's number of fields (csv: the most common count
 // among the first 64 lines; a rating/time column beyond it means the file has none). Blank
 // lines are ignored; a UTF-8 byte order mark is skipped.
+//
+// The sequence formats (seq-pairs, seq-lines) have integer ids as above, fields separated by
+// spaces or tabs (runs count as one), no ratings (value 1) and no timestamps: each row's time is
+// its position in the file (Interactions::file_order). seq-lines: every line is one user's
+// items, oldest first; a user on several lines gets them all in file order. A line with a bad
+// id, or a user without items, is rejected whole (dropping one item would silently make its
+// neighbours consecutive), and counts one rejected record per item (LoadReport::records); a
+// line longer than LoadOptions::max_line_bytes (1 MiB by default: some 150,000 six-digit items)
+// is rejected as one record.
+// Repeated items in a sequence follow LoadOptions::duplicates like any repeated pair: the default
+// `last` keeps one interaction at the item's latest position; `keep` keeps every occurrence, as
+// the SASRec reference code does (protocols then rank a held-out item that repeats one of the
+// user's training items as an item the user has seen: see eval.hpp).
+//
+// Sniffing (Format::auto_detect), in this order:
+//   1. by name: *.train.rating, *.test.rating, *.pairs.tsv -> ncf;
+//   2. a first line with "::" -> ml1m; one starting "userId,movieId" -> ml-latest;
+//   3. by name: u.data, u1..u5/ua/ub .base/.test -> ml100k;
+//   4. by content of the first 64 lines, when every line is two or more non-negative integers
+//      separated by spaces or tabs:
+//        - exactly two on every line, and each user's lines adjacent -> seq-pairs;
+//        - each line's first integer (the user) different, and the lines' lengths differ or all
+//          have more than four fields -> seq-lines;
+//   5. otherwise csv.
+// A `user item` file cannot be told from an NCF pairs file or a two-column CSV by its content;
+// all three give the same rows in the same order (ids "007" and "7" are one id in ncf and seq-*,
+// two in csv), so the name only says which rule matched. A sequence file whose first 64 users
+// all have the same number of items, at most three, or that lists a user twice among its first
+// 64 lines, reads as csv by content: name the format (--format seq-lines) for such a file.
 const char* format_name(Format f);
 Format parse_format(std::string_view name);  // throws Error on an unknown name
 
@@ -154,11 +197,14 @@ struct RejectedRow {
 };
 
 struct LoadReport {
-  // Every data line is accounted for:
-  // lines = accepted + rejected + duplicates + below_threshold + kcore_removed.
+  // Every data record is accounted for:
+  // records = accepted + rejected + duplicates + below_threshold + kcore_removed.
   std::uint64_t lines = 0;        // non-blank data lines read (header excluded)
+  // Interactions read: one per line, except seq-lines, where each item of a line is one (a
+  // line without items counts one, so that its rejection is counted).
+  std::uint64_t records = 0;
   std::uint64_t accepted = 0;     // interactions left after cleaning
-  std::uint64_t rejected = 0;
+  std::uint64_t rejected = 0;     // records rejected (a rejected seq-lines line: all its items)
   std::uint64_t duplicates = 0;   // rows merged by the duplicate policy
   std::uint64_t below_threshold = 0;
   std::uint64_t kcore_removed = 0;

@@ -2,9 +2,10 @@
 //
 // Scores are only ever computed on held-out data the model did not see in training.
 // Ranking metrics rank, for each test user, every item the user did not interact with in
-// training ("full ranking", relevant = the user's test items); the NCF and leave-last-out
-// protocols also report the sampled metric (held-out item among 99 negatives), since the
-// literature quotes it, but sampled metrics mislead (Krichene & Rendle 2020), so both appear.
+// training ("full ranking", relevant = the user's test items); the NCF, leave-last-out and
+// sequential protocols also report the sampled metric (held-out item among 99 or 100
+// negatives), since the literature quotes it, but sampled metrics mislead (Krichene & Rendle
+// 2020), so both appear.
 //
 // Details every protocol shares:
 // - Candidates of the full ranking: every item except the user's training items. Relevant:
@@ -16,8 +17,30 @@
 // - Keys: rmse, mae (models that predict ratings, on test sets with ratings; predictions are
 //   clipped to the training rating range by Model::predict); hr@K ndcg@K recall@K precision@K
 //   map@K mrr auc; coverage@K and gini@K of the users' top-K lists (popularity Gini, see
-//   metrics.hpp). For loo and ncf the full-ranking keys carry the prefix "full_" and the
+//   metrics.hpp). For loo, seq and ncf the full-ranking keys carry the prefix "full_" and the
 //   unprefixed ranking keys are the sampled ones.
+//
+// The sequential protocol (Protocol::seq), as SASRec (Kang & McAuley 2018) and S3-Rec (Zhou et
+// al. 2020) evaluate on their files: each user's interactions in time order (file order for the
+// papers' files, which have no timestamps: Interactions::file_order); a user with at least 3
+// has the last as the test item, the one before it as the validation item and the rest as
+// training; a user with fewer is training only (SASRec's data_partition). For a sequence model
+// the test input history includes the validation item; for the models here that means:
+// - evaluate() fits on everything but the test items (so the validation items and the short
+//   users' interactions are training data) and ranks each user's test item;
+// - tune() fits each trial on everything but the test and validation items and ranks the
+//   validation items (validation_split of that training part: each user's last training
+//   interaction). One difference from SASRec there: a user with exactly 2 interactions gives
+//   one to validation, since tune sees the training part only and cannot tell such a user from
+//   one with 3 whose test item went; data filtered to 5-core (Beauty) has none.
+// - Metrics: full ranking, the primary figures, as "full_hr@K", "full_ndcg@K", ... (candidates:
+//   every item but the user's training items, so at test time the validation item is not a
+//   candidate); sampled, "hr@K", "ndcg@K", ...: the held-out item among `negatives` items (100,
+//   as SASRec and S3-Rec) drawn uniformly, seeded by EvalOptions::seed, from the items the user
+//   never interacted with anywhere in the data (training, validation and test).
+// - A held-out item that is also one of the user's training items (a repeat kept by
+//   DuplicatePolicy::keep; the default policy merges repeats) cannot be ranked among unseen
+//   items, so that user does not count (the rule above for every protocol).
 // - Determinism: users are split into a number of chunks that depends only on the number of
 //   users; per-chunk sums are merged in chunk order, so results are bit-identical for any
 //   thread count (given a model that is).
@@ -38,7 +61,7 @@
 
 namespace edgerec {
 
-enum class Protocol { holdout, kfold, loo, temporal, ncf };
+enum class Protocol { holdout, kfold, loo, temporal, ncf, seq };
 Protocol parse_protocol(std::string_view name);
 const char* protocol_name(Protocol p);
 
@@ -47,7 +70,9 @@ struct EvalOptions {
   int folds = 5;               // kfold
   double test_fraction = 0.2;  // holdout, temporal
   int k = 10;                  // ranking cut-off
-  int negatives = 99;          // loo sampled metric
+  // Sampled negatives per held-out item (loo, seq); 0 = the protocol's convention: 99 for loo
+  // (NCF), 100 for seq (SASRec, S3-Rec). See sampled_negatives().
+  int negatives = 0;
   std::uint64_t seed = 0;      // split seed (the model's seed is Hyper::seed)
   // Ratings >= this count as relevant in ranking metrics (explicit data); NaN = every test item.
   float relevance_threshold = std::numeric_limits<float>::quiet_NaN();
@@ -64,7 +89,8 @@ struct EvalResult {
   // Empty for the single-split protocols.
   std::vector<std::map<std::string, double>> fold_metrics;
   std::map<std::string, double> metrics_std;
-  // loo: how "last" was decided: "time" (timestamps) or "file" (file order: the data has none).
+  // loo, seq: how "last" was decided: "time" (timestamps) or "file" (file order: the data has
+  // none).
   // Empty for the other protocols.
   std::string order;
   double fit_seconds = 0;                 // summed over folds
@@ -77,13 +103,17 @@ struct EvalResult {
 // Runs `protocol` on `data`. kfold: fits one model per fold; metrics are the means over folds
 // (fold_metrics and metrics_std give each fold and the spread), fit_seconds and eval_seconds
 // the sums. Every trainer fits on the whole training part: none early-stops, so none needs the
-// validation part (tune() uses it). loo: leave_last_out(); sampled metrics rank the
-// held-out item among `negatives` items the user never interacted with in `data`
-// (sample_negatives with options.seed). Protocol::ncf throws Error: use evaluate_ncf().
+// validation part (tune() uses it). loo: leave_last_out(); seq: leave_last_out(data, 3) (see
+// above); for both, sampled metrics rank the held-out item among sampled_negatives() items the
+// user never interacted with in `data` (sample_negatives with options.seed). Protocol::ncf throws Error: use evaluate_ncf().
 // Progress: forwarded to Model::fit, plus ("fold", f, folds) after each fold and
 // ("evaluate", 1, 1) at the end, always from the calling thread.
 EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper,
                     const EvalOptions& options, Backend& backend, const Progress& progress = {});
+
+// The number of sampled negatives `options` asks for: options.negatives, or when that is 0 the
+// protocol's convention (seq: 100, else 99).
+int sampled_negatives(const EvalOptions& options);
 
 // The NCF protocol on given files: `train` is the training file, `test` its held-out items and
 // negatives. Reports hr@K, ndcg@K (sampled: 1 positive + the given negatives) and full_hr@K,
@@ -103,14 +133,15 @@ Split protocol_split(const Interactions& data, const EvalOptions& options, int f
 // part, which callers must not pass): split.train is what a trial fits on, split.test what it is
 // scored on. holdout, kfold: a seeded random `options.validation_fraction` of the rows (seed
 // mixed from options.seed, so it differs from the test split's draw); temporal: the latest
-// `validation_fraction` of `train` by time; loo, ncf: each user's last training interaction
-// (by time, or by file order when the data has no timestamps; users with one interaction keep
-// it for training). Throws Error when the validation part would be empty.
+// `validation_fraction` of `train` by time; loo, ncf, seq: each user's last training
+// interaction (by time, or by file order when the data has no timestamps; users with one
+// interaction keep it for training). Throws Error when the validation part would be empty.
 Split validation_split(const Interactions& train, const EvalOptions& options);
 
-// Fits `kind` on split.train and measures on split.test as `options.protocol` does: loo adds
-// the sampled metrics (negatives drawn from train and test rows together) under the unprefixed
-// names and the full-ranking ones under "full_"; every other protocol reports measure()'s keys.
+// Fits `kind` on split.train and measures on split.test as `options.protocol` does: loo and seq
+// add the sampled metrics (negatives: items in neither the user's train nor test rows) under the
+// unprefixed names and the full-ranking ones under "full_"; every other protocol reports
+// measure()'s keys.
 // Used for the protocols' own splits and for a user-given test file (same id space: see
 // align_test). kfold and ncf are treated like holdout here.
 EvalResult evaluate_split(const Split& split, ModelKind kind, const Hyper& hyper,
@@ -125,8 +156,8 @@ struct AlignReport {
 };
 // `test` (loaded on its own) re-expressed in `train`'s index space: rows whose user or item id
 // the training data lacks cannot be scored by a model trained on it, so they are dropped and
-// counted in `report`. The result shares train's id maps; has_ratings/has_time/source are the
-// test file's. Throws Error when no row is left.
+// counted in `report`. The result shares train's id maps; has_ratings, has_time, file_order and
+// source are the test file's. Throws Error when no row is left.
 Interactions align_test(const Interactions& train, const Interactions& test,
                         AlignReport* report = nullptr);
 

@@ -29,9 +29,13 @@ Split random_holdout(const Interactions& data, double test_fraction, std::uint64
 Split kfold(const Interactions& data, int folds, int fold, std::uint64_t seed);
 
 // Each user's last interaction by timestamp (ties by file order: the later row) goes to test;
-// users with a single interaction stay in train only. Without timestamps (all 0) this is the
-// user's last row in the file.
-Split leave_last_out(const Interactions& data);
+// users with fewer than `min_interactions` interactions (at least 2 is enforced: a single one
+// has nothing to learn from) stay in train only. Without timestamps this is the user's last row
+// in the file (loaded files carry their file order as time, Interactions::file_order; rows
+// built in code with all times 0 tie, and the later row wins). The seq protocol uses
+// min_interactions = 3, as SASRec's data_partition: a user with 3 or more interactions gives
+// one to test, one to validation and trains on the rest.
+Split leave_last_out(const Interactions& data, int min_interactions = 2);
 
 // Rows with time >= the (1 - test_fraction) quantile of all timestamps go to test: the cut is
 // the timestamp of row n - round(n * fraction) in time order, so rows tied with it all go to

@@ -71,7 +71,7 @@ struct TuneResult {
   std::size_t best = 0;                   // index into trials (first of equal scores)
   std::uint64_t fit_rows = 0;             // training part minus validation part
   std::uint64_t validation_rows = 0;
-  std::string order;                      // loo/ncf validation: "time" or "file"; else ""
+  std::string order;                      // loo/ncf/seq validation: "time" or "file"; else ""
 };
 
 // Random search of `kind` on the validation part of `train` (a protocol's training part; see

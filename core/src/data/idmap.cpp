@@ -56,6 +56,7 @@ Interactions Interactions::empty_like() const {
   out.items = items;
   out.has_ratings = has_ratings;
   out.has_time = has_time;
+  out.file_order = file_order;
   out.source = source;
   return out;
 }
@@ -68,6 +69,8 @@ const char* format_name(Format f) {
     case Format::ml_latest: return "ml-latest";
     case Format::csv: return "csv";
     case Format::ncf: return "ncf";
+    case Format::seq_pairs: return "seq-pairs";
+    case Format::seq_lines: return "seq-lines";
   }
   return "?";
 }
@@ -79,8 +82,10 @@ Format parse_format(std::string_view name) {
   if (name == "ml-latest" || name == "ml_latest" || name == "mllatest") return Format::ml_latest;
   if (name == "csv" || name == "tsv") return Format::csv;
   if (name == "ncf") return Format::ncf;
+  if (name == "seq-pairs" || name == "seq_pairs") return Format::seq_pairs;
+  if (name == "seq-lines" || name == "seq_lines") return Format::seq_lines;
   throw Error("unknown format '" + text::printable(name) +
-              "' (valid: auto, ml100k, ml1m, ml-latest, csv, ncf)");
+              "' (valid: auto, ml100k, ml1m, ml-latest, csv, ncf, seq-pairs, seq-lines)");
 }
 
 const char* duplicate_policy_name(DuplicatePolicy p) {

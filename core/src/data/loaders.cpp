@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "edgerec/data.hpp"
@@ -52,6 +53,47 @@ bool is_ml100k_name(std::string_view name) {
   return false;
 }
 
+// Step 4 of the sniffing rules in data.hpp: the papers' sequence files, by content. Every line
+// must be two or more non-negative integers separated by spaces or tabs.
+Format sniff_sequence(const std::vector<std::string_view>& lines) {
+  if (lines.empty()) return Format::csv;
+  std::vector<std::uint64_t> users;
+  int min_fields = std::numeric_limits<int>::max(), max_fields = 0;
+  for (std::string_view line : lines) {
+    int n = 0;
+    bool integers = true;
+    std::uint64_t user = 0;
+    text::for_each_token(line, [&](std::string_view t) {
+      std::uint64_t v = 0;
+      std::string_view canonical;
+      if (!integers || text::parse_uint_id(t, v, canonical) != nullptr) {
+        integers = false;
+        return;
+      }
+      if (n++ == 0) user = v;
+    });
+    if (!integers || n < 2) return Format::csv;
+    users.push_back(user);
+    min_fields = std::min(min_fields, n);
+    max_fields = std::max(max_fields, n);
+  }
+  std::vector<std::uint64_t> sorted = users;
+  std::sort(sorted.begin(), sorted.end());
+  const bool distinct = std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
+  if (max_fields == 2) {
+    // seq-pairs: a user's interactions are consecutive lines (each user's history in order).
+    std::size_t runs = 1;
+    for (std::size_t i = 1; i < users.size(); ++i) runs += users[i] != users[i - 1];
+    const std::size_t users_seen =
+        static_cast<std::size_t>(std::unique(sorted.begin(), sorted.end()) - sorted.begin());
+    return runs == users_seen ? Format::seq_pairs : Format::csv;
+  }
+  // A delimited file has one field count; a user's line is as long as their history. More than
+  // four integer fields on every line is no csv layout edgerec reads either.
+  if (distinct && (min_fields != max_fields || min_fields > 4)) return Format::seq_lines;
+  return Format::csv;
+}
+
 Format detect_from(std::string_view path, std::string_view head, bool whole_file) {
   const std::string name = lower(text::base_name(path));
   if (text::ends_with(name, ".train.rating") || text::ends_with(name, ".test.rating") ||
@@ -63,7 +105,7 @@ Format detect_from(std::string_view path, std::string_view head, bool whole_file
   if (first.find("::") != std::string_view::npos) return Format::ml1m;
   if (text::starts_with(lower(first.substr(0, 15)), "userid,movieid")) return Format::ml_latest;
   if (is_ml100k_name(name)) return Format::ml100k;
-  return Format::csv;
+  return sniff_sequence(head_lines(head, whole_file, kSniffLines));
 }
 
 // How one format's lines are read.
@@ -138,6 +180,11 @@ Spec make_spec(Format format, const LoadOptions& o, std::string_view head, bool 
       spec.time_col = spec.fields >= 4 ? 3 : -1;
       return spec;
     }
+    case Format::seq_pairs:
+    case Format::seq_lines:
+      // Read by Loader::run_sequences, which needs only the format.
+      spec.rating_col = spec.time_col = -1;
+      return spec;
     case Format::csv:
     case Format::auto_detect:
       break;
@@ -264,11 +311,13 @@ class Loader {
   Loader(const std::string& path, const LoadOptions& o, LoadReport& report)
       : path_(path), o_(o), report_(report) {}
 
-  void reject(std::uint64_t line, const char* field, std::string reason) {
+  // `records`: how many records the rejection drops (a seq-lines line: one per item).
+  void reject(std::uint64_t line, const char* field, std::string reason,
+              std::uint64_t records = 1) {
     if (o_.strict) {
       throw Error(path_ + ":" + std::to_string(line) + ": field '" + field + "': " + reason);
     }
-    ++report_.rejected;
+    report_.rejected += records;
     if (report_.first_rejections.size() < kMaxKeptRejections) {
       report_.first_rejections.push_back({line, field, std::move(reason)});
     }
@@ -288,17 +337,16 @@ class Loader {
   }
 
   Interactions run(std::string_view buffer, const Spec& spec) {
+    if (spec.format == Format::seq_pairs || spec.format == Format::seq_lines) {
+      return run_sequences(buffer, spec.format == Format::seq_pairs);
+    }
     Interactions data;
     data.source = path_;
     data.has_ratings = spec.rating_col >= 0;
     data.has_time = spec.time_col >= 0;
+    data.file_order = !data.has_time;
     // One row per line at most; memchr keeps this cheap even in unoptimised builds.
-    std::size_t newlines = 0;
-    for (const char *p = buffer.data(), *e = p + buffer.size();
-         (p = static_cast<const char*>(std::memchr(p, '\n', e - p))) != nullptr; ++p) {
-      ++newlines;
-    }
-    data.rows.reserve(newlines + 1);
+    data.rows.reserve(count_lines(buffer));
 
     text::LineReader reader(buffer);
     std::string_view line;
@@ -319,11 +367,8 @@ class Loader {
         continue;
       }
       ++report_.lines;
-      if (line.size() > o_.max_line_bytes) {
-        reject(ln, "line", "line is " + std::to_string(line.size()) + " bytes, longer than the limit of " +
-                               std::to_string(o_.max_line_bytes));
-        continue;
-      }
+      ++report_.records;
+      if (too_long(line, ln)) continue;
       text::split(line, spec.rule, f, scratch);
       if (f.error) {
         reject(ln, "line", f.error);
@@ -372,7 +417,8 @@ class Loader {
           continue;
         }
       }
-      std::int64_t time = 0;
+      // Without a timestamp column, the row's position in the file (Interactions::file_order).
+      std::int64_t time = static_cast<std::int64_t>(report_.records);
       if (spec.time_col >= 0) {
         const std::string_view ts = f.field[spec.time_col];
         if ((bad = text::parse_time(ts, time))) {
@@ -397,6 +443,97 @@ class Loader {
       data.rows.push_back(x);
     }
 
+    return finish(std::move(data), header_seen);
+  }
+
+  // seq-pairs (`pairs`) and seq-lines: integer ids separated by spaces or tabs, each row's
+  // time its position in the file. A seq-lines line is one user's history, so a bad token
+  // rejects the whole line (see data.hpp).
+  Interactions run_sequences(std::string_view buffer, bool pairs) {
+    Interactions data;
+    data.source = path_;
+    data.file_order = true;
+    if (pairs) data.rows.reserve(count_lines(buffer));
+    text::LineReader reader(buffer);
+    std::string_view line;
+    std::vector<std::string_view> tokens;
+    std::vector<index_t> direct_users, direct_items;
+    while (reader.next(line)) {
+      if (text::is_blank(line)) continue;
+      const std::uint64_t ln = reader.number();
+      ++report_.lines;
+      const std::uint64_t first_record = report_.records;
+      if (too_long(line, ln)) {
+        ++report_.records;  // its items are not counted: one rejected record
+        continue;
+      }
+      tokens.clear();
+      text::for_each_token(line, [&](std::string_view t) { tokens.push_back(t); });
+      const std::uint64_t records =
+          pairs ? 1 : std::max<std::uint64_t>(1, tokens.empty() ? 0 : tokens.size() - 1);
+      report_.records += records;
+      if (pairs && tokens.size() != 2) {
+        reject(ln, "line", std::to_string(tokens.size()) +
+                               " fields, expected 2 (user item, separated by spaces or tabs)");
+        continue;
+      }
+      if (tokens.size() < 2) {
+        reject(ln, "line", "a user without items (expected 'user item1 item2 ...')", records);
+        continue;
+      }
+      std::uint64_t uv = 0;
+      std::string_view ucanon;
+      if (const char* bad = text::parse_uint_id(tokens[0], uv, ucanon)) {
+        reject(ln, "user", quoted(tokens[0]) + bad, records);
+        continue;
+      }
+      // Items are checked before any is added, so a rejected line leaves no trace in the maps.
+      bool ok = true;
+      for (std::size_t k = 1; k < tokens.size() && ok; ++k) {
+        std::uint64_t iv = 0;
+        std::string_view icanon;
+        if (const char* bad = text::parse_uint_id(tokens[k], iv, icanon)) {
+          reject(ln, "item", quoted(tokens[k]) + bad +
+                                 (pairs ? "" : " (item " + std::to_string(k) + " of the line)"),
+                 records);
+          ok = false;
+        }
+      }
+      if (!ok) continue;
+      const index_t user = integer_id(data.users, direct_users, uv, ucanon);
+      for (std::size_t k = 1; k < tokens.size(); ++k) {
+        std::uint64_t iv = 0;
+        std::string_view icanon;
+        text::parse_uint_id(tokens[k], iv, icanon);
+        Interaction x;
+        x.user = user;
+        x.item = integer_id(data.items, direct_items, iv, icanon);
+        x.time = static_cast<std::int64_t>(first_record + k);
+        data.rows.push_back(x);
+      }
+    }
+    return finish(std::move(data), false);
+  }
+
+ private:
+  static std::size_t count_lines(std::string_view buffer) {
+    std::size_t newlines = 0;
+    for (const char *p = buffer.data(), *e = p + buffer.size();
+         (p = static_cast<const char*>(std::memchr(p, '\n', e - p))) != nullptr; ++p) {
+      ++newlines;
+    }
+    return newlines + 1;
+  }
+
+  // Rejects a line longer than the limit; true when it did.
+  bool too_long(std::string_view line, std::uint64_t ln) {
+    if (line.size() <= o_.max_line_bytes) return false;
+    reject(ln, "line", "line is " + std::to_string(line.size()) +
+                           " bytes, longer than the limit of " + std::to_string(o_.max_line_bytes));
+    return true;
+  }
+
+  Interactions finish(Interactions data, bool header_seen) {
     if (data.rows.empty()) {
       if (report_.lines == 0) {
         throw Error(path_ + ": no interactions (" + (header_seen ? "only a header" : "empty file") +
@@ -410,7 +547,6 @@ class Loader {
     return data;
   }
 
- private:
   static std::string quoted(std::string_view s) { return "'" + text::printable(s) + "' "; }
   static std::string number(float v) { return text::format_float(v); }
 
@@ -445,7 +581,8 @@ void check_options(const LoadOptions& o) {
 }  // namespace
 
 std::string LoadReport::summary() const {
-  std::string s = std::string(format_name(format)) + ": " + std::to_string(lines) + " lines, " +
+  std::string s = std::string(format_name(format)) + ": " + std::to_string(lines) + " lines" +
+                  (records != lines ? " (" + std::to_string(records) + " interactions)" : "") + ", " +
                   std::to_string(accepted) + " interactions kept, " + std::to_string(rejected) +
                   " rejected, " + std::to_string(duplicates) + " duplicates merged";
   if (below_threshold) s += ", " + std::to_string(below_threshold) + " below threshold";

@@ -36,21 +36,6 @@ index_t user_index(const Interactions& data, std::string_view id, const std::str
   return static_cast<index_t>(u);
 }
 
-// Splits on tabs (and spaces, which some copies use) without a field limit: a negatives line
-// has 100 fields.
-template <class F>
-void for_each_token(std::string_view line, F&& f) {
-  std::size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == '\t' || line[i] == ' ')) ++i;
-    if (i == line.size()) break;
-    std::size_t j = i;
-    while (j < line.size() && line[j] != '\t' && line[j] != ' ') ++j;
-    f(line.substr(i, j - i));
-    i = j;
-  }
-}
-
 void check_length(std::string_view line, const std::string& path, std::uint64_t ln) {
   if (line.size() > kMaxLine) {
     fail(path, ln, "line", "line is " + std::to_string(line.size()) +
@@ -85,7 +70,7 @@ NcfTest load_ncf_test_from_memory(std::string_view rating_bytes, const std::stri
       check_length(line, test_rating, ln);
       std::string_view tok[2];
       int count = 0;
-      for_each_token(line, [&](std::string_view t) {
+      text::for_each_token(line, [&](std::string_view t) {
         if (count < 2) tok[count] = t;
         ++count;
       });
@@ -123,7 +108,7 @@ NcfTest load_ncf_test_from_memory(std::string_view rating_bytes, const std::stri
     bool first = true;
     std::size_t k = 0;
     index_t positive = 0;
-    for_each_token(line, [&](std::string_view t) {
+    text::for_each_token(line, [&](std::string_view t) {
       if (first) {
         first = false;
         // "(user,item)": the case this line's negatives belong to.

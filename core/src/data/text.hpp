@@ -78,6 +78,22 @@ struct Fields {
 // length up front so views into it stay valid.
 void split(std::string_view line, const SplitRule& rule, Fields& out, std::string& scratch);
 
+// Calls f(token) for each run of characters other than spaces and tabs, with no field limit
+// (an NCF negatives line has 100 tokens, a seq-lines line one per item of a user). Runs of
+// separators count as one; leading and trailing ones are ignored.
+template <class F>
+void for_each_token(std::string_view line, F&& f) {
+  std::size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == '\t' || line[i] == ' ')) ++i;
+    if (i == line.size()) break;
+    std::size_t j = i;
+    while (j < line.size() && line[j] != '\t' && line[j] != ' ') ++j;
+    f(line.substr(i, j - i));
+    i = j;
+  }
+}
+
 // Parse results: nullptr on success, else a reason ("is not a number", ...) for the message.
 // Non-negative integer id of at most 20 digits that fits in 64 bits; leading zeros are dropped
 // from `canonical` so "007" and "7" are one id.

@@ -22,8 +22,9 @@ Protocol parse_protocol(std::string_view name) {
   if (name == "loo") return Protocol::loo;
   if (name == "temporal") return Protocol::temporal;
   if (name == "ncf") return Protocol::ncf;
+  if (name == "seq") return Protocol::seq;
   throw Error("unknown protocol '" + std::string(name) +
-              "' (valid: holdout, kfold, loo, temporal, ncf)");
+              "' (valid: holdout, kfold, loo, temporal, ncf, seq)");
 }
 
 const char* protocol_name(Protocol p) {
@@ -33,6 +34,7 @@ const char* protocol_name(Protocol p) {
     case Protocol::loo: return "loo";
     case Protocol::temporal: return "temporal";
     case Protocol::ncf: return "ncf";
+    case Protocol::seq: return "seq";
   }
   return "unknown";
 }
@@ -59,8 +61,9 @@ void check_options(const EvalOptions& o) {
       !(o.test_fraction > 0.0 && o.test_fraction < 1.0))
     throw Error("--test-fraction must be strictly between 0 and 1 (got " +
                 std::to_string(o.test_fraction) + ")");
-  if (o.protocol == Protocol::loo && o.negatives < 1)
-    throw Error("--negatives must be at least 1 (got " + std::to_string(o.negatives) + ")");
+  if (o.negatives < 0)
+    throw Error("--negatives must be at least 1, or 0 for the protocol's convention (got " +
+                std::to_string(o.negatives) + ")");
 }
 
 // One ranking task: a user, the items that count as relevant, and (for sampled metrics) the
@@ -260,7 +263,22 @@ void report(const Progress& progress, const char* stage, int done, int total) {
   if (progress) progress(stage, done, total);
 }
 
+// Protocols whose test part is each user's last interaction(s): sampled metrics beside the
+// full ranking, and an order ("time" or "file") to report.
+bool leave_out_protocol(Protocol p) { return p == Protocol::loo || p == Protocol::seq; }
+
+// SASRec's data_partition: fewer than 3 interactions, training only.
+constexpr int kSeqMinInteractions = 3;
+
 }  // namespace
+
+int sampled_negatives(const EvalOptions& options) {
+  if (options.negatives < 0)
+    throw Error("--negatives must be at least 1, or 0 for the protocol's convention (got " +
+                std::to_string(options.negatives) + ")");
+  if (options.negatives > 0) return options.negatives;
+  return options.protocol == Protocol::seq ? 100 : 99;
+}
 
 void measure(const Model& model, const Interactions& test, const EvalOptions& options,
              Backend& backend, std::map<std::string, double>& metrics) {
@@ -274,6 +292,7 @@ Split protocol_split(const Interactions& data, const EvalOptions& options, int f
     case Protocol::kfold: return kfold(data, options.folds, fold, options.seed);
     case Protocol::temporal: return temporal_split(data, options.test_fraction);
     case Protocol::loo: return leave_last_out(data);
+    case Protocol::seq: return leave_last_out(data, kSeqMinInteractions);
     case Protocol::ncf: break;
   }
   throw Error("the ncf protocol needs its test files (--test-rating, --test-negative)");
@@ -299,6 +318,9 @@ Split validation_split(const Interactions& train, const EvalOptions& options) {
       break;
     case Protocol::loo:
     case Protocol::ncf:
+    case Protocol::seq:
+      // seq: the training part holds each long user's history up to the validation item, so
+      // that item is the user's last training interaction (see eval.hpp).
       v = leave_last_out(train);
       break;
   }
@@ -312,6 +334,7 @@ Interactions align_test(const Interactions& train, const Interactions& test, Ali
   Interactions out = train.empty_like();
   out.has_ratings = test.has_ratings;
   out.has_time = test.has_time;
+  out.file_order = test.file_order;
   out.source = test.source;
   AlignReport r;
   // Index translation once per id, not once per row.
@@ -353,7 +376,7 @@ EvalResult evaluate_split(const Split& split, ModelKind kind, const Hyper& hyper
   result.fit_seconds = model->info.fit_seconds;
 
   const auto start = Clock::now();
-  if (options.protocol != Protocol::loo) {
+  if (!leave_out_protocol(options.protocol)) {
     measure(*model, split.test, options, backend, result.metrics);
   } else {
     result.order = split.train.has_time ? "time" : "file";
@@ -368,7 +391,7 @@ EvalResult evaluate_split(const Split& split, ModelKind kind, const Hyper& hyper
       for (const auto& c : cases) users.push_back(c.user);
       Interactions all = split.train;
       all.rows.insert(all.rows.end(), split.test.rows.begin(), split.test.rows.end());
-      const auto negatives = sample_negatives(all, users, options.negatives, options.seed);
+      const auto negatives = sample_negatives(all, users, sampled_negatives(options), options.seed);
       for (std::size_t i = 0; i < cases.size(); ++i) cases[i].negatives = &negatives[i];
       const auto r = rank_cases(*model, cases, options.k, backend);
       put_sampled_and_full(r, model->n_items(), options.k, result.metrics);

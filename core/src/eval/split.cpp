@@ -75,12 +75,13 @@ Split kfold(const Interactions& data, int folds, int fold, std::uint64_t seed) {
   return split_by_mask(data, to_test);
 }
 
-Split leave_last_out(const Interactions& data) {
+Split leave_last_out(const Interactions& data, int min_interactions) {
   check_not_empty(data, "leave-last-out");
   const auto groups = detail::group_by_user(data);
+  const std::size_t least = static_cast<std::size_t>(std::max(2, min_interactions));
   std::vector<std::uint8_t> to_test(data.rows.size(), 0);
   for (index_t u = 0; u < data.n_users(); ++u) {
-    if (groups.size(u) < 2) continue;  // a single interaction has nothing to learn from
+    if (groups.size(u) < least) continue;  // too short to give one away: training only
     std::uint64_t last = *groups.begin(u);
     // Rows of a user are in file order, so `>=` lets a later row win a timestamp tie.
     for (const std::uint64_t* r = groups.begin(u); r != groups.end(u); ++r)

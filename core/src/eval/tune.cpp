@@ -161,7 +161,8 @@ TuneResult tune(const Interactions& train, ModelKind kind, const Hyper& fixed,
   const Split v = validation_split(train, options.eval);
   result.fit_rows = v.train.size();
   result.validation_rows = v.test.size();
-  if (options.eval.protocol == Protocol::loo || options.eval.protocol == Protocol::ncf)
+  if (options.eval.protocol == Protocol::loo || options.eval.protocol == Protocol::ncf ||
+      options.eval.protocol == Protocol::seq)
     result.order = train.has_time ? "time" : "file";
 
   // Only what the objective needs: the ranking pass costs more than a rating model's fit.

@@ -84,10 +84,17 @@ struct DataFlags {
   void add(CLI::App* app, bool required) {
     auto* d = app->add_option("--data", path,
                               "Interactions file (MovieLens u.data / ratings.dat / ratings.csv, "
-                              "CSV/TSV, NCF *.train.pairs.tsv|*.train.rating), or 'synthetic' "
-                              "for the embedded synthetic catalogue");
+                              "CSV/TSV, NCF *.train.pairs.tsv|*.train.rating, the papers' "
+                              "sequence files), or 'synthetic' for the embedded synthetic catalogue");
     if (required) d->required();
-    app->add_option("--format", format, "auto, ml100k, ml1m, ml-latest, csv, ncf")->capture_default_str();
+    app->add_option("--format", format,
+                    "auto, ml100k, ml1m, ml-latest, csv, ncf, seq-pairs ('user item' per line in "
+                    "time order: SASRec, BERT4Rec), seq-lines ('user item1 item2 ...' per user, "
+                    "oldest first: S3-Rec); files without timestamps keep their line order as "
+                    "time. auto: by name, then by content (integer-only lines: 2 fields with each "
+                    "user's lines adjacent = seq-pairs; one distinct user per line with varying "
+                    "lengths or > 4 fields = seq-lines), else csv")
+        ->capture_default_str();
     app->add_option("--delimiter", delimiter, "csv: field delimiter (default: sniffed; 'tab' for \\t)");
     app->add_flag("--header", header, "csv: the first line is a header");
     app->add_option("--user-col", user_col, "csv: 0-based user column")->capture_default_str();
@@ -187,7 +194,8 @@ json report_json(const er::LoadReport& r) {
   json rej = json::array();
   for (const auto& x : r.first_rejections)
     rej.push_back({{"line", x.line}, {"field", x.field}, {"reason", x.reason}});
-  return {{"format", er::format_name(r.format)}, {"lines", r.lines},         {"accepted", r.accepted},
+  return {{"format", er::format_name(r.format)}, {"lines", r.lines},         {"records", r.records},
+          {"accepted", r.accepted},
           {"rejected", r.rejected},              {"duplicates", r.duplicates}, {"below_threshold", r.below_threshold},
           {"kcore_removed", r.kcore_removed},    {"first_rejections", rej}};
 }
@@ -353,16 +361,23 @@ struct ProtocolFlags {
   // `validation`: the command uses the validation part (tune; eval trains on the whole training
   // part, since no trainer early-stops).
   void add(CLI::App* c, bool validation) {
-    c->add_option("--protocol", protocol, "holdout, kfold, loo (leave-last-out), temporal, ncf")->capture_default_str();
+    c->add_option("--protocol", protocol,
+                  "holdout, kfold, loo (leave-last-out), temporal, ncf, seq (sequential, as "
+                  "SASRec/S3-Rec: per user in time order the last item is test, the one before "
+                  "validation; users with < 3 train only; test runs train on all but the last item)")
+        ->capture_default_str();
     c->add_option("--folds", eval.folds, "kfold: folds")->capture_default_str();
     c->add_option("--test-fraction", eval.test_fraction, "holdout/temporal: test share")->capture_default_str();
     if (validation)
       c->add_option("--validation-fraction", eval.validation_fraction,
                     "holdout/kfold/temporal: share of the training part held out for validation "
-                    "(loo/ncf: each user's last training interaction)")
+                    "(loo/ncf/seq: each user's last training interaction)")
           ->capture_default_str();
     c->add_option("-k,--k", eval.k, "ranking cut-off K")->capture_default_str();
-    c->add_option("--negatives", eval.negatives, "loo: sampled negatives per user")->capture_default_str();
+    c->add_option("--negatives", eval.negatives,
+                  "loo/seq: sampled negatives per held-out item, drawn from items the user never "
+                  "interacted with (default 0: 99 for loo as NCF, 100 for seq as SASRec/S3-Rec)")
+        ->check(CLI::Range(0, 1000000));
     c->add_option("--split-seed", eval.seed, "split seed (default: --seed)")->transform(seed_validator());
     c->add_option("--relevance-threshold", relevance,
                   "ranking metrics count test ratings >= this as relevant (turns ranking on)");
@@ -392,7 +407,9 @@ struct ProtocolFlags {
       throw er::Error("--test cannot be used with --protocol ncf (its test files are --test-rating and --test-negative)");
     if (!test_path.empty() && (!test_rating.empty() || !test_negative.empty()))
       throw er::Error("--test-rating/--test-negative belong to --protocol ncf; use --test FILE for other protocols");
-    const bool rating_protocol = eval.protocol != er::Protocol::loo && eval.protocol != er::Protocol::ncf;
+    const bool rating_protocol = eval.protocol != er::Protocol::loo &&
+                                 eval.protocol != er::Protocol::ncf &&
+                                 eval.protocol != er::Protocol::seq;
     if (no_ranking) eval.ranking = false;
     else if (ranking || relevance) eval.ranking = true;
     else eval.ranking = !(d.has_ratings && rating_protocol);
@@ -424,6 +441,12 @@ struct ProtocolFlags {
       j["test_file"] = {{"path", test_path}, {"kept", align->kept},
                         {"unknown_user_rows", align->unknown_user_rows},
                         {"unknown_item_rows", align->unknown_item_rows}};
+    if (sampled()) j["negatives"] = er::sampled_negatives(eval);
+  }
+
+  // The protocols whose unprefixed ranking metrics are sampled (ncf's negatives are its file's).
+  bool sampled() const {
+    return eval.ranking && (eval.protocol == er::Protocol::loo || eval.protocol == er::Protocol::seq);
   }
 
   void print_notes(const er::AlignReport* align) const {
@@ -432,6 +455,10 @@ struct ProtocolFlags {
                   test_path.c_str(), static_cast<unsigned long long>(align->kept),
                   static_cast<unsigned long long>(align->unknown_user_rows),
                   static_cast<unsigned long long>(align->unknown_item_rows));
+    if (sampled())
+      std::printf("  hr@K, ndcg@K, ...: each test item among %d sampled negatives; full_*: "
+                  "among every item the user has not trained on\n",
+                  er::sampled_negatives(eval));
     if (eval.ranking && relevance)
       std::printf("  relevant: test ratings >= %g\n", static_cast<double>(*relevance));
     else if (eval.ranking && ranking)
@@ -447,6 +474,11 @@ void print_order(const std::string& order, const char* what) {
     std::printf("  %s: no timestamps, so each user's last row in file order was used\n", what);
   else if (order == "time")
     std::printf("  %s: each user's last interaction by timestamp\n", what);
+}
+
+const char* order_label(er::Protocol p) {
+  return p == er::Protocol::seq ? "seq (test: each user's last item, validation: the one before)"
+                                : "leave-last-out";
 }
 
 json eval_json(const er::EvalResult& r) {
@@ -536,7 +568,7 @@ struct EvalCmd {
       std::printf("%s, %s protocol (%d fold%s): fit %.3f s, eval %.3f s\n", er::kind_name(kind),
                   er::protocol_name(eval.protocol), r.folds, r.folds == 1 ? "" : "s", r.fit_seconds,
                   r.eval_seconds);
-      print_order(r.order, "leave-last-out");
+      print_order(r.order, order_label(eval.protocol));
       p.print_notes(align ? &*align : nullptr);
       print_metrics(r);
     }
@@ -681,7 +713,7 @@ struct TuneCmd {
                   "test metrics (%llu test rows):\n",
                   static_cast<unsigned long long>(fin->train_rows),
                   static_cast<unsigned long long>(fin->test_rows));
-      print_order(fin->order, "leave-last-out");
+      print_order(fin->order, order_label(p.eval.protocol));
       p.print_notes(align ? &*align : nullptr);
       print_metrics(*fin);
     }

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The papers' sequence files and the sequential protocol from the command line: --format auto on
+# seq-lines (S3-Rec) and seq-pairs (SASRec) files, eval/tune --protocol seq, bad lines.
+source "$(dirname "$0")/lib.sh"
+
+# 300 users, 120 items; user u has 2 + (u mod 9) items (so users 0.. with 2 train only), each
+# item one step after the previous on a ring with a seeded jump now and then: a next-item
+# pattern, in file order, no timestamps.
+awk 'BEGIN {
+  s = 12345
+  for (u = 1; u <= 300; u++) {
+    n = 2 + (u % 9); line = u; i = (u * 37) % 120
+    for (k = 0; k < n; k++) {
+      s = (s * 1103515245 + 12345) % 2147483648
+      if (s % 5 == 0) i = (i + 17) % 120; else i = (i + 1) % 120
+      line = line " " (i + 1)
+    }
+    print line
+  }
+}' > seq.txt
+# The same histories as one interaction per line (SASRec's layout).
+awk '{ for (k = 2; k <= NF; k++) print $1, $k }' seq.txt > pairs.txt
+total=$(awk '{ n += NF - 1 } END { print n }' seq.txt)
+long=$(awk 'NF - 1 >= 3 { n++ } END { print n }' seq.txt)
+two=$(awk 'NF - 1 == 2 { n++ } END { print n }' seq.txt)
+
+E=(eval --protocol seq --json --seed 3)
+expect_ok "eval seq-lines" "$BIN" "${E[@]}" --data seq.txt --model popularity
+cp out.txt lines.json
+[ "$(json_get lines.json 'j["load"]["format"] == "seq-lines" and j["protocol"] == "seq" and j["order"] == "file"')" = True ] || fail "seq-lines: format/protocol/order $(head -c 300 lines.json)"
+[ "$(json_get lines.json 'j["load"]["records"]')" = "$total" ] || fail "records != $total"
+[ "$(json_get lines.json 'j["negatives"]')" = 100 ] || fail "seq: 100 negatives by default"
+[ "$(json_get lines.json 'j["load"]["lines"]')" = 300 ] || fail "lines"
+[ "$(json_get lines.json 'j["test_rows"]')" = "$long" ] || fail "test rows: one per user with >= 3 items ($long)"
+[ "$(json_get lines.json 'j["train_rows"] + j["test_rows"]')" = "$total" ] || fail "train + test rows"
+[ "$(json_get lines.json 'all(k in j["metrics"] for k in ["full_hr@10", "full_ndcg@10", "hr@10", "ndcg@10"])')" = True ] || fail "seq metric keys"
+[ "$(json_get lines.json 'j["metrics"]["hr@10"] >= j["metrics"]["full_hr@10"] > 0')" = True ] || fail "sampled vs full"
+
+# The same interactions as seq-pairs: sniffed as such, the same split, the same figures.
+expect_ok "eval seq-pairs" "$BIN" "${E[@]}" --data pairs.txt --model popularity
+[ "$(json_get out.txt 'j["load"]["format"]')" = seq-pairs ] || fail "pairs not sniffed as seq-pairs"
+[ "$(json_get out.txt 'j["metrics"]')" = "$(json_get lines.json 'j["metrics"]')" ] || fail "seq-pairs and seq-lines differ"
+expect_ok "eval --format seq-pairs" "$BIN" "${E[@]}" --data pairs.txt --format seq-pairs --model popularity
+[ "$(json_get out.txt 'j["metrics"]')" = "$(json_get lines.json 'j["metrics"]')" ] || fail "--format seq-pairs"
+
+# Deterministic; the negatives' seed and count move the sampled figures only.
+for m in itemknn ials bpr svd; do
+  expect_ok "eval seq $m" "$BIN" "${E[@]}" --data seq.txt --model $m --factors 8 --epochs 4
+  cp out.txt a.json
+  expect_ok "eval seq $m again" "$BIN" "${E[@]}" --data seq.txt --model $m --factors 8 --epochs 4
+  [ "$(json_get a.json 'j["metrics"]')" = "$(json_get out.txt 'j["metrics"]')" ] || fail "$m not deterministic"
+  [ "$(json_get a.json 'j["metrics"]["full_ndcg@10"] >= 0 and j["order"] == "file"')" = True ] || fail "$m figures"
+done
+# A next-item pattern: the item-item model beats popularity by far on it.
+expect_ok "itemknn" "$BIN" "${E[@]}" --data seq.txt --model itemknn
+[ "$(/usr/bin/python3 -c "print($(json_get out.txt 'j["metrics"]["full_hr@10"]') > 2 * $(json_get lines.json 'j["metrics"]["full_hr@10"]'))")" = True ] || fail "itemknn does not beat popularity on a next-item pattern"
+expect_ok "eval --negatives 20" "$BIN" "${E[@]}" --data seq.txt --model popularity --negatives 20
+[ "$(json_get out.txt 'j["negatives"]')" = 20 ] || fail "--negatives 20 in the output"
+[ "$(json_get out.txt 'j["metrics"]["full_ndcg@10"] == '"$(json_get lines.json 'j["metrics"]["full_ndcg@10"]')"' and j["metrics"]["mrr"] > '"$(json_get lines.json 'j["metrics"]["mrr"]')")" = True ] || fail "--negatives 20"
+
+expect_ok "eval seq text" "$BIN" eval --protocol seq --data seq.txt --model popularity
+grep -q "seq (test: each user's last item, validation: the one before): no timestamps" out.txt || fail "text output: order line"
+grep -q "full_hr@10" out.txt || fail "text output: metrics"
+grep -q "each test item among 100 sampled negatives" out.txt || fail "text output: negatives"
+
+# tune: scored on each user's validation item (the one before the last); --final tests the best.
+expect_ok "tune seq" "$BIN" tune --protocol seq --data seq.txt --model itemknn --trials 2 --seed 1 --final --json
+[ "$(json_get out.txt 'j["protocol"] == "seq" and j["order"] == "file" and j["objective"] == "ndcg@10"')" = True ] || fail "tune seq shape"
+[ "$(json_get out.txt 'j["validation_rows"]')" = "$((long + two))" ] || fail "tune validation rows: users with >= 2 training items"
+[ "$(json_get out.txt 'j["fit_rows"] + j["validation_rows"] + j["final"]["test_rows"]')" = "$total" ] || fail "tune rows"
+[ "$(json_get out.txt '"full_hr@10" in j["final"]["metrics"] and "hr@10" in j["final"]["metrics"]')" = True ] || fail "tune --final metrics"
+
+# Bad lines: one line naming file, line and field; without --strict the line is skipped whole.
+printf '1 5 6 7\n2 8 x 9\n3\n4 5 6 7 8\n' > bad.txt
+expect_err "strict bad item" "^edgerec: error: bad\.txt:2: field 'item': 'x' is not a non-negative integer \(item 2 of the line\)$" "$BIN" train --data bad.txt --format seq-lines --strict --out m.edgerec
+[ "$(wc -l < err.txt)" -eq 1 ] || fail "error is not one line"
+expect_ok "skip bad lines" "$BIN" train --data bad.txt --format seq-lines --model popularity --out m.edgerec --json
+[ "$(json_get out.txt 'j["load"]["rejected"] == 4 and j["load"]["accepted"] == 7 and j["load"]["records"] == 11')" = True ] || fail "rejected records $(head -c 300 out.txt)"
+expect_ok "skip bad lines (text)" "$BIN" train --data bad.txt --format seq-lines --model popularity --out m.edgerec
+grep -q "bad.txt:3: field 'line': a user without items" err.txt || fail "rejections listed on stderr"
+printf '1 5\n1 6 7\n' > pairs3.txt
+expect_err "seq-pairs with 3 fields" "pairs3\.txt:2: field 'line': 3 fields, expected 2" "$BIN" train --data pairs3.txt --format seq-pairs --strict --out m.edgerec
+expect_err "unknown format" "valid: auto, ml100k, ml1m, ml-latest, csv, ncf, seq-pairs, seq-lines" "$BIN" train --data seq.txt --format parquet --out m.edgerec
+expect_err "negative --negatives" "error: .*negatives.*not in range" "$BIN" eval --protocol seq --data seq.txt --negatives -3
+expect_ok "eval --help" "$BIN" eval --help
+grep -q "seq-lines" out.txt && grep -q "seq (sequential" out.txt || fail "--help: seq format and protocol"
+finish
