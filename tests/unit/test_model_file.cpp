@@ -131,29 +131,34 @@ std::unique_ptr<Model> train_small(ModelKind kind, std::uint64_t seed = 3) {
   return model;
 }
 
-// A common part written field by field by the test itself (following the documented layout),
-// so each case can damage exactly one piece.
+// A common part written field by field by the test itself (following the documented layout of
+// format version `version`), so each case can damage exactly one piece.
 struct CommonSpec {
   std::vector<std::string> users;
   std::vector<std::string> items;
   Csr seen;
   std::vector<float> popularity;
-  std::uint8_t factors_flag = 0;
+  std::uint8_t factors_flag = 0;  // version 2: hyper.factors presence
   std::int32_t threads = 1;
   float rating_min = 0, rating_max = 0;
   std::string tag = "edgerec-model";
+  std::uint8_t sequences_flag = 0;  // version 3 on
+  std::vector<std::uint64_t> sequence_offsets;
+  std::vector<index_t> sequence_items;
 };
 
-void write_common(Writer& w, const CommonSpec& s) {
+void write_common(Writer& w, const CommonSpec& s, std::uint32_t version) {
   w.str(s.tag);
   w.strings(s.users);
   w.strings(s.items);
   w.csr(s.seen);
   w.floats(s.popularity);
-  w.u8(s.factors_flag);
-  if (s.factors_flag == 1) w.i32(4);
-  for (int i = 0; i < 8; ++i) w.u8(0);  // the other eight optional hyper-parameters, unset
-  w.u64(7);                             // seed
+  if (version <= 2) {
+    w.u8(s.factors_flag);
+    if (s.factors_flag == 1) w.i32(4);
+    for (int i = 0; i < 8; ++i) w.u8(0);  // the other eight optional hyper-parameters, unset
+    w.u64(7);                             // seed
+  }
   w.f64(0.5);
   w.u64(0);
   w.str("test");
@@ -161,6 +166,30 @@ void write_common(Writer& w, const CommonSpec& s) {
   w.i32(s.threads);
   w.f32(s.rating_min);
   w.f32(s.rating_max);
+  if (version >= 3) {
+    w.u8(s.sequences_flag);
+    if (s.sequences_flag == 1) {
+      w.u64s(s.sequence_offsets);
+      w.indices(s.sequence_items);
+    }
+  }
+}
+
+// The popularity model part for `users` x `items` (counts `pop`), written by hand: from version 3
+// on its section version and hyper-parameters (the seed) come first.
+void write_popularity_part(Writer& w, std::size_t users, const std::vector<float>& pop,
+                           std::uint32_t version, std::uint32_t section_version = 1) {
+  if (version >= 3) {
+    w.u32(section_version);  // cereal's class version of the popularity section
+    w.u64(7);                // hyper.seed
+  }
+  w.i32(0);                  // factor_dims
+  w.matrix(Matrix::Ones(static_cast<Eigen::Index>(users), 1));
+  if (version >= 2) w.u8(0);  // item_matrix_encoding: f32
+  Matrix v(static_cast<Eigen::Index>(pop.size()), 1);
+  for (std::size_t i = 0; i < pop.size(); ++i) v(static_cast<Eigen::Index>(i), 0) = std::log1p(pop[i]);
+  w.matrix(v);
+  w.vector(Vector::Zero(static_cast<Eigen::Index>(users)));
 }
 
 // ---- top-K for the golden files (score desc, index asc; seen items skipped) --------------
@@ -505,14 +534,17 @@ TEST_CASE("binary noise and near-misses never parse", "[model_file]") {
 
 TEST_CASE("forged common parts are rejected by the parser", "[model_file]") {
   const auto pop = static_cast<std::uint32_t>(ModelKind::popularity);
+  // Format version 2 (the hyper-parameters in the common part) and the current one.
+  const std::uint32_t version = GENERATE(2u, kModelFormatVersion);
+  INFO("format version " << version);
   auto forged = [&](const CommonSpec& s, const std::function<void(Writer&)>& tail = {}) {
     Writer w;
-    write_common(w, s);
+    write_common(w, s, version);
     if (tail) tail(w);
-    return pack(pop, w.take());
+    return pack(pop, w.take(), version);
   };
   // The template must be valid, or every case below would pass for the wrong reason: its
-  // shape and model part come from a real popularity model of 2 users x 3 items.
+  // shape comes from a real popularity model of 2 users x 3 items.
   Interactions data;
   for (const char* u : {"u0", "u1"}) data.users.add(u);
   for (const char* i : {"i0", "i1", "i2"}) data.items.add(i);
@@ -524,16 +556,19 @@ TEST_CASE("forged common parts are rejected by the parser", "[model_file]") {
   ok.items = real->items.ids();
   ok.seen = real->seen;
   ok.popularity = real->item_popularity;
-  Writer pw;
-  real->save_params(pw);
-  const std::string popularity_params = pw.take().substr(1);  // minus the endianness byte
-  auto tail = [&](Writer& w) {
-    for (char c : popularity_params) w.u8(static_cast<std::uint8_t>(c));
-  };
+  auto tail = [&](Writer& w) { write_popularity_part(w, 2, ok.popularity, version); };
   auto err = [&](const CommonSpec& s) { return error_of([&] { load_bytes(forged(s, tail)); }); };
 
   INFO(err(ok));
   REQUIRE(err(ok).empty());
+  {
+    // The hand-written file is the real model's, byte for byte, when both are the same version.
+    const auto loaded = load_bytes(forged(ok, tail));
+    std::vector<float> a(3), b(3);
+    real->score(1, a.data());
+    loaded->score(1, b.data());
+    CHECK(a == b);
+  }
 
   CommonSpec s = ok;
   s.tag = "edgerec-modem";
@@ -553,9 +588,11 @@ TEST_CASE("forged common parts are rejected by the parser", "[model_file]") {
   s = ok;
   s.popularity[1] = -1;
   CHECK(err(s).find("item_popularity") != std::string::npos);
-  s = ok;
-  s.factors_flag = 2;
-  CHECK(err(s).find("hyper.factors") != std::string::npos);
+  if (version == 2) {
+    s = ok;
+    s.factors_flag = 2;
+    CHECK(err(s).find("hyper.factors") != std::string::npos);
+  }
   s = ok;
   s.threads = 0;
   CHECK(err(s).find("info.threads") != std::string::npos);
@@ -563,6 +600,46 @@ TEST_CASE("forged common parts are rejected by the parser", "[model_file]") {
   s.rating_min = 5;
   s.rating_max = 1;
   CHECK(err(s).find("rating") != std::string::npos);
+
+  if (version >= 3) {
+    // The ordered histories: u0 = (i0), u1 = (i2, i0, i2) (a repeat is allowed).
+    CommonSpec q = ok;
+    q.sequences_flag = 1;
+    q.sequence_offsets = {0, 1, 4};
+    q.sequence_items = {0, 2, 0, 2};
+    REQUIRE(err(q).empty());
+    const auto loaded = load_bytes(forged(q, tail));
+    REQUIRE(loaded->sequences);
+    CHECK(loaded->sequences->offsets == q.sequence_offsets);
+    CHECK(loaded->sequences->items == q.sequence_items);
+    CHECK(!load_bytes(forged(ok, tail))->sequences);
+
+    auto seq_err = [&](const std::function<void(CommonSpec&)>& damage) {
+      CommonSpec d = q;
+      damage(d);
+      return err(d);
+    };
+    using Catch::Contains;
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequences_flag = 2; }),
+               Contains("field 'sequences': presence flag is 2"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_offsets = {0, 1}; }),
+               Contains("field 'sequences.offsets'"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_offsets = {0, 1, 4, 4}; }),
+               Contains("field 'sequences.offsets'"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_offsets = {1, 1, 4}; }),
+               Contains("field 'sequences.offsets': does not start at 0"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_offsets = {0, 3, 2}; }),
+               Contains("field 'sequences.offsets': decreases at row 2"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_offsets = {0, 1, 3}; }),
+               Contains("field 'sequences.offsets': ends at 3, but there are 4 items"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_items = {0, 2, 0, 3}; }),
+               Contains("field 'sequences.items': index 3 at position 3 is out of range"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_items = {1, 2, 0, 2}; }),
+               Contains("field 'sequences.items': row 0 holds item 1, which is not among the user's seen items"));
+    // A forged count far beyond the file, before any allocation.
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_offsets = {0, 1, 1ull << 40}; }),
+               Contains("sequences"));
+  }
 
   // Trailing garbage inside the checksummed payload.
   const std::string extra = forged(ok, [&](Writer& w) {
@@ -575,8 +652,32 @@ TEST_CASE("forged common parts are rejected by the parser", "[model_file]") {
   Writer w;
   w.str("edgerec-model");
   w.u64(std::uint64_t{1} << 61);
-  const std::string huge = pack(pop, w.take());
+  const std::string huge = pack(pop, w.take(), version);
   CHECK(error_of([&] { load_bytes(huge); }).find("user_ids") != std::string::npos);
+}
+
+TEST_CASE("a kind's section version is checked: newer ones are refused by name", "[model_file]") {
+  const std::vector<float> pop = {1, 0, 2};
+  CommonSpec s;
+  s.users = {"u0", "u1"};
+  s.items = {"i0", "i1", "i2"};
+  s.seen.indptr = {0, 1, 3};
+  s.seen.indices = {0, 0, 2};
+  s.seen.values = {1, 1, 1};
+  s.seen.cols = 3;
+  s.popularity = pop;
+  auto file = [&](std::uint32_t section_version) {
+    Writer w;
+    write_common(w, s, kModelFormatVersion);
+    write_popularity_part(w, 2, pop, kModelFormatVersion, section_version);
+    return pack(static_cast<std::uint32_t>(ModelKind::popularity), w.take());
+  };
+  CHECK_NOTHROW(load_bytes(file(1)));
+  CHECK(error_of([&] { load_bytes(file(2)); }) ==
+        "m.edgerec: field 'popularity': section version 2 is newer than this edgerec reads (1); "
+        "upgrade edgerec");
+  CHECK(error_of([&] { load_bytes(file(0)); }) ==
+        "m.edgerec: field 'popularity': section version 0 is invalid");
 }
 
 // ---- models ---------------------------------------------------------------------------------
@@ -606,9 +707,21 @@ TEST_CASE("every model kind round-trips through bytes and files", "[model_file]"
     CHECK(loaded->seen.indices == model->seen.indices);
     CHECK(loaded->seen.values == model->seen.values);
     CHECK(loaded->item_popularity == model->item_popularity);
-    CHECK(loaded->hyper.factors == model->hyper.factors);
-    CHECK(loaded->hyper.lr == model->hyper.lr);
-    CHECK(loaded->hyper.seed == model->hyper.seed);
+    // Each kind stores the hyper-parameters it uses (and the seed); the others are the kind's
+    // defaults after loading, as after fit().
+    const Hyper& h = model->hyper;
+    const Hyper& g = loaded->hyper;
+    const Hyper d = model->defaults();
+    const bool factors = kind == ModelKind::svd || kind == ModelKind::svdpp ||
+                         kind == ModelKind::ials || kind == ModelKind::bpr;
+    CHECK(g.factors == (factors ? h.factors : d.factors));
+    CHECK(g.epochs == (kind == ModelKind::baseline || factors ? h.epochs : d.epochs));
+    CHECK(g.lr == (factors && kind != ModelKind::ials ? h.lr : d.lr));
+    CHECK(g.alpha == (kind == ModelKind::ials ? h.alpha : d.alpha));
+    CHECK(g.cg_steps == (kind == ModelKind::ials ? h.cg_steps : d.cg_steps));
+    CHECK(g.neighbors == (kind == ModelKind::itemknn ? h.neighbors : d.neighbors));
+    CHECK(g.seed == h.seed);
+    CHECK(!loaded->sequences);
     CHECK(loaded->info.loss == model->info.loss);
     CHECK(loaded->info.source == model->info.source);
     CHECK(loaded->info.fit_seconds == model->info.fit_seconds);
@@ -844,13 +957,21 @@ TEST_CASE("golden files of every format version load and reproduce their results
         const auto got = top_unseen(*model, u, 5);
         REQUIRE(got.size() == rows.size());
         model->score(u, scores.data());
+        // Version 3 files hold served scores: a rating model's are clipped to its rating range
+        // (the ranking is the raw scores'). Older ones were written before the serving API
+        // clipped, and hold raw scores (v1 and v2 mean-baseline have scores above 5 stars).
+        const auto served = [&](float x) {
+          return version >= 3 && model->predicts_ratings() && model->rating_max > model->rating_min
+                     ? std::clamp(x, model->rating_min, model->rating_max)
+                     : x;
+        };
         for (std::size_t k = 0; k < rows.size(); ++k) {
           const float want = rows[k].second;
           const float tol = 1e-5f * std::max(1.0f, std::fabs(want));
           // Rank by rank (robust to near-ties swapping on another CPU), and item by item.
-          CHECK(std::fabs(got[k].score - want) <= tol);
+          CHECK(std::fabs(served(got[k].score) - want) <= tol);
           const index_t i = model->items.at(rows[k].first, "item");
-          CHECK(std::fabs(scores[i] - want) <= tol);
+          CHECK(std::fabs(served(scores[i]) - want) <= tol);
           CHECK(!model->seen.contains(u, i));
         }
       }
@@ -1000,34 +1121,52 @@ TEST_CASE("save_model is atomic", "[model_file]") {
   }
 }
 
-TEST_CASE("the writer refuses every common field the reader would refuse", "[model_file]") {
-  const auto model = train_small(ModelKind::svd);
-  REQUIRE_NOTHROW(load_bytes(model_to_bytes(*model)));
+TEST_CASE("the writer refuses every field the reader would refuse", "[model_file]") {
   struct Case {
     const char* field;
+    ModelKind kind;
     std::function<void(Model&)> damage;
   };
   const std::vector<Case> cases = {
-      {"info.threads", [](Model& m) { m.info.threads = 0; }},
-      {"info.threads", [](Model& m) { m.info.threads = 70000; }},
-      {"info.fit_seconds", [](Model& m) { m.info.fit_seconds = -1; }},
-      {"hyper.factors", [](Model& m) { m.hyper.factors = 4097; }},
-      {"hyper.epochs", [](Model& m) { m.hyper.epochs = -1; }},
-      {"hyper.cg_steps", [](Model& m) { m.hyper.cg_steps = 100001; }},
-      {"hyper.neighbors", [](Model& m) { m.hyper.neighbors = 0; }},
-      {"hyper.lr", [](Model& m) { m.hyper.lr = -0.5f; }},
-      {"hyper.alpha", [](Model& m) { m.hyper.alpha = -1.0f; }},
-      {"item_popularity", [](Model& m) { m.item_popularity[0] = -1.0f; }},
-      {"rating_max", [](Model& m) { m.rating_min = 5, m.rating_max = 1; }},
+      {"info.threads", ModelKind::svd, [](Model& m) { m.info.threads = 0; }},
+      {"info.threads", ModelKind::svd, [](Model& m) { m.info.threads = 70000; }},
+      {"info.fit_seconds", ModelKind::svd, [](Model& m) { m.info.fit_seconds = -1; }},
+      {"svd.hyper.factors", ModelKind::svd, [](Model& m) { m.hyper.factors = 4097; }},
+      {"svd.hyper.epochs", ModelKind::svd, [](Model& m) { m.hyper.epochs = -1; }},
+      {"ials.hyper.cg_steps", ModelKind::ials, [](Model& m) { m.hyper.cg_steps = 100001; }},
+      {"itemknn.hyper.neighbors", ModelKind::itemknn, [](Model& m) { m.hyper.neighbors = 0; }},
+      {"bpr.hyper.lr", ModelKind::bpr, [](Model& m) { m.hyper.lr = -0.5f; }},
+      {"ials.hyper.alpha", ModelKind::ials, [](Model& m) { m.hyper.alpha = -1.0f; }},
+      {"item_popularity", ModelKind::svd, [](Model& m) { m.item_popularity[0] = -1.0f; }},
+      {"rating_max", ModelKind::svd, [](Model& m) { m.rating_min = 5, m.rating_max = 1; }},
+      {"user_ids", ModelKind::svd,
+       [](Model& m) {
+         auto ids = m.users.ids();
+         ids[0] = std::string(70000, 'u');
+         m.users = IdMap::from_ids(ids);
+       }},
+      {"sequences.offsets", ModelKind::popularity,
+       [](Model& m) {
+         m.sequences = Sequences{};  // no row for any user
+       }},
+      {"sequences.items", ModelKind::popularity,
+       [](Model& m) {
+         Sequences s;
+         s.offsets.assign(m.n_users() + 1, 1);
+         s.offsets[0] = 0;
+         s.items = {m.n_items()};  // user 0 has one item, out of range
+         m.sequences = s;
+       }},
   };
   const std::string dir = test::temp_dir("model_file_writer_limits");
   for (const Case& c : cases) {
     INFO(c.field);
-    auto m = train_small(ModelKind::svd);
+    auto m = train_small(c.kind);
+    REQUIRE_NOTHROW(load_bytes(model_to_bytes(*m)));
     c.damage(*m);
     // The reader refuses exactly this field (bytes forged past the writer's check would say so)...
     const std::string e = error_of([&] { save_model(*m, dir + "/m.edgerec"); });
-    CHECK_THAT(e, Catch::StartsWith(std::string("cannot save the model: ") + c.field) &&
+    CHECK_THAT(e, Catch::StartsWith(std::string("cannot save the model: ") + c.field + " ") &&
                       Catch::EndsWith("(the reader would refuse the file)"));
     CHECK(!fs::exists(dir + "/m.edgerec"));
     CHECK(temp_leftovers(dir).empty());

@@ -61,7 +61,7 @@
 
 namespace edgerec {
 
-constexpr std::uint32_t kModelFormatVersion = 2;
+constexpr std::uint32_t kModelFormatVersion = 3;
 constexpr char kModelMagic[4] = {'E', 'R', 'M', '1'};
 constexpr std::size_t kModelHeaderBytes = 24;
 

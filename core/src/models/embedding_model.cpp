@@ -185,18 +185,8 @@ void EmbeddingModel::drop_users() {
   emb_.user_offset.resize(0);
 }
 
-void EmbeddingModel::save_embeddings(Writer& w) const {
-  w.i32(emb_.factor_dims);
-  w.matrix(emb_.U);
-  w.u8(w.options().int8_items ? 1 : 0);  // item_matrix_encoding (format v2)
-  if (w.options().int8_items)
-    w.int8_matrix(emb_.V);
-  else
-    w.matrix(emb_.V);
-  w.vector(emb_.user_offset);
-}
-
-void EmbeddingModel::load_embeddings(Reader& r) {
+// Format versions 1 and 2 (see serialize_embeddings() for version 3 on).
+void EmbeddingModel::load_legacy_embeddings(Reader& r) {
   params_changed();
   emb_.factor_dims = r.i32("factor_dims");
   if (emb_.factor_dims < 0 || emb_.factor_dims > 4096) r.fail("factor_dims", "out of range");

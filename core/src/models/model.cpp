@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "edgerec/model_file.hpp"
 #include "models/factories.hpp"
 
 namespace edgerec {
@@ -95,6 +96,8 @@ void Model::fit(const Interactions& train, const Hyper& h, Backend& backend,
   users = train.users;
   items = train.items;
   seen = Csr::by_user(train);
+  sequences.reset();
+  if (needs_sequences()) sequences = Sequences::by_user(train);
   item_popularity.assign(train.n_items(), 0.0f);
   rating_min = rating_max = 0.0f;
   if (train.has_ratings) {
@@ -178,6 +181,12 @@ void Model::drop_users() {
   users = IdMap{};
   seen = Csr{};
   seen.cols = n_items();
+  if (sequences) sequences = Sequences{};
+}
+
+void Model::load_legacy_params(Reader& r) {
+  r.fail("kind", std::string(kind_name(kind())) + " models did not exist in format version " +
+                     std::to_string(r.version()));
 }
 
 std::vector<ItemValue> Model::history(index_t user) const {
