@@ -24,7 +24,6 @@
 
 namespace edgerec {
 
-class Reader;
 class SaveArchive;
 class LoadArchive;
 
@@ -221,15 +220,13 @@ class Model {
   // refused). Default false.
   virtual bool needs_sequences() const { return false; }
 
-  // The kind's own section of the model file (format v3 on: its hyper-parameters and parameters,
-  // written and read through cereal with the kind's class version; see EDGEREC_MODEL_SECTION in
-  // core/src/io/archive.hpp). load_section() checks every shape against the id maps.
+  // The kind's own section of the model file, after the common part: its hyper-parameters and
+  // parameters, written and read through cereal with the kind's class version (see
+  // EDGEREC_MODEL_SECTION in core/src/io/archive.hpp; format versions 1 and 2 had the model part
+  // without the version and hyper-parameters, which load_section() also reads). load_section()
+  // checks every shape against the id maps.
   virtual void save_section(SaveArchive& ar) const = 0;
   virtual void load_section(LoadArchive& ar) = 0;
-  // The kind's parameters in a format version 1 or 2 file (the model part after the common part,
-  // whose hyper-parameters were common to all kinds). Kinds newer than version 2 keep the
-  // default, which refuses the file.
-  virtual void load_legacy_params(Reader& r);
 
   index_t n_users() const { return users.size(); }
   index_t n_items() const { return items.size(); }

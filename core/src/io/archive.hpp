@@ -85,6 +85,10 @@ class LoadArchive : public cereal::InputArchive<LoadArchive, cereal::AllowEmptyC
 
   Reader& reader() { return reader_; }
   std::size_t remaining() const { return reader_.remaining(); }
+  // The file's format version (set by model_from_bytes()), for the reader branches of versions
+  // 1 and 2, which are read through this archive too.
+  std::uint32_t format_version() const { return format_version_; }
+  void set_format_version(std::uint32_t v) { format_version_ = v; }
 
   // The field being read, "a.b.c"; push/pop are called by make_nvp's load.
   const std::string& field() const { return path_; }
@@ -100,6 +104,7 @@ class LoadArchive : public cereal::InputArchive<LoadArchive, cereal::AllowEmptyC
   Reader reader_;
   std::string path_;
   std::vector<std::size_t> marks_;
+  std::uint32_t format_version_ = kModelFormatVersion;
 };
 
 // ---- field names --------------------------------------------------------------------------
@@ -263,6 +268,7 @@ enum HyperField : unsigned {
   kInitStd = 1u << 6,   // f32 >= 0
   kNeighbors = 1u << 7, // i32 in [1, 2^31 - 1]
   kCgSteps = 1u << 8,   // i32 in [0, 100000]
+  kAllHyper = (1u << 9) - 1,  // every one: the common part of format versions 1 and 2
 };
 struct HyperFields {
   Hyper* h;
@@ -272,16 +278,22 @@ inline HyperFields hyper_fields(const Hyper& h, unsigned fields) {
   return {const_cast<Hyper*>(&h), fields};
 }
 
-// For a kind's serialize(): on load, refuses a section version the file gives that this build
-// does not read (0, or newer than `current`, the kind's CEREAL_CLASS_VERSION).
+// The start of a kind's serialize(): checks the section version and writes or reads the kind's
+// hyper-parameters (`fields`, see HyperFields). Version 0 is the model part of a format version 1
+// or 2 file (EDGEREC_MODEL_SECTION's load_section() passes it), which has no section version and
+// no hyper-parameters (they were in the common part); in a version 3 file 0 and versions newer
+// than `current` (the kind's kSectionVersion) are refused.
 template <class Archive>
-void check_section_version(Archive& ar, std::uint32_t version, std::uint32_t current) {
+void section_start(Archive& ar, std::uint32_t version, std::uint32_t current, Hyper& hyper,
+                   unsigned fields) {
   if constexpr (Archive::is_loading::value) {
-    if (version == 0 || version > current)
+    const bool legacy = ar.format_version() <= 2;
+    if (legacy != (version == 0) || version > current)
       ar.fail("section version " + std::to_string(version) +
               (version == 0 ? " is invalid" : " is newer than this edgerec reads (" +
                                                   std::to_string(current) + "); upgrade edgerec"));
   }
+  if (version >= 1) ar(cereal::make_nvp("hyper", hyper_fields(hyper, fields)));
 }
 
 }  // namespace io
@@ -297,18 +309,25 @@ void CEREAL_LOAD_FUNCTION_NAME(LoadArchive& ar, io::HyperFields& v);
 
 }  // namespace edgerec
 
-// A model kind's section (format v3 on): CEREAL_CLASS_VERSION(TYPE, TYPE::kSectionVersion) and
-// TYPE's Model::save_section() / load_section() overrides, which run TYPE's serialize() under the
-// kind's name (so its fields read "ials.item_factors"). Use at global scope after the class, in
-// the kind's .cpp. TYPE declares a public `static constexpr std::uint32_t kSectionVersion`, a
-// serialize(Archive&, std::uint32_t version) that starts with
-// io::check_section_version(ar, version, kSectionVersion), and `friend class cereal::access`.
-// A change to a kind's section bumps its kSectionVersion and keeps reading the older ones.
+// A model kind's section: CEREAL_CLASS_VERSION(TYPE, TYPE::kSectionVersion) and TYPE's
+// Model::save_section() / load_section() overrides, which run TYPE's serialize() under the kind's
+// name (so its fields read "ials.item_factors"). Use at global scope after the class, in the
+// kind's .cpp. TYPE declares a public `static constexpr std::uint32_t kSectionVersion`, a private
+// serialize(Archive&, std::uint32_t version) that starts with io::section_start(), and `friend
+// class cereal::access`. In a format version 1 or 2 file (no class version: the model part came
+// straight after the common part), load_section() calls serialize() with version 0. A change to
+// a kind's section bumps its kSectionVersion and keeps a branch for the older ones.
 #define EDGEREC_MODEL_SECTION(TYPE)                                          \
   CEREAL_CLASS_VERSION(TYPE, TYPE::kSectionVersion)                          \
   void TYPE::save_section(::edgerec::SaveArchive& ar) const {               \
     ar(::cereal::make_nvp(::edgerec::kind_name(kind()), *this));            \
   }                                                                          \
   void TYPE::load_section(::edgerec::LoadArchive& ar) {                     \
-    ar(::cereal::make_nvp(::edgerec::kind_name(kind()), *this));            \
+    if (ar.format_version() >= 3) {                                          \
+      ar(::cereal::make_nvp(::edgerec::kind_name(kind()), *this));          \
+    } else {                                                                 \
+      ar.push(::edgerec::kind_name(kind()));                                 \
+      serialize(ar, 0);                                                      \
+      ar.pop();                                                              \
+    }                                                                        \
   }

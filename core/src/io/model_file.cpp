@@ -102,7 +102,7 @@ ModelFileHeader check_file(const char* data, std::size_t size, const std::string
   return h;
 }
 
-// ---- common part, format version 3 -----------------------------------------------------------
+// ---- common part --------------------------------------------------------------------------------
 
 // What every check of load_common() needs that the archive's own encoding does not guarantee,
 // refused at save time so that a model that would not load back is never written.
@@ -191,7 +191,10 @@ IdMap ids_from(LoadArchive& ar, const char* field, std::vector<std::string> ids)
   }
 }
 
+// Reads every format version's common part: versions 1 and 2 had every kind's hyper-parameters
+// between item_popularity and info, and no sequences flag.
 void load_common(LoadArchive& ar, Model& m) {
+  const bool legacy = ar.format_version() <= 2;
   using cereal::make_nvp;
   std::string tag;
   ar(make_nvp("format_tag", tag));
@@ -212,6 +215,7 @@ void load_common(LoadArchive& ar, Model& m) {
   const float* pop = m.item_popularity.data();
   for (std::size_t i = 0, n = m.item_popularity.size(); i < n; ++i)
     if (pop[i] < 0) ar.fail("item_popularity", "has a negative count");
+  if (legacy) ar(make_nvp("hyper", io::hyper_fields(m.hyper, io::kAllHyper)));
 
   ar(make_nvp("info.fit_seconds", m.info.fit_seconds));
   if (m.info.fit_seconds < 0) ar.fail("info.fit_seconds", "is negative");
@@ -223,11 +227,12 @@ void load_common(LoadArchive& ar, Model& m) {
   ar(make_nvp("rating_min", m.rating_min), make_nvp("rating_max", m.rating_max));
   if (m.rating_min > m.rating_max) ar.fail("rating_max", "is below rating_min");
 
+  m.sequences.reset();
+  if (legacy) return;
   std::uint8_t has_sequences = 0;
   ar(make_nvp("sequences", has_sequences));
   if (has_sequences > 1)
     ar.fail("sequences", "presence flag is " + std::to_string(has_sequences) + ", expected 0 or 1");
-  m.sequences.reset();
   if (has_sequences) {
     Sequences s;
     ar(make_nvp("sequences.offsets", io::at_most(s.offsets, std::uint64_t{m.n_users()} + 1)),
@@ -237,79 +242,6 @@ void load_common(LoadArchive& ar, Model& m) {
     if (!problem.empty()) ar.fail(field, problem);
     m.sequences = std::move(s);
   }
-}
-
-// ---- common part, format versions 1 and 2 -------------------------------------------------------
-
-std::optional<int> read_opt_int(Reader& r, const char* field, IntRange range) {
-  const std::uint8_t has = r.u8(field);
-  if (has > 1) r.fail(field, "presence flag is " + std::to_string(has) + ", expected 0 or 1");
-  if (!has) return std::nullopt;
-  const std::int32_t v = r.i32(field);
-  if (v < range.lo || v > range.hi) r.fail(field, std::to_string(v) + " is out of range " + range_text(range));
-  return v;
-}
-
-std::optional<float> read_opt_float(Reader& r, const char* field) {
-  const std::uint8_t has = r.u8(field);
-  if (has > 1) r.fail(field, "presence flag is " + std::to_string(has) + ", expected 0 or 1");
-  if (!has) return std::nullopt;
-  const float v = r.f32(field);
-  if (v < 0) r.fail(field, std::to_string(v) + " is negative");
-  return v;
-}
-
-IdMap read_ids(Reader& r, const char* field) {
-  auto ids = r.strings(field, kMaxIds);
-  try {
-    return IdMap::from_ids(std::move(ids));
-  } catch (const Error& e) {
-    r.fail(field, e.what());
-  }
-}
-
-// The version 1 and 2 common part: the same fields as version 3's up to the rating range, with
-// every kind's hyper-parameters between the item popularity and the train info, and no ordered
-// histories.
-void read_legacy_common(Reader& r, Model& m) {
-  const std::string tag = r.str("format_tag", 64);
-  if (tag != kFormatTag) r.fail("format_tag", "is '" + tag + "', expected '" + kFormatTag + "'");
-  m.users = read_ids(r, "user_ids");
-  m.items = read_ids(r, "item_ids");
-  m.seen = r.csr("seen", m.n_users(), m.n_items());
-  m.item_popularity = r.floats("item_popularity", m.n_items());
-  if (m.item_popularity.size() != m.n_items())
-    r.fail("item_popularity", "has " + std::to_string(m.item_popularity.size()) +
-                                  " entries, expected one per item (" +
-                                  std::to_string(m.n_items()) + ")");
-  const float* pop = m.item_popularity.data();
-  for (std::size_t i = 0, n = m.item_popularity.size(); i < n; ++i)
-    if (pop[i] < 0) r.fail("item_popularity", "has a negative count");
-
-  Hyper& h = m.hyper;
-  h.factors = read_opt_int(r, "hyper.factors", io::kFactorsRange);
-  h.epochs = read_opt_int(r, "hyper.epochs", io::kEpochsRange);
-  h.lr = read_opt_float(r, "hyper.lr");
-  h.reg = read_opt_float(r, "hyper.reg");
-  h.bias_reg = read_opt_float(r, "hyper.bias_reg");
-  h.alpha = read_opt_float(r, "hyper.alpha");
-  h.init_std = read_opt_float(r, "hyper.init_std");
-  h.neighbors = read_opt_int(r, "hyper.neighbors", io::kNeighborsRange);
-  h.cg_steps = read_opt_int(r, "hyper.cg_steps", io::kCgStepsRange);
-  h.seed = r.u64("hyper.seed");
-
-  m.info.fit_seconds = r.f64("info.fit_seconds");
-  if (m.info.fit_seconds < 0) r.fail("info.fit_seconds", "is negative");
-  m.info.train_rows = r.u64("info.train_rows");
-  m.info.source = r.str("info.source", kMaxStringBytes);
-  m.info.loss = r.floats("info.loss", kMaxLossEntries);
-  m.info.threads = r.i32("info.threads");
-  if (m.info.threads < kThreadsRange.lo || m.info.threads > kThreadsRange.hi)
-    r.fail("info.threads", std::to_string(m.info.threads) + " is out of range " + range_text(kThreadsRange));
-
-  m.rating_min = r.f32("rating_min");
-  m.rating_max = r.f32("rating_max");
-  if (m.rating_min > m.rating_max) r.fail("rating_max", "is below rating_min");
 }
 
 // ---- files ---------------------------------------------------------------------------------
@@ -500,27 +432,21 @@ std::unique_ptr<Model> model_from_bytes(const char* data, std::size_t size,
   const char* payload = data + kModelHeaderBytes;
   const auto payload_size = static_cast<std::size_t>(h.payload_bytes);
   std::unique_ptr<Model> model = make_model(h.kind);
-  std::size_t left = 0;
-  if (h.version >= 3) {
-    LoadArchive ar(payload, payload_size, name);
-    load_common(ar, *model);
-    model->load_section(ar);
-    if (model->needs_sequences() && !model->sequences)
-      ar.fail("sequences", std::string("missing: ") + kind_name(h.kind) +
-                               " models need each user's items in time order");
-    left = ar.remaining();
-  } else {
-    // Versions 1 and 2 differ inside the model part only (see the history in
-    // model_file.hpp): the readers branch on r.version().
-    Reader r(payload, payload_size, name);
-    r.set_version(h.version);
-    read_legacy_common(r, *model);
-    model->load_legacy_params(r);
-    left = r.remaining();
-  }
-  if (left != 0)
-    throw Error(name + ": field 'end': " + std::to_string(left) + " unexpected bytes after the " +
-                kind_name(h.kind) + " parameters");
+  // Every version is read through the same archive: the common part and each kind's serialize()
+  // branch on the file's format version (see the history in model_file.hpp).
+  LoadArchive ar(payload, payload_size, name);
+  ar.set_format_version(h.version);
+  if (h.version <= 2 && h.kind > ModelKind::itemknn)
+    ar.fail("kind", std::string(kind_name(h.kind)) + " models did not exist in format version " +
+                        std::to_string(h.version));
+  load_common(ar, *model);
+  model->load_section(ar);
+  if (model->needs_sequences() && !model->sequences)
+    ar.fail("sequences", std::string("missing: ") + kind_name(h.kind) +
+                             " models need each user's items in time order");
+  if (ar.remaining() != 0)
+    ar.fail("end", std::to_string(ar.remaining()) + " unexpected bytes after the " +
+                       kind_name(h.kind) + " parameters");
   // A file may leave any hyper-parameter out; serving (the ials and bpr fold-ins, the
   // explanations) reads them, so an absent one takes the kind's default, as fit() does.
   model->hyper = model->hyper.merged_over(model->defaults());

@@ -99,8 +99,7 @@ class BaselineModel final : public RatingModel {
   friend class cereal::access;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
-    io::check_section_version(ar, version, kSectionVersion);
-    ar(cereal::make_nvp("hyper", io::hyper_fields(hyper, io::kEpochs | io::kReg | io::kBiasReg)));
+    io::section_start(ar, version, kSectionVersion, hyper, io::kEpochs | io::kReg | io::kBiasReg);
     serialize_rating(ar);
   }
 };

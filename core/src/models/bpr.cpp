@@ -88,10 +88,6 @@ class Bpr final : public EmbeddingModel {
     return a;
   }
 
-  void load_legacy_params(Reader& r) override {
-    load_legacy_embeddings(r);
-    if (emb_.factor_dims + 1 != emb_.V.cols()) r.fail("factor_dims", "must be the factor count minus the bias column for bpr");
-  }
 
  protected:
   void fit_impl(const Interactions&, Backend& backend, const Progress& progress) override {
@@ -170,8 +166,7 @@ class Bpr final : public EmbeddingModel {
   friend class cereal::access;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
-    io::check_section_version(ar, version, kSectionVersion);
-    ar(cereal::make_nvp("hyper", io::hyper_fields(hyper, io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd)));
+    io::section_start(ar, version, kSectionVersion, hyper, io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd);
     serialize_embeddings(ar);
     if constexpr (Archive::is_loading::value)
       if (emb_.factor_dims + 1 != emb_.V.cols())

@@ -45,14 +45,13 @@ class EmbeddingModel : public Model {
                        float& offset) const = 0;
   // fold_in() that refuses a non-finite vector or offset (Error), as every serving path needs.
   void checked_fold_in(const std::vector<ItemValue>& history, RowVector& u, float& offset) const;
-  // The embeddings' fields of a kind's section (format v3 on): i32 factor_dims, user_factors
-  // (n_users rows), u8 item_matrix_encoding (0 f32, 1 int8: SaveOptions::int8_items),
-  // item_factors (n_items rows, as many columns as user_factors), user_offset (n_users).
-  // Loading checks those shapes and drops what was derived from the previous parameters.
+  // The embeddings' fields of a kind's section: i32 factor_dims, user_factors (n_users rows),
+  // u8 item_matrix_encoding (0 f32, 1 int8: SaveOptions::int8_items; format version 2 on: a
+  // version 1 file has no such byte and an f32 matrix), item_factors (n_items rows, as many
+  // columns as user_factors), user_offset (n_users). Loading checks those shapes and drops what
+  // was derived from the previous parameters.
   template <class Archive>
   void serialize_embeddings(Archive& ar);
-  // The same fields in a format version 1 or 2 file (no encoding byte in version 1: f32).
-  void load_legacy_embeddings(Reader& r);
 
   void params_changed() override;
 
@@ -77,8 +76,10 @@ void EmbeddingModel::serialize_embeddings(Archive& ar) {
   std::uint8_t encoding = 0;
   if constexpr (!loading) encoding = ar.options().int8_items ? 1 : 0;
   ar(cereal::make_nvp("factor_dims", emb_.factor_dims),
-     cereal::make_nvp("user_factors", io::shaped(emb_.U, n_users(), -1)),
-     cereal::make_nvp("item_matrix_encoding", encoding));
+     cereal::make_nvp("user_factors", io::shaped(emb_.U, n_users(), -1)));
+  bool has_encoding = true;
+  if constexpr (loading) has_encoding = ar.format_version() >= 2;
+  if (has_encoding) ar(cereal::make_nvp("item_matrix_encoding", encoding));
   if constexpr (loading) {
     if (emb_.factor_dims < 0 || emb_.factor_dims > 4096) ar.fail("factor_dims", "out of range");
     if (encoding > 1)

@@ -11,6 +11,7 @@
 
 #include "edgerec/model.hpp"
 #include "edgerec/model_file.hpp"
+#include "io/archive.hpp"
 #include "edgerec/split.hpp"
 
 namespace edgerec::explicit_models {
@@ -76,10 +77,9 @@ inline void check_row_count(const Interactions& train) {
   if (rows > 0xFFFFFFFFull) throw Error("too many training rows for one model (at most 2^32 - 1)");
 }
 
-// A loaded model's layout: `bias_cols` extra columns after factor_dims latent ones. `R` is a
-// Reader (format v1, v2) or a LoadArchive (v3 on): both name the failing field.
-template <class R>
-void check_layout(R& r, const Embeddings& e, int expected_factor_dims_or_minus1, int bias_cols) {
+// A loaded model's layout: `bias_cols` extra columns after factor_dims latent ones.
+inline void check_layout(LoadArchive& r, const Embeddings& e, int expected_factor_dims_or_minus1,
+                         int bias_cols) {
   if (expected_factor_dims_or_minus1 >= 0 && e.factor_dims != expected_factor_dims_or_minus1)
     r.fail("factor_dims", "must be " + std::to_string(expected_factor_dims_or_minus1) +
                               " for this model kind, not " + std::to_string(e.factor_dims));

@@ -100,11 +100,6 @@ class Ials final : public EmbeddingModel {
     return out;
   }
 
-  void load_legacy_params(Reader& r) override {
-    load_legacy_embeddings(r);
-    if (emb_.factor_dims != emb_.V.cols()) r.fail("factor_dims", "must equal the factor count for ials");
-    gram_ = r.matrix("item_gram", emb_.V.cols(), emb_.V.cols());
-  }
 
  protected:
   void fit_impl(const Interactions&, Backend& backend, const Progress& progress) override {
@@ -202,8 +197,7 @@ class Ials final : public EmbeddingModel {
   friend class cereal::access;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
-    io::check_section_version(ar, version, kSectionVersion);
-    ar(cereal::make_nvp("hyper", io::hyper_fields(hyper, io::kFactors | io::kEpochs | io::kReg | io::kAlpha | io::kInitStd | io::kCgSteps)));
+    io::section_start(ar, version, kSectionVersion, hyper, io::kFactors | io::kEpochs | io::kReg | io::kAlpha | io::kInitStd | io::kCgSteps);
     serialize_embeddings(ar);
     if constexpr (Archive::is_loading::value)
       if (emb_.factor_dims != emb_.V.cols()) ar.fail("factor_dims", "must equal the factor count for ials");

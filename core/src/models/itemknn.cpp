@@ -65,8 +65,6 @@ class ItemKnn final : public Model {
     for (std::size_t e = 0; e < neighbors_.row_size(item); ++e) out[cols[e]] = vals[e];
   }
 
-  void load_legacy_params(Reader& r) override { neighbors_ = r.csr("neighbors", n_items(), n_items()); }
-
  protected:
   void fit_impl(const Interactions&, Backend& backend, const Progress& progress) override {
     const index_t n = n_items();
@@ -162,8 +160,7 @@ class ItemKnn final : public Model {
   friend class cereal::access;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
-    io::check_section_version(ar, version, kSectionVersion);
-    ar(cereal::make_nvp("hyper", io::hyper_fields(hyper, io::kNeighbors)));
+    io::section_start(ar, version, kSectionVersion, hyper, io::kNeighbors);
     ar(cereal::make_nvp("neighbors", io::shaped(neighbors_, n_items(), n_items())));
   }
 };

@@ -74,8 +74,7 @@ class MeanBaselineModel final : public RatingModel {
   friend class cereal::access;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
-    io::check_section_version(ar, version, kSectionVersion);
-    ar(cereal::make_nvp("hyper", io::hyper_fields(hyper, 0)));
+    io::section_start(ar, version, kSectionVersion, hyper, 0);
     serialize_rating(ar);
   }
 };

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 
-#include "edgerec/model_file.hpp"
 #include "models/factories.hpp"
 
 namespace edgerec {
@@ -182,11 +181,6 @@ void Model::drop_users() {
   seen = Csr{};
   seen.cols = n_items();
   if (sequences) sequences = Sequences{};
-}
-
-void Model::load_legacy_params(Reader& r) {
-  r.fail("kind", std::string(kind_name(kind())) + " models did not exist in format version " +
-                     std::to_string(r.version()));
 }
 
 std::vector<ItemValue> Model::history(index_t user) const {

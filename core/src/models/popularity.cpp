@@ -24,10 +24,6 @@ class PopularityModel final : public EmbeddingModel {
   static constexpr std::uint32_t kSectionVersion = 1;
   void save_section(SaveArchive& ar) const override;
   void load_section(LoadArchive& ar) override;
-  void load_legacy_params(Reader& r) override {
-    load_legacy_embeddings(r);
-    explicit_models::check_layout(r, emb_, 0, 1);
-  }
 
  protected:
   void fit_impl(const Interactions&, Backend&, const Progress& progress) override {
@@ -49,8 +45,7 @@ class PopularityModel final : public EmbeddingModel {
   friend class cereal::access;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
-    io::check_section_version(ar, version, kSectionVersion);
-    ar(cereal::make_nvp("hyper", io::hyper_fields(hyper, 0)));
+    io::section_start(ar, version, kSectionVersion, hyper, 0);
     serialize_embeddings(ar);
     if constexpr (Archive::is_loading::value) explicit_models::check_layout(ar, emb_, 0, 1);
   }

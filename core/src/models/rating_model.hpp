@@ -13,11 +13,6 @@ namespace edgerec {
 class RatingModel : public EmbeddingModel {
  public:
   bool predicts_ratings() const override { return true; }
-  void load_legacy_params(Reader& r) override {
-    load_legacy_embeddings(r);
-    explicit_models::check_layout(r, emb_, latent_dims_, 1);
-    mu_ = r.f32("global_mean");
-  }
 
  protected:
   // latent_dims: the latent columns a loaded file must have (0 for the baselines), -1 for any.

@@ -131,8 +131,7 @@ class SvdModel final : public RatingModel {
   friend class cereal::access;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
-    io::check_section_version(ar, version, kSectionVersion);
-    ar(cereal::make_nvp("hyper", io::hyper_fields(hyper, io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd)));
+    io::section_start(ar, version, kSectionVersion, hyper, io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd);
     serialize_rating(ar);
   }
 };

@@ -78,10 +78,6 @@ class SvdppModel final : public RatingModel {
     return a;
   }
 
-  void load_legacy_params(Reader& r) override {
-    RatingModel::load_legacy_params(r);
-    Y_ = r.matrix("implicit_factors", n_items(), emb_.factor_dims);
-  }
 
  protected:
   void fit_impl(const Interactions& train, Backend&, const Progress& progress) override {
@@ -176,8 +172,7 @@ class SvdppModel final : public RatingModel {
   friend class cereal::access;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
-    io::check_section_version(ar, version, kSectionVersion);
-    ar(cereal::make_nvp("hyper", io::hyper_fields(hyper, io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd)));
+    io::section_start(ar, version, kSectionVersion, hyper, io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd);
     serialize_rating(ar);
     ar(cereal::make_nvp("implicit_factors", io::shaped(Y_, n_items(), emb_.factor_dims)));
   }
