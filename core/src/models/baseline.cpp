@@ -16,7 +16,7 @@ namespace {
 
 class BaselineModel final : public RatingModel {
  public:
-  // Its model file section (format v3 on): epochs, reg, bias_reg and the seed, then the rating model fields.
+  // Its model file section: epochs, reg, bias_reg and the seed, then the rating model fields.
   static constexpr std::uint32_t kSectionVersion = 1;
   void save_section(SaveArchive& ar) const override;
   void load_section(LoadArchive& ar) override;

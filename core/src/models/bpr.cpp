@@ -29,8 +29,8 @@ constexpr std::uint64_t kFoldInStream = 0xF01D1;
 
 class Bpr final : public EmbeddingModel {
  public:
-  // Its model file section (format v3 on): factors, epochs, lr, reg, bias_reg, init_std and the seed, then the embeddings (an item
-  // bias column after the factors).
+  // Its model file section: factors, epochs, lr, reg, bias_reg, init_std and the seed, then the
+  // embeddings (an item bias column after the factors).
   static constexpr std::uint32_t kSectionVersion = 1;
   void save_section(SaveArchive& ar) const override;
   void load_section(LoadArchive& ar) override;
@@ -166,7 +166,8 @@ class Bpr final : public EmbeddingModel {
   friend class cereal::access;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
-    io::section_start(ar, version, kSectionVersion, hyper, io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd);
+    io::section_start(ar, version, kSectionVersion, hyper,
+                      io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd);
     serialize_embeddings(ar);
     if constexpr (Archive::is_loading::value)
       if (emb_.factor_dims + 1 != emb_.V.cols())

@@ -86,7 +86,8 @@ void EmbeddingModel::serialize_embeddings(Archive& ar) {
       ar.fail("item_matrix_encoding", std::to_string(encoding) + " is not 0 (f32) or 1 (int8)");
     emb_.items_int8 = encoding == 1;
   }
-  ar(cereal::make_nvp("item_factors", io::item_matrix(emb_.V, encoding == 1, n_items(), emb_.U.cols())),
+  ar(cereal::make_nvp("item_factors",
+                      io::item_matrix(emb_.V, encoding == 1, n_items(), emb_.U.cols())),
      cereal::make_nvp("user_offset", io::shaped(emb_.user_offset, n_users())));
   if constexpr (loading)
     if (emb_.factor_dims > emb_.V.cols()) ar.fail("factor_dims", "larger than the factor matrix");

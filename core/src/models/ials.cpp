@@ -49,8 +49,8 @@ void gram_of(const Matrix& M, Backend& backend, Matrix& G) {
 
 class Ials final : public EmbeddingModel {
  public:
-  // Its model file section (format v3 on): factors, epochs, reg, alpha, init_std, cg_steps and the seed, then the embeddings
-  // and Y'Y of the item factors (f x f).
+  // Its model file section: factors, epochs, reg, alpha, init_std, cg_steps and the seed, then the
+  // embeddings and Y'Y of the item factors (f x f).
   static constexpr std::uint32_t kSectionVersion = 1;
   void save_section(SaveArchive& ar) const override;
   void load_section(LoadArchive& ar) override;
@@ -197,10 +197,12 @@ class Ials final : public EmbeddingModel {
   friend class cereal::access;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
-    io::section_start(ar, version, kSectionVersion, hyper, io::kFactors | io::kEpochs | io::kReg | io::kAlpha | io::kInitStd | io::kCgSteps);
+    io::section_start(ar, version, kSectionVersion, hyper,
+                      io::kFactors | io::kEpochs | io::kReg | io::kAlpha | io::kInitStd | io::kCgSteps);
     serialize_embeddings(ar);
     if constexpr (Archive::is_loading::value)
-      if (emb_.factor_dims != emb_.V.cols()) ar.fail("factor_dims", "must equal the factor count for ials");
+      if (emb_.factor_dims != emb_.V.cols())
+        ar.fail("factor_dims", "must equal the factor count for ials");
     ar(cereal::make_nvp("item_gram", io::shaped(gram_, emb_.V.cols(), emb_.V.cols())));
   }
 };

@@ -19,8 +19,8 @@ namespace {
 
 class ItemKnn final : public Model {
  public:
-  // Its model file section (format v3 on): neighbors and the seed, then the neighbour table (a CSR,
-  // n_items x n_items).
+  // Its model file section: neighbors and the seed, then the neighbour table (a CSR, n_items x
+  // n_items).
   static constexpr std::uint32_t kSectionVersion = 1;
   void save_section(SaveArchive& ar) const override;
   void load_section(LoadArchive& ar) override;

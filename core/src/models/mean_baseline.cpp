@@ -11,7 +11,7 @@ namespace {
 
 class MeanBaselineModel final : public RatingModel {
  public:
-  // Its model file section (format v3 on): no hyper-parameters but the seed, then the rating model fields.
+  // Its model file section: no hyper-parameters but the seed, then the rating model fields.
   static constexpr std::uint32_t kSectionVersion = 1;
   void save_section(SaveArchive& ar) const override;
   void load_section(LoadArchive& ar) override;

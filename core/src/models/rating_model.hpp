@@ -24,7 +24,8 @@ class RatingModel : public EmbeddingModel {
   template <class Archive>
   void serialize_rating(Archive& ar) {
     serialize_embeddings(ar);
-    if constexpr (Archive::is_loading::value) explicit_models::check_layout(ar, emb_, latent_dims_, 1);
+    if constexpr (Archive::is_loading::value)
+      explicit_models::check_layout(ar, emb_, latent_dims_, 1);
     ar(cereal::make_nvp("global_mean", mu_));
   }
 

@@ -22,7 +22,8 @@ constexpr std::uint64_t kFoldInStream = 0x5346u;
 
 class SvdModel final : public RatingModel {
  public:
-  // Its model file section (format v3 on): factors, epochs, lr, reg, bias_reg, init_std and the seed, then the rating model fields.
+  // Its model file section: factors, epochs, lr, reg, bias_reg, init_std and the seed, then the
+  // rating model fields.
   static constexpr std::uint32_t kSectionVersion = 1;
   void save_section(SaveArchive& ar) const override;
   void load_section(LoadArchive& ar) override;
@@ -131,7 +132,8 @@ class SvdModel final : public RatingModel {
   friend class cereal::access;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
-    io::section_start(ar, version, kSectionVersion, hyper, io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd);
+    io::section_start(ar, version, kSectionVersion, hyper,
+                      io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd);
     serialize_rating(ar);
   }
 };

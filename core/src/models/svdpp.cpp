@@ -26,8 +26,8 @@ constexpr std::uint64_t kFoldInStream = 0x5351u;
 
 class SvdppModel final : public RatingModel {
  public:
-  // Its model file section (format v3 on): factors, epochs, lr, reg, bias_reg, init_std and the seed, then the rating model fields and
-  // the implicit factors y_j (n_items x factor_dims).
+  // Its model file section: factors, epochs, lr, reg, bias_reg, init_std and the seed, then the
+  // rating model fields and the implicit factors y_j (n_items x factor_dims).
   static constexpr std::uint32_t kSectionVersion = 1;
   void save_section(SaveArchive& ar) const override;
   void load_section(LoadArchive& ar) override;
@@ -168,11 +168,12 @@ class SvdppModel final : public RatingModel {
 
  private:
   Matrix Y_;  // items x k implicit factors y_j
- private:
+
   friend class cereal::access;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
-    io::section_start(ar, version, kSectionVersion, hyper, io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd);
+    io::section_start(ar, version, kSectionVersion, hyper,
+                      io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd);
     serialize_rating(ar);
     ar(cereal::make_nvp("implicit_factors", io::shaped(Y_, n_items(), emb_.factor_dims)));
   }
