@@ -75,8 +75,8 @@
 //   (factors i32, epochs i32, lr f32, reg f32, bias_reg f32, alpha f32, init_std f32, neighbors
 //   i32, cg_steps i32, each a u8 presence flag 0/1 and the value when 1, then u64 seed), then the
 //   info fields and the rating range as in version 3, no sequences flag, and then the kind's
-//   parameters as in version 3 without the section version and hyper-parameters (read by
-//   Model::load_legacy_params()).
+//   parameters as in version 3 without the section version and hyper-parameters (the same
+//   archive reads them: the common part and each kind's serialize() branch on the version).
 //
 // Versioning: readers accept every version <= kModelFormatVersion (older versions stay readable,
 // proven by the golden files under models/golden/v<N>/) and refuse newer ones with a message

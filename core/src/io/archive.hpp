@@ -1,5 +1,6 @@
-// Internal: the cereal archives of the model file's payload from format version 3 on (the byte
-// layout is documented in edgerec/model_file.hpp).
+// Internal: the cereal archives of the model file's payload (the byte layout is documented in
+// edgerec/model_file.hpp). Saves write format version 3; LoadArchive reads every version, with
+// branches on format_version() where versions 1 and 2 differ.
 //
 // SaveArchive and LoadArchive are cereal archives (derived from cereal::OutputArchive and
 // cereal::InputArchive), so a model kind describes its section with cereal's own idioms: a
@@ -19,7 +20,8 @@
 //
 // Field types (anything else fails to compile):
 //   std::uint8_t, std::int32_t, std::uint32_t, std::int64_t, std::uint64_t, float, double —
-//     never std::size_t or long, whose width differs between native and wasm32;
+//     never std::size_t or long, whose width differs between native and wasm32 (natively they
+//     are std::uint64_t and compile; the wasm32 build refuses them);
 //   std::string (at most kMaxStringBytes);
 //   std::vector of float, index_t, std::uint64_t or std::string (u64 count, then the elements):
 //     at most kMaxElements elements, or io::at_most() for another limit and an index bound;
