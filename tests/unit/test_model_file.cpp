@@ -14,7 +14,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+// cereal's own iostream archive, to check that SaveArchive writes the same bytes.
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
 #include "edgerec/edgerec.hpp"
+#include "io/archive.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;
@@ -131,29 +137,34 @@ std::unique_ptr<Model> train_small(ModelKind kind, std::uint64_t seed = 3) {
   return model;
 }
 
-// A common part written field by field by the test itself (following the documented layout),
-// so each case can damage exactly one piece.
+// A common part written field by field by the test itself (following the documented layout of
+// format version `version`), so each case can damage exactly one piece.
 struct CommonSpec {
   std::vector<std::string> users;
   std::vector<std::string> items;
   Csr seen;
   std::vector<float> popularity;
-  std::uint8_t factors_flag = 0;
+  std::uint8_t factors_flag = 0;  // version 2: hyper.factors presence
   std::int32_t threads = 1;
   float rating_min = 0, rating_max = 0;
   std::string tag = "edgerec-model";
+  std::uint8_t sequences_flag = 0;  // version 3 on
+  std::vector<std::uint64_t> sequence_offsets;
+  std::vector<index_t> sequence_items;
 };
 
-void write_common(Writer& w, const CommonSpec& s) {
+void write_common(Writer& w, const CommonSpec& s, std::uint32_t version) {
   w.str(s.tag);
   w.strings(s.users);
   w.strings(s.items);
   w.csr(s.seen);
   w.floats(s.popularity);
-  w.u8(s.factors_flag);
-  if (s.factors_flag == 1) w.i32(4);
-  for (int i = 0; i < 8; ++i) w.u8(0);  // the other eight optional hyper-parameters, unset
-  w.u64(7);                             // seed
+  if (version <= 2) {
+    w.u8(s.factors_flag);
+    if (s.factors_flag == 1) w.i32(4);
+    for (int i = 0; i < 8; ++i) w.u8(0);  // the other eight optional hyper-parameters, unset
+    w.u64(7);                             // seed
+  }
   w.f64(0.5);
   w.u64(0);
   w.str("test");
@@ -161,6 +172,30 @@ void write_common(Writer& w, const CommonSpec& s) {
   w.i32(s.threads);
   w.f32(s.rating_min);
   w.f32(s.rating_max);
+  if (version >= 3) {
+    w.u8(s.sequences_flag);
+    if (s.sequences_flag == 1) {
+      w.u64s(s.sequence_offsets);
+      w.indices(s.sequence_items);
+    }
+  }
+}
+
+// The popularity model part for `users` x `items` (counts `pop`), written by hand: from version 3
+// on its section version and hyper-parameters (the seed) come first.
+void write_popularity_part(Writer& w, std::size_t users, const std::vector<float>& pop,
+                           std::uint32_t version, std::uint32_t section_version = 1) {
+  if (version >= 3) {
+    w.u32(section_version);  // cereal's class version of the popularity section
+    w.u64(7);                // hyper.seed
+  }
+  w.i32(0);                  // factor_dims
+  w.matrix(Matrix::Ones(static_cast<Eigen::Index>(users), 1));
+  if (version >= 2) w.u8(0);  // item_matrix_encoding: f32
+  Matrix v(static_cast<Eigen::Index>(pop.size()), 1);
+  for (std::size_t i = 0; i < pop.size(); ++i) v(static_cast<Eigen::Index>(i), 0) = std::log1p(pop[i]);
+  w.matrix(v);
+  w.vector(Vector::Zero(static_cast<Eigen::Index>(users)));
 }
 
 // ---- top-K for the golden files (score desc, index asc; seen items skipped) --------------
@@ -444,6 +479,193 @@ TEST_CASE("Reader checks every count, index and value before trusting it", "[mod
   }
 }
 
+// ---- the cereal archives (format v3) -------------------------------------------------------
+
+namespace {
+// A versioned class as a model kind writes one: version 2 added `e`.
+struct Probe {
+  std::uint32_t a = 0;
+  float b = 0;
+  std::string c;
+  std::vector<float> d;
+  std::int64_t e = -1;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t version) {
+    ar(cereal::make_nvp("a", a), cereal::make_nvp("b", b), cereal::make_nvp("c", c),
+       cereal::make_nvp("d", d));
+    if (version >= 2) ar(cereal::make_nvp("e", e));
+  }
+};
+}  // namespace
+CEREAL_CLASS_VERSION(Probe, 2)
+
+TEST_CASE("SaveArchive writes what cereal's PortableBinary archive writes; LoadArchive reads it",
+          "[model_file]") {
+  const Probe p{0xA1B2C3D4u, -2.5f, "edgerec", {1.0f, 2.0f, 3.0f}, -5};
+  SaveArchive out;
+  out(cereal::make_nvp("probe", p), cereal::make_nvp("again", p));
+  const std::string ours = out.take();
+
+  std::ostringstream os(std::ios::binary);
+  {
+    cereal::PortableBinaryOutputArchive theirs(os, cereal::PortableBinaryOutputArchive::Options::LittleEndian());
+    theirs(p, p);
+  }
+  CHECK(ours == os.str());
+  // The class version is written once per archive, before the first Probe: flag, version, a.
+  CHECK(ours[0] == 1);
+  CHECK(get_le32(ours, 1) == 2u);
+  CHECK(get_le32(ours, 5) == 0xA1B2C3D4u);
+
+  LoadArchive in(ours.data(), ours.size(), "x.edgerec");
+  Probe q, r;
+  in(cereal::make_nvp("probe", q), cereal::make_nvp("again", r));
+  CHECK(in.remaining() == 0);
+  for (const Probe* x : {&q, &r}) {
+    CHECK(x->a == p.a);
+    CHECK(x->b == p.b);
+    CHECK(x->c == p.c);
+    CHECK(x->d == p.d);
+    CHECK(x->e == p.e);
+  }
+}
+
+TEST_CASE("LoadArchive: older class versions, field paths in errors, untrusted counts",
+          "[model_file]") {
+  // A version 1 Probe (no `e`), written field by field: read with the version-1 branch.
+  Writer w;
+  w.u32(1);
+  w.u32(9);
+  w.f32(0.25f);
+  w.str("v1");
+  w.floats({4.0f});
+  const std::string v1 = w.take();
+  {
+    LoadArchive in(v1.data(), v1.size(), "x.edgerec");
+    Probe q;
+    in(cereal::make_nvp("probe", q));
+    CHECK(q.a == 9);
+    CHECK(q.c == "v1");
+    CHECK(q.e == -1);
+    CHECK(in.remaining() == 0);
+  }
+  auto load_error = [](const std::string& bytes) {
+    return error_of([&] {
+      LoadArchive in(bytes.data(), bytes.size(), "x.edgerec");
+      Probe q;
+      in(cereal::make_nvp("probe", q));
+    });
+  };
+  // Every truncation names the file and the field being read, nested names joined by '.'.
+  CHECK(load_error(v1.substr(0, 3)).rfind("x.edgerec: field 'probe.cereal_class_version': ", 0) == 0);
+  CHECK(load_error(v1.substr(0, 7)).rfind("x.edgerec: field 'probe.a': ", 0) == 0);
+  CHECK(load_error(v1.substr(0, 15)).rfind("x.edgerec: field 'probe.c': ", 0) == 0);
+  CHECK(load_error(v1.substr(0, v1.size() - 1)).rfind("x.edgerec: field 'probe.d': ", 0) == 0);
+  // A forged element count: refused against the bytes left before anything is allocated.
+  std::string forged = v1;
+  put_le(forged, forged.size() - 12, std::uint64_t{1} << 60, 8);
+  CHECK_THAT(load_error(forged), Catch::StartsWith("x.edgerec: field 'probe.d': ") &&
+                                     Catch::Contains("exceed"));
+  // NaN is refused on load (and on save, by Writer).
+  std::string nan = v1;
+  put_le(nan, 9, 0x7FC00000u, 4);
+  CHECK(load_error(nan) == "x.edgerec: field 'probe.b': is NaN or infinite");
+  Probe bad;
+  bad.b = std::numeric_limits<float>::infinity();
+  SaveArchive out;
+  CHECK_THROWS_AS(out(cereal::make_nvp("probe", bad)), Error);
+  CHECK_THROWS_AS(LoadArchive(nullptr, 0, "x"), Error);
+}
+
+TEST_CASE("archive wrappers: optional presence flags, limits, shapes, hyper-parameters",
+          "[model_file]") {
+  using cereal::make_nvp;
+  auto reload = [](const std::string& bytes, const std::function<void(LoadArchive&)>& read) {
+    return error_of([&] {
+      LoadArchive in(bytes.data(), bytes.size(), "x.edgerec");
+      read(in);
+      if (in.remaining() != 0) throw Error("bytes left");
+    });
+  };
+  SECTION("optional") {
+    SaveArchive out;
+    out(make_nvp("o", std::optional<float>(2.0f)), make_nvp("o", std::optional<std::int32_t>()));
+    const std::string b = out.take();
+    CHECK(b == std::string("\x01\x01\x00\x00\x00\x40\x00", 7));
+    std::optional<float> f;
+    std::optional<std::int32_t> i = 5;
+    CHECK(reload(b, [&](LoadArchive& in) { in(make_nvp("f", f), make_nvp("i", i)); }).empty());
+    CHECK(f == 2.0f);
+    CHECK(!i);
+    std::string flag = b;
+    flag[1] = 2;
+    CHECK(reload(flag, [&](LoadArchive& in) { in(make_nvp("f", f)); }) ==
+          "x.edgerec: field 'f': presence flag is 2, expected 0 or 1");
+  }
+  SECTION("limits and index bounds") {
+    std::vector<index_t> idx = {0, 3, 2};
+    SaveArchive out;
+    out(make_nvp("idx", idx));
+    const std::string b = out.take();
+    std::vector<index_t> back;
+    CHECK(reload(b, [&](LoadArchive& in) { in(make_nvp("idx", io::at_most(back, 3, 4))); }).empty());
+    CHECK(back == idx);
+    CHECK_THAT(reload(b, [&](LoadArchive& in) { in(make_nvp("idx", io::at_most(back, 2, 4))); }),
+               Catch::Contains("field 'idx': 3 indices exceed the limit of 2"));
+    CHECK_THAT(reload(b, [&](LoadArchive& in) { in(make_nvp("idx", io::at_most(back, 3, 3))); }),
+               Catch::Contains("field 'idx': index 3 at position 1 is out of range"));
+    SaveArchive refuse;
+    CHECK_THAT(error_of([&] { refuse(make_nvp("idx", io::at_most(idx, 3, 3))); }),
+               Catch::StartsWith("cannot save the model: idx has index 3"));
+  }
+  SECTION("shapes") {
+    Matrix m = Matrix::Ones(2, 3);
+    SaveArchive out;
+    out(make_nvp("m", io::shaped(m, 2, 3)));
+    const std::string b = out.take();
+    Matrix back;
+    CHECK(reload(b, [&](LoadArchive& in) { in(make_nvp("m", io::shaped(back, 2, -1))); }).empty());
+    CHECK(back == m);
+    CHECK_THAT(reload(b, [&](LoadArchive& in) { in(make_nvp("m", io::shaped(back, 3, 3))); }),
+               Catch::Contains("field 'm': has 2 rows, expected 3"));
+    SaveArchive refuse;
+    CHECK_THAT(error_of([&] { refuse(make_nvp("m", io::shaped(m, 2, 4))); }),
+               Catch::StartsWith("cannot save the model: m is 2 x 3, expected 2 x 4"));
+  }
+  SECTION("hyper-parameters: only the named ones, ranges checked both ways") {
+    Hyper h;
+    h.factors = 8;
+    h.lr = 0.5f;
+    h.neighbors = 3;  // not named below: not stored
+    h.seed = 99;
+    SaveArchive out;
+    out(make_nvp("hyper", io::hyper_fields(h, io::kFactors | io::kLr | io::kAlpha)));
+    const std::string b = out.take();
+    // flag + i32, flag + f32, flag (alpha unset), u64 seed
+    CHECK(b.size() == 1 + 5 + 5 + 1 + 8);
+    Hyper back;
+    back.neighbors = 1;
+    CHECK(reload(b, [&](LoadArchive& in) {
+            in(make_nvp("hyper", io::hyper_fields(back, io::kFactors | io::kLr | io::kAlpha)));
+          }).empty());
+    CHECK(back.factors == 8);
+    CHECK(back.lr == 0.5f);
+    CHECK(!back.alpha);
+    CHECK(!back.neighbors);
+    CHECK(back.seed == 99u);
+    std::string big = b;
+    put_le(big, 2, 5000, 4);
+    CHECK(reload(big, [&](LoadArchive& in) {
+            in(make_nvp("hyper", io::hyper_fields(back, io::kFactors | io::kLr | io::kAlpha)));
+          }) == "x.edgerec: field 'hyper.factors': 5000 is out of range [1, 4096]");
+    h.factors = 0;
+    SaveArchive refuse;
+    CHECK(error_of([&] { refuse(make_nvp("hyper", io::hyper_fields(h, io::kFactors))); }) ==
+          "cannot save the model: hyper.factors is 0, out of range [1, 4096] (the reader would "
+          "refuse the file)");
+  }
+}
+
 // ---- header ---------------------------------------------------------------------------------
 
 TEST_CASE("header errors are specific", "[model_file]") {
@@ -505,14 +727,17 @@ TEST_CASE("binary noise and near-misses never parse", "[model_file]") {
 
 TEST_CASE("forged common parts are rejected by the parser", "[model_file]") {
   const auto pop = static_cast<std::uint32_t>(ModelKind::popularity);
+  // Format version 2 (the hyper-parameters in the common part) and the current one.
+  const std::uint32_t version = GENERATE(2u, kModelFormatVersion);
+  INFO("format version " << version);
   auto forged = [&](const CommonSpec& s, const std::function<void(Writer&)>& tail = {}) {
     Writer w;
-    write_common(w, s);
+    write_common(w, s, version);
     if (tail) tail(w);
-    return pack(pop, w.take());
+    return pack(pop, w.take(), version);
   };
   // The template must be valid, or every case below would pass for the wrong reason: its
-  // shape and model part come from a real popularity model of 2 users x 3 items.
+  // shape comes from a real popularity model of 2 users x 3 items.
   Interactions data;
   for (const char* u : {"u0", "u1"}) data.users.add(u);
   for (const char* i : {"i0", "i1", "i2"}) data.items.add(i);
@@ -524,16 +749,22 @@ TEST_CASE("forged common parts are rejected by the parser", "[model_file]") {
   ok.items = real->items.ids();
   ok.seen = real->seen;
   ok.popularity = real->item_popularity;
-  Writer pw;
-  real->save_params(pw);
-  const std::string popularity_params = pw.take().substr(1);  // minus the endianness byte
-  auto tail = [&](Writer& w) {
-    for (char c : popularity_params) w.u8(static_cast<std::uint8_t>(c));
-  };
+  auto tail = [&](Writer& w) { write_popularity_part(w, 2, ok.popularity, version); };
   auto err = [&](const CommonSpec& s) { return error_of([&] { load_bytes(forged(s, tail)); }); };
 
   INFO(err(ok));
   REQUIRE(err(ok).empty());
+  if (version == kModelFormatVersion) {
+    // The file written by hand from the documented layout is the real model's, byte for byte,
+    // once the real one has the hand-written train info and seed.
+    real->info.fit_seconds = 0.5;
+    real->info.train_rows = 0;
+    real->info.source = "test";
+    real->info.loss.clear();
+    real->info.threads = 1;
+    real->hyper.seed = 7;
+    CHECK(model_to_bytes(*real) == forged(ok, tail));
+  }
 
   CommonSpec s = ok;
   s.tag = "edgerec-modem";
@@ -553,9 +784,11 @@ TEST_CASE("forged common parts are rejected by the parser", "[model_file]") {
   s = ok;
   s.popularity[1] = -1;
   CHECK(err(s).find("item_popularity") != std::string::npos);
-  s = ok;
-  s.factors_flag = 2;
-  CHECK(err(s).find("hyper.factors") != std::string::npos);
+  if (version == 2) {
+    s = ok;
+    s.factors_flag = 2;
+    CHECK(err(s).find("hyper.factors") != std::string::npos);
+  }
   s = ok;
   s.threads = 0;
   CHECK(err(s).find("info.threads") != std::string::npos);
@@ -563,6 +796,46 @@ TEST_CASE("forged common parts are rejected by the parser", "[model_file]") {
   s.rating_min = 5;
   s.rating_max = 1;
   CHECK(err(s).find("rating") != std::string::npos);
+
+  if (version >= 3) {
+    // The ordered histories: u0 = (i0), u1 = (i2, i0, i2) (a repeat is allowed).
+    CommonSpec q = ok;
+    q.sequences_flag = 1;
+    q.sequence_offsets = {0, 1, 4};
+    q.sequence_items = {0, 2, 0, 2};
+    REQUIRE(err(q).empty());
+    const auto loaded = load_bytes(forged(q, tail));
+    REQUIRE(loaded->sequences);
+    CHECK(loaded->sequences->offsets == q.sequence_offsets);
+    CHECK(loaded->sequences->items == q.sequence_items);
+    CHECK(!load_bytes(forged(ok, tail))->sequences);
+
+    auto seq_err = [&](const std::function<void(CommonSpec&)>& damage) {
+      CommonSpec d = q;
+      damage(d);
+      return err(d);
+    };
+    using Catch::Contains;
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequences_flag = 2; }),
+               Contains("field 'sequences': presence flag is 2"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_offsets = {0, 1}; }),
+               Contains("field 'sequences.offsets'"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_offsets = {0, 1, 4, 4}; }),
+               Contains("field 'sequences.offsets'"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_offsets = {1, 1, 4}; }),
+               Contains("field 'sequences.offsets': does not start at 0"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_offsets = {0, 3, 2}; }),
+               Contains("field 'sequences.offsets': decreases at row 2"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_offsets = {0, 1, 3}; }),
+               Contains("field 'sequences.offsets': ends at 3, but there are 4 items"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_items = {0, 2, 0, 3}; }),
+               Contains("field 'sequences.items': index 3 at position 3 is out of range"));
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_items = {1, 2, 0, 2}; }),
+               Contains("field 'sequences.items': row 0 holds item 1, which is not among the user's seen items"));
+    // A forged count far beyond the file, before any allocation.
+    CHECK_THAT(seq_err([](CommonSpec& d) { d.sequence_offsets = {0, 1, 1ull << 40}; }),
+               Contains("sequences"));
+  }
 
   // Trailing garbage inside the checksummed payload.
   const std::string extra = forged(ok, [&](Writer& w) {
@@ -575,8 +848,32 @@ TEST_CASE("forged common parts are rejected by the parser", "[model_file]") {
   Writer w;
   w.str("edgerec-model");
   w.u64(std::uint64_t{1} << 61);
-  const std::string huge = pack(pop, w.take());
+  const std::string huge = pack(pop, w.take(), version);
   CHECK(error_of([&] { load_bytes(huge); }).find("user_ids") != std::string::npos);
+}
+
+TEST_CASE("a kind's section version is checked: newer ones are refused by name", "[model_file]") {
+  const std::vector<float> pop = {1, 0, 2};
+  CommonSpec s;
+  s.users = {"u0", "u1"};
+  s.items = {"i0", "i1", "i2"};
+  s.seen.indptr = {0, 1, 3};
+  s.seen.indices = {0, 0, 2};
+  s.seen.values = {1, 1, 1};
+  s.seen.cols = 3;
+  s.popularity = pop;
+  auto file = [&](std::uint32_t section_version) {
+    Writer w;
+    write_common(w, s, kModelFormatVersion);
+    write_popularity_part(w, 2, pop, kModelFormatVersion, section_version);
+    return pack(static_cast<std::uint32_t>(ModelKind::popularity), w.take());
+  };
+  CHECK_NOTHROW(load_bytes(file(1)));
+  CHECK(error_of([&] { load_bytes(file(2)); }) ==
+        "m.edgerec: field 'popularity': section version 2 is newer than this edgerec reads (1); "
+        "upgrade edgerec");
+  CHECK(error_of([&] { load_bytes(file(0)); }) ==
+        "m.edgerec: field 'popularity': section version 0 is invalid");
 }
 
 // ---- models ---------------------------------------------------------------------------------
@@ -606,9 +903,21 @@ TEST_CASE("every model kind round-trips through bytes and files", "[model_file]"
     CHECK(loaded->seen.indices == model->seen.indices);
     CHECK(loaded->seen.values == model->seen.values);
     CHECK(loaded->item_popularity == model->item_popularity);
-    CHECK(loaded->hyper.factors == model->hyper.factors);
-    CHECK(loaded->hyper.lr == model->hyper.lr);
-    CHECK(loaded->hyper.seed == model->hyper.seed);
+    // Each kind stores the hyper-parameters it uses (and the seed); the others are the kind's
+    // defaults after loading, as after fit().
+    const Hyper& h = model->hyper;
+    const Hyper& g = loaded->hyper;
+    const Hyper d = model->defaults();
+    const bool factors = kind == ModelKind::svd || kind == ModelKind::svdpp ||
+                         kind == ModelKind::ials || kind == ModelKind::bpr;
+    CHECK(g.factors == (factors ? h.factors : d.factors));
+    CHECK(g.epochs == (kind == ModelKind::baseline || factors ? h.epochs : d.epochs));
+    CHECK(g.lr == (factors && kind != ModelKind::ials ? h.lr : d.lr));
+    CHECK(g.alpha == (kind == ModelKind::ials ? h.alpha : d.alpha));
+    CHECK(g.cg_steps == (kind == ModelKind::ials ? h.cg_steps : d.cg_steps));
+    CHECK(g.neighbors == (kind == ModelKind::itemknn ? h.neighbors : d.neighbors));
+    CHECK(g.seed == h.seed);
+    CHECK(!loaded->sequences);
     CHECK(loaded->info.loss == model->info.loss);
     CHECK(loaded->info.source == model->info.source);
     CHECK(loaded->info.fit_seconds == model->info.fit_seconds);
@@ -632,6 +941,88 @@ TEST_CASE("every model kind round-trips through bytes and files", "[model_file]"
     CHECK(model_to_bytes(*loaded) == bytes);
     CHECK(temp_leftovers(dir).empty());
   }
+}
+
+// ---- ordered per-user histories (sequences) ------------------------------------------------
+
+namespace {
+// Interactions given out of time order: users u0, u1, u2 (u2 has none), items i0..i3; u1 comes
+// back to i1 (kept as a separate row, as DuplicatePolicy::keep leaves it), and two of u1's rows
+// share a time (they keep their row order).
+Interactions sequence_data() {
+  Interactions d;
+  for (const char* u : {"u0", "u1", "u2"}) d.users.add(u);
+  for (const char* i : {"i0", "i1", "i2", "i3"}) d.items.add(i);
+  d.has_time = true;
+  d.rows = {{1, 1, 1.0f, 50}, {0, 2, 1.0f, 30}, {1, 3, 1.0f, 10}, {0, 0, 1.0f, 20},
+            {1, 0, 1.0f, 50}, {1, 1, 1.0f, 40}, {1, 2, 1.0f, 10}};
+  return d;
+}
+
+// A kind that asks for the histories (sequence models will): the smallest complete Model.
+class SequenceProbe final : public Model {
+ public:
+  ModelKind kind() const override { return ModelKind::popularity; }
+  Hyper defaults() const override { return {}; }
+  bool needs_sequences() const override { return true; }
+  void score(index_t, float* out) const override { std::fill(out, out + n_items(), 0.0f); }
+  void score_new(const std::vector<ItemValue>&, float* out) const override {
+    std::fill(out, out + n_items(), 0.0f);
+  }
+  Attribution explain(const std::vector<ItemValue>&, index_t, std::int64_t) const override { return {}; }
+  void save_section(SaveArchive&) const override {}
+  void load_section(LoadArchive&) override {}
+
+ protected:
+  void fit_impl(const Interactions&, Backend&, const Progress&) override {}
+};
+}  // namespace
+
+TEST_CASE("Sequences::by_user: each user's items by time, ties in row order, repeats kept",
+          "[model_file]") {
+  const Sequences s = Sequences::by_user(sequence_data());
+  CHECK(s.rows() == 3);
+  CHECK(s.offsets == std::vector<std::uint64_t>{0, 2, 7, 7});
+  // u0: i0 (20), i2 (30); u1: i3 (10), i2 (10, a later row), i1 (40), i1 (50), i0 (50, later)
+  CHECK(s.items == std::vector<index_t>{0, 2, 3, 2, 1, 1, 0});
+  CHECK(s.row_size(1) == 5);
+  CHECK(s.row(1)[0] == 3);
+  CHECK(s.row_size(2) == 0);
+  Interactions bad = sequence_data();
+  bad.rows[3].item = 4;
+  CHECK_THROWS_AS(Sequences::by_user(bad), Error);
+}
+
+TEST_CASE("fit() keeps the ordered histories only for kinds that ask; they round-trip in v3",
+          "[model_file]") {
+  const Interactions data = sequence_data();
+  SequenceProbe probe;
+  probe.fit(data, Hyper{}, *make_cpu_backend());
+  REQUIRE(probe.sequences);
+  CHECK(probe.sequences->items == Sequences::by_user(data).items);
+
+  auto model = make_model(ModelKind::popularity);
+  model->fit(data, Hyper{}, *make_cpu_backend());
+  CHECK(!model->sequences);
+  const std::string plain = model_to_bytes(*model);
+  model->sequences = probe.sequences;
+  const std::string with = model_to_bytes(*model);
+  // The block: flag, u64 count + 4 offsets, u64 count + 7 items.
+  CHECK(with.size() == plain.size() + 8 + 4 * 8 + 8 + 7 * 4);
+  auto loaded = load_bytes(with);
+  REQUIRE(loaded->sequences);
+  CHECK(loaded->sequences->offsets == probe.sequences->offsets);
+  CHECK(loaded->sequences->items == probe.sequences->items);
+  CHECK(model_to_bytes(*loaded) == with);
+  CHECK(!load_bytes(plain)->sequences);
+
+  // A stripped model keeps the block, with no rows (it has no users).
+  loaded->drop_users();
+  REQUIRE(loaded->sequences);
+  CHECK(loaded->sequences->rows() == 0);
+  const auto stripped = load_bytes(model_to_bytes(*loaded));
+  REQUIRE(stripped->sequences);
+  CHECK(stripped->sequences->items.empty());
 }
 
 namespace {
@@ -808,6 +1199,17 @@ TEST_CASE("golden files of every format version load and reproduce their results
       const std::string bytes = read_file(path);
       CHECK(read_header(bytes.data(), bytes.size(), path).version == version);
       const auto model = load_model(path);
+      // Re-saved as the current version, it serves the same scores (the upgrade path of old
+      // files: load, save).
+      {
+        const auto copy = load_bytes(model_to_bytes(*model));
+        std::vector<float> a(model->n_items()), b(model->n_items());
+        for (index_t u = 0; u < model->n_users(); ++u) {
+          model->score(u, a.data());
+          copy->score(u, b.data());
+          REQUIRE(a == b);
+        }
+      }
       // <kind>.edgerec, or <kind>.int8.edgerec for an int8 item matrix (version 2 on).
       const std::string stem = f.path().stem().string();
       const bool int8 = stem.size() > 5 && stem.compare(stem.size() - 5, 5, ".int8") == 0;
@@ -844,13 +1246,21 @@ TEST_CASE("golden files of every format version load and reproduce their results
         const auto got = top_unseen(*model, u, 5);
         REQUIRE(got.size() == rows.size());
         model->score(u, scores.data());
+        // Version 3 files hold served scores: a rating model's are clipped to its rating range
+        // (the ranking is the raw scores'). Older ones were written before the serving API
+        // clipped, and hold raw scores (v1 and v2 mean-baseline have scores above 5 stars).
+        const auto served = [&](float x) {
+          return version >= 3 && model->predicts_ratings() && model->rating_max > model->rating_min
+                     ? std::clamp(x, model->rating_min, model->rating_max)
+                     : x;
+        };
         for (std::size_t k = 0; k < rows.size(); ++k) {
           const float want = rows[k].second;
           const float tol = 1e-5f * std::max(1.0f, std::fabs(want));
           // Rank by rank (robust to near-ties swapping on another CPU), and item by item.
-          CHECK(std::fabs(got[k].score - want) <= tol);
+          CHECK(std::fabs(served(got[k].score) - want) <= tol);
           const index_t i = model->items.at(rows[k].first, "item");
-          CHECK(std::fabs(scores[i] - want) <= tol);
+          CHECK(std::fabs(served(scores[i]) - want) <= tol);
           CHECK(!model->seen.contains(u, i));
         }
       }
@@ -1000,34 +1410,52 @@ TEST_CASE("save_model is atomic", "[model_file]") {
   }
 }
 
-TEST_CASE("the writer refuses every common field the reader would refuse", "[model_file]") {
-  const auto model = train_small(ModelKind::svd);
-  REQUIRE_NOTHROW(load_bytes(model_to_bytes(*model)));
+TEST_CASE("the writer refuses every field the reader would refuse", "[model_file]") {
   struct Case {
     const char* field;
+    ModelKind kind;
     std::function<void(Model&)> damage;
   };
   const std::vector<Case> cases = {
-      {"info.threads", [](Model& m) { m.info.threads = 0; }},
-      {"info.threads", [](Model& m) { m.info.threads = 70000; }},
-      {"info.fit_seconds", [](Model& m) { m.info.fit_seconds = -1; }},
-      {"hyper.factors", [](Model& m) { m.hyper.factors = 4097; }},
-      {"hyper.epochs", [](Model& m) { m.hyper.epochs = -1; }},
-      {"hyper.cg_steps", [](Model& m) { m.hyper.cg_steps = 100001; }},
-      {"hyper.neighbors", [](Model& m) { m.hyper.neighbors = 0; }},
-      {"hyper.lr", [](Model& m) { m.hyper.lr = -0.5f; }},
-      {"hyper.alpha", [](Model& m) { m.hyper.alpha = -1.0f; }},
-      {"item_popularity", [](Model& m) { m.item_popularity[0] = -1.0f; }},
-      {"rating_max", [](Model& m) { m.rating_min = 5, m.rating_max = 1; }},
+      {"info.threads", ModelKind::svd, [](Model& m) { m.info.threads = 0; }},
+      {"info.threads", ModelKind::svd, [](Model& m) { m.info.threads = 70000; }},
+      {"info.fit_seconds", ModelKind::svd, [](Model& m) { m.info.fit_seconds = -1; }},
+      {"svd.hyper.factors", ModelKind::svd, [](Model& m) { m.hyper.factors = 4097; }},
+      {"svd.hyper.epochs", ModelKind::svd, [](Model& m) { m.hyper.epochs = -1; }},
+      {"ials.hyper.cg_steps", ModelKind::ials, [](Model& m) { m.hyper.cg_steps = 100001; }},
+      {"itemknn.hyper.neighbors", ModelKind::itemknn, [](Model& m) { m.hyper.neighbors = 0; }},
+      {"bpr.hyper.lr", ModelKind::bpr, [](Model& m) { m.hyper.lr = -0.5f; }},
+      {"ials.hyper.alpha", ModelKind::ials, [](Model& m) { m.hyper.alpha = -1.0f; }},
+      {"item_popularity", ModelKind::svd, [](Model& m) { m.item_popularity[0] = -1.0f; }},
+      {"rating_max", ModelKind::svd, [](Model& m) { m.rating_min = 5, m.rating_max = 1; }},
+      {"user_ids", ModelKind::svd,
+       [](Model& m) {
+         auto ids = m.users.ids();
+         ids[0] = std::string(70000, 'u');
+         m.users = IdMap::from_ids(ids);
+       }},
+      {"sequences.offsets", ModelKind::popularity,
+       [](Model& m) {
+         m.sequences = Sequences{};  // no row for any user
+       }},
+      {"sequences.items", ModelKind::popularity,
+       [](Model& m) {
+         Sequences s;
+         s.offsets.assign(m.n_users() + 1, 1);
+         s.offsets[0] = 0;
+         s.items = {m.n_items()};  // user 0 has one item, out of range
+         m.sequences = s;
+       }},
   };
   const std::string dir = test::temp_dir("model_file_writer_limits");
   for (const Case& c : cases) {
     INFO(c.field);
-    auto m = train_small(ModelKind::svd);
+    auto m = train_small(c.kind);
+    REQUIRE_NOTHROW(load_bytes(model_to_bytes(*m)));
     c.damage(*m);
     // The reader refuses exactly this field (bytes forged past the writer's check would say so)...
     const std::string e = error_of([&] { save_model(*m, dir + "/m.edgerec"); });
-    CHECK_THAT(e, Catch::StartsWith(std::string("cannot save the model: ") + c.field) &&
+    CHECK_THAT(e, Catch::StartsWith(std::string("cannot save the model: ") + c.field + " ") &&
                       Catch::EndsWith("(the reader would refuse the file)"));
     CHECK(!fs::exists(dir + "/m.edgerec"));
     CHECK(temp_leftovers(dir).empty());

@@ -61,8 +61,8 @@ describe('golden model files written natively load unchanged and rank the same',
       assert.equal(info.fileItemMatrix, kind === 'itemknn' ? null : (name.endsWith('.int8') ? 'int8' : 'f32'));
       const want = expected(file);
       assert.ok(want.size > 10);
-      // The files record the models' raw scores; a rating model serves them clipped to its
-      // training rating range (1-5 stars in the golden catalogue).
+      // A rating model serves its scores clipped to its training rating range (1-5 stars in the
+      // golden catalogue); the v1 and v2 files record raw scores, v3 on the served ones.
       assert.deepEqual(info.ratingRange, info.predictsRatings ? [1, 5] : null);
       const served = (s) => (info.ratingRange ? Math.min(Math.max(s, info.ratingRange[0]), info.ratingRange[1]) : s);
       for (const [user, top] of want) {

@@ -24,8 +24,8 @@
 
 namespace edgerec {
 
-class Writer;
-class Reader;
+class SaveArchive;
+class LoadArchive;
 
 // Numbers are written into model files: never renumber, only append.
 enum class ModelKind : std::uint32_t {
@@ -113,6 +113,22 @@ struct HistoryReport {
 // in the history: an imported profile of 10^6 entries would otherwise stall a page for minutes).
 constexpr std::size_t kMaxFoldInHistory = 1000;
 
+// Each user's training items in time order, the input of sequence models: row u is
+// items[offsets[u], offsets[u + 1]). Ties in time keep the order of the data's rows (file lines).
+// Repeats are kept (a user who came back to an item has it twice), so a row can be longer than
+// the user's row of Model::seen, whose items it holds and no others.
+struct Sequences {
+  std::vector<std::uint64_t> offsets{0};  // rows + 1 entries, from 0, non-decreasing
+  std::vector<index_t> items;             // offsets.back() entries, item indices
+
+  index_t rows() const { return static_cast<index_t>(offsets.size() - 1); }
+  std::size_t row_size(index_t u) const { return static_cast<std::size_t>(offsets[u + 1] - offsets[u]); }
+  const index_t* row(index_t u) const { return items.data() + offsets[u]; }
+  // One row per user of `data` (data.n_users() rows): its rows stably sorted by time. Throws
+  // Error when a row refers to an index outside the id maps.
+  static Sequences by_user(const Interactions& data);
+};
+
 // Called during training: stage name, step done, steps in all.
 using Progress = std::function<void(const char* stage, int done, int total)>;
 
@@ -199,9 +215,18 @@ class Model {
   // items and 20k users shrinks from 49 MB to about half. Afterwards n_users() is 0.
   virtual void drop_users();
 
-  // Model-specific parameters, in the model file's payload after the common part.
-  virtual void save_params(Writer& w) const = 0;
-  virtual void load_params(Reader& r) = 0;
+  // True for kinds that read each user's items in time order (sequence models): fit() then keeps
+  // them in `sequences`, and the model file stores them (a file of such a kind without them is
+  // refused). Default false.
+  virtual bool needs_sequences() const { return false; }
+
+  // The kind's own section of the model file, after the common part: its hyper-parameters and
+  // parameters, written and read through cereal with the kind's class version (see
+  // EDGEREC_MODEL_SECTION in core/src/io/archive.hpp; format versions 1 and 2 had the model part
+  // without the version and hyper-parameters, which load_section() also reads). load_section()
+  // checks every shape against the id maps.
+  virtual void save_section(SaveArchive& ar) const = 0;
+  virtual void load_section(LoadArchive& ar) = 0;
 
   index_t n_users() const { return users.size(); }
   index_t n_items() const { return items.size(); }
@@ -213,6 +238,9 @@ class Model {
   Csr seen;                            // training interactions, rows = users
   std::vector<float> item_popularity;  // training interaction count per item
   Hyper hyper;                         // resolved hyper-parameters used by fit()
+  // Each user's items in time order: kept by fit() when needs_sequences(), and loaded from a file
+  // that has them; empty otherwise. Rows follow `users` (none after drop_users()).
+  std::optional<Sequences> sequences;
   TrainInfo info;
   // Observed rating range of the training data; predict() of rating models clips to it (as
   // Surprise does). Equal values (implicit data) mean no clipping.

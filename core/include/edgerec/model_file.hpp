@@ -1,6 +1,6 @@
 // edgerec/model_file.hpp — the model file: one self-describing, checksummed binary format.
 //
-// Byte layout, format version 2 (all integers little-endian, no padding):
+// Byte layout, format version 3 (all integers little-endian, no padding):
 //
 //   offset  size  field
 //   0       4     magic "ERM1"
@@ -8,31 +8,75 @@
 //   8       4     u32 model kind (ModelKind; 1 popularity ... 8 itemknn)
 //   12      4     u32 flags, 0 (reserved)
 //   16      8     u64 payload length N
-//   24      N     payload: little-endian, fixed-width fields (the layout of a cereal PortableBinary
-//                 archive, which is how earlier builds wrote it; read and written directly now):
+//   24      N     payload: a cereal PortableBinary archive, written and read in memory by the
+//                 archives of core/src/io/archive.hpp (on Writer and Reader, below):
 //                   byte 0        — u8 1 (cereal's little-endian flag; any other value is refused)
-//                   common part   — str format_tag "edgerec-model"; strs user ids; strs item ids
+//                   common part   — what every model has, in this order:
+//                                   str format_tag "edgerec-model"; strs user_ids; strs item_ids
 //                                   (index order); csr seen (rows = users, cols = items);
-//                                   f32s item popularity (one per item); hyper-parameters
-//                                   factors i32, epochs i32, lr f32, reg f32, bias_reg f32,
-//                                   alpha f32, init_std f32, neighbors i32, cg_steps i32 (each a
-//                                   u8 presence flag 0/1, the value only when 1), then u64 seed;
-//                                   train info: f64 fit_seconds, u64 train_rows, str source,
-//                                   f32s loss, i32 threads; f32 rating_min, f32 rating_max
-//                   model part    — written by the model kind's save_params() (Writer below)
+//                                   f32s item_popularity (one per item);
+//                                   info: f64 fit_seconds (>= 0), u64 train_rows, str source,
+//                                   f32s loss (at most 2^20), i32 threads (1..65536);
+//                                   f32 rating_min, f32 rating_max (>= rating_min);
+//                                   u8 sequences flag 0/1, and when 1 each user's items in time
+//                                   order (Sequences in edgerec/model.hpp): u64s offsets (users+1,
+//                                   from 0, non-decreasing, the last = the item count), u32s
+//                                   items (each < the item count, and among that user's seen
+//                                   items; repeats allowed)
+//                   kind section  — written and read by the model kind itself through cereal
+//                                   (its serialize(Archive&, version), EDGEREC_MODEL_SECTION):
+//                                   u32 section version (cereal's class version of the kind,
+//                                   1 for every kind so far; 0 and newer ones are refused), then
+//                                   hyper: the kind's own hyper-parameters, each a u8 presence
+//                                   flag 0/1 and, when 1, its value, in this order where the kind
+//                                   has them — factors i32 [1, 4096], epochs i32 [0, 100000],
+//                                   lr f32, reg f32, bias_reg f32, alpha f32, init_std f32 (each
+//                                   >= 0), neighbors i32 [1, 2^31-1], cg_steps i32 [0, 100000] —
+//                                   then u64 seed (always); then the kind's parameters:
+//                     popularity      no hyper-parameter; embeddings (factor_dims 0, one column)
+//                     mean-baseline   no hyper-parameter; embeddings (factor_dims 0, one bias
+//                                     column); f32 global_mean
+//                     baseline        epochs, reg, bias_reg; as mean-baseline
+//                     svd             factors, epochs, lr, reg, bias_reg, init_std; embeddings
+//                                     (factor_dims latent columns + one bias column); f32
+//                                     global_mean
+//                     svdpp           as svd, then matrix implicit_factors (items x factor_dims)
+//                     ials            factors, epochs, reg, alpha, init_std, cg_steps;
+//                                     embeddings (factor_dims = columns); matrix item_gram
+//                                     (columns x columns, Y'Y of the item factors)
+//                     bpr             factors, epochs, lr, reg, bias_reg, init_std; embeddings
+//                                     (factor_dims latent columns + one item bias column)
+//                     itemknn         neighbors; csr neighbors (items x items)
+//                   where embeddings = i32 factor_dims [0, 4096]; matrix user_factors (users
+//                   rows); u8 item_matrix_encoding (0 = matrix, 1 = int8 matrix, written by
+//                   SaveOptions::int8_items); item_factors in that encoding (items rows, as many
+//                   columns as user_factors, factor_dims at most that); vector user_offset
+//                   (users entries)
 //                 encodings: str = u64 byte length + bytes (at most 64 KiB); strs = u64 count +
 //                 str each; f32s / u32s / u64s = u64 count + elements; matrix = u64 rows, u64
 //                 cols, rows*cols f32 row-major; int8 matrix = u64 rows, u64 cols, rows f32
-//                 scales (>= 0), rows*cols i8 codes row-major in [-127, 127], meaning
-//                 element (i, d) = scale_i * code_id; vector = u64 count + f32s; csr = u32 cols,
-//                 u64s indptr (rows+1, from 0, non-decreasing), u32s indices (nnz, sorted in each
-//                 row, < cols), f32s values (nnz). Floats are finite (NaN/inf are refused when
-//                 saving and when loading). The model part must end exactly at the payload's end.
+//                 scales (>= 0, scale * 127 finite), rows*cols i8 codes row-major in
+//                 [-127, 127], meaning element (i, d) = scale_i * code_id; vector = u64 count +
+//                 f32s; csr = u32 cols, u64s indptr (rows+1, from 0, non-decreasing), u32s
+//                 indices (nnz, sorted in each row, < cols), f32s values (nnz). Floats are finite
+//                 (NaN/inf are refused when saving and when loading). Counts are at most 2^31-1.
+//                 The kind section must end exactly at the payload's end.
 //   24+N    4     u32 CRC-32 (IEEE 802.3, zlib's crc32) of bytes [0, 24+N)
 //
-// Version history: 2 added the item matrix encoding of the factor-model kinds (all but itemknn):
-// a u8 before `item_factors`, 0 = matrix (f32, as in version 1), 1 = int8 matrix (written by
-// SaveOptions::int8_items, a quarter of the bytes). Version 1 files have no such byte: f32.
+// Version history:
+//   3 — the common part keeps what every model has; the hyper-parameters moved into each kind's
+//       section, which starts with the kind's section version (cereal class versioning, so a
+//       kind can change its section on its own); the optional ordered per-user histories
+//       (sequences) were added at the end of the common part.
+//   2 — the item matrix encoding of the factor-model kinds (all but itemknn): a u8 before
+//       `item_factors`, 0 = matrix (f32, as in version 1), 1 = int8 matrix. Version 1 files have
+//       no such byte: f32.
+//   Versions 1 and 2: after the common part's item_popularity came every kind's hyper-parameters
+//   (factors i32, epochs i32, lr f32, reg f32, bias_reg f32, alpha f32, init_std f32, neighbors
+//   i32, cg_steps i32, each a u8 presence flag 0/1 and the value when 1, then u64 seed), then the
+//   info fields and the rating range as in version 3, no sequences flag, and then the kind's
+//   parameters as in version 3 without the section version and hyper-parameters (the same
+//   archive reads them: the common part and each kind's serialize() branch on the version).
 //
 // Versioning: readers accept every version <= kModelFormatVersion (older versions stay readable,
 // proven by the golden files under models/golden/v<N>/) and refuse newer ones with a message
@@ -61,7 +105,7 @@
 
 namespace edgerec {
 
-constexpr std::uint32_t kModelFormatVersion = 2;
+constexpr std::uint32_t kModelFormatVersion = 3;
 constexpr char kModelMagic[4] = {'E', 'R', 'M', '1'};
 constexpr std::size_t kModelHeaderBytes = 24;
 
@@ -102,7 +146,9 @@ ModelFileHeader read_header(const char* data, std::size_t size, const std::strin
 
 std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0);
 
-// Typed writer for the payload (little-endian on every host).
+// Typed writer for the payload (little-endian on every host): the primitive layer under the
+// cereal archives of format version 3 (core/src/io/archive.hpp), and what tests use to write
+// files field by field.
 class Writer {
  public:
   Writer();
@@ -127,7 +173,7 @@ class Writer {
   // Quantises m row by row (kernels::quantize_rows_int8) and writes the int8 matrix encoding.
   void int8_matrix(const Matrix& m);
   void csr(const Csr& c);
-  // What the model's save_params() should honour (set by model_to_bytes()).
+  // What the model's section should honour (set by model_to_bytes()).
   const SaveOptions& options() const { return options_; }
   void set_options(const SaveOptions& o) { options_ = o; }
   // The archive written so far (its endianness byte first); the writer then starts a new one.
@@ -139,7 +185,8 @@ class Writer {
   SaveOptions options_;
 };
 
-// Bounds-checked reader for the payload. Every method names its field, so a bad file gives
+// Bounds-checked reader for the payload, under the cereal archive that reads every format
+// version. Every method names its field, so a bad file gives
 // "m.edgerec: field 'item_factors': 4294967296 x 64 floats exceed the 1200 bytes left".
 class Reader {
  public:
@@ -169,9 +216,6 @@ class Reader {
   Csr csr(const char* field, index_t rows, index_t cols);
   std::size_t remaining() const;
   [[noreturn]] void fail(const char* field, const std::string& what) const;
-  // The file's format version (set by model_from_bytes()), for reader branches.
-  std::uint32_t version() const { return version_; }
-  void set_version(std::uint32_t v) { version_ = v; }
 
  private:
   std::pair<std::size_t, std::size_t> matrix_shape(const char* field, std::int64_t rows,
@@ -179,7 +223,6 @@ class Reader {
                                                   std::size_t row_bytes, const char* what);
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  std::uint32_t version_ = kModelFormatVersion;
 };
 
 }  // namespace edgerec

@@ -1,5 +1,6 @@
 // Writer and Reader: the typed, bounds-checked layer between model code and the payload bytes
-// (see the layout in edgerec/model_file.hpp).
+// (see the layout in edgerec/model_file.hpp), and the cereal archives over them (io/archive.hpp)
+// through which format version 3 on writes and reads the payload.
 //
 // The payload is the byte layout of a cereal PortableBinary archive (a little-endian flag byte,
 // then little-endian fixed-width fields), written and read here directly rather than through
@@ -15,6 +16,8 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+
+#include "io/archive.hpp"
 
 #include "edgerec/kernels.hpp"
 #include "edgerec/model_file.hpp"
@@ -513,5 +516,284 @@ Csr Reader::csr(const char* field, index_t rows, index_t cols) {
 std::size_t Reader::remaining() const { return impl_->source.left(); }
 
 void Reader::fail(const char* field, const std::string& what) const { impl_->fail(field, what); }
+
+// ---- SaveArchive / LoadArchive (format v3 on) --------------------------------------------------
+
+namespace {
+// Nested field names, "a.b.c": push() appends a name, pop() restores the previous path.
+void push_name(std::string& path, std::vector<std::size_t>& marks, const char* name) {
+  marks.push_back(path.size());
+  if (!path.empty()) path += '.';
+  path += name;
+}
+void pop_name(std::string& path, std::vector<std::size_t>& marks) {
+  path.resize(marks.back());
+  marks.pop_back();
+}
+std::string join(const std::string& path, const char* name) {
+  return path.empty() ? std::string(name) : path + "." + name;
+}
+}  // namespace
+
+SaveArchive::SaveArchive(const SaveOptions& options) : OutputArchive(this) {
+  writer_.set_options(options);
+}
+void SaveArchive::push(const char* name) { push_name(path_, marks_, name); }
+void SaveArchive::pop() { pop_name(path_, marks_); }
+void SaveArchive::refuse(const std::string& what) const {
+  throw Error("cannot save the model: " + path_ + " " + what + " (the reader would refuse the file)");
+}
+void SaveArchive::refuse(const char* name, const std::string& what) const {
+  throw Error("cannot save the model: " + join(path_, name) + " " + what +
+              " (the reader would refuse the file)");
+}
+
+LoadArchive::LoadArchive(const char* data, std::size_t size, std::string name)
+    : InputArchive(this), reader_(data, size, std::move(name)) {}
+void LoadArchive::push(const char* name) { push_name(path_, marks_, name); }
+void LoadArchive::pop() { pop_name(path_, marks_); }
+void LoadArchive::fail(const char* name, const std::string& what) const {
+  reader_.fail(join(path_, name).c_str(), what);
+}
+
+void save_scalar(SaveArchive& ar, std::uint8_t v) { ar.writer().u8(v); }
+void save_scalar(SaveArchive& ar, std::int32_t v) { ar.writer().i32(v); }
+void save_scalar(SaveArchive& ar, std::uint32_t v) { ar.writer().u32(v); }
+void save_scalar(SaveArchive& ar, std::int64_t v) { ar.writer().i64(v); }
+void save_scalar(SaveArchive& ar, std::uint64_t v) { ar.writer().u64(v); }
+void save_scalar(SaveArchive& ar, float v) { ar.writer().f32(v); }
+void save_scalar(SaveArchive& ar, double v) { ar.writer().f64(v); }
+void load_scalar(LoadArchive& ar, std::uint8_t& v) { v = ar.reader().u8(ar.field_c()); }
+void load_scalar(LoadArchive& ar, std::int32_t& v) { v = ar.reader().i32(ar.field_c()); }
+void load_scalar(LoadArchive& ar, std::uint32_t& v) { v = ar.reader().u32(ar.field_c()); }
+void load_scalar(LoadArchive& ar, std::int64_t& v) { v = ar.reader().i64(ar.field_c()); }
+void load_scalar(LoadArchive& ar, std::uint64_t& v) { v = ar.reader().u64(ar.field_c()); }
+void load_scalar(LoadArchive& ar, float& v) { v = ar.reader().f32(ar.field_c()); }
+void load_scalar(LoadArchive& ar, double& v) { v = ar.reader().f64(ar.field_c()); }
+
+namespace {
+void check_saveable_string(SaveArchive& ar, const std::string& s) {
+  if (s.size() > kMaxStringBytes)
+    ar.refuse("holds a string of " + std::to_string(s.size()) + " bytes, over the " +
+              std::to_string(kMaxStringBytes) + "-byte limit");
+}
+void check_saveable_count(SaveArchive& ar, std::size_t n, std::uint64_t max) {
+  if (n > max)
+    ar.refuse("has " + std::to_string(n) + " elements, over the limit of " + std::to_string(max));
+}
+}  // namespace
+
+void save(SaveArchive& ar, const std::string& v) {
+  check_saveable_string(ar, v);
+  ar.writer().str(v);
+}
+void load(LoadArchive& ar, std::string& v) { v = ar.reader().str(ar.field_c(), kMaxStringBytes); }
+void save(SaveArchive& ar, const std::vector<std::string>& v) {
+  check_saveable_count(ar, v.size(), kMaxElements);
+  for (const auto& s : v) check_saveable_string(ar, s);
+  ar.writer().strings(v);
+}
+void load(LoadArchive& ar, std::vector<std::string>& v) {
+  v = ar.reader().strings(ar.field_c(), kMaxElements);
+}
+void save(SaveArchive& ar, const std::vector<float>& v) {
+  check_saveable_count(ar, v.size(), kMaxElements);
+  ar.writer().floats(v);
+}
+void load(LoadArchive& ar, std::vector<float>& v) { v = ar.reader().floats(ar.field_c(), kMaxElements); }
+void save(SaveArchive& ar, const std::vector<index_t>& v) {
+  check_saveable_count(ar, v.size(), kMaxElements);
+  ar.writer().indices(v);
+}
+void load(LoadArchive& ar, std::vector<index_t>& v) {
+  v = ar.reader().indices(ar.field_c(), kMaxElements, std::numeric_limits<index_t>::max());
+}
+void save(SaveArchive& ar, const std::vector<std::uint64_t>& v) {
+  check_saveable_count(ar, v.size(), kMaxElements);
+  ar.writer().u64s(v);
+}
+void load(LoadArchive& ar, std::vector<std::uint64_t>& v) {
+  v = ar.reader().u64s(ar.field_c(), kMaxElements);
+}
+void save(SaveArchive& ar, const Matrix& m) { ar.writer().matrix(m); }
+void load(LoadArchive& ar, Matrix& m) { m = ar.reader().matrix(ar.field_c(), -1, -1); }
+
+void save(SaveArchive& ar, const io::Limited& v) {
+  switch (v.type) {
+    case io::Limited::Type::floats: {
+      const auto& x = *static_cast<const std::vector<float>*>(v.v);
+      check_saveable_count(ar, x.size(), v.max);
+      ar.writer().floats(x);
+      break;
+    }
+    case io::Limited::Type::indices: {
+      const auto& x = *static_cast<const std::vector<index_t>*>(v.v);
+      check_saveable_count(ar, x.size(), v.max);
+      for (std::size_t i = 0; i < x.size(); ++i)
+        if (x[i] >= v.bound)
+          ar.refuse("has index " + std::to_string(x[i]) + " at position " + std::to_string(i) +
+                    ", out of range (must be < " + std::to_string(v.bound) + ")");
+      ar.writer().indices(x);
+      break;
+    }
+    case io::Limited::Type::u64s: {
+      const auto& x = *static_cast<const std::vector<std::uint64_t>*>(v.v);
+      check_saveable_count(ar, x.size(), v.max);
+      ar.writer().u64s(x);
+      break;
+    }
+    case io::Limited::Type::strings: {
+      const auto& x = *static_cast<const std::vector<std::string>*>(v.v);
+      check_saveable_count(ar, x.size(), v.max);
+      for (const auto& s : x) check_saveable_string(ar, s);
+      ar.writer().strings(x);
+      break;
+    }
+  }
+}
+void load(LoadArchive& ar, io::Limited& v) {
+  Reader& r = ar.reader();
+  switch (v.type) {
+    case io::Limited::Type::floats:
+      *static_cast<std::vector<float>*>(v.v) = r.floats(ar.field_c(), v.max);
+      break;
+    case io::Limited::Type::indices:
+      *static_cast<std::vector<index_t>*>(v.v) = r.indices(ar.field_c(), v.max, v.bound);
+      break;
+    case io::Limited::Type::u64s:
+      *static_cast<std::vector<std::uint64_t>*>(v.v) = r.u64s(ar.field_c(), v.max);
+      break;
+    case io::Limited::Type::strings:
+      *static_cast<std::vector<std::string>*>(v.v) = r.strings(ar.field_c(), v.max);
+      break;
+  }
+}
+
+namespace {
+void check_saveable_shape(SaveArchive& ar, std::int64_t rows, std::int64_t cols, std::int64_t want_rows,
+                          std::int64_t want_cols) {
+  if ((want_rows >= 0 && rows != want_rows) || (want_cols >= 0 && cols != want_cols))
+    ar.refuse("is " + std::to_string(rows) + " x " + std::to_string(cols) + ", expected " +
+              (want_rows >= 0 ? std::to_string(want_rows) : std::string("any")) + " x " +
+              (want_cols >= 0 ? std::to_string(want_cols) : std::string("any")));
+}
+}  // namespace
+
+void save(SaveArchive& ar, const io::Shaped& v) {
+  switch (v.type) {
+    case io::Shaped::Type::matrix: {
+      const auto& m = *static_cast<const Matrix*>(v.p);
+      check_saveable_shape(ar, m.rows(), m.cols(), v.rows, v.cols);
+      ar.writer().matrix(m);
+      break;
+    }
+    case io::Shaped::Type::vector: {
+      const auto& x = *static_cast<const Vector*>(v.p);
+      check_saveable_shape(ar, x.size(), 1, v.rows, 1);
+      ar.writer().vector(x);
+      break;
+    }
+    case io::Shaped::Type::csr: {
+      const auto& c = *static_cast<const Csr*>(v.p);
+      check_saveable_shape(ar, c.rows(), c.cols, v.rows, v.cols);
+      if (c.indptr.empty() || c.indptr.back() != c.indices.size() || c.values.size() != c.indices.size())
+        ar.refuse("has inconsistent row offsets, indices and values");
+      ar.writer().csr(c);
+      break;
+    }
+  }
+}
+void load(LoadArchive& ar, io::Shaped& v) {
+  Reader& r = ar.reader();
+  switch (v.type) {
+    case io::Shaped::Type::matrix:
+      *static_cast<Matrix*>(v.p) = r.matrix(ar.field_c(), v.rows, v.cols);
+      break;
+    case io::Shaped::Type::vector:
+      *static_cast<Vector*>(v.p) = r.vector(ar.field_c(), static_cast<std::size_t>(v.rows));
+      break;
+    case io::Shaped::Type::csr:
+      *static_cast<Csr*>(v.p) =
+          r.csr(ar.field_c(), static_cast<index_t>(v.rows), static_cast<index_t>(v.cols));
+      break;
+  }
+}
+
+void save(SaveArchive& ar, const io::ItemMatrix& v) {
+  check_saveable_shape(ar, v.m->rows(), v.m->cols(), v.rows, v.cols);
+  if (v.int8)
+    ar.writer().int8_matrix(*v.m);
+  else
+    ar.writer().matrix(*v.m);
+}
+void load(LoadArchive& ar, io::ItemMatrix& v) {
+  *v.m = v.int8 ? ar.reader().int8_matrix(ar.field_c(), v.rows, v.cols)
+                : ar.reader().matrix(ar.field_c(), v.rows, v.cols);
+}
+
+std::string io::range_text(IntRange r) {
+  return "[" + std::to_string(r.lo) + ", " + std::to_string(r.hi) + "]";
+}
+
+namespace {
+// The optional hyper-parameters in the order of Hyper (the order they are stored in).
+struct HyperSpec {
+  unsigned flag;
+  const char* name;
+  std::optional<int> Hyper::*i;    // an i32 field with its range, or
+  io::IntRange range;
+  std::optional<float> Hyper::*f;  // an f32 field, >= 0
+};
+const HyperSpec kHyperSpecs[] = {
+    {io::kFactors, "factors", &Hyper::factors, io::kFactorsRange, nullptr},
+    {io::kEpochs, "epochs", &Hyper::epochs, io::kEpochsRange, nullptr},
+    {io::kLr, "lr", nullptr, {}, &Hyper::lr},
+    {io::kReg, "reg", nullptr, {}, &Hyper::reg},
+    {io::kBiasReg, "bias_reg", nullptr, {}, &Hyper::bias_reg},
+    {io::kAlpha, "alpha", nullptr, {}, &Hyper::alpha},
+    {io::kInitStd, "init_std", nullptr, {}, &Hyper::init_std},
+    {io::kNeighbors, "neighbors", &Hyper::neighbors, io::kNeighborsRange, nullptr},
+    {io::kCgSteps, "cg_steps", &Hyper::cg_steps, io::kCgStepsRange, nullptr},
+};
+}  // namespace
+
+void save(SaveArchive& ar, const io::HyperFields& v) {
+  for (const HyperSpec& s : kHyperSpecs) {
+    if (!(v.fields & s.flag)) continue;
+    ar.push(s.name);
+    if (s.i) {
+      const std::optional<int>& x = v.h->*s.i;
+      if (x && (*x < s.range.lo || *x > s.range.hi))
+        ar.refuse("is " + std::to_string(*x) + ", out of range " + io::range_text(s.range));
+      ar(x);
+    } else {
+      const std::optional<float>& x = v.h->*s.f;
+      if (x && !(*x >= 0)) ar.refuse("is negative or NaN");
+      ar(x);
+    }
+    ar.pop();
+  }
+  ar(cereal::make_nvp("seed", v.h->seed));
+}
+void load(LoadArchive& ar, io::HyperFields& v) {
+  Hyper h;
+  for (const HyperSpec& s : kHyperSpecs) {
+    if (!(v.fields & s.flag)) continue;
+    ar.push(s.name);
+    if (s.i) {
+      std::optional<int>& x = h.*s.i;
+      ar(x);
+      if (x && (*x < s.range.lo || *x > s.range.hi))
+        ar.fail(std::to_string(*x) + " is out of range " + io::range_text(s.range));
+    } else {
+      std::optional<float>& x = h.*s.f;
+      ar(x);
+      if (x && *x < 0) ar.fail(std::to_string(*x) + " is negative");
+    }
+    ar.pop();
+  }
+  ar(cereal::make_nvp("seed", h.seed));
+  *v.h = h;
+}
 
 }  // namespace edgerec

@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "edgerec/split.hpp"
+#include "io/archive.hpp"
 
 #if defined(_WIN32)
 #define EDGEREC_POSIX_IO 0
@@ -34,25 +35,14 @@ constexpr char kFormatTag[] = "edgerec-model";
 constexpr std::size_t kChecksumBytes = 4;
 // Hard limits, far above any real catalogue, so a forged count fails before allocating.
 constexpr std::uint64_t kMaxIds = std::numeric_limits<std::int32_t>::max();
-constexpr std::size_t kMaxStringBytes = std::size_t{1} << 16;
 constexpr std::size_t kMaxLossEntries = std::size_t{1} << 20;
 constexpr std::uint64_t kMaxFileBytes = std::uint64_t{4} << 30;
 
-// Ranges of the common part's numbers: the reader refuses values outside them, and the writer
-// refuses to save them (a model that would not load back is never written). They are the
-// ranges Model::fit() accepts, so every trained model loads back.
-struct IntRange {
-  std::int64_t lo, hi;
-};
-constexpr IntRange kFactorsRange{1, 4096};
-constexpr IntRange kEpochsRange{0, 100000};
-constexpr IntRange kNeighborsRange{1, std::numeric_limits<std::int32_t>::max()};
-constexpr IntRange kCgStepsRange{0, 100000};
+// Ranges of the common part's numbers (those of the hyper-parameters are in io/archive.hpp):
+// the reader refuses values outside them, and the writer refuses to save them.
+using io::IntRange;
+using io::range_text;
 constexpr IntRange kThreadsRange{1, 65536};
-
-std::string range_text(IntRange r) {
-  return "[" + std::to_string(r.lo) + ", " + std::to_string(r.hi) + "]";
-}
 
 std::uint32_t load_le32(const char* p) {
   const auto* b = reinterpret_cast<const unsigned char*>(p);
@@ -112,164 +102,146 @@ ModelFileHeader check_file(const char* data, std::size_t size, const std::string
   return h;
 }
 
-// ---- common part ---------------------------------------------------------------------------
+// ---- common part --------------------------------------------------------------------------------
 
-template <class T>
-void write_opt(Writer& w, const std::optional<T>& v) {
-  w.u8(v ? 1 : 0);
-  if (!v) return;
-  if constexpr (std::is_same_v<T, int>)
-    w.i32(*v);
-  else
-    w.f32(*v);
-}
-
-std::optional<int> read_opt_int(Reader& r, const char* field, IntRange range) {
-  const std::uint8_t has = r.u8(field);
-  if (has > 1) r.fail(field, "presence flag is " + std::to_string(has) + ", expected 0 or 1");
-  if (!has) return std::nullopt;
-  const std::int32_t v = r.i32(field);
-  if (v < range.lo || v > range.hi) r.fail(field, std::to_string(v) + " is out of range " + range_text(range));
-  return v;
-}
-
-std::optional<float> read_opt_float(Reader& r, const char* field) {
-  const std::uint8_t has = r.u8(field);
-  if (has > 1) r.fail(field, "presence flag is " + std::to_string(has) + ", expected 0 or 1");
-  if (!has) return std::nullopt;
-  const float v = r.f32(field);
-  if (v < 0) r.fail(field, std::to_string(v) + " is negative");
-  return v;
-}
-
-void check_saveable_ids(const IdMap& ids, const char* what) {
-  for (const auto& id : ids.ids())
-    if (id.size() > kMaxStringBytes)
-      throw Error(std::string("cannot save the model: a ") + what + " id is " +
-                  std::to_string(id.size()) + " bytes, more than the " +
-                  std::to_string(kMaxStringBytes) + "-byte limit of the model file");
+// What every check of load_common() needs that the archive's own encoding does not guarantee,
+// refused at save time so that a model that would not load back is never written.
+void check_saveable_common(const Model& m) {
+  if (m.seen.rows() != m.n_users() || m.seen.cols != m.n_items() ||
+      m.item_popularity.size() != m.n_items())
+    throw Error("cannot save the model: its seen matrix or item popularity does not match its "
+                "id maps (" + std::to_string(m.n_users()) + " users, " +
+                std::to_string(m.n_items()) + " items)");
+  if (m.info.loss.size() > kMaxLossEntries)
+    throw Error("cannot save the model: its loss history is too long");
 }
 
 [[noreturn]] void unsaveable(const std::string& field, const std::string& what) {
   throw Error("cannot save the model: " + field + " " + what + " (the reader would refuse the file)");
 }
 
-void check_saveable_int(const char* field, std::optional<int> v, IntRange range) {
-  if (v && (*v < range.lo || *v > range.hi))
-    unsaveable(field, "is " + std::to_string(*v) + ", out of range " + range_text(range));
+// What is wrong with `s` as the ordered histories of `m` ("" when nothing): the layout's rules
+// (one row per user, offsets from 0, non-decreasing, ending at the item count; items in range)
+// and each row's items among the user's seen items. `field` receives the failing field's name.
+std::string sequences_problem(const Sequences& s, const Model& m, const char** field) {
+  *field = "sequences.offsets";
+  if (s.offsets.size() != std::size_t{m.n_users()} + 1)
+    return "has " + std::to_string(s.offsets.size()) + " row offsets, expected " +
+           std::to_string(std::uint64_t{m.n_users()} + 1) + " (one per user, plus one)";
+  const std::uint64_t* ptr = s.offsets.data();  // no operator[] calls in -Os loops
+  if (ptr[0] != 0) return "does not start at 0";
+  for (index_t u = 0; u < m.n_users(); ++u)
+    if (ptr[u + 1] < ptr[u]) return "decreases at row " + std::to_string(u + 1);
+  if (ptr[m.n_users()] != s.items.size())
+    return "ends at " + std::to_string(ptr[m.n_users()]) + ", but there are " +
+           std::to_string(s.items.size()) + " items";
+  *field = "sequences.items";
+  const index_t* items = s.items.data();
+  for (index_t u = 0; u < m.n_users(); ++u)
+    for (std::uint64_t k = ptr[u]; k < ptr[u + 1]; ++k) {
+      const index_t i = items[k];
+      if (i >= m.n_items())
+        return "item " + std::to_string(i) + " at position " + std::to_string(k) +
+               " is out of range (must be < " + std::to_string(m.n_items()) + ")";
+      if (!m.seen.contains(u, i))
+        return "row " + std::to_string(u) + " holds item " + std::to_string(i) +
+               ", which is not among the user's seen items";
+    }
+  return "";
 }
 
-void check_saveable_float(const char* field, std::optional<float> v) {
-  if (v && !(*v >= 0)) unsaveable(field, "is negative or NaN");
-}
-
-void write_common(Writer& w, const Model& m) {
-  // A model that would not load back is refused here rather than discovered at load time:
-  // every check of read_common() that the writer's own encoding does not already guarantee.
-  if (m.seen.rows() != m.n_users() || m.seen.cols != m.n_items() ||
-      m.item_popularity.size() != m.n_items())
-    throw Error("cannot save the model: its seen matrix or item popularity does not match its "
-                "id maps (" + std::to_string(m.n_users()) + " users, " +
-                std::to_string(m.n_items()) + " items)");
-  check_saveable_ids(m.users, "user");
-  check_saveable_ids(m.items, "item");
-  if (m.info.source.size() > kMaxStringBytes || m.info.loss.size() > kMaxLossEntries)
-    throw Error("cannot save the model: its training source name or loss history is too long");
+void save_common(SaveArchive& ar, const Model& m) {
+  check_saveable_common(m);
+  if (m.sequences) {
+    const char* field = "";
+    const std::string problem = sequences_problem(*m.sequences, m, &field);
+    if (!problem.empty()) unsaveable(field, problem);
+  }
   for (const float p : m.item_popularity)
     if (p < 0) unsaveable("item_popularity", "has a negative count");
-  check_saveable_int("hyper.factors", m.hyper.factors, kFactorsRange);
-  check_saveable_int("hyper.epochs", m.hyper.epochs, kEpochsRange);
-  check_saveable_float("hyper.lr", m.hyper.lr);
-  check_saveable_float("hyper.reg", m.hyper.reg);
-  check_saveable_float("hyper.bias_reg", m.hyper.bias_reg);
-  check_saveable_float("hyper.alpha", m.hyper.alpha);
-  check_saveable_float("hyper.init_std", m.hyper.init_std);
-  check_saveable_int("hyper.neighbors", m.hyper.neighbors, kNeighborsRange);
-  check_saveable_int("hyper.cg_steps", m.hyper.cg_steps, kCgStepsRange);
   if (!(m.info.fit_seconds >= 0)) unsaveable("info.fit_seconds", "is negative or NaN");
-  check_saveable_int("info.threads", m.info.threads, kThreadsRange);
+  if (m.info.threads < kThreadsRange.lo || m.info.threads > kThreadsRange.hi)
+    unsaveable("info.threads", "is " + std::to_string(m.info.threads) + ", out of range " + range_text(kThreadsRange));
   if (!(m.rating_min <= m.rating_max)) unsaveable("rating_max", "is below rating_min");
 
-  w.str(kFormatTag);
-  w.strings(m.users.ids());
-  w.strings(m.items.ids());
-  w.csr(m.seen);
-  w.floats(m.item_popularity);
-
-  const Hyper& h = m.hyper;
-  write_opt(w, h.factors);
-  write_opt(w, h.epochs);
-  write_opt(w, h.lr);
-  write_opt(w, h.reg);
-  write_opt(w, h.bias_reg);
-  write_opt(w, h.alpha);
-  write_opt(w, h.init_std);
-  write_opt(w, h.neighbors);
-  write_opt(w, h.cg_steps);
-  w.u64(h.seed);
-
-  w.f64(m.info.fit_seconds);
-  w.u64(m.info.train_rows);
-  w.str(m.info.source);
-  w.floats(m.info.loss);
-  w.i32(m.info.threads);
-
-  w.f32(m.rating_min);
-  w.f32(m.rating_max);
+  using cereal::make_nvp;
+  ar(make_nvp("format_tag", std::string(kFormatTag)),
+     make_nvp("user_ids", io::at_most(m.users.ids(), kMaxIds)),
+     make_nvp("item_ids", io::at_most(m.items.ids(), kMaxIds)),
+     make_nvp("seen", io::shaped(m.seen, m.n_users(), m.n_items())),
+     make_nvp("item_popularity", io::at_most(m.item_popularity, m.n_items())),
+     make_nvp("info.fit_seconds", m.info.fit_seconds),
+     make_nvp("info.train_rows", m.info.train_rows),
+     make_nvp("info.source", m.info.source),
+     make_nvp("info.loss", io::at_most(m.info.loss, kMaxLossEntries)),
+     make_nvp("info.threads", m.info.threads),
+     make_nvp("rating_min", m.rating_min),
+     make_nvp("rating_max", m.rating_max),
+     make_nvp("sequences", static_cast<std::uint8_t>(m.sequences ? 1 : 0)));
+  if (m.sequences)
+    ar(make_nvp("sequences.offsets", io::at_most(m.sequences->offsets, std::uint64_t{m.n_users()} + 1)),
+       make_nvp("sequences.items", io::at_most(m.sequences->items, kMaxElements, m.n_items())));
 }
 
-IdMap read_ids(Reader& r, const char* field) {
-  auto ids = r.strings(field, kMaxIds);
+IdMap ids_from(LoadArchive& ar, const char* field, std::vector<std::string> ids) {
   try {
     return IdMap::from_ids(std::move(ids));
   } catch (const Error& e) {
-    r.fail(field, e.what());
+    ar.fail(field, e.what());
   }
 }
 
-void read_common(Reader& r, Model& m) {
-  const std::string tag = r.str("format_tag", 64);
-  if (tag != kFormatTag) r.fail("format_tag", "is '" + tag + "', expected '" + kFormatTag + "'");
-  m.users = read_ids(r, "user_ids");
-  m.items = read_ids(r, "item_ids");
-  m.seen = r.csr("seen", m.n_users(), m.n_items());
-  m.item_popularity = r.floats("item_popularity", m.n_items());
+// Reads every format version's common part: versions 1 and 2 had every kind's hyper-parameters
+// between item_popularity and info, and no sequences flag.
+void load_common(LoadArchive& ar, Model& m) {
+  const bool legacy = ar.format_version() <= 2;
+  using cereal::make_nvp;
+  std::string tag;
+  ar(make_nvp("format_tag", tag));
+  if (tag != kFormatTag) ar.fail("format_tag", "is '" + tag + "', expected '" + kFormatTag + "'");
+  std::vector<std::string> ids;
+  ar(make_nvp("user_ids", io::at_most(ids, kMaxIds)));
+  m.users = ids_from(ar, "user_ids", std::move(ids));
+  ids.clear();
+  ar(make_nvp("item_ids", io::at_most(ids, kMaxIds)));
+  m.items = ids_from(ar, "item_ids", std::move(ids));
+  ar(make_nvp("seen", io::shaped(m.seen, m.n_users(), m.n_items())),
+     make_nvp("item_popularity", io::at_most(m.item_popularity, m.n_items())));
   if (m.item_popularity.size() != m.n_items())
-    r.fail("item_popularity", "has " + std::to_string(m.item_popularity.size()) +
-                                  " entries, expected one per item (" +
-                                  std::to_string(m.n_items()) + ")");
+    ar.fail("item_popularity", "has " + std::to_string(m.item_popularity.size()) +
+                                   " entries, expected one per item (" +
+                                   std::to_string(m.n_items()) + ")");
   // A plain pointer loop: the -Os wasm build calls vector iterators' operators out of line.
   const float* pop = m.item_popularity.data();
   for (std::size_t i = 0, n = m.item_popularity.size(); i < n; ++i)
-    if (pop[i] < 0) r.fail("item_popularity", "has a negative count");
+    if (pop[i] < 0) ar.fail("item_popularity", "has a negative count");
+  if (legacy) ar(make_nvp("hyper", io::hyper_fields(m.hyper, io::kAllHyper)));
 
-  Hyper& h = m.hyper;
-  h.factors = read_opt_int(r, "hyper.factors", kFactorsRange);
-  h.epochs = read_opt_int(r, "hyper.epochs", kEpochsRange);
-  h.lr = read_opt_float(r, "hyper.lr");
-  h.reg = read_opt_float(r, "hyper.reg");
-  h.bias_reg = read_opt_float(r, "hyper.bias_reg");
-  h.alpha = read_opt_float(r, "hyper.alpha");
-  h.init_std = read_opt_float(r, "hyper.init_std");
-  h.neighbors = read_opt_int(r, "hyper.neighbors", kNeighborsRange);
-  h.cg_steps = read_opt_int(r, "hyper.cg_steps", kCgStepsRange);
-  h.seed = r.u64("hyper.seed");
-  // The format lets every hyper-parameter be absent; serving (the ials and bpr fold-ins, the
-  // explanations) reads them, so an absent one takes the kind's default, as fit() does.
-  h = h.merged_over(m.defaults());
-
-  m.info.fit_seconds = r.f64("info.fit_seconds");
-  if (m.info.fit_seconds < 0) r.fail("info.fit_seconds", "is negative");
-  m.info.train_rows = r.u64("info.train_rows");
-  m.info.source = r.str("info.source", kMaxStringBytes);
-  m.info.loss = r.floats("info.loss", kMaxLossEntries);
-  m.info.threads = r.i32("info.threads");
+  ar(make_nvp("info.fit_seconds", m.info.fit_seconds));
+  if (m.info.fit_seconds < 0) ar.fail("info.fit_seconds", "is negative");
+  ar(make_nvp("info.train_rows", m.info.train_rows), make_nvp("info.source", m.info.source),
+     make_nvp("info.loss", io::at_most(m.info.loss, kMaxLossEntries)),
+     make_nvp("info.threads", m.info.threads));
   if (m.info.threads < kThreadsRange.lo || m.info.threads > kThreadsRange.hi)
-    r.fail("info.threads", std::to_string(m.info.threads) + " is out of range " + range_text(kThreadsRange));
+    ar.fail("info.threads", std::to_string(m.info.threads) + " is out of range " + range_text(kThreadsRange));
+  ar(make_nvp("rating_min", m.rating_min), make_nvp("rating_max", m.rating_max));
+  if (m.rating_min > m.rating_max) ar.fail("rating_max", "is below rating_min");
 
-  m.rating_min = r.f32("rating_min");
-  m.rating_max = r.f32("rating_max");
-  if (m.rating_min > m.rating_max) r.fail("rating_max", "is below rating_min");
+  m.sequences.reset();
+  if (legacy) return;
+  std::uint8_t has_sequences = 0;
+  ar(make_nvp("sequences", has_sequences));
+  if (has_sequences > 1)
+    ar.fail("sequences", "presence flag is " + std::to_string(has_sequences) + ", expected 0 or 1");
+  if (has_sequences) {
+    Sequences s;
+    ar(make_nvp("sequences.offsets", io::at_most(s.offsets, std::uint64_t{m.n_users()} + 1)),
+       make_nvp("sequences.items", io::at_most(s.items, kMaxElements, m.n_items())));
+    const char* field = "";
+    const std::string problem = sequences_problem(s, m, &field);
+    if (!problem.empty()) ar.fail(field, problem);
+    m.sequences = std::move(s);
+  }
 }
 
 // ---- files ---------------------------------------------------------------------------------
@@ -433,11 +405,10 @@ void write_atomically(const std::string& path, const std::string& bytes) {
 std::string model_to_bytes(const Model& model, const SaveOptions& options) {
   if (options.int8_items && !model.embeddings())
     throw Error(std::string(kind_name(model.kind())) + " models have no item matrix to store as int8");
-  Writer w;
-  w.set_options(options);
-  write_common(w, model);
-  model.save_params(w);
-  const std::string payload = w.take();
+  SaveArchive ar(options);
+  save_common(ar, model);
+  model.save_section(ar);
+  const std::string payload = ar.take();
 
   std::string out;
   out.reserve(kModelHeaderBytes + payload.size() + kChecksumBytes);
@@ -458,16 +429,27 @@ ModelFileHeader read_header(const char* data, std::size_t size, const std::strin
 std::unique_ptr<Model> model_from_bytes(const char* data, std::size_t size,
                                         const std::string& name) {
   const ModelFileHeader h = check_file(data, size, name);
-  // Versions differ inside the model part only (see the history in model_file.hpp): the
-  // readers branch on r.version().
-  Reader r(data + kModelHeaderBytes, static_cast<std::size_t>(h.payload_bytes), name);
-  r.set_version(h.version);
+  const char* payload = data + kModelHeaderBytes;
+  const auto payload_size = static_cast<std::size_t>(h.payload_bytes);
   std::unique_ptr<Model> model = make_model(h.kind);
-  read_common(r, *model);
-  model->load_params(r);
-  if (r.remaining() != 0)
-    r.fail("end", std::to_string(r.remaining()) + " unexpected bytes after the " +
-                      kind_name(h.kind) + " parameters");
+  // Every version is read through the same archive: the common part and each kind's serialize()
+  // branch on the file's format version (see the history in model_file.hpp).
+  LoadArchive ar(payload, payload_size, name);
+  ar.set_format_version(h.version);
+  if (h.version <= 2 && h.kind > ModelKind::itemknn)
+    ar.fail("kind", std::string(kind_name(h.kind)) + " models did not exist in format version " +
+                        std::to_string(h.version));
+  load_common(ar, *model);
+  model->load_section(ar);
+  if (model->needs_sequences() && !model->sequences)
+    ar.fail("sequences", std::string("missing: ") + kind_name(h.kind) +
+                             " models need each user's items in time order");
+  if (ar.remaining() != 0)
+    ar.fail("end", std::to_string(ar.remaining()) + " unexpected bytes after the " +
+                       kind_name(h.kind) + " parameters");
+  // A file may leave any hyper-parameter out; serving (the ials and bpr fold-ins, the
+  // explanations) reads them, so an absent one takes the kind's default, as fit() does.
+  model->hyper = model->hyper.merged_over(model->defaults());
   return model;
 }
 

@@ -16,6 +16,10 @@ namespace {
 
 class BaselineModel final : public RatingModel {
  public:
+  // Its model file section: epochs, reg, bias_reg and the seed, then the rating model fields.
+  static constexpr std::uint32_t kSectionVersion = 1;
+  void save_section(SaveArchive& ar) const override;
+  void load_section(LoadArchive& ar) override;
   BaselineModel() : RatingModel(0) {}
   ModelKind kind() const override { return ModelKind::baseline; }
   Hyper defaults() const override {
@@ -91,9 +95,21 @@ class BaselineModel final : public RatingModel {
     a.note = "exact shares of the user bias; rest: mu + b_i";
     return a;
   }
+ private:
+  friend class cereal::access;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t version) {
+    io::section_start(ar, version, kSectionVersion, hyper, io::kEpochs | io::kReg | io::kBiasReg);
+    serialize_rating(ar);
+  }
 };
 
 }  // namespace
+}  // namespace edgerec
+
+EDGEREC_MODEL_SECTION(edgerec::BaselineModel)
+
+namespace edgerec {
 
 std::unique_ptr<Model> make_baseline() {
   return std::make_unique<BaselineModel>();

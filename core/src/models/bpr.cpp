@@ -29,6 +29,11 @@ constexpr std::uint64_t kFoldInStream = 0xF01D1;
 
 class Bpr final : public EmbeddingModel {
  public:
+  // Its model file section: factors, epochs, lr, reg, bias_reg, init_std and the seed, then the
+  // embeddings (an item bias column after the factors).
+  static constexpr std::uint32_t kSectionVersion = 1;
+  void save_section(SaveArchive& ar) const override;
+  void load_section(LoadArchive& ar) override;
   ModelKind kind() const override { return ModelKind::bpr; }
 
   Hyper defaults() const override {
@@ -83,12 +88,6 @@ class Bpr final : public EmbeddingModel {
     return a;
   }
 
-  void save_params(Writer& w) const override { save_embeddings(w); }
-
-  void load_params(Reader& r) override {
-    load_embeddings(r);
-    if (emb_.factor_dims + 1 != emb_.V.cols()) r.fail("factor_dims", "must be the factor count minus the bias column for bpr");
-  }
 
  protected:
   void fit_impl(const Interactions&, Backend& backend, const Progress& progress) override {
@@ -163,9 +162,25 @@ class Bpr final : public EmbeddingModel {
       }
     }
   }
+ private:
+  friend class cereal::access;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t version) {
+    io::section_start(ar, version, kSectionVersion, hyper,
+                      io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd);
+    serialize_embeddings(ar);
+    if constexpr (Archive::is_loading::value)
+      if (emb_.factor_dims + 1 != emb_.V.cols())
+        ar.fail("factor_dims", "must be the factor count minus the bias column for bpr");
+  }
 };
 
 }  // namespace
+}  // namespace edgerec
+
+EDGEREC_MODEL_SECTION(edgerec::Bpr)
+
+namespace edgerec {
 
 std::unique_ptr<Model> make_bpr() { return std::make_unique<Bpr>(); }
 

@@ -185,31 +185,4 @@ void EmbeddingModel::drop_users() {
   emb_.user_offset.resize(0);
 }
 
-void EmbeddingModel::save_embeddings(Writer& w) const {
-  w.i32(emb_.factor_dims);
-  w.matrix(emb_.U);
-  w.u8(w.options().int8_items ? 1 : 0);  // item_matrix_encoding (format v2)
-  if (w.options().int8_items)
-    w.int8_matrix(emb_.V);
-  else
-    w.matrix(emb_.V);
-  w.vector(emb_.user_offset);
-}
-
-void EmbeddingModel::load_embeddings(Reader& r) {
-  params_changed();
-  emb_.factor_dims = r.i32("factor_dims");
-  if (emb_.factor_dims < 0 || emb_.factor_dims > 4096) r.fail("factor_dims", "out of range");
-  emb_.U = r.matrix("user_factors", n_users(), -1);
-  // Version 1 files have no encoding byte: their item matrix is always f32.
-  const std::uint8_t encoding = r.version() >= 2 ? r.u8("item_matrix_encoding") : 0;
-  if (encoding > 1)
-    r.fail("item_matrix_encoding", std::to_string(encoding) + " is not 0 (f32) or 1 (int8)");
-  emb_.items_int8 = encoding == 1;
-  emb_.V = emb_.items_int8 ? r.int8_matrix("item_factors", n_items(), emb_.U.cols())
-                           : r.matrix("item_factors", n_items(), emb_.U.cols());
-  if (emb_.factor_dims > emb_.V.cols()) r.fail("factor_dims", "larger than the factor matrix");
-  emb_.user_offset = r.vector("user_offset", n_users());
-}
-
 }  // namespace edgerec

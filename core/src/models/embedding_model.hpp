@@ -10,6 +10,7 @@
 
 #include "edgerec/model.hpp"
 #include "edgerec/model_file.hpp"
+#include "io/archive.hpp"
 
 namespace edgerec {
 
@@ -44,9 +45,13 @@ class EmbeddingModel : public Model {
                        float& offset) const = 0;
   // fold_in() that refuses a non-finite vector or offset (Error), as every serving path needs.
   void checked_fold_in(const std::vector<ItemValue>& history, RowVector& u, float& offset) const;
-  void save_embeddings(Writer& w) const;
-  // Reads what save_embeddings() wrote and checks its shape against the id maps.
-  void load_embeddings(Reader& r);
+  // The embeddings' fields of a kind's section: i32 factor_dims, user_factors (n_users rows),
+  // u8 item_matrix_encoding (0 f32, 1 int8: SaveOptions::int8_items; format version 2 on: a
+  // version 1 file has no such byte and an f32 matrix), item_factors (n_items rows, as many
+  // columns as user_factors), user_offset (n_users). Loading checks those shapes and drops what
+  // was derived from the previous parameters.
+  template <class Archive>
+  void serialize_embeddings(Archive& ar);
 
   void params_changed() override;
 
@@ -63,5 +68,29 @@ class EmbeddingModel : public Model {
   mutable std::mutex index_mutex_;
   mutable std::shared_ptr<const NormIndex> index_;
 };
+
+template <class Archive>
+void EmbeddingModel::serialize_embeddings(Archive& ar) {
+  constexpr bool loading = Archive::is_loading::value;
+  if constexpr (loading) params_changed();
+  std::uint8_t encoding = 0;
+  if constexpr (!loading) encoding = ar.options().int8_items ? 1 : 0;
+  ar(cereal::make_nvp("factor_dims", emb_.factor_dims),
+     cereal::make_nvp("user_factors", io::shaped(emb_.U, n_users(), -1)));
+  bool has_encoding = true;
+  if constexpr (loading) has_encoding = ar.format_version() >= 2;
+  if (has_encoding) ar(cereal::make_nvp("item_matrix_encoding", encoding));
+  if constexpr (loading) {
+    if (emb_.factor_dims < 0 || emb_.factor_dims > 4096) ar.fail("factor_dims", "out of range");
+    if (encoding > 1)
+      ar.fail("item_matrix_encoding", std::to_string(encoding) + " is not 0 (f32) or 1 (int8)");
+    emb_.items_int8 = encoding == 1;
+  }
+  ar(cereal::make_nvp("item_factors",
+                      io::item_matrix(emb_.V, encoding == 1, n_items(), emb_.U.cols())),
+     cereal::make_nvp("user_offset", io::shaped(emb_.user_offset, n_users())));
+  if constexpr (loading)
+    if (emb_.factor_dims > emb_.V.cols()) ar.fail("factor_dims", "larger than the factor matrix");
+}
 
 }  // namespace edgerec

@@ -11,6 +11,7 @@
 
 #include "edgerec/model.hpp"
 #include "edgerec/model_file.hpp"
+#include "io/archive.hpp"
 #include "edgerec/split.hpp"
 
 namespace edgerec::explicit_models {
@@ -77,7 +78,7 @@ inline void check_row_count(const Interactions& train) {
 }
 
 // A loaded model's layout: `bias_cols` extra columns after factor_dims latent ones.
-inline void check_layout(Reader& r, const Embeddings& e, int expected_factor_dims_or_minus1,
+inline void check_layout(LoadArchive& r, const Embeddings& e, int expected_factor_dims_or_minus1,
                          int bias_cols) {
   if (expected_factor_dims_or_minus1 >= 0 && e.factor_dims != expected_factor_dims_or_minus1)
     r.fail("factor_dims", "must be " + std::to_string(expected_factor_dims_or_minus1) +

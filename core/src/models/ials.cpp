@@ -49,6 +49,11 @@ void gram_of(const Matrix& M, Backend& backend, Matrix& G) {
 
 class Ials final : public EmbeddingModel {
  public:
+  // Its model file section: factors, epochs, reg, alpha, init_std, cg_steps and the seed, then the
+  // embeddings and Y'Y of the item factors (f x f).
+  static constexpr std::uint32_t kSectionVersion = 1;
+  void save_section(SaveArchive& ar) const override;
+  void load_section(LoadArchive& ar) override;
   ModelKind kind() const override { return ModelKind::ials; }
 
   Hyper defaults() const override {
@@ -95,16 +100,6 @@ class Ials final : public EmbeddingModel {
     return out;
   }
 
-  void save_params(Writer& w) const override {
-    save_embeddings(w);
-    w.matrix(gram_);
-  }
-
-  void load_params(Reader& r) override {
-    load_embeddings(r);
-    if (emb_.factor_dims != emb_.V.cols()) r.fail("factor_dims", "must equal the factor count for ials");
-    gram_ = r.matrix("item_gram", emb_.V.cols(), emb_.V.cols());
-  }
 
  protected:
   void fit_impl(const Interactions&, Backend& backend, const Progress& progress) override {
@@ -198,9 +193,26 @@ class Ials final : public EmbeddingModel {
   }
 
   Matrix gram_;  // V'V of the final item factors
+ private:
+  friend class cereal::access;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t version) {
+    io::section_start(ar, version, kSectionVersion, hyper,
+                      io::kFactors | io::kEpochs | io::kReg | io::kAlpha | io::kInitStd | io::kCgSteps);
+    serialize_embeddings(ar);
+    if constexpr (Archive::is_loading::value)
+      if (emb_.factor_dims != emb_.V.cols())
+        ar.fail("factor_dims", "must equal the factor count for ials");
+    ar(cereal::make_nvp("item_gram", io::shaped(gram_, emb_.V.cols(), emb_.V.cols())));
+  }
 };
 
 }  // namespace
+}  // namespace edgerec
+
+EDGEREC_MODEL_SECTION(edgerec::Ials)
+
+namespace edgerec {
 
 std::unique_ptr<Model> make_ials() { return std::make_unique<Ials>(); }
 

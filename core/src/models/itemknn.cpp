@@ -10,14 +10,20 @@
 #include <algorithm>
 #include <cmath>
 
-#include "models/factories.hpp"
 #include "edgerec/model_file.hpp"
+#include "io/archive.hpp"
+#include "models/factories.hpp"
 
 namespace edgerec {
 namespace {
 
 class ItemKnn final : public Model {
  public:
+  // Its model file section: neighbors and the seed, then the neighbour table (a CSR, n_items x
+  // n_items).
+  static constexpr std::uint32_t kSectionVersion = 1;
+  void save_section(SaveArchive& ar) const override;
+  void load_section(LoadArchive& ar) override;
   ModelKind kind() const override { return ModelKind::itemknn; }
 
   Hyper defaults() const override {
@@ -58,10 +64,6 @@ class ItemKnn final : public Model {
     const float* vals = neighbors_.row_values(item);
     for (std::size_t e = 0; e < neighbors_.row_size(item); ++e) out[cols[e]] = vals[e];
   }
-
-  void save_params(Writer& w) const override { w.csr(neighbors_); }
-
-  void load_params(Reader& r) override { neighbors_ = r.csr("neighbors", n_items(), n_items()); }
 
  protected:
   void fit_impl(const Interactions&, Backend& backend, const Progress& progress) override {
@@ -154,9 +156,21 @@ class ItemKnn final : public Model {
   }
 
   Csr neighbors_;  // rows = items, each row its top-N neighbours (sorted by column)
+ private:
+  friend class cereal::access;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t version) {
+    io::section_start(ar, version, kSectionVersion, hyper, io::kNeighbors);
+    ar(cereal::make_nvp("neighbors", io::shaped(neighbors_, n_items(), n_items())));
+  }
 };
 
 }  // namespace
+}  // namespace edgerec
+
+EDGEREC_MODEL_SECTION(edgerec::ItemKnn)
+
+namespace edgerec {
 
 std::unique_ptr<Model> make_itemknn() { return std::make_unique<ItemKnn>(); }
 

@@ -11,6 +11,10 @@ namespace {
 
 class MeanBaselineModel final : public RatingModel {
  public:
+  // Its model file section: no hyper-parameters but the seed, then the rating model fields.
+  static constexpr std::uint32_t kSectionVersion = 1;
+  void save_section(SaveArchive& ar) const override;
+  void load_section(LoadArchive& ar) override;
   MeanBaselineModel() : RatingModel(0) {}
   ModelKind kind() const override { return ModelKind::mean_baseline; }
   Hyper defaults() const override { return Hyper{}; }  // closed form, nothing to tune
@@ -66,9 +70,21 @@ class MeanBaselineModel final : public RatingModel {
     a.note = "exact shares of the user mean; rest: item mean - global mean";
     return a;
   }
+ private:
+  friend class cereal::access;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t version) {
+    io::section_start(ar, version, kSectionVersion, hyper, 0);
+    serialize_rating(ar);
+  }
 };
 
 }  // namespace
+}  // namespace edgerec
+
+EDGEREC_MODEL_SECTION(edgerec::MeanBaselineModel)
+
+namespace edgerec {
 
 std::unique_ptr<Model> make_mean_baseline() {
   return std::make_unique<MeanBaselineModel>();

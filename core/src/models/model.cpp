@@ -95,6 +95,8 @@ void Model::fit(const Interactions& train, const Hyper& h, Backend& backend,
   users = train.users;
   items = train.items;
   seen = Csr::by_user(train);
+  sequences.reset();
+  if (needs_sequences()) sequences = Sequences::by_user(train);
   item_popularity.assign(train.n_items(), 0.0f);
   rating_min = rating_max = 0.0f;
   if (train.has_ratings) {
@@ -178,6 +180,7 @@ void Model::drop_users() {
   users = IdMap{};
   seen = Csr{};
   seen.cols = n_items();
+  if (sequences) sequences = Sequences{};
 }
 
 std::vector<ItemValue> Model::history(index_t user) const {

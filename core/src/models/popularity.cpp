@@ -20,11 +20,10 @@ class PopularityModel final : public EmbeddingModel {
     return emb_.U.row(user).dot(emb_.V.row(item)) + emb_.user_offset[user];
   }
 
-  void save_params(Writer& w) const override { save_embeddings(w); }
-  void load_params(Reader& r) override {
-    load_embeddings(r);
-    explicit_models::check_layout(r, emb_, 0, 1);
-  }
+  // Its model file section: no hyper-parameters but the seed, then the embeddings.
+  static constexpr std::uint32_t kSectionVersion = 1;
+  void save_section(SaveArchive& ar) const override;
+  void load_section(LoadArchive& ar) override;
 
  protected:
   void fit_impl(const Interactions&, Backend&, const Progress& progress) override {
@@ -41,9 +40,23 @@ class PopularityModel final : public EmbeddingModel {
     u.setOnes();
     offset = 0.0f;
   }
+
+ private:
+  friend class cereal::access;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t version) {
+    io::section_start(ar, version, kSectionVersion, hyper, 0);
+    serialize_embeddings(ar);
+    if constexpr (Archive::is_loading::value) explicit_models::check_layout(ar, emb_, 0, 1);
+  }
 };
 
 }  // namespace
+}  // namespace edgerec
+
+EDGEREC_MODEL_SECTION(edgerec::PopularityModel)
+
+namespace edgerec {
 
 std::unique_ptr<Model> make_popularity() {
   return std::make_unique<PopularityModel>();

@@ -1,6 +1,7 @@
 // Internal: the base of the explicit-rating models (mean-baseline, baseline, svd, svd++). They
 // share the factor form with one bias column and a global mean, so they share its persistence:
-// embeddings, then the f32 global mean (subclasses append their own fields after it).
+// embeddings, then the f32 global mean (subclasses append their own fields after it), in a v3
+// section after the kind's hyper-parameters (serialize_rating) as in a v1/v2 model part.
 #pragma once
 
 #include "models/embedding_model.hpp"
@@ -12,20 +13,21 @@ namespace edgerec {
 class RatingModel : public EmbeddingModel {
  public:
   bool predicts_ratings() const override { return true; }
-  void save_params(Writer& w) const override {
-    save_embeddings(w);
-    w.f32(mu_);
-  }
-  void load_params(Reader& r) override {
-    load_embeddings(r);
-    explicit_models::check_layout(r, emb_, latent_dims_, 1);
-    mu_ = r.f32("global_mean");
-  }
 
  protected:
   // latent_dims: the latent columns a loaded file must have (0 for the baselines), -1 for any.
   explicit RatingModel(int latent_dims) : latent_dims_(latent_dims) {}
   float mu_ = 0.0f;  // global mean rating of the training data
+
+  // The fields every rating model's section has (format v3 on): the embeddings, then f32
+  // global_mean; subclasses write their own fields after them.
+  template <class Archive>
+  void serialize_rating(Archive& ar) {
+    serialize_embeddings(ar);
+    if constexpr (Archive::is_loading::value)
+      explicit_models::check_layout(ar, emb_, latent_dims_, 1);
+    ar(cereal::make_nvp("global_mean", mu_));
+  }
 
   // The explanation of SGD-trained user factors (svd, svd++): p_u and b_u are not a linear
   // function of the user's ratings, so the weights split the ridge solution of the user's part

@@ -22,6 +22,11 @@ constexpr std::uint64_t kFoldInStream = 0x5346u;
 
 class SvdModel final : public RatingModel {
  public:
+  // Its model file section: factors, epochs, lr, reg, bias_reg, init_std and the seed, then the
+  // rating model fields.
+  static constexpr std::uint32_t kSectionVersion = 1;
+  void save_section(SaveArchive& ar) const override;
+  void load_section(LoadArchive& ar) override;
   SvdModel() : RatingModel(-1) {}
   ModelKind kind() const override { return ModelKind::svd; }
   Hyper defaults() const override {
@@ -123,9 +128,22 @@ class SvdModel final : public RatingModel {
              "mu + b_i + the difference";
     return a;
   }
+ private:
+  friend class cereal::access;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t version) {
+    io::section_start(ar, version, kSectionVersion, hyper,
+                      io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd);
+    serialize_rating(ar);
+  }
 };
 
 }  // namespace
+}  // namespace edgerec
+
+EDGEREC_MODEL_SECTION(edgerec::SvdModel)
+
+namespace edgerec {
 
 std::unique_ptr<Model> make_svd() {
   return std::make_unique<SvdModel>();

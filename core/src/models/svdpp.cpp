@@ -26,6 +26,11 @@ constexpr std::uint64_t kFoldInStream = 0x5351u;
 
 class SvdppModel final : public RatingModel {
  public:
+  // Its model file section: factors, epochs, lr, reg, bias_reg, init_std and the seed, then the
+  // rating model fields and the implicit factors y_j (n_items x factor_dims).
+  static constexpr std::uint32_t kSectionVersion = 1;
+  void save_section(SaveArchive& ar) const override;
+  void load_section(LoadArchive& ar) override;
   SvdppModel() : RatingModel(-1) {}
   ModelKind kind() const override { return ModelKind::svdpp; }
   Hyper defaults() const override {
@@ -73,14 +78,6 @@ class SvdppModel final : public RatingModel {
     return a;
   }
 
-  void save_params(Writer& w) const override {
-    RatingModel::save_params(w);
-    w.matrix(Y_);
-  }
-  void load_params(Reader& r) override {
-    RatingModel::load_params(r);
-    Y_ = r.matrix("implicit_factors", n_items(), emb_.factor_dims);
-  }
 
  protected:
   void fit_impl(const Interactions& train, Backend&, const Progress& progress) override {
@@ -171,9 +168,23 @@ class SvdppModel final : public RatingModel {
 
  private:
   Matrix Y_;  // items x k implicit factors y_j
+
+  friend class cereal::access;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t version) {
+    io::section_start(ar, version, kSectionVersion, hyper,
+                      io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kBiasReg | io::kInitStd);
+    serialize_rating(ar);
+    ar(cereal::make_nvp("implicit_factors", io::shaped(Y_, n_items(), emb_.factor_dims)));
+  }
 };
 
 }  // namespace
+}  // namespace edgerec
+
+EDGEREC_MODEL_SECTION(edgerec::SvdppModel)
+
+namespace edgerec {
 
 std::unique_ptr<Model> make_svdpp() {
   return std::make_unique<SvdppModel>();
