@@ -7,6 +7,7 @@
 
 #include "edgerec/edgerec.hpp"
 #include "edgerec/openmp_backend.hpp"
+#include "kernels/gemm_body.hpp"
 
 namespace {
 
@@ -106,5 +107,30 @@ void BM_BatchTopK(benchmark::State& state) {
 BENCHMARK(BM_BatchTopK)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
+
+// kernels::gemm, one thread, shapes of a sequence model's batch (4096 positions x 64 hidden, times
+// 64 x 256 and 64 x 64), in every flavour this CPU runs (generic, avx2-fma, avx512; the label
+// names it): the SIMD width Eigen was compiled for is most of the difference.
+void BM_Gemm(benchmark::State& state, std::size_t flavour_index) {
+  const auto flavours = edgerec::kernels::gemm_flavours();
+  if (flavour_index >= flavours.size()) {
+    state.SkipWithError("flavour not available on this CPU");
+    return;
+  }
+  const std::size_t m = 4096, k = 64, n = static_cast<std::size_t>(state.range(0));
+  const auto A = random_matrix(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(k), 1);
+  const auto B = random_matrix(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(n), 2);
+  std::vector<float> C(m * n);
+  for (auto _ : state) {
+    flavours[flavour_index].fn(false, false, m, n, k, 1.0f, A.data(), k, B.data(), n, 0.0f, C.data(), n);
+    benchmark::DoNotOptimize(C.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(m * n * k) * static_cast<double>(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+  state.SetLabel(flavours[flavour_index].name);
+}
+BENCHMARK_CAPTURE(BM_Gemm, generic, 0)->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Gemm, second, 1)->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Gemm, third, 2)->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

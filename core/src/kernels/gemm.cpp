@@ -4,9 +4,10 @@
 // products run on SSE2. On x86-64, gemm_avx2_native.cpp and gemm_avx512_native.cpp compile
 // the same body for AVX2 + FMA and for AVX-512F, each with Eigen's namespace renamed so its
 // templates cannot merge with the baseline copies at link time; this file picks the best one
-// the CPU runs, once per process (EDGEREC_KERNELS=generic forces this portable one). Measured
-// on this machine, 4096 x 64 by 64 x 256, one thread: 26 GFLOP/s portable, 95 AVX2, 185
-// AVX-512. wasm has this file only (Eigen with simd128).
+// the CPU runs, once per process (EDGEREC_KERNELS=generic forces this portable one). One thread,
+// 4096 x 64 by 64 x 256 (`edgerec_bench_kernels --benchmark_filter=Gemm`, CPU time, the 2-core
+// development machine under load): 37 GFLOP/s portable, 94 AVX2, 169 AVX-512. wasm has this
+// file only (Eigen with simd128).
 #include <Eigen/Core>
 
 #include <cstdlib>
