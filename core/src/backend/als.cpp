@@ -282,6 +282,5 @@ void Backend::als_half_step(const Csr& confidence, const Matrix& Y, const Matrix
   train_active_flavour().als_solve_rows(*this, confidence, Y, G, X, step.cg_steps);
 }
 
-
 }  // namespace edgerec
 #endif
