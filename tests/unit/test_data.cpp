@@ -16,12 +16,6 @@ using namespace edgerec;
 namespace {
 
 // ctest runs test cases in parallel processes, so each case writes under its own directory.
-std::string write_file(const std::string& dir, const std::string& name, const std::string& content) {
-  const std::string path = test::temp_dir("data-" + dir) + "/" + name;
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  return path;
-}
 
 std::string uid(const Interactions& d, const Interaction& x) { return d.users.id(x.user); }
 std::string iid(const Interactions& d, const Interaction& x) { return d.items.id(x.item); }
@@ -31,15 +25,6 @@ std::map<std::pair<std::string, std::string>, float> by_ids(const Interactions& 
   std::map<std::pair<std::string, std::string>, float> out;
   for (const Interaction& x : d.rows) out[{uid(d, x), iid(d, x)}] = x.value;
   return out;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 bool every_id_used(const Interactions& d) {
@@ -66,7 +51,7 @@ TEST_CASE("IdMap keeps first-seen order and rejects duplicate ids", "[data]") {
   CHECK(m.find("a") == 1);
   CHECK(m.find("zz") == -1);
   CHECK(m.at("b", "user") == 0);
-  CHECK(error_of([&] { m.at("zz", "user"); }) == "unknown user id 'zz'");
+  CHECK(test::error_of([&] { m.at("zz", "user"); }) == "unknown user id 'zz'");
   CHECK(m.id(1) == "a");
   IdMap r = IdMap::from_ids({"x", "y", "z"});
   CHECK(r.find("z") == 2);
@@ -89,7 +74,7 @@ TEST_CASE("format and duplicate policy names round-trip", "[data]") {
 }
 
 TEST_CASE("MovieLens 100K u.data", "[data]") {
-  const std::string p = write_file("ml100k", "u.data",
+  const std::string p = test::write_file("data-ml100k", "u.data",
                                    "196\t242\t3\t881250949\n"
                                    "186\t302\t3\t891717742\n"
                                    "22\t377\t1\t878887116\n"
@@ -116,7 +101,7 @@ TEST_CASE("MovieLens 100K u.data", "[data]") {
 }
 
 TEST_CASE("MovieLens 1M ratings.dat and latest-small ratings.csv", "[data]") {
-  const std::string dat = write_file("ml1m", "ratings.dat",
+  const std::string dat = test::write_file("data-ml1m", "ratings.dat",
                                      "1::1193::5::978300760\r\n1::661::3::978302109\r\n"
                                      "2::1193::4::978298413\r\n");
   CHECK(detect_format(dat) == Format::ml1m);
@@ -127,7 +112,7 @@ TEST_CASE("MovieLens 1M ratings.dat and latest-small ratings.csv", "[data]") {
   CHECK(by_ids(a).at({"2", "1193"}) == 4.0f);
   CHECK(a.rows[1].time == 978302109);
 
-  const std::string csv = write_file("ml1m", "ratings.csv",
+  const std::string csv = test::write_file("data-ml1m", "ratings.csv",
                                      "userId,movieId,rating,timestamp\n"
                                      "1,1,4.0,964982703\n1,3,4.5,964981247\n2,1,0.5,964982224\n");
   CHECK(detect_format(csv) == Format::ml_latest);
@@ -141,7 +126,7 @@ TEST_CASE("MovieLens 1M ratings.dat and latest-small ratings.csv", "[data]") {
 }
 
 TEST_CASE("NCF training files: pairs and .train.rating", "[data]") {
-  const std::string pairs = write_file("ncf", "x.train.pairs.tsv", "0\t31\n0\t22\n1\t31\n2\t5\n");
+  const std::string pairs = test::write_file("data-ncf", "x.train.pairs.tsv", "0\t31\n0\t22\n1\t31\n2\t5\n");
   CHECK(detect_format(pairs) == Format::ncf);
   const Interactions a = load_interactions(pairs);
   CHECK(a.size() == 4);
@@ -152,7 +137,7 @@ TEST_CASE("NCF training files: pairs and .train.rating", "[data]") {
   for (const Interaction& x : a.rows) CHECK(x.value == 1.0f);
 
   const std::string rated =
-      write_file("ncf", "x.train.rating", "0\t31\t5\t978300760\n0\t22\t3\t978302109\n1\t31\t4\t9\n");
+      test::write_file("data-ncf", "x.train.rating", "0\t31\t5\t978300760\n0\t22\t3\t978302109\n1\t31\t4\t9\n");
   CHECK(detect_format(rated) == Format::ncf);
   const Interactions b = load_interactions(rated);
   CHECK(b.size() == 3);
@@ -162,7 +147,7 @@ TEST_CASE("NCF training files: pairs and .train.rating", "[data]") {
 }
 
 TEST_CASE("integer ids drop leading zeros", "[data]") {
-  const std::string p = write_file("zeros", "u.data", "007\t1\t3\t1\n7\t01\t4\t2\n");
+  const std::string p = test::write_file("data-zeros", "u.data", "007\t1\t3\t1\n7\t01\t4\t2\n");
   LoadOptions o;
   o.duplicates = DuplicatePolicy::keep;
   const Interactions d = load_interactions(p, o);
@@ -183,7 +168,7 @@ TEST_CASE("generic CSV: delimiter sniffing, header sniffing, optional columns", 
                          "alice,Heat,4,300\n";
       if (c.delim == ' ') body = "user  item rating timestamp\nalice The_Matrix  5 100\nbob Heat 3 200\nalice Heat 4 300\n";
       else std::replace(body.begin(), body.end(), ',', c.delim);
-      const std::string p = write_file("csv-delim", std::string(c.name) + ".txt", body);
+      const std::string p = test::write_file("data-csv-delim", std::string(c.name) + ".txt", body);
       CHECK(detect_format(p) == Format::csv);
       LoadReport r;
       const Interactions d = load_interactions(p, {}, &r);
@@ -200,7 +185,7 @@ TEST_CASE("generic CSV: delimiter sniffing, header sniffing, optional columns", 
   }
 
   SECTION("two columns are implicit feedback") {
-    const std::string p = write_file("csv-2col", "plays.csv", "u1,song a\nu2,song b\nu1,song b\n");
+    const std::string p = test::write_file("data-csv-2col", "plays.csv", "u1,song a\nu2,song b\nu1,song b\n");
     const Interactions d = load_interactions(p);
     CHECK(d.size() == 3);
     CHECK_FALSE(d.has_ratings);
@@ -209,7 +194,7 @@ TEST_CASE("generic CSV: delimiter sniffing, header sniffing, optional columns", 
   }
 
   SECTION("header sniffed from a text rating column") {
-    const std::string p = write_file("csv-hdr", "h.csv", "who,what,stars\n1,2,5\n2,2,3\n");
+    const std::string p = test::write_file("data-csv-hdr", "h.csv", "who,what,stars\n1,2,5\n2,2,3\n");
     LoadReport r;
     const Interactions d = load_interactions(p, {}, &r);
     CHECK(r.lines == 2);
@@ -218,7 +203,7 @@ TEST_CASE("generic CSV: delimiter sniffing, header sniffing, optional columns", 
   }
 
   SECTION("chosen columns and delimiter, explicit header") {
-    const std::string p = write_file("csv-cols", "cols.csv",
+    const std::string p = test::write_file("data-csv-cols", "cols.csv",
                                      "ts;rating;item;user\n10;2;i1;u1\n20;5;i2;u1\n30;4;i1;u2\n");
     LoadOptions o;
     o.format = Format::csv;
@@ -241,7 +226,7 @@ TEST_CASE("generic CSV: delimiter sniffing, header sniffing, optional columns", 
   }
 
   SECTION("quoted fields") {
-    const std::string p = write_file("csv-quote", "q.csv",
+    const std::string p = test::write_file("data-csv-quote", "q.csv",
                                      "\"Smith, J\",\"say \"\"hi\"\"\",4\nbob,\"x\",2\n");
     const Interactions d = load_interactions(p);
     REQUIRE(d.size() == 2);
@@ -251,7 +236,7 @@ TEST_CASE("generic CSV: delimiter sniffing, header sniffing, optional columns", 
   }
 
   SECTION("bad options") {
-    const std::string p = write_file("csv-badopt", "b.csv", "a,b\n");
+    const std::string p = test::write_file("data-csv-badopt", "b.csv", "a,b\n");
     LoadOptions o;
     o.user_col = 1;
     o.item_col = 1;
@@ -264,19 +249,19 @@ TEST_CASE("generic CSV: delimiter sniffing, header sniffing, optional columns", 
 }
 
 TEST_CASE("format detection by name and content", "[data]") {
-  CHECK(detect_format(write_file("detect", "u1.base", "1\t2\t3\t4\n")) == Format::ml100k);
-  CHECK(detect_format(write_file("detect", "anything.txt", "1::2::3::4\n")) == Format::ml1m);
-  CHECK(detect_format(write_file("detect", "r.csv", "userId,movieId,rating,timestamp\n")) ==
+  CHECK(detect_format(test::write_file("data-detect", "u1.base", "1\t2\t3\t4\n")) == Format::ml100k);
+  CHECK(detect_format(test::write_file("data-detect", "anything.txt", "1::2::3::4\n")) == Format::ml1m);
+  CHECK(detect_format(test::write_file("data-detect", "r.csv", "userId,movieId,rating,timestamp\n")) ==
         Format::ml_latest);
-  CHECK(detect_format(write_file("detect", "ml-1m.test.rating", "0\t1\t2\t3\n")) == Format::ncf);
-  CHECK(detect_format(write_file("detect", "plain.tsv", "1\t2\t3\t4\n")) == Format::csv);
+  CHECK(detect_format(test::write_file("data-detect", "ml-1m.test.rating", "0\t1\t2\t3\n")) == Format::ncf);
+  CHECK(detect_format(test::write_file("data-detect", "plain.tsv", "1\t2\t3\t4\n")) == Format::csv);
   CHECK_THROWS_WITH(detect_format("/nonexistent/dir/u.data"),
                     Catch::Contains("/nonexistent/dir/u.data") && Catch::Contains("cannot open"));
 }
 
 TEST_CASE("duplicate policies", "[data]") {
   // (1, 10) occurs three times: values 2 @ t=30, 4 @ t=10, 5 @ t=30. (2, 10) once.
-  const std::string p = write_file("dups", "u.data",
+  const std::string p = test::write_file("data-dups", "u.data",
                                    "1\t10\t2\t30\n2\t10\t3\t5\n1\t10\t4\t10\n1\t10\t5\t30\n");
   const auto load = [&](DuplicatePolicy policy, LoadReport* r = nullptr) {
     LoadOptions o;
@@ -317,7 +302,7 @@ TEST_CASE("duplicate policies", "[data]") {
 
 TEST_CASE("implicit threshold and k-core with dense re-indexing", "[data]") {
   SECTION("threshold") {
-    const std::string p = write_file("thr", "u.data",
+    const std::string p = test::write_file("data-thr", "u.data",
                                      "1\t10\t5\t1\n1\t11\t2\t2\n2\t11\t1\t3\n3\t12\t4\t4\n");
     LoadOptions o;
     o.implicit_threshold = 4;
@@ -341,7 +326,7 @@ TEST_CASE("implicit threshold and k-core with dense re-indexing", "[data]") {
   SECTION("k-core is iterative") {
     // Users a, b, c each rate items x, y; user d rates x and z. With k = 2, item z (1 rating)
     // goes, which leaves d with one rating, so d goes too: the second round matters.
-    const std::string p = write_file("kcore", "k.csv",
+    const std::string p = test::write_file("data-kcore", "k.csv",
                                      "a,x\na,y\nb,x\nb,y\nc,x\nc,y\nd,x\nd,z\n");
     LoadOptions o;
     o.kcore = 2;
@@ -360,7 +345,7 @@ TEST_CASE("implicit threshold and k-core with dense re-indexing", "[data]") {
 }
 
 TEST_CASE("bad rows: default skips and reports, strict fails on the first", "[data]") {
-  const std::string p = write_file("strict", "u.data",
+  const std::string p = test::write_file("data-strict", "u.data",
                                    "1\t10\t5\t1\n1\t11\tabc\t2\n2\t11\t9\t3\n\n3\t12\t4\t4\n");
   LoadOptions o;
   o.max_rating = 5;
@@ -379,7 +364,7 @@ TEST_CASE("bad rows: default skips and reports, strict fails on the first", "[da
   CHECK_THAT(r.summary(), Catch::Contains("2 rejected") && Catch::Contains("line 2"));
 
   o.strict = true;
-  CHECK(error_of([&] { load_interactions(p, o); }) ==
+  CHECK(test::error_of([&] { load_interactions(p, o); }) ==
         p + ":2: field 'rating': 'abc' is not a number");
 }
 
@@ -395,7 +380,7 @@ TEST_CASE("rating and timestamp syntax", "[data]") {
   std::string body;
   for (std::size_t k = 0; k < good.size(); ++k) body += "u\tg" + std::to_string(k) + "\t" + good[k].first + "\t1.9\n";
   for (std::size_t k = 0; k < bad.size(); ++k) body += "u\tb" + std::to_string(k) + "\t" + bad[k].first + "\t1\n";
-  const std::string p = write_file("syntax", "s.tsv", body);
+  const std::string p = test::write_file("data-syntax", "s.tsv", body);
   LoadOptions o;
   o.format = Format::csv;
   o.delimiter = '\t';
@@ -419,29 +404,29 @@ TEST_CASE("only 20 rejections are kept, all are counted", "[data]") {
   std::string body = "1,2,3\n";
   for (int k = 0; k < 50; ++k) body += "1,2,x\n";
   LoadReport r;
-  load_interactions(write_file("many", "m.csv", body), {}, &r);
+  load_interactions(test::write_file("data-many", "m.csv", body), {}, &r);
   CHECK(r.rejected == 50);
   CHECK(r.first_rejections.size() == 20);
   CHECK(r.first_rejections.back().line == 21);
 }
 
 TEST_CASE("empty, header-only and missing files", "[data]") {
-  const std::string empty = write_file("empty", "u.data", "");
-  CHECK(error_of([&] { load_interactions(empty); }) == empty + ": no interactions (empty file)");
-  const std::string blank = write_file("empty", "blank.csv", "\n  \n");
-  CHECK(error_of([&] { load_interactions(blank); }) == blank + ": no interactions (empty file)");
-  const std::string header = write_file("empty", "ratings.csv", "userId,movieId,rating,timestamp\n");
-  CHECK_THAT(error_of([&] { load_interactions(header); }), Catch::Contains("only a header"));
-  CHECK_THAT(error_of([&] { load_interactions("/nonexistent/r.csv"); }),
+  const std::string empty = test::write_file("data-empty", "u.data", "");
+  CHECK(test::error_of([&] { load_interactions(empty); }) == empty + ": no interactions (empty file)");
+  const std::string blank = test::write_file("data-empty", "blank.csv", "\n  \n");
+  CHECK(test::error_of([&] { load_interactions(blank); }) == blank + ": no interactions (empty file)");
+  const std::string header = test::write_file("data-empty", "ratings.csv", "userId,movieId,rating,timestamp\n");
+  CHECK_THAT(test::error_of([&] { load_interactions(header); }), Catch::Contains("only a header"));
+  CHECK_THAT(test::error_of([&] { load_interactions("/nonexistent/r.csv"); }),
              Catch::StartsWith("/nonexistent/r.csv: cannot open"));
   const std::string dir = test::temp_dir("data-empty");
-  CHECK_THAT(error_of([&] { load_interactions(dir); }), Catch::StartsWith(dir + ": cannot"));
+  CHECK_THAT(test::error_of([&] { load_interactions(dir); }), Catch::StartsWith(dir + ": cannot"));
 }
 
 TEST_CASE("NCF test files", "[data]") {
-  const std::string train = write_file("ncftest", "t.train.pairs.tsv", "0\t1\n0\t2\n1\t2\n1\t3\n");
-  const std::string rating = write_file("ncftest", "t.test.rating", "0\t3\t5\t100\n1\t9\t4\t200\n");
-  const std::string negative = write_file("ncftest", "t.test.negative",
+  const std::string train = test::write_file("data-ncftest", "t.train.pairs.tsv", "0\t1\n0\t2\n1\t2\n1\t3\n");
+  const std::string rating = test::write_file("data-ncftest", "t.test.rating", "0\t3\t5\t100\n1\t9\t4\t200\n");
+  const std::string negative = test::write_file("data-ncftest", "t.test.negative",
                                           "(0,3)\t1\t7\n(1,9)\t1\t3\t7\n");
   Interactions data = load_interactions(train);
   CHECK(data.n_items() == 3);
@@ -461,17 +446,17 @@ TEST_CASE("NCF test files", "[data]") {
   CHECK(only.users.size() == 2);
   CHECK(only.negatives[0].empty());
 
-  const std::string wrong = write_file("ncftest", "w.test.negative", "(0,3)\t1\n(1,8)\t1\n");
+  const std::string wrong = test::write_file("data-ncftest", "w.test.negative", "(0,3)\t1\n(1,8)\t1\n");
   Interactions d3 = load_interactions(train);
-  CHECK_THAT(error_of([&] { load_ncf_test(rating, wrong, d3); }),
+  CHECK_THAT(test::error_of([&] { load_ncf_test(rating, wrong, d3); }),
              Catch::Contains("w.test.negative:2: field 'item'"));
-  const std::string stranger = write_file("ncftest", "s.test.rating", "0\t3\n42\t1\n");
+  const std::string stranger = test::write_file("data-ncftest", "s.test.rating", "0\t3\n42\t1\n");
   Interactions d4 = load_interactions(train);
-  CHECK_THAT(error_of([&] { load_ncf_test(stranger, "", d4); }),
+  CHECK_THAT(test::error_of([&] { load_ncf_test(stranger, "", d4); }),
              Catch::Contains("s.test.rating:2: field 'user': '42' is not a user"));
-  const std::string missing = write_file("ncftest", "m.test.negative", "(0,3)\t1\n");
+  const std::string missing = test::write_file("data-ncftest", "m.test.negative", "(0,3)\t1\n");
   Interactions d5 = load_interactions(train);
-  CHECK_THAT(error_of([&] { load_ncf_test(rating, missing, d5); }),
+  CHECK_THAT(test::error_of([&] { load_ncf_test(rating, missing, d5); }),
              Catch::Contains("no negatives for the test case on " + rating + ":2"));
 }
 
@@ -515,7 +500,7 @@ TEST_CASE("Csr by user, by item, transpose, contains", "[data]") {
 }
 
 TEST_CASE("empty_like keeps maps and flags, drops rows", "[data]") {
-  const Interactions d = load_interactions(write_file("like", "u.data", "1\t2\t3\t4\n5\t6\t7\t8\n"));
+  const Interactions d = load_interactions(test::write_file("data-like", "u.data", "1\t2\t3\t4\n5\t6\t7\t8\n"));
   const Interactions e = d.empty_like();
   CHECK(e.size() == 0);
   CHECK(e.users.ids() == d.users.ids());

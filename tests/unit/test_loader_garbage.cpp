@@ -34,17 +34,6 @@ std::string noise(std::size_t bytes, std::uint64_t seed) {
   return s;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("NOT AN edgerec::Error: ") + e.what();
-  }
-  return "";
-}
-
 // For INFO messages: the bad line with control bytes visible.
 std::string text_of(const std::string& s) {
   std::string out;
@@ -117,7 +106,7 @@ void expect_bad_line(const FormatCase& c, const std::string& bad, const std::str
   CHECK(r.first_rejections[0].line == static_cast<std::uint64_t>(line));
   CHECK(r.first_rejections[0].field == field);
 
-  const std::string e = error_of([&] { load_interactions(path, options(c.format, true)); });
+  const std::string e = test::error_of([&] { load_interactions(path, options(c.format, true)); });
   CHECK_THAT(e, Catch::StartsWith(path + ":" + std::to_string(line) + ": field '" + field + "': "));
 }
 
@@ -127,7 +116,7 @@ TEST_CASE("garbage: empty files", "[garbage]") {
   for (const FormatCase& c : formats()) {
     const std::string path = write(dir_for(std::string("empty-") + format_name(c.format)), c.file, "");
     for (bool strict : {false, true}) {
-      CHECK(error_of([&] { load_interactions(path, options(c.format, strict)); }) ==
+      CHECK(test::error_of([&] { load_interactions(path, options(c.format, strict)); }) ==
             path + ": no interactions (empty file)");
     }
   }
@@ -141,10 +130,10 @@ TEST_CASE("garbage: binary noise", "[garbage]") {
       INFO("format " << format_name(c.format) << " seed " << seed);
       // Nothing in noise is a valid row: the default mode ends with an error naming the first
       // rejected line, strict mode fails on that line.
-      const std::string lax = error_of([&] { load_interactions(path, options(c.format, false)); });
+      const std::string lax = test::error_of([&] { load_interactions(path, options(c.format, false)); });
       CHECK_THAT(lax, Catch::StartsWith(path + ": no valid interactions") &&
                           Catch::Contains("first: line ") && Catch::Contains("field '"));
-      const std::string strict = error_of([&] { load_interactions(path, options(c.format, true)); });
+      const std::string strict = test::error_of([&] { load_interactions(path, options(c.format, true)); });
       CHECK_THAT(strict, Catch::StartsWith(path + ":") && Catch::Contains(": field '"));
       CHECK(strict.find('\n') == std::string::npos);
     }
@@ -159,9 +148,9 @@ TEST_CASE("garbage: a 10 MB single line", "[garbage]") {
   for (const FormatCase& c : formats()) {
     const std::string dir = dir_for(std::string("long-") + format_name(c.format));
     const std::string alone = write(dir, c.file, huge);
-    CHECK_THAT(error_of([&] { load_interactions(alone, options(c.format, false)); }),
+    CHECK_THAT(test::error_of([&] { load_interactions(alone, options(c.format, false)); }),
                Catch::Contains("field 'line': line is 10485760 bytes, longer than the limit"));
-    CHECK_THAT(error_of([&] { load_interactions(alone, options(c.format, true)); }),
+    CHECK_THAT(test::error_of([&] { load_interactions(alone, options(c.format, true)); }),
                Catch::StartsWith(alone + ":1: field 'line': line is 10485760 bytes"));
 
     // Between valid lines it is one rejected row among good ones.
@@ -219,7 +208,7 @@ TEST_CASE("garbage: messages are one printable line", "[garbage]") {
       write(dir_for("printable"), "u.data", "1\t2\t3\t4\n1\t2\t\x01\xff\x1b[31m\t4\n");
   LoadOptions o;
   o.strict = true;
-  const std::string e = error_of([&] { load_interactions(path, o); });
+  const std::string e = test::error_of([&] { load_interactions(path, o); });
   CHECK(e == path + ":2: field 'rating': '\\x01\\xff\\x1b[31m' is not a number");
 }
 
@@ -231,7 +220,7 @@ TEST_CASE("garbage: NCF test files", "[garbage]") {
   const auto expect = [&](const std::string& rating, const std::string& negative,
                           const std::string& where, const std::string& also = "") {
     Interactions d = load_interactions(train);
-    const std::string e = error_of([&] { load_ncf_test(rating, negative, d); });
+    const std::string e = test::error_of([&] { load_ncf_test(rating, negative, d); });
     INFO("expected: " << where);
     CHECK_THAT(e, Catch::StartsWith(where) && Catch::Contains(also));
     CHECK(e.find('\n') == std::string::npos);
@@ -284,10 +273,10 @@ TEST_CASE("garbage: NCF test files", "[garbage]") {
 TEST_CASE("garbage: devices, endless streams and oversized files are refused", "[garbage]") {
   const std::string dir = dir_for("limits");
   // A device would be read without end (/dev/zero) or block (a terminal): refused unread.
-  CHECK(error_of([] { load_interactions("/dev/zero"); }) ==
+  CHECK(test::error_of([] { load_interactions("/dev/zero"); }) ==
         "/dev/zero: cannot read: not a regular file or a pipe (a device)");
   Interactions d = load_interactions(write(dir, "t.train.pairs.tsv", "0\t1\n1\t2\n"));
-  CHECK_THAT(error_of([&] { load_ncf_test("/dev/zero", "", d); }),
+  CHECK_THAT(test::error_of([&] { load_ncf_test("/dev/zero", "", d); }),
              Catch::StartsWith("/dev/zero: cannot read: not a regular file"));
 
   // A regular file over the limit is refused before it is read; one at the limit loads.
@@ -295,7 +284,7 @@ TEST_CASE("garbage: devices, endless streams and oversized files are refused", "
   const std::string path = write(dir, "small.csv", body);
   LoadOptions o;
   o.max_file_bytes = body.size() - 1;
-  CHECK(error_of([&] { load_interactions(path, o); }) ==
+  CHECK(test::error_of([&] { load_interactions(path, o); }) ==
         path + ": cannot read: it has " + std::to_string(body.size()) +
             " bytes, more than the limit of " + std::to_string(body.size() - 1) +
             " bytes for a data file");
@@ -318,7 +307,7 @@ TEST_CASE("garbage: devices, endless streams and oversized files are refused", "
   small.format = Format::csv;
   small.max_file_bytes = 1 << 20;
   const std::string fd_path = "/dev/fd/" + std::to_string(fds[0]);
-  const std::string e = error_of([&] { load_interactions(fd_path, small); });
+  const std::string e = test::error_of([&] { load_interactions(fd_path, small); });
   ::close(fds[0]);  // the writer's next write fails with EPIPE and it stops
   writer.join();
   std::signal(SIGPIPE, old_sigpipe);
@@ -333,12 +322,12 @@ TEST_CASE("garbage: duplicate policy 'sum' refuses a sum that overflows a float"
   o.max_rating = 3.4e38f;
   // Each rating is a finite float; their sum is not.
   const std::string p = write(dir, "u.data", "1\t10\t3e38\t1\n2\t10\t1\t1\n1\t10\t3e38\t2\n");
-  CHECK(error_of([&] { load_interactions(p, o); }) ==
+  CHECK(test::error_of([&] { load_interactions(p, o); }) ==
         p + ": duplicate policy 'sum': the values of user '1' for item '10' add up to more than "
             "a float holds (3.4e38)");
   const std::string neg = write(dir, "neg.data", "1\t10\t-3e38\t1\n1\t10\t-3e38\t2\n");
   o.format = Format::ml100k;
-  CHECK_THAT(error_of([&] { load_interactions(neg, o); }), Catch::Contains("add up to more"));
+  CHECK_THAT(test::error_of([&] { load_interactions(neg, o); }), Catch::Contains("add up to more"));
   // Large but finite sums stay.
   const std::string fine = write(dir, "fine.data", "1\t10\t1e38\t1\n1\t10\t1e38\t2\n");
   CHECK(load_interactions(fine, o).rows[0].value == 2e38f);
@@ -368,6 +357,6 @@ TEST_CASE("garbage: loading from memory is loading the file", "[garbage]") {
   CHECK(t.users.size() == 2);
   CHECK(t.negatives[0].size() == 2);
   CHECK(load_ncf_test_from_memory("0\t3\n", "r", nullptr, "", d).negatives[0].empty());
-  CHECK(error_of([&] { load_ncf_test_from_memory("7\t3\n", "r.test.rating", nullptr, "", d); }) ==
+  CHECK(test::error_of([&] { load_ncf_test_from_memory("7\t3\n", "r.test.rating", nullptr, "", d); }) ==
         "r.test.rating:1: field 'user': '7' is not a user of the training data");
 }

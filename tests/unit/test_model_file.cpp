@@ -63,15 +63,6 @@ void reseal(std::string& file) {
   put_le(file, file.size() - 4, crc32(file.data(), file.size() - 4), 4);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 std::unique_ptr<Model> load_bytes(const std::string& b, const std::string& name = "m.edgerec") {
   return model_from_bytes(b.data(), b.size(), name);
 }
@@ -350,7 +341,7 @@ TEST_CASE("Reader checks every count, index and value before trusting it", "[mod
     Writer w;
     write(w);
     const std::string b = w.take();
-    return error_of([&] {
+    return test::error_of([&] {
       Reader r(b.data(), b.size(), "x.edgerec");
       read(r);
     });
@@ -550,7 +541,7 @@ TEST_CASE("LoadArchive: older class versions, field paths in errors, untrusted c
     CHECK(in.remaining() == 0);
   }
   auto load_error = [](const std::string& bytes) {
-    return error_of([&] {
+    return test::error_of([&] {
       LoadArchive in(bytes.data(), bytes.size(), "x.edgerec");
       Probe q;
       in(cereal::make_nvp("probe", q));
@@ -581,7 +572,7 @@ TEST_CASE("archive wrappers: optional presence flags, limits, shapes, hyper-para
           "[model_file]") {
   using cereal::make_nvp;
   auto reload = [](const std::string& bytes, const std::function<void(LoadArchive&)>& read) {
-    return error_of([&] {
+    return test::error_of([&] {
       LoadArchive in(bytes.data(), bytes.size(), "x.edgerec");
       read(in);
       if (in.remaining() != 0) throw Error("bytes left");
@@ -615,7 +606,7 @@ TEST_CASE("archive wrappers: optional presence flags, limits, shapes, hyper-para
     CHECK_THAT(reload(b, [&](LoadArchive& in) { in(make_nvp("idx", io::at_most(back, 3, 3))); }),
                Catch::Contains("field 'idx': index 3 at position 1 is out of range"));
     SaveArchive refuse;
-    CHECK_THAT(error_of([&] { refuse(make_nvp("idx", io::at_most(idx, 3, 3))); }),
+    CHECK_THAT(test::error_of([&] { refuse(make_nvp("idx", io::at_most(idx, 3, 3))); }),
                Catch::StartsWith("cannot save the model: idx has index 3"));
   }
   SECTION("shapes") {
@@ -629,7 +620,7 @@ TEST_CASE("archive wrappers: optional presence flags, limits, shapes, hyper-para
     CHECK_THAT(reload(b, [&](LoadArchive& in) { in(make_nvp("m", io::shaped(back, 3, 3))); }),
                Catch::Contains("field 'm': has 2 rows, expected 3"));
     SaveArchive refuse;
-    CHECK_THAT(error_of([&] { refuse(make_nvp("m", io::shaped(m, 2, 4))); }),
+    CHECK_THAT(test::error_of([&] { refuse(make_nvp("m", io::shaped(m, 2, 4))); }),
                Catch::StartsWith("cannot save the model: m is 2 x 3, expected 2 x 4"));
   }
   SECTION("hyper-parameters: only the named ones, ranges checked both ways") {
@@ -660,7 +651,7 @@ TEST_CASE("archive wrappers: optional presence flags, limits, shapes, hyper-para
           }) == "x.edgerec: field 'hyper.factors': 5000 is out of range [1, 4096]");
     h.factors = 0;
     SaveArchive refuse;
-    CHECK(error_of([&] { refuse(make_nvp("hyper", io::hyper_fields(h, io::kFactors))); }) ==
+    CHECK(test::error_of([&] { refuse(make_nvp("hyper", io::hyper_fields(h, io::kFactors))); }) ==
           "cannot save the model: hyper.factors is 0, out of range [1, 4096] (the reader would "
           "refuse the file)");
   }
@@ -680,7 +671,7 @@ TEST_CASE("header errors are specific", "[model_file]") {
   CHECK(h.payload_bytes == payload.size());
 
   auto err = [](const std::string& b) {
-    return error_of([&] { read_header(b.data(), b.size(), "m.edgerec"); });
+    return test::error_of([&] { read_header(b.data(), b.size(), "m.edgerec"); });
   };
   CHECK(err("") == "m.edgerec: empty file, not an edgerec model");
   CHECK(err("PK\x03\x04 not a model at all, a zip file") ==
@@ -750,7 +741,7 @@ TEST_CASE("forged common parts are rejected by the parser", "[model_file]") {
   ok.seen = real->seen;
   ok.popularity = real->item_popularity;
   auto tail = [&](Writer& w) { write_popularity_part(w, 2, ok.popularity, version); };
-  auto err = [&](const CommonSpec& s) { return error_of([&] { load_bytes(forged(s, tail)); }); };
+  auto err = [&](const CommonSpec& s) { return test::error_of([&] { load_bytes(forged(s, tail)); }); };
 
   INFO(err(ok));
   REQUIRE(err(ok).empty());
@@ -842,14 +833,14 @@ TEST_CASE("forged common parts are rejected by the parser", "[model_file]") {
     tail(w);
     w.u8(0);
   });
-  CHECK(error_of([&] { load_bytes(extra); }).find("unexpected bytes") != std::string::npos);
+  CHECK(test::error_of([&] { load_bytes(extra); }).find("unexpected bytes") != std::string::npos);
 
   // A user count of 2^61 with a valid checksum: refused before any allocation.
   Writer w;
   w.str("edgerec-model");
   w.u64(std::uint64_t{1} << 61);
   const std::string huge = pack(pop, w.take(), version);
-  CHECK(error_of([&] { load_bytes(huge); }).find("user_ids") != std::string::npos);
+  CHECK(test::error_of([&] { load_bytes(huge); }).find("user_ids") != std::string::npos);
 }
 
 TEST_CASE("a kind's section version is checked: newer ones are refused by name", "[model_file]") {
@@ -869,10 +860,10 @@ TEST_CASE("a kind's section version is checked: newer ones are refused by name",
     return pack(static_cast<std::uint32_t>(ModelKind::popularity), w.take());
   };
   CHECK_NOTHROW(load_bytes(file(1)));
-  CHECK(error_of([&] { load_bytes(file(2)); }) ==
+  CHECK(test::error_of([&] { load_bytes(file(2)); }) ==
         "m.edgerec: field 'popularity': section version 2 is newer than this edgerec reads (1); "
         "upgrade edgerec");
-  CHECK(error_of([&] { load_bytes(file(0)); }) ==
+  CHECK(test::error_of([&] { load_bytes(file(0)); }) ==
         "m.edgerec: field 'popularity': section version 0 is invalid");
 }
 
@@ -1062,10 +1053,10 @@ TEST_CASE("int8 item matrices: layout, round trip within half a step, untrusted 
 
   std::string bad = b;
   bad[1 + 16 + 12 + 2] = static_cast<char>(-128);
-  CHECK(error_of([&] { read(bad); }).find("code 2 is -128") != std::string::npos);
+  CHECK(test::error_of([&] { read(bad); }).find("code 2 is -128") != std::string::npos);
   bad = b;
   put_le(bad, 1 + 16 + 4, 0xBF800000u, 4);  // scale of row 1 = -1.0f
-  CHECK(error_of([&] { read(bad); }).find("row 1 has a negative") != std::string::npos);
+  CHECK(test::error_of([&] { read(bad); }).find("row 1 has a negative") != std::string::npos);
   bad = b;
   // The float nearest FLT_MAX / 127: times the code 127 it overflows to inf.
   const float too_large = std::numeric_limits<float>::max() / 127.0f;
@@ -1073,14 +1064,14 @@ TEST_CASE("int8 item matrices: layout, round trip within half a step, untrusted 
   std::uint32_t bits;
   std::memcpy(&bits, &too_large, 4);
   put_le(bad, 1 + 16, bits, 4);
-  CHECK(error_of([&] { read(bad); }).find("row 0 has a negative or too large scale") != std::string::npos);
+  CHECK(test::error_of([&] { read(bad); }).find("row 0 has a negative or too large scale") != std::string::npos);
   bad = b;
   put_le(bad, 1 + 16, 0x7FC00000u, 4);  // NaN scale
-  CHECK(error_of([&] { read(bad); }) != "");
-  CHECK(error_of([&] { read(b.substr(0, b.size() - 1)); }).find("exceed") != std::string::npos);
+  CHECK(test::error_of([&] { read(bad); }) != "");
+  CHECK(test::error_of([&] { read(b.substr(0, b.size() - 1)); }).find("exceed") != std::string::npos);
   bad = b;
   put_le(bad, 1, 1ull << 40, 8);
-  CHECK(error_of([&] {
+  CHECK(test::error_of([&] {
           Reader r(bad.data(), bad.size(), "x.edgerec");
           r.int8_matrix("item_factors", -1, 5);
         }).find("exceed") != std::string::npos);
@@ -1094,7 +1085,7 @@ TEST_CASE("SaveOptions::int8_items: a quarter of the matrix bytes, same ranking 
     SaveOptions o;
     o.int8_items = true;
     if (!model->embeddings()) {
-      CHECK(error_of([&] { model_to_bytes(*model, o); }) == "itemknn models have no item matrix to store as int8");
+      CHECK(test::error_of([&] { model_to_bytes(*model, o); }) == "itemknn models have no item matrix to store as int8");
       continue;
     }
     const std::string f32 = model_to_bytes(*model);
@@ -1339,14 +1330,14 @@ TEST_CASE("forged edits with a valid checksum load cleanly or fail cleanly", "[m
 
 TEST_CASE("load_model gives clean errors for unusable paths", "[model_file]") {
   const std::string dir = test::temp_dir("model_file_paths");
-  CHECK(error_of([&] { load_model(dir + "/missing.edgerec"); }).find("missing.edgerec") !=
+  CHECK(test::error_of([&] { load_model(dir + "/missing.edgerec"); }).find("missing.edgerec") !=
         std::string::npos);
-  CHECK(error_of([&] { load_model(dir); }).find("directory") != std::string::npos);
+  CHECK(test::error_of([&] { load_model(dir); }).find("directory") != std::string::npos);
   write_file(dir + "/empty.edgerec", "");
-  CHECK(error_of([&] { load_model(dir + "/empty.edgerec"); }) ==
+  CHECK(test::error_of([&] { load_model(dir + "/empty.edgerec"); }) ==
         dir + "/empty.edgerec: empty file, not an edgerec model");
   write_file(dir + "/text.edgerec", "user,item\n1,2\n");
-  CHECK(error_of([&] { load_model(dir + "/text.edgerec"); }).find("bad magic") != std::string::npos);
+  CHECK(test::error_of([&] { load_model(dir + "/text.edgerec"); }).find("bad magic") != std::string::npos);
 }
 
 TEST_CASE("save_model is atomic", "[model_file]") {
@@ -1355,7 +1346,7 @@ TEST_CASE("save_model is atomic", "[model_file]") {
 
   SECTION("a target in a missing directory fails and creates nothing") {
     const std::string path = dir + "/no/such/dir/m.edgerec";
-    const auto e = error_of([&] { save_model(*model, path); });
+    const auto e = test::error_of([&] { save_model(*model, path); });
     CHECK(e.find(path) != std::string::npos);
     CHECK(!fs::exists(dir + "/no"));
   }
@@ -1363,7 +1354,7 @@ TEST_CASE("save_model is atomic", "[model_file]") {
     const std::string path = dir + "/occupied";
     fs::create_directories(path);
     write_file(path + "/keep.txt", "keep");
-    CHECK(error_of([&] { save_model(*model, path); }).find(path) != std::string::npos);
+    CHECK(test::error_of([&] { save_model(*model, path); }).find(path) != std::string::npos);
     CHECK(read_file(path + "/keep.txt") == "keep");
     CHECK(temp_leftovers(dir).empty());
   }
@@ -1392,7 +1383,7 @@ TEST_CASE("save_model is atomic", "[model_file]") {
     rlimit low = old;
     low.rlim_cur = before.size() + 32;
     REQUIRE(setrlimit(RLIMIT_FSIZE, &low) == 0);
-    const auto e = error_of([&] { save_model(*model, path); });
+    const auto e = test::error_of([&] { save_model(*model, path); });
     setrlimit(RLIMIT_FSIZE, &old);
     std::signal(SIGXFSZ, old_handler);
 
@@ -1454,7 +1445,7 @@ TEST_CASE("the writer refuses every field the reader would refuse", "[model_file
     REQUIRE_NOTHROW(load_bytes(model_to_bytes(*m)));
     c.damage(*m);
     // The reader refuses exactly this field (bytes forged past the writer's check would say so)...
-    const std::string e = error_of([&] { save_model(*m, dir + "/m.edgerec"); });
+    const std::string e = test::error_of([&] { save_model(*m, dir + "/m.edgerec"); });
     CHECK_THAT(e, Catch::StartsWith(std::string("cannot save the model: ") + c.field + " ") &&
                       Catch::EndsWith("(the reader would refuse the file)"));
     CHECK(!fs::exists(dir + "/m.edgerec"));

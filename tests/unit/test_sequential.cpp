@@ -18,22 +18,6 @@ using namespace edgerec;
 
 namespace {
 
-std::string write_file(const std::string& dir, const std::string& name, const std::string& content) {
-  const std::string path = test::temp_dir("seq-" + dir) + "/" + name;
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  return path;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // Each user's items in time order, by ids.
 std::map<std::string, std::vector<std::string>> histories(const Interactions& d) {
   std::vector<const Interaction*> rows;
@@ -69,7 +53,7 @@ Interactions sequences(const std::vector<std::vector<int>>& users, int n_items) 
 TEST_CASE("seq-lines: one user per line, items oldest first, file position as time", "[data][seq]") {
   // Spaces and tabs both separate; a blank line is no user.
   const std::string body = "1 10 11 12\n2 11  13\n\n7\t10 14 11 12 13\n";
-  const std::string p = write_file("lines", "Beauty.txt", body);
+  const std::string p = test::write_file("seq-lines", "Beauty.txt", body);
   CHECK(detect_format(p) == Format::seq_lines);
   for (Format f : {Format::auto_detect, Format::seq_lines}) {
     LoadOptions o;
@@ -97,14 +81,14 @@ TEST_CASE("seq-lines: one user per line, items oldest first, file position as ti
   // format is named).
   LoadOptions o;
   o.format = Format::seq_lines;
-  const Interactions more = load_interactions(write_file("lines", "more.txt", body + "7 15\n2 10\n"), o);
+  const Interactions more = load_interactions(test::write_file("seq-lines", "more.txt", body + "7 15\n2 10\n"), o);
   CHECK(histories(more).at("7") == std::vector<std::string>{"10", "14", "11", "12", "13", "15"});
   CHECK(histories(more).at("2") == std::vector<std::string>{"11", "13", "10"});
 }
 
 TEST_CASE("seq-pairs: one interaction per line in time order", "[data][seq]") {
   // SASRec's files: "user item", space-separated, each user's lines together.
-  const std::string p = write_file("pairs", "ml-1m.txt", "1 5\n1 3\n1 9\n2 3\n2 4\n3 9\n");
+  const std::string p = test::write_file("seq-pairs", "ml-1m.txt", "1 5\n1 3\n1 9\n2 3\n2 4\n3 9\n");
   CHECK(detect_format(p) == Format::seq_pairs);
   LoadReport r;
   const Interactions d = load_interactions(p, {}, &r);
@@ -117,7 +101,7 @@ TEST_CASE("seq-pairs: one interaction per line in time order", "[data][seq]") {
   CHECK(histories(d).at("1") == std::vector<std::string>{"5", "3", "9"});
   for (std::size_t k = 0; k < d.rows.size(); ++k) CHECK(d.rows[k].time == static_cast<std::int64_t>(k + 1));
   // The explicit name reads a file whose users are not grouped, which sniffing calls csv.
-  const std::string q = write_file("pairs", "mixed.txt", "1 5\n2 3\n1 3\n");
+  const std::string q = test::write_file("seq-pairs", "mixed.txt", "1 5\n2 3\n1 3\n");
   CHECK(detect_format(q) == Format::csv);
   LoadOptions o;
   o.format = Format::seq_pairs;
@@ -126,19 +110,19 @@ TEST_CASE("seq-pairs: one interaction per line in time order", "[data][seq]") {
 
 TEST_CASE("a file without a timestamp column keeps its line order as time", "[data][seq]") {
   // Every format without a time column: generic csv and the NCF pairs file too.
-  const std::string csv = write_file("order", "plays.csv", "u1,b\nu2,a\nu1,a\n");
+  const std::string csv = test::write_file("seq-order", "plays.csv", "u1,b\nu2,a\nu1,a\n");
   const Interactions c = load_interactions(csv);
   CHECK(c.file_order);
   CHECK_FALSE(c.has_time);
   REQUIRE(c.size() == 3);
   CHECK(c.rows[0].time == 1);
   CHECK(c.rows[2].time == 3);
-  const std::string ncf = write_file("order", "x.train.pairs.tsv", "0\t4\n0\t2\n1\t2\n");
+  const std::string ncf = test::write_file("seq-order", "x.train.pairs.tsv", "0\t4\n0\t2\n1\t2\n");
   const Interactions n = load_interactions(ncf);
   CHECK(n.file_order);
   CHECK(n.rows[1].time == 2);
   // With timestamps, times are the file's and file_order is false.
-  const std::string timed = write_file("order", "u.data", "1\t2\t3\t500\n1\t3\t4\t100\n");
+  const std::string timed = test::write_file("seq-order", "u.data", "1\t2\t3\t500\n1\t3\t4\t100\n");
   const Interactions t = load_interactions(timed);
   CHECK(t.has_time);
   CHECK_FALSE(t.file_order);
@@ -153,7 +137,7 @@ TEST_CASE("a file without a timestamp column keeps its line order as time", "[da
 
 TEST_CASE("sniffing tells sequence files from the other formats", "[data][seq]") {
   const auto detect = [](const std::string& name, const std::string& body) {
-    return detect_format(write_file("sniff", name, body));
+    return detect_format(test::write_file("seq-sniff", name, body));
   };
   // The existing formats keep their detection.
   CHECK(detect("u.data", "1\t2\t3\t4\n1\t3\t4\t5\n") == Format::ml100k);
@@ -177,11 +161,11 @@ TEST_CASE("sniffing tells sequence files from the other formats", "[data][seq]")
 }
 
 TEST_CASE("sequence files: bad lines name file, line and field", "[data][seq]") {
-  const std::string p = write_file("bad", "s.txt", "1 10 11\n2 12 x1 13\n3\n4 10 11 12\n");
+  const std::string p = test::write_file("seq-bad", "s.txt", "1 10 11\n2 12 x1 13\n3\n4 10 11 12\n");
   LoadOptions o;
   o.format = Format::seq_lines;
   o.strict = true;
-  CHECK(error_of([&] { load_interactions(p, o); }) ==
+  CHECK(test::error_of([&] { load_interactions(p, o); }) ==
         p + ":2: field 'item': 'x1' is not a non-negative integer (item 2 of the line)");
   o.strict = false;
   LoadReport r;
@@ -200,20 +184,20 @@ TEST_CASE("sequence files: bad lines name file, line and field", "[data][seq]") 
   CHECK(d.users.find("2") == -1);   // nothing of line 2 is kept
   CHECK(d.rows.back().time == 9);   // positions count the rejected records too
 
-  const std::string bad_user = write_file("bad", "u.txt", "1 10 11\n-2 12\n");
+  const std::string bad_user = test::write_file("seq-bad", "u.txt", "1 10 11\n-2 12\n");
   o.strict = true;
-  CHECK(error_of([&] { load_interactions(bad_user, o); }) ==
+  CHECK(test::error_of([&] { load_interactions(bad_user, o); }) ==
         bad_user + ":2: field 'user': '-2' is negative (ids must be non-negative integers)");
-  const std::string pairs = write_file("bad", "p.txt", "1 10\n1 11 12\n");
+  const std::string pairs = test::write_file("seq-bad", "p.txt", "1 10\n1 11 12\n");
   o.format = Format::seq_pairs;
-  CHECK(error_of([&] { load_interactions(pairs, o); }) ==
+  CHECK(test::error_of([&] { load_interactions(pairs, o); }) ==
         pairs + ":2: field 'line': 3 fields, expected 2 (user item, separated by spaces or tabs)");
-  CHECK(error_of([&] { load_interactions(write_file("bad", "e.txt", "\n \n"), o); })
+  CHECK(test::error_of([&] { load_interactions(test::write_file("seq-bad", "e.txt", "\n \n"), o); })
             .find("no interactions (empty file)") != std::string::npos);
   // Every line bad: one message naming the first.
   o.strict = false;
   o.format = Format::seq_lines;
-  CHECK(error_of([&] { load_interactions(write_file("bad", "all.txt", "1\n2\n"), o); })
+  CHECK(test::error_of([&] { load_interactions(test::write_file("seq-bad", "all.txt", "1\n2\n"), o); })
             .find("all 2 lines rejected; first: line 1: field 'line': a user without items") !=
         std::string::npos);
 }
@@ -263,7 +247,7 @@ TEST_CASE("sequence files: garbage gives an Error or data that keeps the loader'
 
 TEST_CASE("repeated items in a sequence follow the duplicate policy", "[data][seq]") {
   // User 1 reads 5, 6, then 5 again.
-  const std::string p = write_file("dups", "s.txt", "1 5 6 5\n2 6 7 8 9\n");
+  const std::string p = test::write_file("seq-dups", "s.txt", "1 5 6 5\n2 6 7 8 9\n");
   LoadReport r;
   const Interactions last = load_interactions(p, {}, &r);
   CHECK(r.format == Format::seq_lines);

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -66,6 +68,29 @@ inline std::string temp_dir(const std::string& name) {
   std::filesystem::path p = std::filesystem::path(EDGEREC_TEST_TMP) / name;
   std::filesystem::create_directories(p);
   return p.string();
+}
+
+// Writes `content` to temp_dir(dir)/name and returns the path. Give each test file its own
+// `dir` prefix: ctest runs test files in parallel.
+inline std::string write_file(const std::string& dir, const std::string& name,
+                              const std::string& content) {
+  const std::string path = temp_dir(dir) + "/" + name;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  return path;
+}
+
+// The message of the edgerec::Error that f throws, "" when it throws none. Any other exception
+// gives a message saying so (it would be a bug: bad input must give an Error).
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("NOT AN edgerec::Error: ") + e.what();
+  }
+  return "";
 }
 
 }  // namespace edgerec::test

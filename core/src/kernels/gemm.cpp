@@ -7,7 +7,7 @@
 // the CPU runs, once per process (EDGEREC_KERNELS=generic forces this portable one). One thread,
 // 4096 x 64 by 64 x 256 (`edgerec_bench_kernels --benchmark_filter=Gemm`, CPU time, the 2-core
 // development machine under load): 37 GFLOP/s portable, 94 AVX2, 169 AVX-512. wasm has this
-// file only (Eigen with simd128).
+// file only, where Eigen 3.4 runs scalar (it has no wasm SIMD packets).
 #include <Eigen/Core>
 
 #include <cstdlib>
