@@ -94,6 +94,10 @@ struct EvalResult {
   // Empty for the other protocols.
   std::string order;
   double fit_seconds = 0;                 // summed over folds
+  // Epochs trained (TrainInfo::epochs_run; summed over folds) and, for models that stop early
+  // on their validation part, the kept epoch of the first fold (0 otherwise).
+  int epochs_run = 0;
+  int best_epoch = 0;
   double eval_seconds = 0;
   int folds = 1;
   std::uint64_t train_rows = 0;           // of the first fold
@@ -102,8 +106,9 @@ struct EvalResult {
 
 // Runs `protocol` on `data`. kfold: fits one model per fold; metrics are the means over folds
 // (fold_metrics and metrics_std give each fold and the spread), fit_seconds and eval_seconds
-// the sums. Every trainer fits on the whole training part: none early-stops, so none needs the
-// validation part (tune() uses it). loo: leave_last_out(); seq: leave_last_out(data, 3) (see
+// the sums. Every trainer fits on the training part it is given; the neural kinds, which stop
+// early, carve their validation part from it themselves (each user's last training interaction,
+// see edgerec/nn/train.hpp), never from the test part. loo: leave_last_out(); seq: leave_last_out(data, 3) (see
 // above); for both, sampled metrics rank the held-out item among sampled_negatives() items the
 // user never interacted with in `data` (sample_negatives with options.seed). Protocol::ncf throws Error: use evaluate_ncf().
 // Progress: forwarded to Model::fit, plus ("fold", f, folds) after each fold and

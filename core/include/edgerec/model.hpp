@@ -16,6 +16,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "edgerec/backend.hpp"
@@ -37,6 +39,10 @@ enum class ModelKind : std::uint32_t {
   ials = 6,           // implicit ALS with CG (Hu, Koren, Volinsky 2008)
   bpr = 7,            // Bayesian personalised ranking (Rendle 2009)
   itemknn = 8,        // item-item cosine k nearest neighbours
+  neumf = 9,          // neural matrix factorisation, GMF + MLP (He et al. 2017)
+  gru4rec = 10,       // next-item GRU over the user's history (Hidasi et al. 2016)
+  lstm = 11,          // next-item LSTM over the user's history
+  sasrec = 12,        // self-attentive sequential recommendation (Kang & McAuley 2018)
 };
 const char* kind_name(ModelKind kind);
 ModelKind parse_kind(std::string_view name);      // throws Error listing the valid names
@@ -56,6 +62,19 @@ struct Hyper {
   std::optional<float> init_std;
   std::optional<int> neighbors;    // itemknn
   std::optional<int> cg_steps;     // ials
+  // Neural kinds (epochs is their maximum: they stop early on a validation part, see
+  // edgerec/nn/train.hpp). batch: examples per mini-batch; dropout: probability in [0, 1);
+  // max_len: most recent items of a history a sequence model reads; layers: recurrent or
+  // attention blocks (neumf: MLP layers); heads: attention heads; train_negatives: sampled negatives
+  // per positive in training (not the evaluation's --negatives); patience: epochs without a
+  // better validation score before stopping (0 = never stop early).
+  std::optional<int> batch;
+  std::optional<float> dropout;
+  std::optional<int> max_len;
+  std::optional<int> layers;
+  std::optional<int> heads;
+  std::optional<int> train_negatives;
+  std::optional<int> patience;
   std::uint64_t seed = 0;
 
   // `this` with unset fields filled from `defaults`.
@@ -70,6 +89,24 @@ struct TrainInfo {
   std::string source;
   std::vector<float> loss;  // per epoch, where the model has one
   std::int32_t threads = 1;
+  // Not saved in the model file: epochs trained (iterations for ALS-type models; for models
+  // that stop early, up to the stop) and, for those, the epoch whose parameters were kept
+  // (1-based; 0 = the model does not stop early).
+  std::int32_t epochs_run = 0;
+  std::int32_t best_epoch = 0;
+};
+
+// One epoch of a model trained with a validation part (edgerec/nn/train.hpp): what the CLI
+// prints per epoch and writes with --curve.
+struct EpochRecord {
+  int epoch = 0;              // 1-based
+  int epochs = 0;             // the maximum (Hyper::epochs)
+  double loss = 0;            // mean training loss over the epoch's examples
+  std::string metric;         // the validation metric's name, e.g. "full_ndcg@10"
+  double value = 0;           // its value on the validation part (NaN when not measured)
+  bool best = false;          // the best value so far (these parameters are kept)
+  double lr = 0;              // learning rate of the epoch's first step
+  double seconds = 0;         // training plus validation
 };
 
 // (item index, value) — a user's own interactions, for fold-in and explanations.
@@ -129,8 +166,32 @@ struct Sequences {
   static Sequences by_user(const Interactions& data);
 };
 
-// Called during training: stage name, step done, steps in all.
-using Progress = std::function<void(const char* stage, int done, int total)>;
+// Called during training from the thread that called fit(): step(stage name, step done, steps in
+// all) as work advances, and epoch(record) once per epoch of models trained with a validation
+// part. Either may be empty. Converts from any callable of the step's signature, so a lambda
+// can stand for a Progress with no epoch callback.
+class Progress {
+ public:
+  using StepFn = std::function<void(const char* stage, int done, int total)>;
+  using EpochFn = std::function<void(const EpochRecord&)>;
+  Progress() = default;
+  template <class F, class = std::enable_if_t<std::is_constructible_v<StepFn, F> &&
+                                              !std::is_same_v<std::decay_t<F>, Progress>>>
+  Progress(F&& step) : step_(std::forward<F>(step)) {}  // NOLINT: implicit, as a std::function
+  Progress(StepFn step, EpochFn epoch) : step_(std::move(step)), epoch_(std::move(epoch)) {}
+  explicit operator bool() const { return static_cast<bool>(step_); }
+  void operator()(const char* stage, int done, int total) const {
+    if (step_) step_(stage, done, total);
+  }
+  void epoch(const EpochRecord& record) const {
+    if (epoch_) epoch_(record);
+  }
+  bool has_epoch() const { return static_cast<bool>(epoch_); }
+
+ private:
+  StepFn step_;
+  EpochFn epoch_;
+};
 
 // The factor form shared by the embedding models: score(u, i) = U.row(u) . V.row(i) + offset(u).
 // Item biases live in a column of V (with a 1 in U), so one matrix-vector kernel scores all

@@ -374,6 +374,8 @@ EvalResult evaluate_split(const Split& split, ModelKind kind, const Hyper& hyper
   auto model = make_model(kind);
   model->fit(split.train, hyper, backend, progress);
   result.fit_seconds = model->info.fit_seconds;
+  result.epochs_run = model->info.epochs_run;
+  result.best_epoch = model->info.best_epoch;
 
   const auto start = Clock::now();
   if (!leave_out_protocol(options.protocol)) {
@@ -419,7 +421,9 @@ EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper
     auto model = make_model(kind);
     model->fit(split.train, hyper, backend, progress);
     result.fit_seconds += model->info.fit_seconds;
+    result.epochs_run += model->info.epochs_run;
     if (f == 0) {
+      result.best_epoch = model->info.best_epoch;
       result.train_rows = split.train.size();
       result.test_rows = split.test.size();
     }
@@ -463,6 +467,8 @@ EvalResult evaluate_ncf(const Interactions& train, const NcfTest& test, ModelKin
   auto model = make_model(kind);
   model->fit(train, hyper, backend, progress);
   result.fit_seconds = model->info.fit_seconds;
+  result.epochs_run = model->info.epochs_run;
+  result.best_epoch = model->info.best_epoch;
 
   const auto start = Clock::now();
   // One case per test line. The NCF files give each user one held-out item; a user listed

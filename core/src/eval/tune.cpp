@@ -57,6 +57,13 @@ Field field(Hyper& h, const std::string& flag) {
   if (flag == "epochs") return {&h.epochs, nullptr};
   if (flag == "neighbors") return {&h.neighbors, nullptr};
   if (flag == "cg-steps") return {&h.cg_steps, nullptr};
+  if (flag == "batch") return {&h.batch, nullptr};
+  if (flag == "max-len") return {&h.max_len, nullptr};
+  if (flag == "layers") return {&h.layers, nullptr};
+  if (flag == "heads") return {&h.heads, nullptr};
+  if (flag == "train-negatives") return {&h.train_negatives, nullptr};
+  if (flag == "patience") return {&h.patience, nullptr};
+  if (flag == "dropout") return {nullptr, &h.dropout};
   if (flag == "lr") return {nullptr, &h.lr};
   if (flag == "reg") return {nullptr, &h.reg};
   if (flag == "bias-reg") return {nullptr, &h.bias_reg};
@@ -67,8 +74,10 @@ Field field(Hyper& h, const std::string& flag) {
 
 bool is_set(Field f) { return f.i ? f.i->has_value() : f.f->has_value(); }
 
-const char* const kFlags[] = {"factors", "epochs",   "lr",        "reg",     "bias-reg",
-                              "alpha",   "init-std", "neighbors", "cg-steps"};
+const char* const kFlags[] = {"factors",  "epochs",    "lr",       "reg",     "bias-reg",
+                              "alpha",    "init-std",  "neighbors", "cg-steps", "batch",
+                              "dropout",  "max-len",   "layers",   "heads",   "train-negatives",
+                              "patience"};
 
 bool lower_is_better(const std::string& key) { return key == "rmse" || key == "mae"; }
 

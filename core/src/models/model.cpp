@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
+#include <tuple>
 #include <cmath>
 
 #include "models/factories.hpp"
@@ -77,6 +79,13 @@ Hyper Hyper::merged_over(const Hyper& d) const {
   if (!h.init_std) h.init_std = d.init_std;
   if (!h.neighbors) h.neighbors = d.neighbors;
   if (!h.cg_steps) h.cg_steps = d.cg_steps;
+  if (!h.batch) h.batch = d.batch;
+  if (!h.dropout) h.dropout = d.dropout;
+  if (!h.max_len) h.max_len = d.max_len;
+  if (!h.layers) h.layers = d.layers;
+  if (!h.heads) h.heads = d.heads;
+  if (!h.train_negatives) h.train_negatives = d.train_negatives;
+  if (!h.patience) h.patience = d.patience;
   return h;
 }
 
@@ -85,6 +94,15 @@ void Model::fit(const Interactions& train, const Hyper& h, Backend& backend,
   if (h.factors && (*h.factors < 1 || *h.factors > 4096)) throw Error("--factors must be in 1..4096");
   if (h.epochs && (*h.epochs < 0 || *h.epochs > 100000)) throw Error("--epochs must be in 0..100000");
   if (h.neighbors && *h.neighbors < 1) throw Error("--neighbors must be at least 1");
+  for (auto [v, name, lo, hi] :
+       {std::tuple{h.batch, "--batch", 1, 1 << 20}, {h.max_len, "--max-len", 1, 4096},
+        {h.layers, "--layers", 0, 64}, {h.heads, "--heads", 1, 64},
+        {h.train_negatives, "--train-negatives", 0, 1 << 20}, {h.patience, "--patience", 0, 100000}})
+    if (v && (*v < lo || *v > hi))
+      throw Error(std::string(name) + " must be in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                  " (got " + std::to_string(*v) + ")");
+  if (h.dropout && !(*h.dropout >= 0.0f && *h.dropout < 1.0f))
+    throw Error("--dropout must be in [0, 1)");
   for (auto [v, name] : {std::pair{h.lr, "--lr"}, {h.reg, "--reg"}, {h.bias_reg, "--bias-reg"},
                          {h.alpha, "--alpha"}, {h.init_std, "--init-std"}})
     if (v && (!std::isfinite(*v) || *v < 0)) throw Error(std::string(name) + " must be a finite number >= 0");
@@ -112,6 +130,8 @@ void Model::fit(const Interactions& train, const Hyper& h, Backend& backend,
   info.source = train.source;
   info.threads = backend.threads();
   fit_impl(train, backend, progress);
+  // Kinds that do not stop early run every epoch they were given.
+  if (info.epochs_run == 0 && hyper.epochs) info.epochs_run = *hyper.epochs;
   params_changed();
   info.fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }

@@ -56,16 +56,47 @@ CLI::Validator seed_validator() {
 
 // ---- progress bar (stderr, only when it is a terminal) ----------------------------------------
 
-er::Progress make_progress(bool quiet) {
-  if (quiet || !isatty(fileno(stderr))) return {};
-  return [](const char* stage, int done, int total) {
-    const int width = 30;
-    const int filled = total > 0 ? done * width / total : width;
-    std::fprintf(stderr, "\r%-10s [%s%s] %d/%d", stage, std::string(filled, '#').c_str(),
-                 std::string(width - filled, '.').c_str(), done, total);
-    if (done >= total) std::fprintf(stderr, "\n");
-    std::fflush(stderr);
+// The step bar goes to stderr on a terminal only. Each epoch of a model that validates per epoch
+// prints one line on stderr (unless quiet) and, with a curve file, appends one JSON line to it
+// (`run` counts the fits of the command: eval fits once per fold).
+er::Progress make_progress(bool quiet, const std::string& curve_path = {}) {
+  const bool tty = !quiet && isatty(fileno(stderr));
+  er::Progress::StepFn step;
+  if (tty)
+    step = [](const char* stage, int done, int total) {
+      const int width = 30;
+      const int filled = total > 0 ? done * width / total : width;
+      std::fprintf(stderr, "\r%-10s [%s%s] %d/%d", stage, std::string(filled, '#').c_str(),
+                   std::string(width - filled, '.').c_str(), done, total);
+      if (done >= total) std::fprintf(stderr, "\n");
+      std::fflush(stderr);
+    };
+  std::shared_ptr<std::ofstream> curve;
+  if (!curve_path.empty()) {
+    curve = std::make_shared<std::ofstream>(curve_path, std::ios::trunc);
+    if (!*curve) throw er::Error("--curve: cannot write " + curve_path + ": " + std::strerror(errno));
+  }
+  if (quiet && !curve) return er::Progress(step);
+  auto run = std::make_shared<int>(0);
+  er::Progress::EpochFn epoch = [quiet, tty, curve, run, curve_path](const er::EpochRecord& r) {
+    if (r.epoch == 1) ++*run;
+    if (!quiet) {
+      if (tty) std::fprintf(stderr, "\r\033[K");
+      std::fprintf(stderr, "epoch %*d/%d  loss %.5f  %s %.4f%s  lr %.3g  %.1f s\n",
+                   static_cast<int>(std::to_string(r.epochs).size()), r.epoch, r.epochs, r.loss,
+                   r.metric.c_str(), r.value, r.best ? " *" : "  ", r.lr, r.seconds);
+      std::fflush(stderr);
+    }
+    if (curve) {
+      json j{{"run", *run}, {"epoch", r.epoch}, {"loss", r.loss}, {"metric", r.metric},
+             {"lr", r.lr}, {"best", r.best}, {"seconds", r.seconds}};
+      j["value"] = std::isfinite(r.value) ? json(r.value) : json(nullptr);
+      *curve << j.dump() << "\n";
+      curve->flush();
+      if (!*curve) throw er::Error("--curve: writing " + curve_path + " failed");
+    }
   };
+  return er::Progress(step, epoch);
 }
 
 // ---- shared flag groups -------------------------------------------------------------------------
@@ -151,6 +182,16 @@ struct ModelFlags {
     app->add_option("--init-std", hyper.init_std, "std-dev of the initial factors");
     app->add_option("--neighbors", hyper.neighbors, "itemknn: neighbours kept per item");
     app->add_option("--cg-steps", hyper.cg_steps, "ials: conjugate-gradient steps per solve");
+    app->add_option("--batch", hyper.batch, "neural kinds: examples per mini-batch");
+    app->add_option("--dropout", hyper.dropout, "neural kinds: dropout probability in [0, 1)");
+    app->add_option("--max-len", hyper.max_len, "sequence kinds: most recent items of a history read");
+    app->add_option("--layers", hyper.layers, "neural kinds: recurrent / attention blocks (neumf: MLP layers)");
+    app->add_option("--heads", hyper.heads, "sasrec: attention heads");
+    app->add_option("--train-negatives", hyper.train_negatives,
+                    "neural kinds: sampled negatives per positive in training");
+    app->add_option("--patience", hyper.patience,
+                    "neural kinds: stop after this many epochs without a better validation score "
+                    "(0 = run every epoch; --epochs is the maximum)");
     app->add_option("--seed", hyper.seed, "random seed (same seed, same model)")
         ->capture_default_str()
         ->transform(seed_validator());
@@ -186,6 +227,13 @@ json hyper_json(const er::Hyper& h) {
   put("init_std", h.init_std);
   put("neighbors", h.neighbors);
   put("cg_steps", h.cg_steps);
+  put("batch", h.batch);
+  put("dropout", h.dropout);
+  put("max_len", h.max_len);
+  put("layers", h.layers);
+  put("heads", h.heads);
+  put("train_negatives", h.train_negatives);
+  put("patience", h.patience);
   j["seed"] = h.seed;
   return j;
 }
@@ -306,6 +354,7 @@ struct TrainCmd {
   DataFlags data;
   ModelFlags model;
   std::string out = "model.edgerec";
+  std::string curve;
   bool json_out = false, quiet = false, reproducible = false;
 
   CLI::App* add(CLI::App& app) {
@@ -313,8 +362,9 @@ struct TrainCmd {
     data.add(c, true);
     model.add(c);
     c->add_option("--out", out, "model file to write (atomically)")->capture_default_str();
+    c->add_option("--curve", curve, "neural kinds: write each epoch's figures as JSON lines to this file");
     c->add_flag("--json", json_out, "print one JSON object on stdout");
-    c->add_flag("--quiet", quiet, "no progress bar");
+    c->add_flag("--quiet", quiet, "no progress bar and no epoch lines");
     c->add_flag("--reproducible", reproducible,
                 "store 0 as the training time, so the same data, flags, seed, thread count and "
                 "edgerec build give a byte-identical file (also when SOURCE_DATE_EPOCH is set)");
@@ -327,7 +377,7 @@ struct TrainCmd {
     if (!json_out) print_report(report, data.path);
     auto backend = er::make_backend(model.backend, model.threads);
     auto m = er::make_model(er::parse_kind(model.kind));
-    m->fit(train, model.hyper, *backend, make_progress(quiet || json_out));
+    m->fit(train, model.hyper, *backend, make_progress(quiet || json_out, curve));
     // The training time is the only thing in a model file that differs between two runs with
     // the same inputs (the reproducible-builds convention: SOURCE_DATE_EPOCH asks for that too).
     const double fit_seconds = m->info.fit_seconds;
@@ -338,7 +388,9 @@ struct TrainCmd {
       json j{{"model", er::kind_name(m->kind())}, {"out", out}, {"bytes", bytes},
              {"users", m->n_users()}, {"items", m->n_items()}, {"train_rows", m->info.train_rows},
              {"fit_seconds", fit_seconds}, {"threads", m->info.threads},
-             {"hyper", hyper_json(m->hyper)}, {"load", report_json(report)}};
+             {"hyper", hyper_json(m->hyper)}, {"load", report_json(report)},
+             {"epochs_run", m->info.epochs_run}};
+      if (m->info.best_epoch > 0) j["best_epoch"] = m->info.best_epoch;
       if (!m->info.loss.empty()) j["loss"] = m->info.loss;
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
@@ -484,7 +536,8 @@ const char* order_label(er::Protocol p) {
 json eval_json(const er::EvalResult& r) {
   json j{{"metrics", metrics_json(r.metrics)}, {"fit_seconds", r.fit_seconds},
          {"eval_seconds", r.eval_seconds}, {"folds", r.folds}, {"train_rows", r.train_rows},
-         {"test_rows", r.test_rows}};
+         {"test_rows", r.test_rows}, {"epochs_run", r.epochs_run}};
+  if (r.best_epoch > 0) j["best_epoch"] = r.best_epoch;
   if (!r.fold_metrics.empty()) {
     json folds = json::array();
     for (const auto& m : r.fold_metrics) folds.push_back(metrics_json(m));
@@ -516,6 +569,7 @@ struct EvalCmd {
   DataFlags data;
   ModelFlags model;
   ProtocolFlags p;
+  std::string curve;
   bool json_out = false, quiet = false;
 
   CLI::App* add(CLI::App& app) {
@@ -523,8 +577,11 @@ struct EvalCmd {
     data.add(c, true);
     model.add(c);
     p.add(c, false);
+    c->add_option("--curve", curve,
+                  "neural kinds: write each epoch's figures (training loss, the score on the "
+                  "model's own validation part) as JSON lines to this file");
     c->add_flag("--json", json_out, "print one JSON object on stdout");
-    c->add_flag("--quiet", quiet, "no progress bar");
+    c->add_flag("--quiet", quiet, "no progress bar and no epoch lines");
     return c;
   }
 
@@ -536,7 +593,7 @@ struct EvalCmd {
     auto& eval = p.eval;
     auto backend = er::make_backend(model.backend, model.threads);
     const auto kind = er::parse_kind(model.kind);
-    const auto progress = make_progress(quiet || json_out);
+    const auto progress = make_progress(quiet || json_out, curve);
     er::EvalResult r;
     std::optional<er::AlignReport> align;
     if (eval.protocol == er::Protocol::ncf) {
@@ -565,9 +622,11 @@ struct EvalCmd {
       p.put_json(j, align ? &*align : nullptr);
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
-      std::printf("%s, %s protocol (%d fold%s): fit %.3f s, eval %.3f s\n", er::kind_name(kind),
+      std::printf("%s, %s protocol (%d fold%s): fit %.3f s, eval %.3f s", er::kind_name(kind),
                   er::protocol_name(eval.protocol), r.folds, r.folds == 1 ? "" : "s", r.fit_seconds,
                   r.eval_seconds);
+      if (r.best_epoch > 0) std::printf(", %d epochs (best %d)", r.epochs_run, r.best_epoch);
+      std::printf("\n");
       print_order(r.order, order_label(eval.protocol));
       p.print_notes(align ? &*align : nullptr);
       print_metrics(r);

@@ -1,0 +1,122 @@
+// The shared training loop of the neural kinds (edgerec/nn/train.hpp).
+#include "edgerec/nn/train.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <utility>
+
+#include "edgerec/error.hpp"
+#include "edgerec/eval.hpp"
+#include "edgerec/split.hpp"
+
+namespace edgerec::nn {
+
+double LrSchedule::at(std::int64_t step, std::int64_t total) const {
+  if (warmup > 0 && step < warmup) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
+  if (kind == Kind::constant) return lr;
+  const std::int64_t span = total - warmup - 1;
+  if (span <= 0) return lr;
+  const double t = std::min(1.0, static_cast<double>(step - warmup) / static_cast<double>(span));
+  const double end = lr * final_fraction;
+  if (kind == Kind::linear) return lr + (end - lr) * t;
+  return end + 0.5 * (lr - end) * (1.0 + std::cos(3.14159265358979323846 * t));
+}
+
+std::vector<std::int32_t> epoch_order(std::size_t n, std::uint64_t seed, int epoch,
+                                      std::uint64_t stream) {
+  if (n > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+    throw Error("epoch_order: " + std::to_string(n) + " examples are more than an i32 index holds");
+  std::vector<std::int32_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  Rng rng(mix_seed(seed, static_cast<std::uint64_t>(epoch), stream));
+  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  return order;
+}
+
+Holdout hold_out_last(const Interactions& train) {
+  Split s = leave_last_out(train);
+  if (s.test.rows.empty())
+    throw Error("cannot carve a validation part from " + train.source +
+                ": no user has two training interactions");
+  return {std::move(s.train), std::move(s.test)};
+}
+
+HeldOutHistory::HeldOutHistory(Model& model, const Interactions& fit_part)
+    : model_(model), seen_(std::move(model.seen)), sequences_(std::move(model.sequences)) {
+  model_.seen = Csr::by_user(fit_part);
+  model_.sequences.reset();
+  if (sequences_) model_.sequences = Sequences::by_user(fit_part);
+}
+
+HeldOutHistory::~HeldOutHistory() {
+  model_.seen = std::move(seen_);
+  model_.sequences = std::move(sequences_);
+}
+
+std::string validation_metric_name(int k) { return "val_full_ndcg@" + std::to_string(k); }
+
+double validation_metric(const Model& model, const Interactions& validation, Backend& backend, int k) {
+  EvalOptions o;
+  o.k = k;
+  std::map<std::string, double> m;
+  measure(model, validation, o, backend, m);
+  const auto it = m.find("ndcg@" + std::to_string(k));
+  return it == m.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
+}
+
+BestParameters::BestParameters(Backend& backend, std::vector<Parameter*> params)
+    : backend_(backend), params_(std::move(params)) {}
+
+bool BestParameters::offer(double score) {
+  ++epochs_;
+  if (!(score > best_) && best_epoch_ != 0) return false;
+  if (std::isnan(score)) return false;
+  if (copies_.empty())
+    for (const Parameter* p : params_) copies_.push_back(backend_.alloc(p->value.shape(), p->value.dtype()));
+  for (std::size_t i = 0; i < params_.size(); ++i) backend_.copy(params_[i]->value, copies_[i]);
+  best_ = score;
+  best_epoch_ = epochs_;
+  return true;
+}
+
+void BestParameters::restore() {
+  if (best_epoch_ == 0 || best_epoch_ == epochs_) return;
+  for (std::size_t i = 0; i < params_.size(); ++i) backend_.copy(copies_[i], params_[i]->value);
+}
+
+void run_epochs(Backend& backend, std::vector<Parameter*> params, int max_epochs, int patience,
+                const std::function<EpochLoss(int epoch)>& train_epoch,
+                const std::function<double()>& validate, const std::string& metric_name,
+                const Progress& progress, TrainInfo& info) {
+  using Clock = std::chrono::steady_clock;
+  BestParameters best(backend, std::move(params));
+  int epoch = 0;
+  for (epoch = 1; epoch <= max_epochs; ++epoch) {
+    const auto start = Clock::now();
+    const EpochLoss l = train_epoch(epoch);
+    if (!std::isfinite(l.loss))
+      throw Error("training diverged at epoch " + std::to_string(epoch) +
+                  " (the loss is not finite): lower --lr");
+    const double value = validate();
+    EpochRecord r;
+    r.epoch = epoch;
+    r.epochs = max_epochs;
+    r.loss = l.loss;
+    r.lr = l.lr;
+    r.metric = metric_name;
+    r.value = value;
+    r.best = best.offer(value);
+    r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    info.loss.push_back(static_cast<float>(l.loss));
+    progress.epoch(r);
+    if (patience > 0 && epoch - best.best_epoch() >= patience) break;
+  }
+  best.restore();
+  info.epochs_run = std::min(epoch, max_epochs);
+  info.best_epoch = best.best_epoch();
+}
+
+}  // namespace edgerec::nn
