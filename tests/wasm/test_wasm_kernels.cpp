@@ -5,8 +5,9 @@
 //    strides, alpha/beta, beta = 0 over NaN, k = 0 and every edge of its 4 x 8 blocking;
 //  - the CPU backend the browser runs (make_cpu_backend, whose f32 gemm is that kernel) against
 //    the Backend base class's reference loop, bit for bit, batched and unbatched;
-//  - the tensor operations of a forward pass (gather, add with a bias row, layer norm, causal
-//    softmax, activations, permute) against plain double-precision formulas, so a wasm-only
+//  - the tensor operations of a forward pass (gather, add and mul with a bias row, layer norm,
+//    softmax and log-softmax with causal and padding masks, activations, permute) against plain
+//    double-precision formulas, so a wasm-only
 //    miscompilation or a change to those entries shows here too.
 #include <catch2/catch.hpp>
 
@@ -207,6 +208,44 @@ TEST_CASE("wasm cpu backend: the other operations of a forward pass", "[wasm][op
   }
   CHECK(worst < 1e-6);
 
+  // log-softmax without a mask, and softmax with a key padding mask (the general path).
+  Tensor lp = be.alloc(scores.shape(), DType::f32);
+  be.softmax(scores, lp, true);
+  const auto lv = to_vector<float>(be, lp);
+  worst = 0;
+  for (std::size_t r = 0; r < H * T; ++r) {
+    double z = 0;
+    for (std::size_t j = 0; j < T; ++j) z += std::exp(double(s_v[r * T + j]));
+    for (std::size_t j = 0; j < T; ++j) worst = std::max(worst, std::abs(lv[r * T + j] - (s_v[r * T + j] - std::log(z))));
+  }
+  CHECK(worst < 1e-5);
+  std::vector<std::int32_t> keys(T, 1);
+  for (std::size_t j = 0; j < 5; ++j) keys[j] = 0;  // left padding
+  SoftmaxMask padded;
+  padded.causal = true;
+  padded.keys = make_tensor(be, Shape{1, std::int64_t(T)}, keys);
+  be.softmax(scores, p, false, padded);
+  const auto kv = to_vector<float>(be, p);
+  worst = 0;
+  for (std::size_t r = 0; r < H * T; ++r) {
+    const std::size_t q = r % T;
+    double z = 0;
+    for (std::size_t j = 5; j <= q; ++j) z += std::exp(double(s_v[r * T + j]));
+    for (std::size_t j = 0; j < T; ++j) {
+      const double want = (j < 5 || j > q) ? 0.0 : std::exp(double(s_v[r * T + j])) / z;
+      worst = std::max(worst, std::abs(kv[r * T + j] - want));
+    }
+  }
+  CHECK(worst < 1e-6);
+
+  // mul with a broadcast row.
+  Tensor prod = be.alloc(x.shape(), DType::f32);
+  be.mul(x, make_tensor(be, Shape{std::int64_t(D)}, bias_v), prod);
+  const auto mv = to_vector<float>(be, prod);
+  bool products = true;
+  for (std::size_t i = 0; i < T * D; ++i) products = products && mv[i] == xv[i] * bias_v[i % D];
+  CHECK(products);
+
   // activations against their double formulas.
   for (Act act : {Act::relu, Act::gelu, Act::sigmoid, Act::tanh}) {
     INFO(act_name(act));
@@ -234,5 +273,13 @@ TEST_CASE("wasm cpu backend: the other operations of a forward pass", "[wasm][op
   for (std::size_t h = 0; h < H; ++h)
     for (std::size_t t = 0; t < T; ++t)
       for (std::size_t d = 0; d < dh; ++d) moved = moved && hv[(h * T + t) * dh + d] == xv[t * D + h * dh + d];
+  CHECK(moved);
+  // A permutation that moves the last axis (element by element): [T, D] -> [D, T].
+  Tensor tr = be.alloc(Shape{std::int64_t(D), std::int64_t(T)}, DType::f32);
+  be.permute(x.view(Shape{std::int64_t(T), std::int64_t(D)}), {1, 0, 0, 0}, tr);
+  const auto tv = to_vector<float>(be, tr);
+  moved = true;
+  for (std::size_t t = 0; t < T; ++t)
+    for (std::size_t d = 0; d < D; ++d) moved = moved && tv[d * T + t] == xv[t * D + d];
   CHECK(moved);
 }

@@ -13,7 +13,10 @@
 //    tape (nn layers, as a sequence model serves), with the reference and with the SIMD gemm.
 //    Two shapes: Kang & McAuley's (1 head, feed-forward width 64) and 2 heads with width 256.
 // Median of repeated timings after a warm-up (V8 optimises a wasm function from later calls).
-// Usage: node build-wasm/bin/edgerec_wasm_bench.js [--reps N]
+// Usage: node build-wasm/bin/edgerec_wasm_bench.js [--reps N] [--simd-forward-only]
+// (--simd-forward-only: the SIMD backend's forward passes alone, for a profiler's view of them:
+// `node --cpu-prof build-wasm/bin/edgerec_wasm_bench.js --simd-forward-only`; the program is
+// linked with --profiling-funcs, so the profile names the C++ functions.)
 #include <Eigen/Core>
 
 #include <algorithm>
@@ -142,8 +145,15 @@ std::string fmt(double x) {
 
 int main(int argc, char** argv) {
   int reps = 200;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], "--reps") == 0) reps = std::max(4, std::atoi(argv[i + 1]));
+  bool simd_forward_only = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = std::max(4, std::atoi(argv[++i]));
+    else if (std::strcmp(argv[i], "--simd-forward-only") == 0) simd_forward_only = true;
+    else {
+      std::fprintf(stderr, "edgerec_wasm_bench: unknown argument '%s' (usage: [--reps N] [--simd-forward-only])\n", argv[i]);
+      return 2;
+    }
+  }
   Reference reference;
   EigenScalar eigen;
   auto simd = make_cpu_backend();
@@ -166,7 +176,7 @@ int main(int argc, char** argv) {
       {"nn_50x64_64x256", Shape{50, 64}, Shape{64, 256}, Shape{50, 256}, false, false},
   };
   std::string json = "{\"gemm_gflops\": {";
-  for (std::size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ++ci) {
+  for (std::size_t ci = 0; ci < (simd_forward_only ? 0 : sizeof cases / sizeof cases[0]); ++ci) {
     const GemmCase& cs = cases[ci];
     const double flops = 2.0 * static_cast<double>(cs.c.numel()) *
                          static_cast<double>(cs.ta ? cs.a[cs.a.rank() - 2] : cs.a[cs.a.rank() - 1]);
@@ -193,7 +203,7 @@ int main(int argc, char** argv) {
   const Config configs[] = {{"heads1_ffn64", 1, 64}, {"heads2_ffn256", 2, 256}};
   for (std::size_t fi = 0; fi < 2; ++fi) {
     json += std::string(fi ? ", " : "") + "\"" + configs[fi].name + "\": {";
-    for (int w = 0; w < 3; ++w) {
+    for (int w = simd_forward_only ? 2 : 0; w < 3; ++w) {
       Backend& be = *backends[w];
       Sasrec model(be, items, dim, max_len, configs[fi].heads, configs[fi].ffn, 2);
       std::vector<std::int32_t> hist(static_cast<std::size_t>(max_len));
@@ -211,7 +221,7 @@ int main(int argc, char** argv) {
         checksum += select_top_k(scores.data(), static_cast<index_t>(items), 10, nullptr).size();
       });
       if (checksum == 0) return 1;
-      json += std::string(w ? ", " : "") + "\"" + names[w] + "\": {\"forward\": " + fmt(fwd) +
+      json += std::string(w && !simd_forward_only ? ", " : "") + "\"" + names[w] + "\": {\"forward\": " + fmt(fwd) +
               ", \"forward_top10\": " + fmt(full) + "}";
     }
     json += "}";
