@@ -117,6 +117,7 @@ TEST_CASE("wasm cpu backend: f32 gemm gives the reference loop's bits, batched a
       {Shape{3, 17, 3}, Shape{5, 17}, Shape{3, 3, 5}, true, true, 2.0, 1.0},    // batched A, shared B
       {Shape{1, 1}, Shape{1, 1}, Shape{1, 1}, false, false, 1.0, 0.0},
       {Shape{3, 1, 1}, Shape{3, 1, 1}, Shape{3, 1, 1}, true, true, -1.0, 0.25},
+      {Shape{4, 5}, Shape{5, 6}, Shape{4, 6}, false, false, 1.0, 1e-50},  // beta 0 in f32 only
   };
   for (const Case& cs : cases) {
     INFO("a " << cs.a.str() << " b " << cs.b.str() << " c " << cs.c.str() << " ta " << cs.ta << " tb " << cs.tb);

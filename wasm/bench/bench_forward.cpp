@@ -144,7 +144,7 @@ std::string fmt(double x) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int reps = 200;
+  int reps = 100;
   bool simd_forward_only = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = std::max(4, std::atoi(argv[++i]));
