@@ -88,9 +88,17 @@ class Policy {
   // The index (into e.items) of the candidate to show. May advance the policy's RNG.
   // Throws Error when e has no candidates or its shapes do not match the policy's dimensions.
   virtual std::size_t choose(const BanditEvent& e) = 0;
+  // What choose() maximises over e's candidates, without drawing anything: the UCB score for
+  // linucb and linucb-hybrid, the ridge estimate for egreedy (its exploit step), the base score
+  // for greedy, 0 for random, and for thompson the posterior mean's score (choose() scores a
+  // sample of θ instead).
+  virtual std::vector<double> scores(const BanditEvent& e) const = 0;
   // Learns from the reward of showing candidate `chosen` of `e` (online, one event).
   virtual void update(const BanditEvent& e, std::size_t chosen, double reward) = 0;
 };
+
+// The seed of policy `kind` in a run seeded `seed` (each policy its own stream; the CLI's).
+std::uint64_t policy_seed(std::uint64_t seed, PolicyKind kind);
 
 // `arm_dims`: columns of BanditEvent::z; `user_dims`: size of BanditEvent::x.
 std::unique_ptr<Policy> make_policy(const PolicyOptions& options, int arm_dims, int user_dims);
@@ -181,17 +189,19 @@ struct SimulateResult {
   double click_rate = 0;        // mean reward of the logged (uniformly random) events
   double best_click_rate = 0;   // mean over events of the best candidate's reward (threshold)
                                 // or click probability (bernoulli): what an oracle would get
+  index_t excluded_users = 0;   // users with fewer unrated items than `candidates`: never drawn
   double fit_seconds = 0;
 };
 
 // Builds a logged-bandit dataset from rating data. Hidden preferences: an `svd` model (its
 // default hyper-parameters, Hyper::seed = options.seed) fitted on ALL of `data`; its predicted
 // rating (clipped to the data's rating range) is each (user, item)'s hidden rating. Each event:
-// a user drawn uniformly from the users; `candidates` distinct items drawn uniformly from the
-// items that user has not rated; the logging policy shows one of them uniformly at random
+// a user drawn uniformly from the users with at least `candidates` unrated items (the others
+// are counted in excluded_users); `candidates` distinct items drawn uniformly from the items
+// that user has not rated; the logging policy shows one of them uniformly at random
 // (propensity 1 / candidates); the reward follows options.reward. Deterministic for a seed and
 // thread count of `backend` (SVD's SGD is serial). Throws Error for data without ratings or
-// fewer unrated items than `candidates` for some user drawn.
+// when no user has `candidates` unrated items.
 SimulateResult simulate_bandit_log(const Interactions& data, const SimulateOptions& options,
                                    Backend& backend, const Progress& progress = {});
 

@@ -68,14 +68,12 @@ void check_event(const BanditEvent& e, int arm_dims, int user_dims) {
 }
 
 // First index of the largest value (ties: the earliest candidate).
-template <class F>
-std::size_t argmax(std::size_t n, F&& score) {
+std::size_t argmax(const std::vector<double>& values) {
   std::size_t best = 0;
   double best_v = -std::numeric_limits<double>::infinity();
-  for (std::size_t a = 0; a < n; ++a) {
-    const double v = score(a);
-    if (v > best_v) {
-      best_v = v;
+  for (std::size_t a = 0; a < values.size(); ++a) {
+    if (values[a] > best_v) {
+      best_v = values[a];
       best = a;
     }
   }
@@ -90,6 +88,10 @@ class RandomPolicy final : public Policy {
     check_event(e, 0, 0);
     return static_cast<std::size_t>(rng_.below(e.items.size()));
   }
+  std::vector<double> scores(const BanditEvent& e) const override {
+    check_event(e, 0, 0);
+    return std::vector<double>(e.items.size(), 0.0);
+  }
   void update(const BanditEvent&, std::size_t, double) override {}
 
  private:
@@ -100,10 +102,13 @@ class GreedyPolicy final : public Policy {
  public:
   PolicyKind kind() const override { return PolicyKind::greedy; }
   std::size_t choose(const BanditEvent& e) override {
+    return argmax(scores(e));
+  }
+  std::vector<double> scores(const BanditEvent& e) const override {
     check_event(e, 0, 0);
     if (e.base.size() != e.items.size())
       throw Error("bandit: greedy needs the base model's score of every candidate");
-    return argmax(e.items.size(), [&](std::size_t a) { return static_cast<double>(e.base[a]); });
+    return std::vector<double>(e.base.begin(), e.base.end());
   }
   void update(const BanditEvent&, std::size_t, double) override {}
 };
@@ -119,7 +124,12 @@ class EpsilonGreedy final : public Policy {
     // One draw decides explore or exploit on every event, so the stream does not depend on it.
     const double u = rng_.uniform();
     if (u < epsilon_) return static_cast<std::size_t>(rng_.below(e.items.size()));
-    return argmax(e.items.size(), [&](std::size_t a) { return e.z.row(a).dot(theta_); });
+    return argmax(scores(e));
+  }
+  std::vector<double> scores(const BanditEvent& e) const override {
+    check_event(e, dims_, 0);
+    const VectorD s = e.z * theta_;
+    return std::vector<double>(s.data(), s.data() + s.size());
   }
   void update(const BanditEvent& e, std::size_t chosen, double reward) override {
     ridge_.add(e.z.row(chosen).transpose(), reward);
@@ -139,16 +149,22 @@ class LinUcbDisjoint final : public Policy {
   LinUcbDisjoint(const PolicyOptions& o, int arm_dims)
       : alpha_(o.alpha), lambda_(o.lambda), dims_(arm_dims) {}
   PolicyKind kind() const override { return PolicyKind::linucb; }
-  std::size_t choose(const BanditEvent& e) override {
+  std::size_t choose(const BanditEvent& e) override { return argmax(scores(e)); }
+  std::vector<double> scores(const BanditEvent& e) const override {
     check_event(e, dims_, 0);
-    // An arm never shown has A = λI, b = 0: score α√(zᵀz/λ).
-    return argmax(e.items.size(), [&](std::size_t a) {
-      const auto z = e.z.row(a);
+    std::vector<double> out(e.items.size());
+    for (std::size_t a = 0; a < out.size(); ++a) {
+      const auto z = e.z.row(static_cast<Eigen::Index>(a));
       const auto it = arms_.find(e.items[a]);
-      if (it == arms_.end()) return alpha_ * std::sqrt(z.squaredNorm() / lambda_);
+      // An arm never shown has A = λI, b = 0: score α√(zᵀz/λ).
+      if (it == arms_.end()) {
+        out[a] = alpha_ * std::sqrt(z.squaredNorm() / lambda_);
+        continue;
+      }
       const VectorD Az = it->second.ridge.A_inv * z.transpose();
-      return z.dot(it->second.theta) + alpha_ * std::sqrt(std::max(0.0, z.dot(Az)));
-    });
+      out[a] = z.dot(it->second.theta) + alpha_ * std::sqrt(std::max(0.0, z.dot(Az)));
+    }
+    return out;
   }
   void update(const BanditEvent& e, std::size_t chosen, double reward) override {
     auto it = arms_.find(e.items[chosen]);
@@ -176,26 +192,30 @@ class LinUcbHybrid final : public Policy {
         b0_(VectorD::Zero(k_)), beta_(VectorD::Zero(k_)) {}
   PolicyKind kind() const override { return PolicyKind::linucb_hybrid; }
 
-  std::size_t choose(const BanditEvent& e) override {
+  std::size_t choose(const BanditEvent& e) override { return argmax(scores(e)); }
+  std::vector<double> scores(const BanditEvent& e) const override {
     check_event(e, k_, d_);
     const VectorD& x = e.x;
-    return argmax(e.items.size(), [&](std::size_t a) {
-      const VectorD z = e.z.row(a).transpose();
-      const VectorD A0z = A0_inv_ * z;
-      const auto it = arms_.find(e.items[a]);
-      if (it == arms_.end()) {
-        // A_a = λI, B_a = 0, b_a = 0: θ_a = 0 and the cross terms vanish.
-        const double s = z.dot(A0z) + x.squaredNorm() / lambda_;
-        return z.dot(beta_) + alpha_ * std::sqrt(std::max(0.0, s));
-      }
-      const Arm& arm = it->second;
-      const VectorD Aa_x = arm.ridge.A_inv * x;              // A_a⁻¹ x
-      const VectorD Bt_Aa_x = arm.B.transpose() * Aa_x;  // B_aᵀ A_a⁻¹ x
-      const VectorD theta = arm.ridge.A_inv * (arm.ridge.b - arm.B * beta_);
-      const double s = z.dot(A0z) - 2.0 * A0z.dot(Bt_Aa_x) + x.dot(Aa_x) +
-                       Bt_Aa_x.dot(A0_inv_ * Bt_Aa_x);
-      return z.dot(beta_) + x.dot(theta) + alpha_ * std::sqrt(std::max(0.0, s));
-    });
+    std::vector<double> out(e.items.size());
+    for (std::size_t a = 0; a < out.size(); ++a) out[a] = score(e, x, a);
+    return out;
+  }
+  double score(const BanditEvent& e, const VectorD& x, std::size_t a) const {
+    const VectorD z = e.z.row(static_cast<Eigen::Index>(a)).transpose();
+    const VectorD A0z = A0_inv_ * z;
+    const auto it = arms_.find(e.items[a]);
+    if (it == arms_.end()) {
+      // A_a = λI, B_a = 0, b_a = 0: θ_a = 0 and the cross terms vanish.
+      const double s = z.dot(A0z) + x.squaredNorm() / lambda_;
+      return z.dot(beta_) + alpha_ * std::sqrt(std::max(0.0, s));
+    }
+    const Arm& arm = it->second;
+    const VectorD Aa_x = arm.ridge.A_inv * x;              // A_a⁻¹ x
+    const VectorD Bt_Aa_x = arm.B.transpose() * Aa_x;  // B_aᵀ A_a⁻¹ x
+    const VectorD theta = arm.ridge.A_inv * (arm.ridge.b - arm.B * beta_);
+    const double s = z.dot(A0z) - 2.0 * A0z.dot(Bt_Aa_x) + x.dot(Aa_x) +
+                     Bt_Aa_x.dot(A0_inv_ * Bt_Aa_x);
+    return z.dot(beta_) + x.dot(theta) + alpha_ * std::sqrt(std::max(0.0, s));
   }
 
   void update(const BanditEvent& e, std::size_t chosen, double reward) override {
@@ -244,7 +264,14 @@ class LinearThompson final : public Policy {
     VectorD eps(dims_);
     for (int j = 0; j < dims_; ++j) eps[j] = rng_.normal();
     const VectorD theta = mu_ + v_ * chol_.matrixU().solve(eps);
-    return argmax(e.items.size(), [&](std::size_t a) { return e.z.row(a).dot(theta); });
+    const VectorD s = e.z * theta;
+    return argmax(std::vector<double>(s.data(), s.data() + s.size()));
+  }
+  // The posterior mean's scores (choose() scores a sample instead).
+  std::vector<double> scores(const BanditEvent& e) const override {
+    check_event(e, dims_, 0);
+    const VectorD s = e.z * mu_;
+    return std::vector<double>(s.data(), s.data() + s.size());
   }
   void update(const BanditEvent& e, std::size_t chosen, double reward) override {
     ridge_.add(e.z.row(chosen).transpose(), reward);
@@ -263,6 +290,10 @@ class LinearThompson final : public Policy {
 };
 
 }  // namespace
+
+std::uint64_t policy_seed(std::uint64_t seed, PolicyKind kind) {
+  return mix_seed(seed, static_cast<std::uint64_t>(kind), 0x62616e646974ull /* "bandit" */);
+}
 
 std::unique_ptr<Policy> make_policy(const PolicyOptions& o, int arm_dims, int user_dims) {
   if (!(o.lambda > 0) || !std::isfinite(o.lambda)) throw Error("bandit: lambda must be > 0");

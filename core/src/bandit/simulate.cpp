@@ -37,6 +37,14 @@ SimulateResult simulate_bandit_log(const Interactions& data, const SimulateOptio
 
   const auto K = static_cast<std::size_t>(options.candidates);
   const index_t n_items = data.n_items();
+  // Users with fewer than K unrated items cannot be given a candidate set.
+  std::vector<index_t> eligible;
+  for (index_t u = 0; u < data.n_users(); ++u)
+    if (n_items - hidden->seen.row_size(u) >= K) eligible.push_back(u);
+  result.excluded_users = data.n_users() - static_cast<index_t>(eligible.size());
+  if (eligible.empty())
+    throw Error("simulate: no user of " + data.source + " has " + std::to_string(K) +
+                " unrated items (--candidates)");
   Rng rng(mix_seed(options.seed, 0x73696d756c617465ull /* "simulate" */));
   std::vector<std::uint8_t> taken(n_items, 0);
   std::vector<double> p(K);
@@ -44,13 +52,9 @@ SimulateResult simulate_bandit_log(const Interactions& data, const SimulateOptio
   const std::uint64_t report_every = std::max<std::uint64_t>(1, options.events / 100);
   for (std::uint64_t t = 0; t < options.events; ++t) {
     LoggedEvent& e = log.events[t];
-    e.user = static_cast<index_t>(rng.below(data.n_users()));
+    e.user = eligible[rng.below(eligible.size())];
     const index_t* seen = hidden->seen.row_indices(e.user);
     const std::size_t n_seen = hidden->seen.row_size(e.user);
-    if (n_items - n_seen < K)
-      throw Error("simulate: user '" + data.users.id(e.user) + "' has rated all but " +
-                  std::to_string(n_items - n_seen) + " items, fewer than --candidates " +
-                  std::to_string(K));
     for (std::size_t j = 0; j < n_seen; ++j) taken[seen[j]] = 1;
     // K distinct unrated items, uniformly (rejection: the user has rated few items).
     e.candidates.clear();

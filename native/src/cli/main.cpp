@@ -687,7 +687,7 @@ struct EvalCmd {
     for (std::size_t k = 0; k < kinds.size(); ++k) {
       er::PolicyOptions o = replay.policy;
       o.kind = kinds[k];
-      o.seed = er::mix_seed(model.hyper.seed, static_cast<std::uint64_t>(kinds[k]), 0x62616e646974ull /* "bandit" */);
+      o.seed = er::policy_seed(model.hyper.seed, kinds[k]);
       auto policy = er::make_policy(o, features.arm_dims(), features.user_dims());
       results.push_back(er::replay(*policy, log, features, replay.replay));
       for (const auto& pt : results.back().curve)
@@ -772,6 +772,7 @@ struct SimulateCmd {
                         {"reward", reward}, {"threshold", o.threshold}, {"seed", o.seed},
                         {"users", d.n_users()}, {"items", d.n_items()}, {"hidden_model", "svd"},
                         {"click_rate", r.click_rate}, {"best_click_rate", r.best_click_rate},
+                        {"excluded_users", r.excluded_users},
                         {"fit_seconds", r.fit_seconds}, {"data", data.path}, {"load", report_json(report)}}
                        .dump(-1, ' ', false, kInvalidUtf8)
                 << "\n";
