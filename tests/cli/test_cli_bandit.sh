@@ -35,7 +35,7 @@ expect_ok "replay" "$BIN" eval --protocol replay --data syn/ratings.csv --log lo
   || fail "replay policies $(head -c 300 out.txt)"
 [ "$(json_get out.txt 'all(p["kept"] == 300 and p["scanned"] >= 300 and abs(p["ctr"] - p["reward"] / 300) < 1e-12 and p["snips"] == p["ctr"] for p in j["policies"])')" = True ] \
   || fail "replay counts $(head -c 600 out.txt)"
-[ "$(json_get out.txt 'j["bandit"]["context_dims"] == 8 and j["bandit"]["arm_dims"] == 18 and j["protocol"] == "replay"')" = True ] || fail "replay bandit json"
+[ "$(json_get out.txt 'j["bandit"]["context_dims"] == 8 and j["bandit"]["arm_dims"] == 18 and j["bandit"]["ts_v"] == 0.02 and j["protocol"] == "replay"')" = True ] || fail "replay bandit json"
 cp out.txt replay1.json
 # The curve: one line per 50 kept events per policy, ending at the policy's total.
 /usr/bin/python3 - curve.jsonl replay1.json <<'PY' || fail "curve file"

@@ -440,12 +440,14 @@ TEST_CASE("ML-100K simulator replay: linucb-hybrid and thompson beat egreedy, wh
   }
   const auto data = load_interactions(path, {});
   auto backend = make_cpu_backend();
-  SimulateOptions so;  // seed 0, 250,000 events of 20 candidates, click = hidden rating >= 4
+  // As `edgerec simulate --data ml-100k/u.data --seed 0` and `edgerec eval --protocol replay
+  // --model ials --seed 0`: 250,000 events of 20 candidates, click = hidden rating >= 4.
+  SimulateOptions so;
   const auto sim = simulate_bandit_log(data, so, *backend);
   auto base = make_model(ModelKind::ials);
   Hyper h;  // ials defaults, seed 0
   base->fit(data, h, *backend);
-  const BanditFeatures f(*base, 8);
+  const BanditFeatures f(*base, 16);  // the CLI's default --context-dims
   std::map<PolicyKind, double> reward;
   for (const auto kind : {PolicyKind::random, PolicyKind::egreedy, PolicyKind::linucb_hybrid,
                           PolicyKind::thompson}) {

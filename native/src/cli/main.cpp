@@ -645,7 +645,7 @@ struct EvalCmd {
     std::string policies = "random,greedy,egreedy,linucb,linucb-hybrid,thompson";
     er::PolicyOptions policy;
     er::ReplayOptions replay;
-    int context_dims = 8;
+    int context_dims = 16;
     void add(CLI::App* c) {
       c->add_option("--log", log, "replay: the logged-bandit CSV (edgerec simulate)");
       c->add_option("--policies", policies,
