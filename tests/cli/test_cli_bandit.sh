@@ -64,6 +64,7 @@ printf 'event,user,item,reward,propensity,candidates\n0,1,2,1,0.5,3|4\n' > bad2.
 expect_err "shown not a candidate" "bad2.csv:2: field 'item'" \
   "$BIN" eval --protocol replay --data syn/ratings.csv --log bad2.csv --model ials --factors 4 --epochs 1
 expect_err "no --log" "needs --log" "$BIN" eval --protocol replay --data syn/ratings.csv
+expect_err "log without replay" "log belongs to --protocol replay" "$BIN" eval --protocol holdout --data syn/ratings.csv --log log.csv
 expect_err "unknown policy" "unknown policy 'ucb'" "$BIN" eval --protocol replay --data syn/ratings.csv --log log.csv --policies ucb
 expect_err "itemknn base" "no item embeddings" "$BIN" eval --protocol replay --data syn/ratings.csv --log log.csv --model itemknn --steps 10
 expect_err "bad reward model" "unknown --reward" "$BIN" simulate --data syn/ratings.csv --out x.csv --reward clicks

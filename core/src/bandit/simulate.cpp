@@ -82,7 +82,9 @@ SimulateResult simulate_bandit_log(const Interactions& data, const SimulateOptio
     e.reward = options.reward == RewardModel::threshold ? p[shown] : (draw < p[shown] ? 1.0 : 0.0);
     clicks += e.reward;
     best += best_here;
-    if ((t + 1) % report_every == 0) progress("simulate", static_cast<int>((t + 1) / report_every), 100);
+    if ((t + 1) % report_every == 0)
+      progress("simulate", static_cast<int>((t + 1) / report_every),
+               static_cast<int>(options.events / report_every));
   }
   result.click_rate = clicks / static_cast<double>(options.events);
   result.best_click_rate = best / static_cast<double>(options.events);

@@ -590,6 +590,7 @@ struct EvalCmd {
 
   int run(CLI::App* c) {
     if (p.protocol == "replay") return run_replay();
+    if (!replay.log.empty()) throw er::Error("--log belongs to --protocol replay");
     er::LoadReport report;
     auto d = data.load(&report);
     if (!json_out) print_report(report, data.path);
