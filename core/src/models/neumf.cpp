@@ -146,11 +146,11 @@ class NeuMf final : public Model {
     Hyper h;
     h.factors = 16;
     h.layers = 2;
-    h.epochs = 30;
-    h.lr = 0.002f;
+    h.epochs = 12;
+    h.lr = 0.005f;
     h.reg = 0.0f;
     h.init_std = 0.01f;
-    h.batch = 1024;
+    h.batch = 4096;
     h.train_negatives = 4;
     h.patience = 3;
     return h;
