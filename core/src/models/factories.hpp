@@ -15,5 +15,6 @@ std::unique_ptr<Model> make_svdpp();
 std::unique_ptr<Model> make_ials();
 std::unique_ptr<Model> make_bpr();
 std::unique_ptr<Model> make_itemknn();
+std::unique_ptr<Model> make_neumf();
 
 }  // namespace edgerec

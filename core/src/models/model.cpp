@@ -27,6 +27,7 @@ const KindEntry kKinds[] = {
     {ModelKind::ials, "ials", make_ials},
     {ModelKind::bpr, "bpr", make_bpr},
     {ModelKind::itemknn, "itemknn", make_itemknn},
+    {ModelKind::neumf, "neumf", make_neumf},
 };
 
 }  // namespace
