@@ -14,6 +14,7 @@
 
 #include "backend/train_flavours.hpp"
 #include "edgerec/backend.hpp"
+#include "serve_only.hpp"
 
 #ifndef EDGEREC_TRAIN_NAMESPACE
 #define EDGEREC_TRAIN_NAMESPACE edgerec::train_generic
@@ -270,6 +271,7 @@ namespace edgerec {
 
 void Backend::als_half_step(const Csr& confidence, const Matrix& Y, const Matrix& YtY, Matrix& X,
                             const AlsStep& step) {
+  EDGEREC_TRAINING_ONLY("iALS training");
   const Eigen::Index f = Y.cols();
   if (X.cols() != f || YtY.rows() != f || YtY.cols() != f)
     throw Error("als_half_step: factor matrices disagree on the number of factors");

@@ -23,6 +23,7 @@
 #include "edgerec/kernels.hpp"
 #include "edgerec/split.hpp"
 #include "models/bpr_sample.hpp"
+#include "serve_only.hpp"
 
 #ifndef EDGEREC_TRAIN_NAMESPACE
 #define EDGEREC_TRAIN_NAMESPACE edgerec::train_generic
@@ -184,6 +185,7 @@ namespace edgerec {
 
 double Backend::bpr_epoch(const Csr& by_user, Matrix& P, Matrix& Q, Vector& item_bias,
                           const BprStep& step) {
+  EDGEREC_TRAINING_ONLY("BPR training");
   const index_t n_users = by_user.rows();
   const index_t n_items = by_user.cols;
   if (P.rows() != static_cast<Eigen::Index>(n_users) || Q.rows() != static_cast<Eigen::Index>(n_items) ||

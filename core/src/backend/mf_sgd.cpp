@@ -5,6 +5,7 @@
 
 #include "edgerec/backend.hpp"
 #include "models/sgd_math.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -14,6 +15,7 @@ constexpr std::size_t kAhead = 8;  // samples of look-ahead for the prefetches
 double Backend::mf_sgd_epoch(const std::vector<Interaction>& samples,
                              const std::vector<std::uint32_t>& order, Matrix& P, Matrix& Q,
                              Vector& user_bias, Vector& item_bias, const MfSgdStep& step) {
+  EDGEREC_TRAINING_ONLY("SGD training");
   const int k = static_cast<int>(P.cols());
   const std::size_t n_users = static_cast<std::size_t>(P.rows());
   const std::size_t n_items = static_cast<std::size_t>(Q.rows());

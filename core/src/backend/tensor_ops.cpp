@@ -9,6 +9,7 @@
 #include "backend/host_memory.hpp"
 #include "edgerec/backend.hpp"
 #include "edgerec/error.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -45,13 +46,16 @@ void need_numel(const char* op, const Tensor& t, std::size_t n, const char* name
                  std::to_string(t.numel()) + " elements), expected " + std::to_string(n) + " elements");
 }
 
-// Calls f(T{}) with T the float type of `dtype`.
+// Calls f(T{}) with T the float type of `dtype`. A serving-only build (wasm) has no f64
+// instantiations: only gradient checks use f64 (serve_only.hpp).
 template <typename F>
 void by_float(DType dtype, F&& f) {
-  if (dtype == DType::f64)
-    f(double{});
-  else
+  if (dtype == DType::f64) {
+    if constexpr (kServeOnly) not_in_serving_build("f64 tensor arithmetic");
+    else f(double{});
+  } else {
     f(float{});
+  }
 }
 
 // Splits [0, n) into chunks worth running in parallel (`cost` ~ operations per item). Results

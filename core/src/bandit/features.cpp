@@ -57,7 +57,7 @@ BanditFeatures::BanditFeatures(const Model& model, int context_dims) : model_(&m
   for (index_t j = 0; j < sample; ++j) {
     const index_t u = static_cast<index_t>(static_cast<std::uint64_t>(j) * users / sample);
     const Eigen::VectorXd s = (e->V * e->U.row(u).transpose()).cast<double>().array() +
-                              static_cast<double>(e->user_offset.size() > u ? e->user_offset[u] : 0.0f);
+                              static_cast<double>(e->user_offset.size() > static_cast<Eigen::Index>(u) ? e->user_offset[u] : 0.0f);
     sum += s.sum();
     sum_sq += s.squaredNorm();
     n += static_cast<double>(s.size());
@@ -71,7 +71,7 @@ BanditFeatures::BanditFeatures(const Model& model, int context_dims) : model_(&m
 
 float BanditFeatures::base_score(index_t user, index_t item) const {
   const Embeddings* e = model_->embeddings();
-  const float offset = e->user_offset.size() > user ? e->user_offset[user] : 0.0f;
+  const float offset = e->user_offset.size() > static_cast<Eigen::Index>(user) ? e->user_offset[user] : 0.0f;
   return e->U.row(user).dot(e->V.row(item)) + offset;
 }
 

@@ -10,6 +10,7 @@
 
 #include "models/rating_model.hpp"
 #include "models/factories.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -34,6 +35,7 @@ class BaselineModel final : public RatingModel {
 
  protected:
   void fit_impl(const Interactions& train, Backend&, const Progress& progress) override {
+    EDGEREC_TRAINING_ONLY("training");
     const int epochs = *hyper.epochs;
     const double reg_u = *hyper.reg, reg_i = *hyper.bias_reg;
     mu_ = explicit_models::global_mean(train);

@@ -16,6 +16,7 @@
 #include "models/embedding_model.hpp"
 #include "models/factories.hpp"
 #include "models/linalg.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -91,6 +92,7 @@ class Bpr final : public EmbeddingModel {
 
  protected:
   void fit_impl(const Interactions&, Backend& backend, const Progress& progress) override {
+    EDGEREC_TRAINING_ONLY("training");
     const int f = *hyper.factors;
     const int epochs = *hyper.epochs;
     Rng rng(mix_seed(hyper.seed, static_cast<std::uint64_t>(ModelKind::bpr)));

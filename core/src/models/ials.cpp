@@ -19,6 +19,7 @@
 #include "models/embedding_model.hpp"
 #include "models/factories.hpp"
 #include "models/linalg.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -103,6 +104,7 @@ class Ials final : public EmbeddingModel {
 
  protected:
   void fit_impl(const Interactions&, Backend& backend, const Progress& progress) override {
+    EDGEREC_TRAINING_ONLY("training");
     const int f = *hyper.factors;
     const int epochs = *hyper.epochs;
     if (*hyper.cg_steps < 1 || *hyper.cg_steps > 1000) throw Error("--cg-steps must be in 1..1000");

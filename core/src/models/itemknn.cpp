@@ -13,6 +13,7 @@
 #include "edgerec/model_file.hpp"
 #include "io/archive.hpp"
 #include "models/factories.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -67,6 +68,7 @@ class ItemKnn final : public Model {
 
  protected:
   void fit_impl(const Interactions&, Backend& backend, const Progress& progress) override {
+    EDGEREC_TRAINING_ONLY("training");
     const index_t n = n_items();
     const std::size_t keep = static_cast<std::size_t>(*hyper.neighbors);
     const Csr by_item = seen.transpose();

@@ -5,6 +5,7 @@
 
 #include "models/rating_model.hpp"
 #include "models/factories.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -21,6 +22,7 @@ class MeanBaselineModel final : public RatingModel {
 
  protected:
   void fit_impl(const Interactions& train, Backend&, const Progress& progress) override {
+    EDGEREC_TRAINING_ONLY("training");
     mu_ = explicit_models::global_mean(train);
     std::vector<double> us(n_users(), 0.0), is(n_items(), 0.0);
     std::vector<std::uint64_t> un(n_users(), 0), in(n_items(), 0);

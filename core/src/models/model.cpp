@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "models/factories.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -92,6 +93,7 @@ Hyper Hyper::merged_over(const Hyper& d) const {
 
 void Model::fit(const Interactions& train, const Hyper& h, Backend& backend,
                 const Progress& progress) {
+  EDGEREC_TRAINING_ONLY("training");
   if (h.factors && (*h.factors < 1 || *h.factors > 4096)) throw Error("--factors must be in 1..4096");
   if (h.epochs && (*h.epochs < 0 || *h.epochs > 100000)) throw Error("--epochs must be in 0..100000");
   if (h.neighbors && *h.neighbors < 1) throw Error("--neighbors must be at least 1");

@@ -38,6 +38,7 @@
 #include "edgerec/split.hpp"
 #include "io/archive.hpp"
 #include "models/factories.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -232,6 +233,7 @@ class NeuMf final : public Model {
 
  protected:
   void fit_impl(const Interactions& train, Backend& backend, const Progress& progress) override {
+    EDGEREC_TRAINING_ONLY("training");
     const int f = *hyper.factors, layers = *hyper.layers;
     check_shape_hyper(f, layers);
     const std::int64_t batch = *hyper.batch;

@@ -6,6 +6,7 @@
 #include "models/embedding_model.hpp"
 #include "models/explicit_util.hpp"
 #include "models/factories.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -27,6 +28,7 @@ class PopularityModel final : public EmbeddingModel {
 
  protected:
   void fit_impl(const Interactions&, Backend&, const Progress& progress) override {
+    EDGEREC_TRAINING_ONLY("training");
     emb_.factor_dims = 0;
     emb_.U = Matrix::Ones(n_users(), 1);
     emb_.V.resize(n_items(), 1);

@@ -10,6 +10,7 @@
 #include "models/rating_model.hpp"
 #include "models/factories.hpp"
 #include "models/sgd_math.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -44,6 +45,7 @@ class SvdModel final : public RatingModel {
 
  protected:
   void fit_impl(const Interactions& train, Backend& backend, const Progress& progress) override {
+    EDGEREC_TRAINING_ONLY("training");
     em::check_row_count(train);
     const int k = *hyper.factors, epochs = *hyper.epochs;
     mu_ = em::global_mean(train);

@@ -15,6 +15,7 @@
 #include "models/rating_model.hpp"
 #include "models/factories.hpp"
 #include "models/sgd_math.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -81,6 +82,7 @@ class SvdppModel final : public RatingModel {
 
  protected:
   void fit_impl(const Interactions& train, Backend&, const Progress& progress) override {
+    EDGEREC_TRAINING_ONLY("training");
     em::check_row_count(train);
     const int k = *hyper.factors, epochs = *hyper.epochs;
     const float lr = *hyper.lr, reg = *hyper.reg, bias_reg = *hyper.bias_reg;
