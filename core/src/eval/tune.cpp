@@ -102,6 +102,13 @@ std::vector<SearchParam> search_space(ModelKind kind) {
               real("reg", 0.0001, 0.05)};
     case ModelKind::itemknn:
       return {integer("neighbors", 2, 500, true)};
+    case ModelKind::sasrec:
+      return {choice("factors", {32, 50, 64}), real("lr", 0.0003, 0.003), real("dropout", 0.1, 0.6, false),
+              choice("heads", {1, 2}), choice("train-negatives", {128, 256, 512})};
+    case ModelKind::gru4rec:
+    case ModelKind::lstm:
+      return {choice("factors", {32, 64, 100}), real("lr", 0.0003, 0.005), real("dropout", 0.0, 0.5, false),
+              choice("layers", {1, 2}), choice("train-negatives", {128, 256, 512})};
     default:
       return {};
   }

@@ -15,5 +15,9 @@ std::unique_ptr<Model> make_svdpp();
 std::unique_ptr<Model> make_ials();
 std::unique_ptr<Model> make_bpr();
 std::unique_ptr<Model> make_itemknn();
+// sequence_model.cpp
+std::unique_ptr<Model> make_gru4rec();
+std::unique_ptr<Model> make_lstm();
+std::unique_ptr<Model> make_sasrec();
 
 }  // namespace edgerec
