@@ -6,6 +6,7 @@
 #include <cstring>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "edgerec/nn/train.hpp"
@@ -193,6 +194,15 @@ TEST_CASE("sequence kinds: save/load keeps scores, and fold-in is the forward pa
     REQUIRE(loaded->fold_in_vector(as_history(recent), q1.data(), &o));
     REQUIRE(loaded->fold_in_vector(as_history(longer), q2.data(), &o));
     CHECK(q1 == q2);
+    // The int8 item matrix: the network reads the same dequantised table it scores with.
+    SaveOptions int8;
+    int8.int8_items = true;
+    const std::string small8 = model_to_bytes(m, int8);
+    const auto q8 = model_from_bytes(small8.data(), small8.size(), "int8.edgerec");
+    CHECK(q8->embeddings()->items_int8);
+    std::vector<float> s8(m.n_items());
+    const auto top8 = q8->top_k_new(as_history({3, 8, 13, 18}), 1, nullptr, s8.data());
+    CHECK(top8.at(0).item == 23);
     // Dropping the users keeps what serves new visitors.
     auto stripped = model_from_bytes(bytes.data(), bytes.size(), "seq.edgerec");
     stripped->drop_users();
@@ -279,4 +289,33 @@ TEST_CASE("sequence kinds: bad hyper-parameters are refused", "[models][sequence
   h = small_hyper(ModelKind::gru4rec);
   h.layers = 0;
   CHECK_THROWS_WITH(make_model(ModelKind::gru4rec)->fit(d, h, *backend), Catch::Contains("--layers"));
+}
+
+TEST_CASE("sequence kinds: fold-in and explain from many threads at once", "[models][sequence]") {
+  const Model& m = *trained(ModelKind::sasrec).model;
+  const int dim = static_cast<int>(m.embeddings()->V.cols());
+  std::vector<std::vector<float>> expected(8, std::vector<float>(static_cast<std::size_t>(dim)));
+  std::vector<Attribution> explained(8);
+  float o = 0;
+  for (int j = 0; j < 8; ++j) {
+    REQUIRE(m.fold_in_vector(as_history({j, j + 3, j + 6}), expected[j].data(), &o));
+    explained[j] = m.explain(as_history({j, j + 3, j + 6}), 20, -1);
+  }
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      std::vector<float> q(static_cast<std::size_t>(dim));
+      float offset = 0;
+      for (int rep = 0; rep < 20; ++rep)
+        for (int j = 0; j < 8; ++j) {
+          m.fold_in_vector(as_history({j, j + 3, j + 6}), q.data(), &offset);
+          if (q != expected[j]) ++mismatches[t];
+          const Attribution a = m.explain(as_history({j, j + 3, j + 6}), 20, -1);
+          for (std::size_t k = 0; k < a.weights.size(); ++k)
+            if (a.weights[k].weight != explained[j].weights[k].weight) ++mismatches[t];
+        }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(mismatches == std::vector<int>(4, 0));
 }
