@@ -73,7 +73,7 @@ Var shared_sampled_softmax_cross_entropy(const Var& query, const Var& items, con
       static_cast<std::int64_t>(positives.numel()) != q[0] || negatives.numel() < 1)
     throw Error("shared_sampled_softmax_cross_entropy: query must be [R, d], positives i32 [R] and negatives i32 "
                 "[N >= 1], got " + q.str() + ", " + positives.shape().str() + " and " + negatives.shape().str());
-  const std::int64_t R = q[0], d = q[1], N = static_cast<std::int64_t>(negatives.numel()), C = N + 1;
+  const std::int64_t R = q[0], N = static_cast<std::int64_t>(negatives.numel()), C = N + 1;
   Tape& tape = query.tape();
   Backend& backend = tape.backend();
   const std::vector<std::int32_t> pos = to_vector<std::int32_t>(backend, positives);
@@ -101,7 +101,6 @@ Var shared_sampled_softmax_cross_entropy(const Var& query, const Var& items, con
     for (std::int64_t n = 0; n < N; ++n)
       if (neg[static_cast<std::size_t>(n)] == p) keys[static_cast<std::size_t>(r * C + n + 1)] = 0;
   }
-  (void)d;
   SoftmaxMask mask;
   mask.keys = make_tensor(backend, Shape{R, C}, keys);
   return mean_negative_pick("shared_sampled_softmax_cross_entropy", log_softmax(logits, mask),
