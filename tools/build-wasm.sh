@@ -4,6 +4,11 @@
 #   edgerec.mjs + edgerec.wasm   the default flavour (ES module factory + wasm)
 #   edgerec.single.js            the single-file flavour (wasm inlined, API included)
 #   version.js                   the CMake project version, which also goes into web/package.json
+# The same configuration has two Node programs over the core, built on demand into BUILD_DIR/bin:
+#   cmake --build build-wasm --target edgerec_wasm_tests && node build-wasm/bin/edgerec_wasm_tests.js
+#     (the wasm kernels and tensor operations against their references; tools/test.sh runs it)
+#   cmake --build build-wasm --target edgerec_wasm_bench && node build-wasm/bin/edgerec_wasm_bench.js
+#     (GEMM GFLOP/s and the SASRec forward pass in ms, printed as JSON)
 # Works around the toolchain facts in ../shared/TOOLCHAIN.md: NODE_PATH for acorn, cereal given
 # its own include dir (never -I/usr/include), Eigen3_DIR named explicitly.
 # Usage: tools/build-wasm.sh [BUILD_DIR]   (JOBS=n to change the parallel jobs, default 2)
@@ -13,8 +18,11 @@ dir=${1:-build-wasm}
 export NODE_PATH=/usr/share/nodejs
 mkdir -p "$dir/inc"
 ln -sfn /usr/include/cereal "$dir/inc/cereal"
+# Catch2 (header-only) the same way, for the wasm tests run under Node.
+ln -sfn /usr/include/catch2 "$dir/inc/catch2"
 emcmake cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release \
-  -DEigen3_DIR=/usr/share/eigen3/cmake -DEDGEREC_CEREAL_INCLUDE="$PWD/$dir/inc" >/dev/null
+  -DEigen3_DIR=/usr/share/eigen3/cmake -DEDGEREC_CEREAL_INCLUDE="$PWD/$dir/inc" \
+  -DEDGEREC_CATCH2_INCLUDE="$PWD/$dir/inc" >/dev/null
 cmake --build "$dir" -j"${JOBS:-2}" --target edgerec_wasm edgerec_wasm_single
 
 mkdir -p web/dist

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, build, run every test:
 #   1. native Release build: Catch2 unit tests and CLI tests (ctest)
-#   2. WebAssembly build: the npm package's tests in Node (node --test), incl. the golden
-#      cross-target test against the native CLI
+#   2. WebAssembly build: the wasm core's own tests (Catch2 compiled to wasm, run by Node), the
+#      npm package's tests in Node (node --test), incl. the golden cross-target test against
+#      the native CLI
 #   3. the browser tests: headless Chromium driven by playwright-core (the package, apps built
 #      by Vite, webpack and esbuild from the packed tarball, demo, webview page)
 #   4. the AddressSanitizer + UBSan build (float-cast-overflow included): the ctest suite again
@@ -26,6 +27,9 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 
 echo "== wasm build"
 tools/build-wasm.sh
+echo "== wasm core tests (Node): kernels and tensor operations against their references"
+cmake --build build-wasm -j"$jobs" --target edgerec_wasm_tests
+node build-wasm/bin/edgerec_wasm_tests.js
 echo "== JavaScript package tests (Node)"
 EDGEREC="$PWD/build/bin/edgerec" npm test --prefix web
 echo "== browser tests (Chromium)"

@@ -900,7 +900,8 @@ TEST_CASE("every model kind round-trips through bytes and files", "[model_file]"
     const Hyper& g = loaded->hyper;
     const Hyper d = model->defaults();
     const bool factors = kind == ModelKind::svd || kind == ModelKind::svdpp ||
-                         kind == ModelKind::ials || kind == ModelKind::bpr || model->needs_sequences();
+                         kind == ModelKind::ials || kind == ModelKind::bpr || kind == ModelKind::neumf ||
+                         model->needs_sequences();
     CHECK(g.factors == (factors ? h.factors : d.factors));
     CHECK(g.epochs == (kind == ModelKind::baseline || factors ? h.epochs : d.epochs));
     CHECK(g.lr == (factors && kind != ModelKind::ials ? h.lr : d.lr));
@@ -1092,7 +1093,7 @@ TEST_CASE("SaveOptions::int8_items: a quarter of the matrix bytes, same ranking 
     SaveOptions o;
     o.int8_items = true;
     if (!model->embeddings()) {
-      CHECK(test::error_of([&] { model_to_bytes(*model, o); }) == "itemknn models have no item matrix to store as int8");
+      CHECK(test::error_of([&] { model_to_bytes(*model, o); }) == std::string(kind_name(kind)) + " models have no item matrix to store as int8");
       continue;
     }
     const std::string f32 = model_to_bytes(*model);

@@ -201,6 +201,44 @@ export async function run(config) {
   return out;
 }
 
+/**
+ * The on-device sequence model: one recommendFor() on a sequence model (a forward pass over the
+ * visitor's recent items, then top-k over the catalogue) and one explain() (the attention over
+ * those items), timed like the paths above. config: { model: URL, historyItems, queries, k, seed }.
+ */
+export async function runSequence(config) {
+  const k = config.k ?? 10;
+  const bytes = await fetchBytes(config.model);
+  let t0 = now();
+  const m = await edgerec.load(bytes);
+  const out = { load_ms: Math.round((now() - t0) * 10) / 10, model_bytes: bytes.length };
+  const info = m.info();
+  Object.assign(out, { kind: info.kind, items: info.items, dims: info.dims });
+  const draw = rng(config.seed ?? 7);
+  const ids = m.items();
+  const n = config.historyItems ?? 50;
+  const histories = [];
+  for (let h = 0; h < 64; ++h) {
+    const picked = new Set();
+    while (picked.size < n) picked.add(ids[Math.floor(draw() * ids.length)]);
+    histories.push([...picked]);
+  }
+  const targets = histories.map((h) => h[Math.floor(draw() * h.length)]);
+  let e = 0;
+  const t = await timePaths({
+    forward: [(h) => m.recommendFor(h, { k }), histories],
+    explain: [(h) => m.explain(h, targets[e++ % targets.length]), histories],
+  }, { warmup: 20, queries: config.queries ?? 400, rounds: 4 });
+  out.forward_ms = t.forward.median;
+  out.forward_p90_ms = t.forward.p90;
+  out.explain_ms = t.explain.median;
+  out.history_items = n;
+  const first = await m.recommendFor(histories[0], { k });
+  out.returned = first.length;
+  m.dispose();
+  return out;
+}
+
 function show(out) {
   const body = document.querySelector('#results tbody');
   body.replaceChildren(...Object.entries(out).map(([key, value]) => {
@@ -215,7 +253,7 @@ function show(out) {
   document.getElementById('results').hidden = false;
 }
 
-window.edgerecBench = { run };
+window.edgerecBench = { run, runSequence };
 
 // Opened by hand: ?model=...&onnx=... runs at once.
 const params = new URLSearchParams(location.search);

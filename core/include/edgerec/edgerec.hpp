@@ -12,3 +12,4 @@
 #include "edgerec/tune.hpp"
 #include "edgerec/recommender.hpp"
 #include "edgerec/kernels.hpp"
+#include "edgerec/bandit.hpp"

@@ -70,7 +70,9 @@ const char* flavour();
 // it compiled for AVX-512F, AVX2 + FMA or the baseline (gemm_flavour() names the one in use),
 // chosen like the other kernels; flavours differ in rounding (FMA, blocking), and a product's
 // bits may also depend on its shape (Eigen's cache blocking), so a caller that splits rows
-// gets results that depend on the split.
+// gets results that depend on the split. The wasm build has one flavour, "wasm-simd128"
+// (kernels/gemm_wasm_simd128.cpp, not Eigen: Eigen has no wasm SIMD packets): it sums k in order
+// for each element, so its bits are those of Backend::gemm's reference loop, for any shape.
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
           const float* A, std::size_t lda, const float* B, std::size_t ldb, float beta, float* C,
           std::size_t ldc);

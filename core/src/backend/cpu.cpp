@@ -49,6 +49,29 @@ namespace {
 class CpuBackend final : public Backend {
  public:
   std::string name() const override { return "cpu"; }
+#ifdef __EMSCRIPTEN__
+  // wasm: f32 products run on kernels::gemm, the wasm SIMD128 kernel
+  // (kernels/gemm_wasm_simd128.cpp), one call per batch entry. It sums k in the reference
+  // loop's order with the same roundings, so the bits are the reference's (only faster: the
+  // forward pass of a sequence model is mostly these products). f64 keeps the reference loop.
+  void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tensor& b,
+            double beta, const Tensor& c) override {
+    const GemmShape g = gemm_shape(trans_a, trans_b, a, b, c);
+    // (A beta that only rounds to 0 in f32 keeps the reference, which then still reads C.)
+    if (a.dtype() != DType::f32 || (beta != 0.0 && static_cast<float>(beta) == 0.0f)) {
+      Backend::gemm(trans_a, trans_b, alpha, a, b, beta, c);
+      return;
+    }
+    const float* A = a.host<float>();
+    const float* B = b.host<float>();
+    float* C = c.host<float>();
+    for (std::size_t bi = 0; bi < g.batch; ++bi)
+      kernels::gemm(trans_a, trans_b, g.m, g.n, g.k, static_cast<float>(alpha),
+                    A + (g.batched_a ? bi * g.m * g.k : 0), trans_a ? g.m : g.k,
+                    B + (g.batched_b ? bi * g.k * g.n : 0), trans_b ? g.k : g.n,
+                    static_cast<float>(beta), C + bi * g.m * g.n, g.n);
+  }
+#endif
 };
 }  // namespace
 

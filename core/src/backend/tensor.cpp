@@ -1,13 +1,17 @@
 // Shape and Tensor (edgerec/tensor.hpp), and the host buffers of the CPU backends.
 #include "edgerec/tensor.hpp"
 
+#include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <mutex>
+#include <new>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
+#include "backend/host_memory.hpp"
 #include "edgerec/backend.hpp"
 #include "edgerec/error.hpp"
 
@@ -123,15 +127,23 @@ void* tensor_host_data(const Tensor& t, DType expected) {
 
 namespace {
 
-// Host memory, 8-byte aligned (every dtype's alignment), zero-filled.
+// Host memory, 8-byte aligned (every dtype's alignment: malloc's is 8 in wasm, 16 on x86-64),
+// zero-filled. malloc + host_zero rather than a std::vector: a forward pass allocates every
+// intermediate result, and in wasm (libc++ built for size) the vector's zero fill and its
+// destructor ran element by element, a quarter of a SASRec forward pass (measured,
+// edgerec_wasm_bench). An empty buffer still gets a valid address.
 class HostBuffer final : public Buffer {
  public:
   HostBuffer(DType dtype, std::size_t count)
-      : Buffer(dtype, count), storage_((count * dtype_size(dtype) + 7) / 8, 0.0) {}
-  void* host_data() override { return storage_.data(); }
+      : Buffer(dtype, count), storage_(std::malloc(std::max<std::size_t>(count * dtype_size(dtype), 1))) {
+    if (!storage_) throw std::bad_alloc();
+    detail::host_zero(storage_, count * dtype_size(dtype));
+  }
+  ~HostBuffer() override { std::free(storage_); }
+  void* host_data() override { return storage_; }
 
  private:
-  std::vector<double> storage_;
+  void* storage_;
 };
 
 template <typename T>

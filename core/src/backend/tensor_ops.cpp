@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backend/host_memory.hpp"
 #include "edgerec/backend.hpp"
 #include "edgerec/error.hpp"
 
@@ -215,12 +216,12 @@ GemmShape gemm_shape(bool trans_a, bool trans_b, const Tensor& a, const Tensor& 
 
 void Backend::upload(const Tensor& dst, const void* host_src) {
   need("upload", dst, "dst");
-  if (dst.numel()) std::memcpy(tensor_host_data(dst, dst.dtype()), host_src, dst.numel() * dtype_size(dst.dtype()));
+  if (dst.numel()) detail::host_copy(tensor_host_data(dst, dst.dtype()), host_src, dst.numel() * dtype_size(dst.dtype()));
 }
 
 void Backend::download(const Tensor& src, void* host_dst) {
   need("download", src, "src");
-  if (src.numel()) std::memcpy(host_dst, tensor_host_data(src, src.dtype()), src.numel() * dtype_size(src.dtype()));
+  if (src.numel()) detail::host_copy(host_dst, tensor_host_data(src, src.dtype()), src.numel() * dtype_size(src.dtype()));
 }
 
 void Backend::copy(const Tensor& src, const Tensor& dst) {
@@ -316,15 +317,23 @@ void Backend::permute(const Tensor& x, const std::array<int, kMaxRank>& axes, co
   const auto* src = static_cast<const unsigned char*>(tensor_host_data(x, x.dtype()));
   auto* dst = static_cast<unsigned char*>(tensor_host_data(out, out.dtype()));
   const std::size_t inner = dims[2] * dims[3];
+  // Where the last axis stays last (attention's head split and merge), each run of dims[3]
+  // elements is contiguous in x too: one memcpy per run instead of one per element.
+  const bool runs = strides[3] == 1;
   split(*this, dims[0] * dims[1], inner, [&](std::size_t begin, std::size_t end) {
     for (std::size_t ab = begin; ab < end; ++ab) {
       const std::size_t i0 = ab / dims[1], i1 = ab % dims[1];
       std::size_t o = ab * inner;
-      for (std::size_t i2 = 0; i2 < dims[2]; ++i2)
-        for (std::size_t i3 = 0; i3 < dims[3]; ++i3, ++o) {
-          const std::size_t from = i0 * strides[0] + i1 * strides[1] + i2 * strides[2] + i3 * strides[3];
-          std::memcpy(dst + o * esize, src + from * esize, esize);
+      for (std::size_t i2 = 0; i2 < dims[2]; ++i2) {
+        const std::size_t row = i0 * strides[0] + i1 * strides[1] + i2 * strides[2];
+        if (runs) {
+          detail::host_copy(dst + o * esize, src + row * esize, dims[3] * esize);
+          o += dims[3];
+          continue;
         }
+        for (std::size_t i3 = 0; i3 < dims[3]; ++i3, ++o)
+          std::memcpy(dst + o * esize, src + (row + i3 * strides[3]) * esize, esize);
+      }
     }
   });
 }
@@ -355,9 +364,9 @@ void Backend::gather_rows(const Tensor& table, const Tensor& index, const Tensor
     split(*this, n, d, [&](std::size_t begin, std::size_t end) {
       for (std::size_t r = begin; r < end; ++r) {
         if (idx[r] < 0)
-          std::fill_n(dst + r * d, d, T(0));
+          detail::host_zero(dst + r * d, d * sizeof(T));
         else
-          std::copy_n(src + static_cast<std::size_t>(idx[r]) * d, d, dst + r * d);
+          detail::host_copy(dst + r * d, src + static_cast<std::size_t>(idx[r]) * d, d * sizeof(T));
       }
     });
   });
@@ -423,7 +432,17 @@ void Backend::add(const Tensor& a, const Tensor& b, const Tensor& out, double al
     const T al = static_cast<T>(alpha), be = static_cast<T>(beta);
     const std::size_t c = std::max<std::size_t>(a.cols(), 1);
     split(*this, a.numel(), 1, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i < end; ++i) O[i] = al * A[i] + be * B[bc ? i % c : i];
+      if (!bc) {
+        for (std::size_t i = begin; i < end; ++i) O[i] = al * A[i] + be * B[i];
+        return;
+      }
+      // The bias row by column runs (no division per element; same arithmetic).
+      for (std::size_t i = begin; i < end;) {
+        const std::size_t j0 = i % c, run = std::min(c - j0, end - i);
+        const T* Br = B + j0;
+        for (std::size_t j = 0; j < run; ++j) O[i + j] = al * A[i + j] + be * Br[j];
+        i += run;
+      }
     });
   });
 }
@@ -442,7 +461,16 @@ void Backend::mul(const Tensor& a, const Tensor& b, const Tensor& out) {
     T* O = out.host<T>();
     const std::size_t c = std::max<std::size_t>(a.cols(), 1);
     split(*this, a.numel(), 1, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i < end; ++i) O[i] = A[i] * B[bc ? i % c : i];
+      if (!bc) {
+        for (std::size_t i = begin; i < end; ++i) O[i] = A[i] * B[i];
+        return;
+      }
+      for (std::size_t i = begin; i < end;) {
+        const std::size_t j0 = i % c, run = std::min(c - j0, end - i);
+        const T* Br = B + j0;
+        for (std::size_t j = 0; j < run; ++j) O[i + j] = A[i + j] * Br[j];
+        i += run;
+      }
     });
   });
 }
@@ -511,6 +539,29 @@ void Backend::softmax(const Tensor& x, const Tensor& y, bool log, const SoftmaxM
       for (std::size_t r = begin; r < end; ++r) {
         const T* xr = X + r * C;
         T* yr = Y + r * C;
+        if (!mv.keys) {
+          // No key mask: the valid columns are a prefix [0, n) (all, or the causal 0..q), so
+          // no per-entry predicate, and each exp is taken once (kept in y, then divided). The
+          // same operations in the same order as the general loop below.
+          const std::size_t n = mv.causal ? r % C + 1 : C;
+          T mx = xr[0];
+          for (std::size_t j = 1; j < n; ++j)
+            if (xr[j] > mx) mx = xr[j];
+          T sum = 0;
+          for (std::size_t j = 0; j < n; ++j) {
+            const T e = std::exp(xr[j] - mx);
+            sum += e;
+            if (!log) yr[j] = e;
+          }
+          if (log) {
+            const T lse = std::log(sum);
+            for (std::size_t j = 0; j < n; ++j) yr[j] = xr[j] - mx - lse;
+          } else {
+            for (std::size_t j = 0; j < n; ++j) yr[j] = yr[j] / sum;
+          }
+          std::fill(yr + n, yr + C, T(0));
+          continue;
+        }
         bool any = false;
         T mx = 0;
         for (std::size_t j = 0; j < C; ++j)

@@ -27,6 +27,7 @@ const KindEntry kKinds[] = {
     {ModelKind::ials, "ials", make_ials},
     {ModelKind::bpr, "bpr", make_bpr},
     {ModelKind::itemknn, "itemknn", make_itemknn},
+    {ModelKind::neumf, "neumf", make_neumf},
     {ModelKind::gru4rec, "gru4rec", make_gru4rec},
     {ModelKind::lstm, "lstm", make_lstm},
     {ModelKind::sasrec, "sasrec", make_sasrec},

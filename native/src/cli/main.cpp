@@ -1,5 +1,5 @@
 // edgerec — the native command line: generate, train, eval, tune, recommend, similar, explain,
-// info, strip, export-onnx.
+// info, strip, export-onnx, simulate.
 //
 // Every subcommand and flag is declared once in the tables below (CLI11 turns them into --help,
 // validation and defaults). Errors from the core arrive as edgerec::Error and leave as one line
@@ -416,7 +416,8 @@ struct ProtocolFlags {
     c->add_option("--protocol", protocol,
                   "holdout, kfold, loo (leave-last-out), temporal, ncf, seq (sequential, as "
                   "SASRec/S3-Rec: per user in time order the last item is test, the one before "
-                  "validation; users with < 3 train only; test runs train on all but the last item)")
+                  "validation; users with < 3 train only; test runs train on all but the last item); "
+                  "eval only: replay (bandit policies replayed on --log, Li et al. 2011)")
         ->capture_default_str();
     c->add_option("--folds", eval.folds, "kfold: folds")->capture_default_str();
     c->add_option("--test-fraction", eval.test_fraction, "holdout/temporal: test share")->capture_default_str();
@@ -579,13 +580,17 @@ struct EvalCmd {
     p.add(c, false);
     c->add_option("--curve", curve,
                   "neural kinds: write each epoch's figures (training loss, the score on the "
-                  "model's own validation part) as JSON lines to this file");
+                  "model's own validation part) as JSON lines to this file; --protocol replay: "
+                  "each policy's cumulative reward");
     c->add_flag("--json", json_out, "print one JSON object on stdout");
     c->add_flag("--quiet", quiet, "no progress bar and no epoch lines");
+    replay.add(c);
     return c;
   }
 
   int run(CLI::App* c) {
+    if (p.protocol == "replay") return run_replay();
+    if (!replay.log.empty()) throw er::Error("--log belongs to --protocol replay");
     er::LoadReport report;
     auto d = data.load(&report);
     if (!json_out) print_report(report, data.path);
@@ -631,6 +636,152 @@ struct EvalCmd {
       p.print_notes(align ? &*align : nullptr);
       print_metrics(r);
     }
+    return 0;
+  }
+
+  // --protocol replay: the bandit policies replayed on a logged-bandit file (edgerec simulate),
+  // with the --model kind trained on --data as the base model (candidates' scores, features).
+  struct ReplayFlags {
+    std::string log;
+    std::string policies = "random,greedy,egreedy,linucb,linucb-hybrid,thompson";
+    er::PolicyOptions policy;
+    er::ReplayOptions replay;
+    int context_dims = 16;
+    void add(CLI::App* c) {
+      c->add_option("--log", log, "replay: the logged-bandit CSV (edgerec simulate)");
+      c->add_option("--policies", policies,
+                    "replay: comma-separated policies: random, greedy (the base model's best "
+                    "candidate), egreedy, linucb (disjoint), linucb-hybrid, thompson")
+          ->capture_default_str();
+      c->add_option("--steps", replay.steps, "replay: stop each policy after this many kept events (0 = the whole log)")
+          ->capture_default_str();
+      c->add_option("--curve-every", replay.curve_every, "replay: a curve point every this many kept events")
+          ->capture_default_str()
+          ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
+      c->add_option("--epsilon", policy.epsilon, "replay: egreedy's exploration probability")->capture_default_str();
+      c->add_option("--ucb-alpha", policy.alpha, "replay: linucb's confidence-bound width")->capture_default_str();
+      c->add_option("--ts-v", policy.v, "replay: thompson's posterior scale v (covariance v^2 B^-1)")->capture_default_str();
+      c->add_option("--context-dims", context_dims,
+                    "replay: principal directions of the base model's item factors used as arm context")
+          ->capture_default_str();
+    }
+  } replay;
+
+  int run_replay() {
+    if (replay.log.empty()) throw er::Error("--protocol replay needs --log FILE (a logged-bandit CSV: edgerec simulate)");
+    if (!p.test_path.empty() || !p.test_rating.empty() || !p.test_negative.empty())
+      throw er::Error("--protocol replay reads its events from --log; --test, --test-rating and --test-negative do not apply");
+    std::vector<er::PolicyKind> kinds;
+    for (const auto& name : split_list(replay.policies)) kinds.push_back(er::parse_policy(name));
+    if (kinds.empty()) throw er::Error("--policies names no policy");
+    er::LoadReport report;
+    const auto d = data.load(&report);
+    if (!json_out) print_report(report, data.path);
+    auto backend = er::make_backend(model.backend, model.threads);
+    const auto kind = er::parse_kind(model.kind);
+    auto base = er::make_model(kind);
+    base->fit(d, model.hyper, *backend, make_progress(quiet || json_out));
+    const er::BanditFeatures features(*base, replay.context_dims);
+    const auto log = er::read_bandit_log(replay.log);
+    std::vector<er::ReplayResult> results;
+    std::string curve_lines;
+    for (std::size_t k = 0; k < kinds.size(); ++k) {
+      er::PolicyOptions o = replay.policy;
+      o.kind = kinds[k];
+      o.seed = er::policy_seed(model.hyper.seed, kinds[k]);
+      auto policy = er::make_policy(o, features.arm_dims(), features.user_dims());
+      results.push_back(er::replay(*policy, log, features, replay.replay));
+      for (const auto& pt : results.back().curve)
+        curve_lines += json{{"policy", results.back().policy}, {"step", pt.step}, {"scanned", pt.scanned},
+                            {"reward", pt.reward}, {"ctr", pt.reward / static_cast<double>(pt.step)}}
+                           .dump() + "\n";
+    }
+    if (!curve.empty()) er::write_atomically(curve, curve_lines);
+    if (json_out) {
+      json rows = json::array();
+      for (const auto& r : results)
+        rows.push_back({{"policy", r.policy}, {"kept", r.kept}, {"scanned", r.scanned}, {"skipped", r.skipped},
+                        {"reward", r.reward}, {"ctr", r.ctr}, {"ips", r.ips}, {"snips", r.snips}});
+      json j{{"protocol", "replay"}, {"log", replay.log}, {"events", log.events.size()},
+             {"steps", replay.replay.steps}, {"model", er::kind_name(kind)}, {"data", data.path},
+             {"hyper", hyper_json(model.hyper.merged_over(er::default_hyper(kind)))},
+             {"bandit", {{"epsilon", replay.policy.epsilon}, {"ucb_alpha", replay.policy.alpha},
+                         {"ts_v", replay.policy.v}, {"context_dims", features.dims()},
+                         {"arm_dims", features.arm_dims()}, {"user_dims", features.user_dims()}}},
+             {"policies", rows}, {"load", report_json(report)}};
+      std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
+      return 0;
+    }
+    std::printf("replay of %s (%zu events), base model %s trained on %s; each policy until %llu kept events\n",
+                replay.log.c_str(), log.events.size(), er::kind_name(kind), data.path.c_str(),
+                static_cast<unsigned long long>(replay.replay.steps));
+    std::printf("  %-14s %8s %9s %8s %8s %8s %8s\n", "policy", "kept", "scanned", "reward", "ctr", "ips", "snips");
+    for (const auto& r : results)
+      std::printf("  %-14s %8llu %9llu %8.0f %8.4f %8.4f %8.4f\n", r.policy.c_str(),
+                  static_cast<unsigned long long>(r.kept), static_cast<unsigned long long>(r.scanned),
+                  r.reward, r.ctr, r.ips, r.snips);
+    for (const auto& r : results)
+      if (r.skipped > 0)
+        std::printf("  %s: %llu event(s) skipped (a user or candidate unknown to the base model)\n",
+                    r.policy.c_str(), static_cast<unsigned long long>(r.skipped));
+    return 0;
+  }
+};
+
+struct SimulateCmd {
+  DataFlags data;
+  er::SimulateOptions o;
+  std::string out = "logged.csv", reward = "threshold";
+  bool json_out = false, quiet = false;
+
+  CLI::App* add(CLI::App& app) {
+    auto* c = app.add_subcommand(
+        "simulate",
+        "Build a logged-bandit dataset from rating data: hidden preferences from an svd model "
+        "fitted on all of --data, a uniformly random logging policy over each event's candidates");
+    data.add(c, true);
+    c->add_option("--out", out, "logged-bandit CSV to write (atomically)")->capture_default_str();
+    c->add_option("--events,--steps", o.events, "logged events")->capture_default_str()
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
+    c->add_option("--candidates", o.candidates, "candidate items per event, drawn uniformly from the user's unrated items")
+        ->capture_default_str()->check(CLI::Range(1, 100000));
+    c->add_option("--reward", reward,
+                  "threshold: a click when the hidden rating >= --threshold; bernoulli: a click with "
+                  "probability (hidden rating - min) / (max - min) of the data's rating range")
+        ->capture_default_str();
+    c->add_option("--threshold", o.threshold, "threshold reward: the hidden rating that counts as a click")->capture_default_str();
+    c->add_option("--seed", o.seed, "seed of the hidden model and of the event stream")
+        ->capture_default_str()->transform(seed_validator());
+    c->add_flag("--json", json_out, "print one JSON object on stdout");
+    c->add_flag("--quiet", quiet, "no progress bar");
+    return c;
+  }
+
+  int run() {
+    if (reward == "threshold") o.reward = er::RewardModel::threshold;
+    else if (reward == "bernoulli") o.reward = er::RewardModel::bernoulli;
+    else throw er::Error("unknown --reward '" + reward + "' (valid: threshold, bernoulli)");
+    if (!std::isfinite(o.threshold)) throw er::Error("--threshold must be a finite number");
+    er::LoadReport report;
+    const auto d = data.load(&report);
+    if (!json_out) print_report(report, data.path);
+    auto backend = er::make_backend("cpu", 1);
+    const auto r = er::simulate_bandit_log(d, o, *backend, make_progress(quiet || json_out));
+    er::write_atomically(out, er::format_bandit_log(r.log));
+    if (json_out)
+      std::cout << json{{"out", out}, {"events", o.events}, {"candidates", o.candidates},
+                        {"reward", reward}, {"threshold", o.threshold}, {"seed", o.seed},
+                        {"users", d.n_users()}, {"items", d.n_items()}, {"hidden_model", "svd"},
+                        {"click_rate", r.click_rate}, {"best_click_rate", r.best_click_rate},
+                        {"excluded_users", r.excluded_users},
+                        {"fit_seconds", r.fit_seconds}, {"data", data.path}, {"load", report_json(report)}}
+                       .dump(-1, ' ', false, kInvalidUtf8)
+                << "\n";
+    else
+      std::printf("wrote %s: %llu events, %d candidates each, logged click rate %.4f (best candidate "
+                  "%.4f); hidden preferences: svd on %s (seed %llu)\n",
+                  out.c_str(), static_cast<unsigned long long>(o.events), o.candidates, r.click_rate,
+                  r.best_click_rate, data.path.c_str(), static_cast<unsigned long long>(o.seed));
     return 0;
   }
 };
@@ -1081,6 +1232,7 @@ int main(int argc, char** argv) {
   InfoCmd info;
   ExportOnnxCmd export_onnx;
   TuneCmd tune;
+  SimulateCmd simulate;
   auto* c_generate = generate.add(app);
   auto* c_train = train.add(app);
   auto* c_eval = eval.add(app);
@@ -1092,6 +1244,7 @@ int main(int argc, char** argv) {
   StripCmd strip;
   auto* c_strip = strip.add(app);
   auto* c_export_onnx = export_onnx.add(app);
+  auto* c_simulate = simulate.add(app);
   // CLI11 would say "A subcommand is required" for a misspelt one.
   if (argc > 1 && argv[1][0] != '-') {
     const auto subs = static_cast<const CLI::App&>(app).get_subcommands([](const CLI::App*) { return true; });
@@ -1121,6 +1274,7 @@ int main(int argc, char** argv) {
     if (c_info->parsed()) return info.run();
     if (c_strip->parsed()) return strip.run();
     if (c_export_onnx->parsed()) return export_onnx.run();
+    if (c_simulate->parsed()) return simulate.run();
   } catch (const er::Error& e) {
     std::cerr << "edgerec: error: " << e.what() << "\n";
     return 1;
