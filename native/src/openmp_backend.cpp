@@ -23,6 +23,13 @@ class OpenMpBackend final : public Backend {
                     const std::function<void(std::size_t, std::size_t, int)>& body) override {
     if (chunks < 1) chunks = 1;
 #ifdef EDGEREC_USE_OPENMP
+    // Dynamic teams: libgomp sizes each team by the load average (fewer threads when the cores
+    // are busy with other jobs). With a fixed team, one worker descheduled for a time slice
+    // stalls a region at its barrier, and a neural training step runs hundreds of small regions
+    // (SASRec on Amazon Beauty, one epoch on 2 threads at load average ~7: 141 s with a fixed
+    // team, 14.7 s with dynamic teams). Results do not change: the work is split by `chunks`,
+    // never by the team size. Set per call: the setting belongs to the calling thread.
+    omp_set_dynamic(1);
     // dynamic: chunks vary in cost (users have different history lengths). Results never
     // depend on which thread runs a chunk, only on the chunk boundaries.
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)

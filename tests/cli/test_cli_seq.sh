@@ -84,4 +84,37 @@ expect_err "unknown format" "valid: auto, ml100k, ml1m, ml-latest, csv, ncf, seq
 expect_err "negative --negatives" "error: .*negatives.*not in range" "$BIN" eval --protocol seq --data seq.txt --negatives -3
 expect_ok "eval --help" "$BIN" eval --help
 grep -q "seq-lines" out.txt && grep -q "seq (sequential" out.txt || fail "--help: seq format and protocol"
+# Sequence kinds: train (epoch lines on stderr, --curve one JSON line per epoch), recommend for a
+# known and a new user, similar, explain, and eval with the validation part.
+S=(--factors 16 --epochs 6 --max-len 8 --batch 32 --train-negatives 16 --patience 0)
+for m in sasrec gru4rec lstm; do
+  expect_ok "train $m" "$BIN" train --data seq.txt --model $m "${S[@]}" --out $m.edgerec --curve $m.curve --json
+  [ "$(json_get out.txt 'j["epochs_run"] == 6 and j["best_epoch"] >= 1')" = True ] || fail "$m epochs_run/best_epoch $(head -c 300 out.txt)"
+  [ "$(wc -l < $m.curve)" -eq 6 ] || fail "$m --curve: expected 6 lines"
+  [ "$(/usr/bin/python3 -c "import json; r=[json.loads(l) for l in open('$m.curve')]; print([x['epoch'] for x in r] == list(range(1, 7)) and all(x['metric'] == 'val_full_ndcg@10' and x['value'] >= 0 and x['loss'] > 0 and x['seconds'] >= 0 for x in r))")" = True ] || fail "$m --curve content"
+  expect_ok "train $m (text)" "$BIN" train --data seq.txt --model $m --factors 16 --epochs 2 --max-len 8 --train-negatives 16 --out text.edgerec
+  [ "$(grep -c "val_full_ndcg@10" err.txt)" -eq 2 ] || fail "$m: expected 2 epoch lines on stderr: $(head -c 300 err.txt)"
+  expect_ok "recommend $m known" "$BIN" recommend --model $m.edgerec --user 5 --k 5 --json
+  [ "$(json_get out.txt 'len(j["items"]) == 5')" = True ] || fail "$m recommend"
+  expect_ok "recommend $m new" "$BIN" recommend --model $m.edgerec --items 10,11,12,13 --k 3 --json
+  cp out.txt new.json
+  expect_ok "recommend $m new again" "$BIN" recommend --model $m.edgerec --items 10,11,12,13 --k 3 --json
+  cmp -s out.txt new.json || fail "$m: fold-in not deterministic"
+  expect_ok "similar $m" "$BIN" similar --model $m.edgerec --item 10 --json
+  expect_ok "explain $m" "$BIN" explain --model $m.edgerec --items 10,11,12,13 --item 14 --json
+  [ "$(json_get out.txt 'len(j["weights"]) == 4 and j["exact"] == False')" = True ] || fail "$m explain: $(head -c 300 out.txt)"
+  expect_ok "explain $m known" "$BIN" explain --model $m.edgerec --user 5 --item 14 --json
+  expect_ok "info $m" "$BIN" info --model $m.edgerec
+  expect_ok "eval $m" "$BIN" "${E[@]}" --data seq.txt --model $m "${S[@]}"
+  [ "$(json_get out.txt 'j["epochs_run"] == 6 and j["metrics"]["full_hr@10"] >= 0')" = True ] || fail "$m eval"
+done
+# Same seed, same model file.
+expect_ok "train sasrec again" "$BIN" train --data seq.txt --model sasrec "${S[@]}" --out again.edgerec
+expect_ok "info a" "$BIN" info --model sasrec.edgerec --json
+cp out.txt a.json
+expect_ok "recommend again" "$BIN" recommend --model again.edgerec --items 10,11,12,13 --k 5 --json
+cp out.txt b.json
+expect_ok "recommend first" "$BIN" recommend --model sasrec.edgerec --items 10,11,12,13 --k 5 --json
+cmp -s out.txt b.json || fail "sasrec: same seed, different recommendations"
+expect_err "heads must divide factors" "divisible by --heads" "$BIN" train --data seq.txt --model sasrec --factors 10 --heads 3 --out x.edgerec
 finish

@@ -900,7 +900,8 @@ TEST_CASE("every model kind round-trips through bytes and files", "[model_file]"
     const Hyper& g = loaded->hyper;
     const Hyper d = model->defaults();
     const bool factors = kind == ModelKind::svd || kind == ModelKind::svdpp ||
-                         kind == ModelKind::ials || kind == ModelKind::bpr || kind == ModelKind::neumf;
+                         kind == ModelKind::ials || kind == ModelKind::bpr || kind == ModelKind::neumf ||
+                         model->needs_sequences();
     CHECK(g.factors == (factors ? h.factors : d.factors));
     CHECK(g.epochs == (kind == ModelKind::baseline || factors ? h.epochs : d.epochs));
     CHECK(g.lr == (factors && kind != ModelKind::ials ? h.lr : d.lr));
@@ -908,7 +909,14 @@ TEST_CASE("every model kind round-trips through bytes and files", "[model_file]"
     CHECK(g.cg_steps == (kind == ModelKind::ials ? h.cg_steps : d.cg_steps));
     CHECK(g.neighbors == (kind == ModelKind::itemknn ? h.neighbors : d.neighbors));
     CHECK(g.seed == h.seed);
-    CHECK(!loaded->sequences);
+    // Sequence kinds keep each user's ordered items (and store them), the others none.
+    REQUIRE(static_cast<bool>(loaded->sequences) == model->needs_sequences());
+    if (loaded->sequences) {
+      CHECK(loaded->sequences->offsets == model->sequences->offsets);
+      CHECK(loaded->sequences->items == model->sequences->items);
+      CHECK(g.max_len == h.max_len);
+      CHECK(g.dropout == h.dropout);
+    }
     CHECK(loaded->info.loss == model->info.loss);
     CHECK(loaded->info.source == model->info.source);
     CHECK(loaded->info.fit_seconds == model->info.fit_seconds);

@@ -274,6 +274,27 @@ TEST_CASE("gradcheck: sampled softmax cross-entropy over gathered items", "[grad
   }));
 }
 
+TEST_CASE("gradcheck: sampled softmax cross-entropy with shared negatives", "[gradcheck]") {
+  auto backend = make_cpu_backend();
+  Backend& be = *backend;
+  const Tensor q = random_f64(be, Shape{4, 3}, 32);
+  const Tensor items = random_f64(be, Shape{6, 3}, 33);
+  // Row 1's positive 4 is also a negative (an accidental hit, left out); row 3 is padding.
+  const Tensor pos = indices(be, Shape{4}, {2, 4, 0, -1});
+  const Tensor neg = indices(be, Shape{3}, {4, 1, 5});
+  CHECK_GRADIENTS(gradcheck(be, {}, {q, items}, [&](Tape&, const Vars& v) {
+    return nn::shared_sampled_softmax_cross_entropy(v[0], v[1], pos, neg);
+  }));
+  // The same loss as the per-row form with those candidates (hits as -1 padding).
+  nn::Tape tape(be);
+  const Tensor cand = indices(be, Shape{4, 4}, {2, 4, 1, 5, 4, -1, 1, 5, 0, 4, 1, 5, -1, 4, 1, 5});
+  const double shared = to_vector<double>(
+      be, nn::shared_sampled_softmax_cross_entropy(tape.constant(q), tape.constant(items), pos, neg).value())[0];
+  const double per_row =
+      to_vector<double>(be, nn::sampled_softmax_cross_entropy(tape.constant(q), tape.constant(items), cand).value())[0];
+  CHECK(shared == Approx(per_row).epsilon(1e-12));
+}
+
 TEST_CASE("gradcheck: BPR loss", "[gradcheck]") {
   auto backend = make_cpu_backend();
   Backend& be = *backend;

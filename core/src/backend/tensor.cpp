@@ -4,7 +4,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <mutex>
 #include <new>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "backend/host_memory.hpp"
 #include "edgerec/backend.hpp"
@@ -153,6 +158,18 @@ Tensor make_tensor_of(Backend& backend, const Shape& shape, const std::vector<T>
 }  // namespace
 
 Tensor Backend::alloc(const Shape& shape, DType dtype) {
+#if defined(__GLIBC__)
+  // A training step allocates and frees hundreds of activation tensors of a few MB. Above
+  // glibc's mmap threshold each one is a fresh mmap: page faults plus the zero-fill on every
+  // operation (measured: SASRec on Amazon Beauty, 33 s per epoch on one thread, 13 s with
+  // these settings). Keeping such blocks in the heap, and not trimming it after each free,
+  // lets the next step reuse warm memory. Process-wide, set once on the first host tensor.
+  static std::once_flag malloc_tuned;
+  std::call_once(malloc_tuned, [] {
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  });
+#endif
   const std::size_t n = shape.numel();
   if (n > std::numeric_limits<std::size_t>::max() / 8)
     throw Error("tensor " + shape.str() + " is too large to allocate");

@@ -107,6 +107,13 @@ std::vector<SearchParam> search_space(ModelKind kind) {
       return {choice("factors", {8, 16, 32}), choice("layers", {1, 2, 3}), real("lr", 0.001, 0.02),
               choice("batch", {1024, 2048, 4096}), choice("train-negatives", {2, 4, 8}),
               real("reg", 1e-6, 1e-2)};
+    case ModelKind::sasrec:
+      return {choice("factors", {32, 50, 64}), real("lr", 0.0003, 0.003), real("dropout", 0.1, 0.6, false),
+              choice("heads", {1, 2}), choice("train-negatives", {128, 256, 512})};
+    case ModelKind::gru4rec:
+    case ModelKind::lstm:
+      return {choice("factors", {32, 64, 100}), real("lr", 0.0003, 0.005), real("dropout", 0.0, 0.5, false),
+              choice("layers", {1, 2}), choice("train-negatives", {128, 256, 512})};
     default:
       return {};
   }

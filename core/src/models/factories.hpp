@@ -16,5 +16,9 @@ std::unique_ptr<Model> make_ials();
 std::unique_ptr<Model> make_bpr();
 std::unique_ptr<Model> make_itemknn();
 std::unique_ptr<Model> make_neumf();
+// sequence_model.cpp
+std::unique_ptr<Model> make_gru4rec();
+std::unique_ptr<Model> make_lstm();
+std::unique_ptr<Model> make_sasrec();
 
 }  // namespace edgerec

@@ -29,6 +29,9 @@ const KindEntry kKinds[] = {
     {ModelKind::bpr, "bpr", make_bpr},
     {ModelKind::itemknn, "itemknn", make_itemknn},
     {ModelKind::neumf, "neumf", make_neumf},
+    {ModelKind::gru4rec, "gru4rec", make_gru4rec},
+    {ModelKind::lstm, "lstm", make_lstm},
+    {ModelKind::sasrec, "sasrec", make_sasrec},
 };
 
 }  // namespace

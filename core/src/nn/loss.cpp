@@ -1,6 +1,7 @@
 // Losses (edgerec/nn/loss.hpp), composed from nn operations.
 #include "edgerec/nn/loss.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,47 @@ Var sampled_softmax_cross_entropy(const Var& query, const Var& items, const Tens
   SoftmaxMask mask;
   mask.keys = make_tensor(backend, Shape{R, C}, keys);
   return mean_negative_pick("sampled_softmax_cross_entropy", log_softmax(logits, mask),
+                            make_tensor(backend, Shape{R}, targets));
+}
+
+Var shared_sampled_softmax_cross_entropy(const Var& query, const Var& items, const Tensor& positives,
+                                         const Tensor& negatives) {
+  const Shape& q = query.shape();
+  if (q.rank() != 2 || positives.dtype() != DType::i32 || negatives.dtype() != DType::i32 ||
+      static_cast<std::int64_t>(positives.numel()) != q[0] || negatives.numel() < 1)
+    throw Error("shared_sampled_softmax_cross_entropy: query must be [R, d], positives i32 [R] and negatives i32 "
+                "[N >= 1], got " + q.str() + ", " + positives.shape().str() + " and " + negatives.shape().str());
+  const std::int64_t R = q[0], N = static_cast<std::int64_t>(negatives.numel()), C = N + 1;
+  Tape& tape = query.tape();
+  Backend& backend = tape.backend();
+  const std::vector<std::int32_t> pos = to_vector<std::int32_t>(backend, positives);
+  const std::vector<std::int32_t> neg = to_vector<std::int32_t>(backend, negatives);
+  // Column 0 of the shared block is a zero row (index -1), so the GEMM leaves it 0 and the
+  // positive's logit is added there through a [R, 1] x [1, C] product with e_0.
+  std::vector<std::int32_t> shared(static_cast<std::size_t>(C), -1);
+  std::copy(neg.begin(), neg.end(), shared.begin() + 1);
+  const Var block = matmul(query, gather(items, make_tensor(backend, Shape{C}, shared)), false, true);
+  const Var pos_logit = sum_last(mul(query, gather(items, positives)));
+  std::vector<double> e0(static_cast<std::size_t>(C), 0.0);
+  e0[0] = 1.0;
+  Tensor unit = tape.alloc(Shape{1, C}, query.value().dtype());
+  if (unit.dtype() == DType::f64) {
+    backend.upload(unit, e0.data());
+  } else {
+    const std::vector<float> f(e0.begin(), e0.end());
+    backend.upload(unit, f.data());
+  }
+  const Var logits = add(block, matmul(reshape(pos_logit, Shape{R, 1}), tape.constant(unit)));
+  std::vector<std::int32_t> keys(static_cast<std::size_t>(R * C), 1), targets(static_cast<std::size_t>(R));
+  for (std::int64_t r = 0; r < R; ++r) {
+    const std::int32_t p = pos[static_cast<std::size_t>(r)];
+    targets[static_cast<std::size_t>(r)] = p >= 0 ? 0 : -1;
+    for (std::int64_t n = 0; n < N; ++n)
+      if (neg[static_cast<std::size_t>(n)] == p) keys[static_cast<std::size_t>(r * C + n + 1)] = 0;
+  }
+  SoftmaxMask mask;
+  mask.keys = make_tensor(backend, Shape{R, C}, keys);
+  return mean_negative_pick("shared_sampled_softmax_cross_entropy", log_softmax(logits, mask),
                             make_tensor(backend, Shape{R}, targets));
 }
 

@@ -171,7 +171,7 @@ struct ModelFlags {
 
   void add(CLI::App* app) {
     app->add_option("--model", kind,
-                    "Model kind: popularity, mean-baseline, baseline, svd, svdpp, ials, bpr, itemknn")
+                    "Model kind: popularity, mean-baseline, baseline, svd, svdpp, ials, bpr, itemknn, gru4rec, lstm, sasrec")
         ->capture_default_str();
     app->add_option("--factors", hyper.factors, "latent factors (default per model)");
     app->add_option("--epochs", hyper.epochs, "epochs / ALS iterations");

@@ -30,6 +30,17 @@ Var softmax_cross_entropy(const Var& logits, const Tensor& targets);
 // to drop accidental hits of the positive).
 Var sampled_softmax_cross_entropy(const Var& query, const Var& items, const Tensor& candidates);
 
+// Sampled softmax cross-entropy with negatives shared by every row, for training next-item
+// models on many positions at once: the logits of row r are query[r] . items[positives[r]]
+// (column 0) and query[r] . items[negatives[n]] for n in [0, N), so the negatives' logits are one
+// GEMM [R, d] x [d, N] instead of a gather of R x N item rows. The loss is the mean over rows of
+// -log_softmax(logits)[r, 0]. query [R, d]; items [V, d]; positives i32 [R] (-1 = row left out of
+// the loss); negatives i32 [N], N >= 1, in [0, V). A negative equal to the row's positive (an
+// accidental hit of uniform sampling) is left out of that row's softmax, so the loss never
+// pushes a row's own target down. Throws Error when every row is left out.
+Var shared_sampled_softmax_cross_entropy(const Var& query, const Var& items, const Tensor& positives,
+                                         const Tensor& negatives);
+
 // Bayesian personalised ranking (Rendle et al. 2009): mean(-log sig(pos - neg)) =
 // mean(softplus(neg - pos)); pos and neg have one element count.
 Var bpr(const Var& pos, const Var& neg);
