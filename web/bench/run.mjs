@@ -230,7 +230,6 @@ async function main() {
     int8_overlap_ge_0_99: result.int8_overlap >= 0.99,
     foldin_ms_lt_2: result.foldin_ms < 2,
     first_rec_ms_lt_1000: result.first_rec_ms == null ? null : result.first_rec_ms < 1000,
-    wasm_bytes_lt_300kb: result.wasm_bytes < 300000,
     sasrec_forward_ms_le_5: result.sasrec_forward_ms <= 5,
     wasm_bytes_le_400000: result.wasm_bytes <= 400000,
   };

@@ -24,10 +24,12 @@ test('the wasm contains f32x4 and i32x4.dot_i16x8 instructions (wasm-objdump, pa
   assert.ok(count(/\bf32x4\.gt\b/g) >= 4, 'the top-K scan');
 });
 
-test('the default flavour (wasm + JS glue) is under 300,000 bytes uncompressed', () => {
+// Issue 8's bar for the package with neural inference (SASRec, GRU4Rec, LSTM, NeuMF forward
+// passes); it was 300,000 before them. Trainers are not in it (core/src/serve_only.hpp).
+test('the default flavour (wasm + JS glue) is at most 400,000 bytes uncompressed', () => {
   const wasm = fs.statSync(path.join(DIST, 'edgerec.wasm')).size;
   const glue = fs.statSync(path.join(DIST, 'edgerec.mjs')).size;
-  assert.ok(wasm + glue < 300000, `edgerec.wasm ${wasm} B + edgerec.mjs ${glue} B = ${wasm + glue} B`);
+  assert.ok(wasm + glue <= 400000, `edgerec.wasm ${wasm} B + edgerec.mjs ${glue} B = ${wasm + glue} B`);
 });
 
 test('versions: CMake project = package.json = version export = the wasm build', async () => {

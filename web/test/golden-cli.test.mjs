@@ -51,6 +51,11 @@ const KINDS = {
   svd: ['ratings', '--factors', '16', '--epochs', '10'],
   svdpp: ['ratings', '--factors', '8', '--epochs', '5'],
   baseline: ['ratings'],
+  // The neural kinds, small and few epochs: the check is that both targets run the same network.
+  neumf: ['implicit', '--factors', '8', '--layers', '2', '--epochs', '2', '--batch', '1024'],
+  sasrec: ['implicit', '--factors', '16', '--max-len', '20', '--epochs', '2'],
+  gru4rec: ['implicit', '--factors', '16', '--max-len', '20', '--epochs', '2'],
+  lstm: ['implicit', '--factors', '16', '--max-len', '20', '--epochs', '2'],
 };
 
 let users;
@@ -103,6 +108,33 @@ describe('native CLI vs wasm: same top-K and scores', () => {
           const want = cliJson('similar', '--model', file, '-k', String(K), '--item', item);
           assertSameTop(await model.similar(item, { k: K }), want.items, `${kind} similar ${item}`);
         }
+      }
+      model.dispose();
+    });
+  }
+});
+
+// Explanations of the neural kinds from the same new-user history: SASRec's attention weights,
+// the recurrent kinds' occlusion and NeuMF's similarity split are computed by the network in each
+// target and must agree.
+describe('native CLI vs wasm: neural explanations', () => {
+  for (const kind of ['sasrec', 'gru4rec', 'lstm', 'neumf']) {
+    test(kind, async () => {
+      const file = path.join(work, `${kind}.edgerec`);
+      const model = await load(fs.readFileSync(file));
+      const history = items.filter((_, i) => i % 29 === 3).slice(0, 8).map((item) => ({ item, value: 1 }));
+      const spec = history.map((h) => h.item).join(',');
+      const top = cliJson('recommend', '--model', file, '-k', '3', '--items', spec).items;
+      for (const { item } of top) {
+        const want = cliJson('explain', '--model', file, '--items', spec, '--item', item);
+        const got = await model.explain(history, item);
+        assert.equal(got.weights.length, want.weights.length, `${kind} explain ${item}: weight count`);
+        for (let j = 0; j < want.weights.length; ++j) {
+          assert.equal(got.weights[j].item, want.weights[j].item, `${kind} explain ${item}: weight ${j} item`);
+          assert.ok(Math.abs(got.weights[j].weight - want.weights[j].weight) <= 1e-4 * Math.max(1, Math.abs(want.weights[j].weight)),
+            `${kind} explain ${item}: weight ${j} ${got.weights[j].weight} vs ${want.weights[j].weight}`);
+        }
+        assert.ok(Math.abs(got.score - want.score) <= 1e-4 * Math.max(1, Math.abs(want.score)), `${kind} explain ${item}: score`);
       }
       model.dispose();
     });

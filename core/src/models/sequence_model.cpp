@@ -39,6 +39,7 @@
 #include "edgerec/split.hpp"
 #include "models/embedding_model.hpp"
 #include "models/factories.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -345,6 +346,7 @@ class SequenceModel final : public EmbeddingModel {
 };
 
 void SequenceModel::fit_impl(const Interactions& train, Backend& backend, const Progress& progress) {
+  EDGEREC_TRAINING_ONLY("training");
   if (*hyper.factors % *hyper.heads != 0)
     throw Error("--factors " + std::to_string(*hyper.factors) + " must be divisible by --heads " +
                 std::to_string(*hyper.heads));
