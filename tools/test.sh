@@ -28,7 +28,9 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== wasm build"
 tools/build-wasm.sh
 echo "== wasm core tests (Node): kernels and tensor operations against their references"
-cmake --build build-wasm -j"$jobs" --target edgerec_wasm_tests
+# emcc's JS optimiser needs acorn from Debian's node modules (TOOLCHAIN.md; tools/build-wasm.sh
+# sets the same for the package targets).
+NODE_PATH=/usr/share/nodejs cmake --build build-wasm -j"$jobs" --target edgerec_wasm_tests
 node build-wasm/bin/edgerec_wasm_tests.js
 echo "== JavaScript package tests (Node)"
 EDGEREC="$PWD/build/bin/edgerec" npm test --prefix web
