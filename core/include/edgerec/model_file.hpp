@@ -5,7 +5,7 @@
 //   offset  size  field
 //   0       4     magic "ERM1"
 //   4       4     u32 format version (kModelFormatVersion)
-//   8       4     u32 model kind (ModelKind; 1 popularity ... 8 itemknn)
+//   8       4     u32 model kind (ModelKind; 1 popularity ... 12 sasrec)
 //   12      4     u32 flags, 0 (reserved)
 //   16      8     u64 payload length N
 //   24      N     payload: a cereal PortableBinary archive, written and read in memory by the
@@ -47,6 +47,23 @@
 //                     bpr             factors, epochs, lr, reg, bias_reg, init_std; embeddings
 //                                     (factor_dims latent columns + one item bias column)
 //                     itemknn         neighbors; csr neighbors (items x items)
+//                     neumf           factors f, epochs, lr, reg, init_std; then i32 batch, layers L
+//                                     (1..4), train_negatives, patience (presence flag + value
+//                                     each); matrices gmf_user (users x f), gmf_item (items x f),
+//                                     mlp_user / mlp_item (f 2^(L-1) columns), mlp_0_user_weight,
+//                                     mlp_0_item_weight, mlp_0_bias (the first tower layer split
+//                                     by input half), mlp_<k>_weight / mlp_<k>_bias for the other
+//                                     layers (widths halving to f), out_gmf, out_mlp (1 x f),
+//                                     out_bias (core/src/models/neumf.cpp)
+//                     sasrec, gru4rec, lstm
+//                                     factors, epochs, lr, reg, init_std; then batch, dropout
+//                                     (f32), max_len, layers, heads, train_negatives, patience
+//                                     (presence flag + value each); embeddings (V = the item
+//                                     table, U = each known user's query, no bias column); then
+//                                     u32 network version (1) and every network tensor but the
+//                                     item table in the network's parameter order, each a matrix
+//                                     [dim 0, the rest], its shape checked against the network
+//                                     the hyper-parameters build (core/src/models/sequence_model.cpp)
 //                   where embeddings = i32 factor_dims [0, 4096]; matrix user_factors (users
 //                   rows); u8 item_matrix_encoding (0 = matrix, 1 = int8 matrix, written by
 //                   SaveOptions::int8_items); item_factors in that encoding (items rows, as many
