@@ -48,7 +48,7 @@
 //                                     (factor_dims latent columns + one item bias column)
 //                     itemknn         neighbors; csr neighbors (items x items)
 //                     neumf           factors f, epochs, lr, reg, init_std; then i32 batch, layers L
-//                                     (1..4), train_negatives, patience (presence flag + value
+//                                     (1..8), train_negatives, patience (presence flag + value
 //                                     each); matrices gmf_user (users x f), gmf_item (items x f),
 //                                     mlp_user / mlp_item (f 2^(L-1) columns), mlp_0_user_weight,
 //                                     mlp_0_item_weight, mlp_0_bias (the first tower layer split
