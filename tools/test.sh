@@ -16,34 +16,37 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh --web
 jobs=$(nproc)
+# Each stage's heading carries the minutes:seconds since the start, so a slow stage shows in CI's log.
+stage() { printf '== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
-echo "== npm dependencies (the CLI's ONNX test runs onnxruntime-node)"
+stage "npm dependencies (the CLI's ONNX test runs onnxruntime-node)"
 ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix web --no-audit --no-fund --loglevel=error
 
-echo "== native build (Release)"
+stage "native build (Release)"
 tools/build.sh build
-echo "== native tests"
+stage "native tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-echo "== wasm build"
+stage "wasm build"
 tools/build-wasm.sh
-echo "== wasm core tests (Node): kernels and tensor operations against their references"
+stage "wasm core tests (Node): kernels and tensor operations against their references"
 # emcc's JS optimiser needs acorn from Debian's node modules (TOOLCHAIN.md; tools/build-wasm.sh
 # sets the same for the package targets).
 NODE_PATH=/usr/share/nodejs cmake --build build-wasm -j"$jobs" --target edgerec_wasm_tests
 node build-wasm/bin/edgerec_wasm_tests.js
-echo "== JavaScript package tests (Node)"
+stage "JavaScript package tests (Node)"
 EDGEREC="$PWD/build/bin/edgerec" npm test --prefix web
-echo "== browser tests (Chromium)"
+stage "browser tests (Chromium)"
 EDGEREC="$PWD/build/bin/edgerec" npm run test:browser --prefix web
 
-echo "== native build (AddressSanitizer + UBSan)"
+stage "native build (AddressSanitizer + UBSan)"
 # -O1 -g1 with asserts on (Eigen checks bounds): quick to compile, fast enough to run.
 tools/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DEDGEREC_SANITIZE=ON -DEDGEREC_BENCH=OFF
-echo "== native tests (AddressSanitizer + UBSan)"
+stage "native tests (AddressSanitizer + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   EDGEREC_SANITIZED=1 ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
-echo "== fuzz smoke (clang++ libFuzzer, ASan + UBSan): each target ${EDGEREC_FUZZ_SECONDS:-25} s"
+stage "fuzz smoke (clang++ libFuzzer, ASan + UBSan): each target ${EDGEREC_FUZZ_SECONDS:-25} s"
 tools/fuzz.sh build-fuzz "${EDGEREC_FUZZ_SECONDS:-25}"
+stage "all tests passed"

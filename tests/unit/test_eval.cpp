@@ -2,6 +2,7 @@
 // measure() on a hand split, determinism of k-fold, a real model beating popularity on the
 // synthetic catalogue, and the ML-100K baseline bar when the real data is present.
 #include <cmath>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -240,6 +241,27 @@ TEST_CASE("leave-last-out reports sampled and full metrics", "[eval]") {
   const auto r2 = evaluate(cat.data, ModelKind::itemknn, Hyper{}, options, *backend);
   CHECK(r2.metrics.at("full_ndcg@10") == m.at("full_ndcg@10"));
   CHECK(r2.metrics.at("ndcg@10") != m.at("ndcg@10"));
+}
+
+TEST_CASE("measure_sampled: the sampled metrics alone equal those made beside the full ranking", "[eval]") {
+  const auto cat = small_catalogue();
+  const Split split = leave_last_out(cat.data);
+  auto backend = make_openmp_backend(2);
+  auto model = make_model(ModelKind::itemknn);
+  model->fit(split.train, Hyper{}, *backend);
+  std::vector<index_t> users;
+  for (const auto& row : split.test.rows) users.push_back(row.user);
+  const auto drawn = sample_negatives(cat.data, users, 49, 7);
+  std::vector<std::vector<index_t>> negatives(split.test.n_users());
+  for (std::size_t i = 0; i < users.size(); ++i) negatives[users[i]] = drawn[i];
+  EvalOptions o;
+  std::map<std::string, double> both, sampled;
+  measure_sampled(*model, split.test, negatives, o, *backend, both);
+  measure_sampled(*model, split.test, negatives, o, *backend, sampled, /*full_ranking=*/false);
+  CHECK(both.count("full_ndcg@10") == 1);
+  CHECK(sampled.count("full_ndcg@10") == 0);
+  for (const char* key : {"hr@10", "ndcg@10", "mrr", "auc"}) CHECK(sampled.at(key) == both.at(key));
+  CHECK(sampled.at("hr@10") > 0.3);  // 1 + 49 candidates: random would give 0.2
 }
 
 TEST_CASE("temporal protocol and option errors", "[eval]") {

@@ -39,6 +39,7 @@ Hyper small_hyper(std::uint64_t seed = 5) {
   h.batch = 512;
   h.lr = 0.02f;
   h.patience = 4;
+  h.pretrain = 0;  // one stage; the pre-training test turns it on
   h.seed = seed;
   return h;
 }
@@ -110,6 +111,52 @@ TEST_CASE("neumf: same seed, same bytes; another seed, another model", "[neumf]"
   CHECK(a == model_to_bytes(*fit(data, h, *b2)));
   h.seed = 10;
   CHECK(a != model_to_bytes(*fit(data, h, *b1)));
+}
+
+TEST_CASE("neumf pre-training: GMF, then MLP, then the fused model, each stage validated", "[neumf]") {
+  const Interactions& data = synthetic();
+  const Split split = leave_last_out(data);
+  Hyper h = small_hyper();
+  h.pretrain = 6;
+  h.epochs = 4;
+  h.val_negatives = 50;
+  std::vector<EpochRecord> records;
+  auto backend = make_openmp_backend(1);
+  auto m = make_model(ModelKind::neumf);
+  m->fit(split.train, h, *backend, Progress({}, [&](const EpochRecord& r) { records.push_back(r); }));
+  std::vector<std::string> stages;
+  for (const auto& r : records) {
+    if (stages.empty() || stages.back() != r.stage) stages.push_back(r.stage);
+    CHECK(r.metric == "val_ndcg@10");  // sampled validation, as asked
+  }
+  CHECK(stages == std::vector<std::string>{"gmf", "mlp", "neumf"});
+  // The fused stage's epoch 0 is its start (the pre-trained average), not an epoch run.
+  const auto run = static_cast<std::size_t>(
+      std::count_if(records.begin(), records.end(), [](const EpochRecord& r) { return r.epoch >= 1; }));
+  CHECK(run + 1 == records.size());
+  CHECK(m->info.epochs_run == static_cast<int>(run));
+  CHECK(m->info.loss.size() == run);
+  // The kept parameters are those of the best fused epoch, or the fused start (the end of the
+  // MLP stage) when no fine-tuning epoch beat it.
+  const int fused_from = static_cast<int>(std::count_if(records.begin(), records.end(),
+                                                        [](const EpochRecord& r) { return r.stage != "neumf"; }));
+  CHECK(std::find_if(records.begin(), records.end(), [](const EpochRecord& r) {
+          return r.stage == "neumf" && r.epoch == 0 && r.best && std::isnan(r.loss);
+        }) != records.end());
+  CHECK(m->info.best_epoch >= fused_from);
+  CHECK(m->info.best_epoch <= m->info.epochs_run);
+  auto pop = make_model(ModelKind::popularity);
+  pop->fit(split.train, Hyper{}, *backend);
+  CHECK(full_hr10(*m, split.test) > 1.3 * full_hr10(*pop, split.test));
+  // score_items gives exactly score()'s values for the items asked.
+  std::vector<float> all(m->n_items());
+  const std::vector<index_t> items{5, 0, 17, 5, static_cast<index_t>(m->n_items() - 1)};
+  std::vector<float> some(items.size());
+  for (index_t u : {index_t{0}, index_t{37}}) {
+    m->score(u, all.data());
+    m->score_items(u, items.data(), items.size(), some.data());
+    for (std::size_t j = 0; j < items.size(); ++j) CHECK(some[j] == all[items[j]]);
+  }
 }
 
 TEST_CASE("neumf: save and load serve the same scores, fold-ins and similar items", "[neumf]") {

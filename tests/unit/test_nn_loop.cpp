@@ -141,3 +141,34 @@ TEST_CASE("run_epochs keeps the best epoch's parameters and stops after `patienc
                       Catch::Contains("diverged at epoch 2"));
   }
 }
+
+TEST_CASE("run_epochs with a start score keeps the starting parameters unless an epoch beats them",
+          "[nn][loop]") {
+  auto be = make_cpu_backend();
+  nn::Parameter p = nn::make_parameter(*be, "w", Shape{2}, DType::f32);
+  be->fill(p.value, -1);  // the start: "pre-trained" parameters
+  int seen = 0;
+  const auto epoch = [&](int e) {
+    be->fill(p.value, e);
+    seen = e;
+    return nn::EpochLoss{1, 0};
+  };
+  SECTION("no epoch beats the start: it is restored, best_epoch 0, patience counts from it") {
+    TrainInfo info;
+    const double best = nn::run_epochs(*be, {&p}, 5, 2, epoch, [&] { return 0.5 - 0.1 * seen; }, "val", {},
+                                       info, 0.6);
+    CHECK(seen == 2);
+    CHECK(info.epochs_run == 2);
+    CHECK(info.best_epoch == 0);
+    CHECK(best == Approx(0.6));
+    CHECK(to_vector<float>(*be, p.value) == std::vector<float>{-1, -1});
+  }
+  SECTION("an epoch that beats the start is kept") {
+    TrainInfo info;
+    const double best =
+        nn::run_epochs(*be, {&p}, 3, 0, epoch, [&] { return seen == 2 ? 0.7 : 0.1; }, "val", {}, info, 0.6);
+    CHECK(info.best_epoch == 2);
+    CHECK(best == Approx(0.7));
+    CHECK(to_vector<float>(*be, p.value) == std::vector<float>{2, 2});
+  }
+}

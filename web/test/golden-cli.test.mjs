@@ -52,7 +52,7 @@ const KINDS = {
   svdpp: ['ratings', '--factors', '8', '--epochs', '5'],
   baseline: ['ratings'],
   // The neural kinds, small and few epochs: the check is that both targets run the same network.
-  neumf: ['implicit', '--factors', '8', '--layers', '2', '--epochs', '2', '--batch', '1024'],
+  neumf: ['implicit', '--factors', '8', '--layers', '2', '--epochs', '2', '--batch', '1024', '--pretrain', '1'],
   sasrec: ['implicit', '--factors', '16', '--max-len', '20', '--epochs', '2'],
   gru4rec: ['implicit', '--factors', '16', '--max-len', '20', '--epochs', '2'],
   lstm: ['implicit', '--factors', '16', '--max-len', '20', '--epochs', '2'],

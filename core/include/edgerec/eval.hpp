@@ -171,4 +171,16 @@ Interactions align_test(const Interactions& train, const Interactions& test,
 void measure(const Model& model, const Interactions& test, const EvalOptions& options,
              Backend& backend, std::map<std::string, double>& metrics);
 
+// measure()'s ranking with the sampled metrics beside it, as the loo, seq and ncf protocols
+// report them: every user of `test` with a relevant candidate item also ranks those items among
+// negatives[user] (indexed by user; an empty list ranks against nothing), under the unprefixed
+// names (hr@K, ndcg@K, ...); the full-ranking metrics carry the prefix "full_". Rating metrics
+// (rmse, mae) are added where the model predicts ratings and the test part has them. With
+// full_ranking = false only the sampled metrics are made, scoring just each user's candidates
+// (Model::score_items: what a neural kind's per-epoch validation can afford).
+void measure_sampled(const Model& model, const Interactions& test,
+                     const std::vector<std::vector<index_t>>& negatives, const EvalOptions& options,
+                     Backend& backend, std::map<std::string, double>& metrics,
+                     bool full_ranking = true);
+
 }  // namespace edgerec

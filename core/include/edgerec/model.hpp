@@ -67,7 +67,11 @@ struct Hyper {
   // max_len: most recent items of a history a sequence model reads; layers: recurrent or
   // attention blocks (neumf: MLP layers); heads: attention heads; train_negatives: sampled negatives
   // per positive in training (not the evaluation's --negatives); patience: epochs without a
-  // better validation score before stopping (0 = never stop early).
+  // better validation score before stopping (0 = never stop early); val_negatives: how the
+  // validation part is scored (0 = full ranking, the default; N = each held-out item among N
+  // sampled items the user never interacted with, as the NCF protocol's test: evaluate_ncf sets
+  // it to the test file's count when unset); pretrain (neumf): the most epochs of each of the
+  // paper's two pre-training stages, GMF alone and MLP alone, before the fused model (0 = none).
   std::optional<int> batch;
   std::optional<float> dropout;
   std::optional<int> max_len;
@@ -75,6 +79,8 @@ struct Hyper {
   std::optional<int> heads;
   std::optional<int> train_negatives;
   std::optional<int> patience;
+  std::optional<int> val_negatives;
+  std::optional<int> pretrain;
   std::uint64_t seed = 0;
 
   // `this` with unset fields filled from `defaults`.
@@ -99,14 +105,17 @@ struct TrainInfo {
 // One epoch of a model trained with a validation part (edgerec/nn/train.hpp): what the CLI
 // prints per epoch and writes with --curve.
 struct EpochRecord {
-  int epoch = 0;              // 1-based
+  int epoch = 0;              // 1-based; 0: the parameters a stage starts from (not trained by it)
   int epochs = 0;             // the maximum (Hyper::epochs)
-  double loss = 0;            // mean training loss over the epoch's examples
+  double loss = 0;            // mean training loss over the epoch's examples (NaN for epoch 0)
   std::string metric;         // the validation metric's name, e.g. "full_ndcg@10"
   double value = 0;           // its value on the validation part (NaN when not measured)
   bool best = false;          // the best value so far (these parameters are kept)
   double lr = 0;              // learning rate of the epoch's first step
   double seconds = 0;         // training plus validation
+  // The training stage for a kind that trains in several (neumf with pre-training: "gmf",
+  // "mlp", "neumf"; epochs count from 1 in each); empty for one stage.
+  std::string stage;
 };
 
 // (item index, value) — a user's own interactions, for fold-in and explanations.
@@ -221,6 +230,10 @@ class Model {
 
   // Writes n_items() scores for known user `user` into out.
   virtual void score(index_t user, float* out) const = 0;
+  // The scores of `n` candidate items (each < n_items()) for known user `user`, out[j] for
+  // items[j]: the same values score() gives them. The default scores every item and picks;
+  // a kind whose score costs a forward pass per item (neumf) scores the candidates alone.
+  virtual void score_items(index_t user, const index_t* items, std::size_t n, float* out) const;
   // Scores for a user the model has not seen, from that user's own interactions (fold-in).
   // An empty history gives popularity-ordered scores. Serving paths pass the history through
   // prepare_history() first. Throws Error when the folded-in vector is not finite (a model

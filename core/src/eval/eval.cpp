@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 #include "edgerec/metrics.hpp"
 #include "edgerec/split.hpp"
@@ -111,9 +112,10 @@ struct RankingResult {
 };
 
 // Full ranking (and sampled ranking for cases with negatives) of every case. Candidates of the
-// full ranking are the items the user did not interact with in training.
+// full ranking are the items the user did not interact with in training. With full = false only
+// the sampled ranking is made, from the scores of its candidates alone (Model::score_items).
 RankingResult rank_cases(const Model& model, const std::vector<Case>& cases, int k,
-                         Backend& backend) {
+                         Backend& backend, bool full_ranking = true) {
   const index_t n_items = model.n_items();
   const int chunks = chunk_count(cases.size());
   std::vector<RankingAccumulator> full(chunks, RankingAccumulator(k));
@@ -126,9 +128,26 @@ RankingResult rank_cases(const Model& model, const std::vector<Case>& cases, int
     std::vector<std::uint8_t> skip(n_items, 0);
     std::vector<TopK> best;
     std::vector<float> local_scores;
-    std::vector<index_t> local_relevant;
+    std::vector<index_t> local_relevant, local_items;
     for (std::size_t c = begin; c < end; ++c) {
       const Case& cs = cases[c];
+      if (!full_ranking) {
+        if (!cs.negatives) continue;
+        // The sampled list as below, scored on its own.
+        local_items = cs.relevant;
+        local_relevant.resize(cs.relevant.size());
+        std::iota(local_relevant.begin(), local_relevant.end(), index_t{0});
+        for (index_t i : *cs.negatives)
+          if (!std::binary_search(cs.relevant.begin(), cs.relevant.end(), i)) local_items.push_back(i);
+        local_scores.resize(local_items.size());
+        model.score_items(cs.user, local_items.data(), local_items.size(), local_scores.data());
+        std::size_t local_candidates = 0;
+        const auto local_ranks =
+            rank_relevant(local_scores.data(), static_cast<index_t>(local_scores.size()),
+                          local_relevant, nullptr, &local_candidates);
+        sampled[chunk].add_ranks(local_ranks, local_candidates);
+        continue;
+      }
       model.score(cs.user, scores.data());
 
       const bool has_seen = cs.user < model.seen.rows();
@@ -285,6 +304,22 @@ void measure(const Model& model, const Interactions& test, const EvalOptions& op
   measure_with_prefix(model, test, options, backend, "", metrics);
 }
 
+void measure_sampled(const Model& model, const Interactions& test,
+                     const std::vector<std::vector<index_t>>& negatives, const EvalOptions& options,
+                     Backend& backend, std::map<std::string, double>& metrics, bool full_ranking) {
+  if (options.k < 1) throw Error("--k must be at least 1 (got " + std::to_string(options.k) + ")");
+  rating_metrics(model, test, backend, metrics);
+  if (!options.ranking) return;
+  auto cases = cases_from_test(model, test, options);
+  for (auto& c : cases)
+    if (c.user < negatives.size()) c.negatives = &negatives[c.user];
+  const auto r = rank_cases(model, cases, options.k, backend, full_ranking);
+  if (full_ranking)
+    put_sampled_and_full(r, model.n_items(), options.k, metrics);
+  else
+    put_ranking(r.sampled, "", metrics);
+}
+
 Split protocol_split(const Interactions& data, const EvalOptions& options, int fold) {
   check_options(options);
   switch (options.protocol) {
@@ -385,19 +420,16 @@ EvalResult evaluate_split(const Split& split, ModelKind kind, const Hyper& hyper
     // Sampled metrics rank each held-out item among `negatives` items the user never touched
     // (in train and test together, so a negative is never a hidden positive); the full-ranking
     // ones carry the "full_" prefix as in the NCF protocol.
-    rating_metrics(*model, split.test, backend, result.metrics);
+    std::vector<std::vector<index_t>> negatives(split.test.n_users());
     if (options.ranking) {
-      auto cases = cases_from_test(*model, split.test, options);
       std::vector<index_t> users;
-      users.reserve(cases.size());
-      for (const auto& c : cases) users.push_back(c.user);
+      for (const auto& c : cases_from_test(*model, split.test, options)) users.push_back(c.user);
       Interactions all = split.train;
       all.rows.insert(all.rows.end(), split.test.rows.begin(), split.test.rows.end());
-      const auto negatives = sample_negatives(all, users, sampled_negatives(options), options.seed);
-      for (std::size_t i = 0; i < cases.size(); ++i) cases[i].negatives = &negatives[i];
-      const auto r = rank_cases(*model, cases, options.k, backend);
-      put_sampled_and_full(r, model->n_items(), options.k, result.metrics);
+      auto drawn = sample_negatives(all, users, sampled_negatives(options), options.seed);
+      for (std::size_t i = 0; i < users.size(); ++i) negatives[users[i]] = std::move(drawn[i]);
     }
+    measure_sampled(*model, split.test, negatives, options, backend, result.metrics);
   }
   result.eval_seconds = seconds_since(start);
   report(progress, "evaluate", 1, 1);
@@ -464,8 +496,12 @@ EvalResult evaluate_ncf(const Interactions& train, const NcfTest& test, ModelKin
   EvalResult result;
   result.train_rows = train.size();
   result.test_rows = test.users.size();
+  // A kind that stops early validates as the protocol tests: among as many sampled negatives
+  // as the test file lists (unless --val-negatives says otherwise).
+  Hyper h = hyper;
+  if (!h.val_negatives) h.val_negatives = static_cast<int>(test.negatives.front().size());
   auto model = make_model(kind);
-  model->fit(train, hyper, backend, progress);
+  model->fit(train, h, backend, progress);
   result.fit_seconds = model->info.fit_seconds;
   result.epochs_run = model->info.epochs_run;
   result.best_epoch = model->info.best_epoch;

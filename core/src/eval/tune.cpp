@@ -63,6 +63,8 @@ Field field(Hyper& h, const std::string& flag) {
   if (flag == "heads") return {&h.heads, nullptr};
   if (flag == "train-negatives") return {&h.train_negatives, nullptr};
   if (flag == "patience") return {&h.patience, nullptr};
+  if (flag == "val-negatives") return {&h.val_negatives, nullptr};
+  if (flag == "pretrain") return {&h.pretrain, nullptr};
   if (flag == "dropout") return {nullptr, &h.dropout};
   if (flag == "lr") return {nullptr, &h.lr};
   if (flag == "reg") return {nullptr, &h.reg};
@@ -77,7 +79,7 @@ bool is_set(Field f) { return f.i ? f.i->has_value() : f.f->has_value(); }
 const char* const kFlags[] = {"factors",  "epochs",    "lr",       "reg",     "bias-reg",
                               "alpha",    "init-std",  "neighbors", "cg-steps", "batch",
                               "dropout",  "max-len",   "layers",   "heads",   "train-negatives",
-                              "patience"};
+                              "patience", "val-negatives", "pretrain"};
 
 bool lower_is_better(const std::string& key) { return key == "rmse" || key == "mae"; }
 

@@ -91,6 +91,8 @@ Hyper Hyper::merged_over(const Hyper& d) const {
   if (!h.heads) h.heads = d.heads;
   if (!h.train_negatives) h.train_negatives = d.train_negatives;
   if (!h.patience) h.patience = d.patience;
+  if (!h.val_negatives) h.val_negatives = d.val_negatives;
+  if (!h.pretrain) h.pretrain = d.pretrain;
   return h;
 }
 
@@ -103,7 +105,8 @@ void Model::fit(const Interactions& train, const Hyper& h, Backend& backend,
   for (auto [v, name, lo, hi] :
        {std::tuple{h.batch, "--batch", 1, 1 << 20}, {h.max_len, "--max-len", 1, 4096},
         {h.layers, "--layers", 0, 64}, {h.heads, "--heads", 1, 64},
-        {h.train_negatives, "--train-negatives", 0, 1 << 20}, {h.patience, "--patience", 0, 100000}})
+        {h.train_negatives, "--train-negatives", 0, 1 << 20}, {h.patience, "--patience", 0, 100000},
+        {h.val_negatives, "--val-negatives", 0, 1 << 20}, {h.pretrain, "--pretrain", 0, 100000}})
     if (v && (*v < lo || *v > hi))
       throw Error(std::string(name) + " must be in " + std::to_string(lo) + ".." + std::to_string(hi) +
                   " (got " + std::to_string(*v) + ")");
@@ -155,6 +158,12 @@ std::vector<TopK> Model::top_k_new(const std::vector<ItemValue>& history, int k,
   score_new(history, scratch);
   if (stats) *stats = {n_items(), true};
   return select_top_k(scratch, n_items(), k, skip);
+}
+
+void Model::score_items(index_t user, const index_t* items, std::size_t n, float* out) const {
+  std::vector<float> s(n_items());
+  score(user, s.data());
+  for (std::size_t j = 0; j < n; ++j) out[j] = s[items[j]];
 }
 
 float Model::predict(index_t user, index_t item) const {

@@ -16,9 +16,13 @@
 // validation; every other interaction is a positive (label 1) with --train-negatives items the
 // user has not interacted with drawn uniformly as negatives (label 0), drawn again each epoch;
 // binary cross-entropy over seeded mini-batches of --batch examples; AdamW (--lr; --reg is the
-// decoupled weight decay on every parameter); early stopping on the validation part's
-// full-ranking nDCG@10 after --patience epochs without a better one, keeping the best epoch.
-// The paper's optional pre-training of GMF and MLP is not implemented (see models/README.md).
+// decoupled weight decay on every parameter); early stopping on the validation part's nDCG@10
+// (full ranking, or among --val-negatives sampled items: the ncf protocol's default) after
+// --patience epochs without a better one, keeping the best epoch.
+// Pre-training (--pretrain N > 0, the default; the paper's section 3.4.1): GMF alone, then MLP
+// alone, each for at most N epochs with the same early stopping, then the fused model starts
+// from both (output layer [a w_gmf, (1 - a) w_mlp], a = 0.5) and is fine-tuned by Adam at a
+// small fixed rate, its start kept unless a fine-tuning epoch beats it on validation.
 //
 // Serving: no factor form (embeddings() is nullptr). The model owns a serial reference backend
 // made at fit/load, and score() runs one batched forward pass over every item on it, with the
@@ -50,6 +54,12 @@ constexpr std::uint64_t kFoldInStream = 0xF01D2ull;
 // Fold-in: full-batch Adam passes over the history (each with fresh negatives), items fixed.
 constexpr int kFoldInPasses = 60;
 constexpr double kFoldInLr = 0.05;
+// The weight of GMF in the fused output layer after pre-training (the paper's alpha).
+constexpr double kPretrainAlpha = 0.5;
+// Adam's learning rate for fine-tuning the fused model after pre-training: small, so that it
+// starts from the two pre-trained models instead of leaving them (the paper fine-tunes with
+// plain SGD for the same reason). Validated on ML-1M: the fused start was not beaten anyway.
+constexpr double kFineTuneLr = 1e-4;
 
 // The MLP widths w_0 (the concatenated input) .. w_L = f.
 std::vector<std::int64_t> tower_widths(int f, int layers) {
@@ -80,6 +90,9 @@ void download_into(Backend& b, const nn::Parameter& p, Vector& v) {
   b.download(p.value, v.data());
 }
 
+// The paper's training stages: GMF alone and MLP alone (pre-training), then the fused model.
+enum class Stage { gmf, mlp, fused };
+
 // The network while it trains, on the training backend.
 class Net final : public nn::Module {
  public:
@@ -104,14 +117,36 @@ class Net final : public nn::Module {
     nn::xavier_uniform(b, out_mlp.weight, 2 * f, 1, rng);
   }
 
-  // Logits [B] for the (users[r], items[r]) pairs (i32 [B] each).
-  nn::Var forward(nn::Tape& tape, const Tensor& users, const Tensor& items) {
-    const nn::Var gmf = nn::mul(gmf_user.forward(tape, users), gmf_item.forward(tape, items));
-    nn::Var h = nn::relu(nn::add(first_user.forward(tape, mlp_user.forward(tape, users)),
-                                 first_item.forward(tape, mlp_item.forward(tape, items))));
-    for (auto& layer : tower) h = layer->forward(tape, h);
-    const nn::Var logit = nn::add(out_gmf.forward(tape, gmf), out_mlp.forward(tape, h));
+  // Logits [B] for the (users[r], items[r]) pairs (i32 [B] each). The pre-training stages run
+  // one branch with the output bias (out_mlp's): GMF alone, MLP alone (the paper's two models).
+  nn::Var forward(nn::Tape& tape, const Tensor& users, const Tensor& items, Stage stage = Stage::fused) {
+    nn::Var logit;
+    if (stage != Stage::mlp) {
+      const nn::Var gmf = nn::mul(gmf_user.forward(tape, users), gmf_item.forward(tape, items));
+      logit = out_gmf.forward(tape, gmf);
+      if (stage == Stage::gmf) logit = nn::add(logit, tape.param(out_mlp.bias));
+    }
+    if (stage != Stage::gmf) {
+      nn::Var h = nn::relu(nn::add(first_user.forward(tape, mlp_user.forward(tape, users)),
+                                   first_item.forward(tape, mlp_item.forward(tape, items))));
+      for (auto& layer : tower) h = layer->forward(tape, h);
+      logit = stage == Stage::mlp ? out_mlp.forward(tape, h) : nn::add(logit, out_mlp.forward(tape, h));
+    }
     return nn::reshape(logit, Shape{users.dim(0)});
+  }
+
+  // What a stage trains.
+  std::vector<nn::Parameter*> stage_parameters(Stage stage) {
+    if (stage == Stage::fused) return parameters();
+    if (stage == Stage::gmf) return {&gmf_user.weight, &gmf_item.weight, &out_gmf.weight, &out_mlp.bias};
+    std::vector<nn::Parameter*> p;
+    mlp_user.collect(p);
+    mlp_item.collect(p);
+    first_user.collect(p);
+    first_item.collect(p);
+    for (auto& layer : tower) layer->collect(p);
+    out_mlp.collect(p);
+    return p;
   }
 
   void collect(std::vector<nn::Parameter*>& out) override {
@@ -145,8 +180,9 @@ class NeuMf final : public Model {
   Hyper defaults() const override {
     // Chosen on the validation part of the ML-1M NCF training file (models/README.md).
     Hyper h;
-    h.factors = 16;
+    h.factors = 32;
     h.layers = 2;
+    h.pretrain = 20;
     h.epochs = 12;
     h.lr = 0.005f;
     h.reg = 0.0f;
@@ -163,6 +199,20 @@ class NeuMf final : public Model {
       return;
     }
     score_with(cache_->gmf_user.select0(user), cache_->user_proj.select0(user), out);
+  }
+
+  void score_items(index_t user, const index_t* items, std::size_t n, float* out) const override {
+    if (user >= n_users() || !cache_) {
+      Model::score_items(user, items, n, out);
+      return;
+    }
+    std::vector<std::int32_t> index(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      if (items[j] >= n_items()) throw Error("score_items: item index out of range");
+      index[j] = static_cast<std::int32_t>(items[j]);
+    }
+    const Tensor t = make_tensor(*serve_, Shape{static_cast<std::int64_t>(n)}, index);
+    score_with(cache_->gmf_user.select0(user), cache_->user_proj.select0(user), out, &t);
   }
 
   void score_new(const std::vector<ItemValue>& history, float* out) const override {
@@ -242,15 +292,15 @@ class NeuMf final : public Model {
 
     Rng rng(mix_seed(hyper.seed, static_cast<std::uint64_t>(ModelKind::neumf)));
     Net net(backend, n_users(), n_items(), f, layers, *hyper.init_std, rng);
-    const std::vector<nn::Parameter*> params = net.parameters();
     AdamStep adam;
     adam.lr = *hyper.lr;
     adam.weight_decay = *hyper.reg;
     adam.decoupled = true;
-    nn::Adam opt(backend, params, adam);
+    const int pretrain = hyper.pretrain.value_or(0);
 
     {
       const nn::HeldOutHistory held(*this, parts.fit);
+      const nn::Validation validation(parts, hyper.val_negatives.value_or(0), hyper.seed);
       // The positives: every interaction of the fit part, user-major.
       std::vector<std::int32_t> pos_user, pos_item;
       for (index_t u = 0; u < seen.rows(); ++u)
@@ -263,7 +313,11 @@ class NeuMf final : public Model {
       std::vector<std::int32_t> ex_user(n), ex_item(n), b_user, b_item;
       std::vector<float> ex_label(n), b_label;
 
-      const auto train_epoch = [&](int epoch) {
+      // One epoch of `stage`; `counter` numbers epochs across the stages, so each draws its own
+      // negatives and order.
+      int counter = 0;
+      const auto train_epoch = [&](Stage stage, nn::Optimizer& opt) {
+        const int epoch = ++counter;
         // This epoch's negatives: uniform over the items the user has not interacted with (in
         // the fit part), by rejection; a user who has them all gets none.
         Rng neg(mix_seed(hyper.seed, static_cast<std::uint64_t>(epoch), kNegativeStream));
@@ -306,7 +360,7 @@ class NeuMf final : public Model {
           const auto rows = static_cast<std::int64_t>(end - begin);
           nn::Tape tape(backend, mix_seed(hyper.seed, static_cast<std::uint64_t>(epoch), begin));
           const nn::Var loss = nn::bce_with_logits(
-              net.forward(tape, make_tensor(backend, Shape{rows}, b_user), make_tensor(backend, Shape{rows}, b_item)),
+              net.forward(tape, make_tensor(backend, Shape{rows}, b_user), make_tensor(backend, Shape{rows}, b_item), stage),
               make_tensor(backend, Shape{rows}, b_label));
           tape.backward(loss);
           opt.step();
@@ -314,14 +368,71 @@ class NeuMf final : public Model {
           loss_sum += static_cast<double>(to_vector<float>(backend, loss.value())[0]) * static_cast<double>(rows);
           if (progress) progress("neumf", static_cast<int>(end * 100 / n), 100);
         }
-        return nn::EpochLoss{n ? loss_sum / static_cast<double>(n) : 0.0, adam.lr};
+        return nn::EpochLoss{n ? loss_sum / static_cast<double>(n) : 0.0, opt.lr};
       };
       const auto validate = [&] {
         publish(backend, net);
-        return nn::validation_metric(*this, parts.validation, backend);
+        return validation(*this, backend);
       };
-      nn::run_epochs(backend, params, *hyper.epochs, *hyper.patience, train_epoch, validate,
-                     nn::validation_metric_name(), progress, info);
+      // Runs one stage through the shared loop; info counts epochs over all stages, and
+      // best_epoch is the epoch (in that count) whose parameters the model ends with.
+      int epochs_before = 0;
+      const auto run_stage = [&](Stage stage, const char* name, nn::Optimizer& opt, int max_epochs,
+                                 std::optional<double> start) {
+        const Progress staged(
+            [&](const char* s, int done, int total) { progress(s, done, total); },
+            [&](const EpochRecord& r) {
+              EpochRecord named = r;
+              if (pretrain > 0) named.stage = name;
+              progress.epoch(named);
+            });
+        TrainInfo stage_info;
+        const double best =
+            nn::run_epochs(backend, net.stage_parameters(stage), max_epochs, *hyper.patience,
+                           [&](int) { return train_epoch(stage, opt); }, validate, validation.name(), staged,
+                           stage_info, start);
+        info.loss.insert(info.loss.end(), stage_info.loss.begin(), stage_info.loss.end());
+        info.best_epoch = epochs_before + stage_info.best_epoch;
+        if (stage_info.best_epoch == 0 && start) info.best_epoch = epochs_before;
+        epochs_before += stage_info.epochs_run;
+        info.epochs_run = epochs_before;
+        return best;
+      };
+
+      std::optional<double> fused_start;
+      if (pretrain > 0) {
+        // The paper's pre-training: GMF alone, then MLP alone, each from its random
+        // initialisation with Adam until validation stops improving. A branch's output weights
+        // are zero while the other trains, so the model scores (and validates) that branch alone.
+        backend.fill(net.out_mlp.weight.value, 0.0);
+        {
+          nn::Adam opt(backend, net.stage_parameters(Stage::gmf), adam);
+          run_stage(Stage::gmf, "gmf", opt, pretrain, std::nullopt);
+        }
+        const Tensor gmf_out = backend.alloc(net.out_gmf.weight.value.shape(), DType::f32);
+        const Tensor gmf_bias = backend.alloc(net.out_mlp.bias.value.shape(), DType::f32);
+        backend.copy(net.out_gmf.weight.value, gmf_out);
+        backend.copy(net.out_mlp.bias.value, gmf_bias);
+        backend.fill(net.out_gmf.weight.value, 0.0);
+        backend.fill(net.out_mlp.bias.value, 0.0);
+        nn::xavier_uniform(backend, net.out_mlp.weight, f, 1, rng);
+        {
+          nn::Adam opt(backend, net.stage_parameters(Stage::mlp), adam);
+          run_stage(Stage::mlp, "mlp", opt, pretrain, std::nullopt);
+        }
+        // NeuMF from the two: the output layer over [gmf, h_L] is [a w_gmf, (1 - a) w_mlp] with
+        // bias a b_gmf + (1 - a) b_mlp, a = 0.5 (the paper's trade-off), so the fused model starts
+        // as the average of the two pre-trained logits; fine-tuning keeps that start unless an
+        // epoch beats it on validation.
+        backend.scale(gmf_out, kPretrainAlpha, 0.0, net.out_gmf.weight.value);
+        backend.scale(net.out_mlp.weight.value, 1.0 - kPretrainAlpha, 0.0, net.out_mlp.weight.value);
+        backend.add(gmf_bias, net.out_mlp.bias.value, net.out_mlp.bias.value, kPretrainAlpha, 1.0 - kPretrainAlpha);
+        fused_start = validate();
+      }
+      AdamStep fused = adam;
+      if (pretrain > 0) fused.lr = kFineTuneLr;
+      nn::Adam opt(backend, net.stage_parameters(Stage::fused), fused);
+      run_stage(Stage::fused, "neumf", opt, *hyper.epochs, fused_start);
     }
     publish(backend, net);
   }
@@ -422,14 +533,22 @@ class NeuMf final : public Model {
     cache_ = std::move(c);
   }
 
-  // Scores of every item for a user given by its GMF embedding gu ([f] or [1, f]) and the user
-  // half of the first MLP layer up ([w_1] or [1, w_1], bias included): one forward pass.
-  void score_with(const Tensor& gu, const Tensor& up, float* out) const {
+  // Scores of every item (or of the items in `index`, i32 [n]) for a user given by its GMF
+  // embedding gu ([f] or [1, f]) and the user half of the first MLP layer up ([w_1] or [1, w_1],
+  // bias included): one forward pass.
+  void score_with(const Tensor& gu, const Tensor& up, float* out, const Tensor* index = nullptr) const {
     Backend& b = *serve_;
     const Cache& c = *cache_;
-    const std::int64_t items = n_items();
-    Tensor h = b.alloc(c.item_proj.shape(), DType::f32);
-    b.add(c.item_proj, up, h);
+    Tensor item_proj = c.item_proj, gmf_item = c.gmf_item;
+    if (index) {
+      item_proj = b.alloc(Shape{index->dim(0), c.item_proj.dim(1)}, DType::f32);
+      gmf_item = b.alloc(Shape{index->dim(0), c.gmf_item.dim(1)}, DType::f32);
+      b.gather_rows(c.item_proj, *index, item_proj);
+      b.gather_rows(c.gmf_item, *index, gmf_item);
+    }
+    const std::int64_t items = item_proj.dim(0);
+    Tensor h = b.alloc(item_proj.shape(), DType::f32);
+    b.add(item_proj, up, h);
     b.activation(Act::relu, h, h);
     for (std::size_t k = 0; k < c.tower_wt.size(); ++k) {
       Tensor y = b.alloc(Shape{items, c.tower_wt[k].dim(1)}, DType::f32);
@@ -440,8 +559,8 @@ class NeuMf final : public Model {
     }
     Tensor s = b.alloc(Shape{items, 1}, DType::f32);
     b.gemm(false, false, 1.0, h, c.out_mlp_t, 0.0, s);
-    Tensor g = b.alloc(c.gmf_item.shape(), DType::f32);
-    b.mul(c.gmf_item, gu, g);
+    Tensor g = b.alloc(gmf_item.shape(), DType::f32);
+    b.mul(gmf_item, gu, g);
     b.gemm(false, false, 1.0, g, c.out_gmf_t, 1.0, s);
     b.add(s, c.out_bias, s);
     b.download(s, out);

@@ -425,13 +425,14 @@ void SequenceModel::fit_impl(const Interactions& train, Backend& backend, const 
       result.loss = positions ? loss_sum / static_cast<double>(positions) : 0.0;
       return result;
     };
+    const nn::Validation validation(holdout, hyper.val_negatives.value_or(0), hyper.seed);
     auto validate = [&] {
       compute_embeddings(net, backend);
-      return nn::validation_metric(*this, holdout.validation, backend);
+      return validation(*this, backend);
     };
     if (users.empty()) throw Error(stage + ": no user has two interactions to learn a next item from");
     nn::run_epochs(backend, params, *hyper.epochs, *hyper.patience, train_epoch, validate,
-                   nn::validation_metric_name(), progress, info);
+                   validation.name(), progress, info);
   }
   // The held-out items are history again: queries read the whole training part.
   compute_embeddings(net, backend);

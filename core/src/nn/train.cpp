@@ -1,6 +1,7 @@
 // The shared training loop of the neural kinds (edgerec/nn/train.hpp).
 #include "edgerec/nn/train.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -13,6 +14,10 @@
 #include "edgerec/split.hpp"
 
 namespace edgerec::nn {
+
+namespace {
+constexpr std::uint64_t kValidationStream = 0x56414Cull;  // validation negatives
+}  // namespace
 
 double LrSchedule::at(std::int64_t step, std::int64_t total) const {
   if (warmup > 0 && step < warmup) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
@@ -56,43 +61,79 @@ HeldOutHistory::~HeldOutHistory() {
   model_.sequences = std::move(sequences_);
 }
 
-std::string validation_metric_name(int k) { return "val_full_ndcg@" + std::to_string(k); }
+Validation::Validation(const Holdout& parts, int negatives, std::uint64_t seed, int k)
+    : validation_(parts.validation), k_(k) {
+  if (negatives < 0) throw Error("--val-negatives must be at least 0 (got " + std::to_string(negatives) + ")");
+  name_ = (negatives > 0 ? "val_ndcg@" : "val_full_ndcg@") + std::to_string(k);
+  if (negatives == 0) return;
+  std::vector<index_t> users;
+  for (const auto& row : parts.validation.rows) users.push_back(row.user);
+  std::sort(users.begin(), users.end());
+  users.erase(std::unique(users.begin(), users.end()), users.end());
+  Interactions all = parts.fit;
+  all.rows.insert(all.rows.end(), parts.validation.rows.begin(), parts.validation.rows.end());
+  auto drawn = sample_negatives(all, users, negatives, mix_seed(seed, kValidationStream));
+  negatives_.resize(parts.validation.n_users());
+  for (std::size_t i = 0; i < users.size(); ++i) negatives_[users[i]] = std::move(drawn[i]);
+}
 
-double validation_metric(const Model& model, const Interactions& validation, Backend& backend, int k) {
+double Validation::operator()(const Model& model, Backend& backend) const {
   EvalOptions o;
-  o.k = k;
+  o.k = k_;
   std::map<std::string, double> m;
-  measure(model, validation, o, backend, m);
-  const auto it = m.find("ndcg@" + std::to_string(k));
+  if (negatives_.empty())
+    measure(model, validation_, o, backend, m);
+  else
+    measure_sampled(model, validation_, negatives_, o, backend, m, /*full_ranking=*/false);
+  const auto it = m.find("ndcg@" + std::to_string(k_));
   return it == m.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
 }
 
 BestParameters::BestParameters(Backend& backend, std::vector<Parameter*> params)
     : backend_(backend), params_(std::move(params)) {}
 
-bool BestParameters::offer(double score) {
-  ++epochs_;
-  if (!(score > best_) && best_epoch_ != 0) return false;
-  if (std::isnan(score)) return false;
+bool BestParameters::keep(double score) {
+  if (std::isnan(score) || (any_ && !(score > best_))) return false;
   if (copies_.empty())
     for (const Parameter* p : params_) copies_.push_back(backend_.alloc(p->value.shape(), p->value.dtype()));
   for (std::size_t i = 0; i < params_.size(); ++i) backend_.copy(params_[i]->value, copies_[i]);
   best_ = score;
   best_epoch_ = epochs_;
+  any_ = true;
   return true;
 }
 
+bool BestParameters::offer(double score) {
+  ++epochs_;
+  return keep(score);
+}
+
+void BestParameters::offer_start(double score) {
+  if (epochs_ != 0) throw Error("BestParameters::offer_start after an epoch");
+  keep(score);
+}
+
 void BestParameters::restore() {
-  if (best_epoch_ == 0 || best_epoch_ == epochs_) return;
+  if (!any_ || best_epoch_ == epochs_) return;
   for (std::size_t i = 0; i < params_.size(); ++i) backend_.copy(copies_[i], params_[i]->value);
 }
 
-void run_epochs(Backend& backend, std::vector<Parameter*> params, int max_epochs, int patience,
-                const std::function<EpochLoss(int epoch)>& train_epoch,
-                const std::function<double()>& validate, const std::string& metric_name,
-                const Progress& progress, TrainInfo& info) {
+double run_epochs(Backend& backend, std::vector<Parameter*> params, int max_epochs, int patience,
+                  const std::function<EpochLoss(int epoch)>& train_epoch,
+                  const std::function<double()>& validate, const std::string& metric_name,
+                  const Progress& progress, TrainInfo& info, std::optional<double> start_score) {
   using Clock = std::chrono::steady_clock;
   BestParameters best(backend, std::move(params));
+  if (start_score) {
+    best.offer_start(*start_score);
+    EpochRecord r;  // epoch 0: the starting parameters, trained by no epoch of this run
+    r.epochs = max_epochs;
+    r.loss = std::numeric_limits<double>::quiet_NaN();
+    r.metric = metric_name;
+    r.value = *start_score;
+    r.best = true;
+    progress.epoch(r);
+  }
   int epoch = 0;
   for (epoch = 1; epoch <= max_epochs; ++epoch) {
     const auto start = Clock::now();
@@ -117,6 +158,7 @@ void run_epochs(Backend& backend, std::vector<Parameter*> params, int max_epochs
   best.restore();
   info.epochs_run = std::min(epoch, max_epochs);
   info.best_epoch = best.best_epoch();
+  return best.best_score();
 }
 
 }  // namespace edgerec::nn

@@ -18,6 +18,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,7 +59,8 @@ CLI::Validator seed_validator() {
 
 // The step bar goes to stderr on a terminal only. Each epoch of a model that validates per epoch
 // prints one line on stderr (unless quiet) and, with a curve file, appends one JSON line to it
-// (`run` counts the fits of the command: eval fits once per fold).
+// (`run` counts the fits of the command: eval fits once per fold; `stage` names a fit's stage
+// where it has several, and epoch 0 is a stage's starting point, with a null loss).
 er::Progress make_progress(bool quiet, const std::string& curve_path = {}) {
   const bool tty = !quiet && isatty(fileno(stderr));
   er::Progress::StepFn step;
@@ -77,20 +79,43 @@ er::Progress make_progress(bool quiet, const std::string& curve_path = {}) {
     if (!*curve) throw er::Error("--curve: cannot write " + curve_path + ": " + std::strerror(errno));
   }
   if (quiet && !curve) return er::Progress(step);
-  auto run = std::make_shared<int>(0);
-  er::Progress::EpochFn epoch = [quiet, tty, curve, run, curve_path](const er::EpochRecord& r) {
-    if (r.epoch == 1) ++*run;
+  // A fit's records come in stages (neumf: gmf, mlp, neumf), each counting its epochs from 1 (or
+  // 0); a record that goes back in its stage, or returns to a stage already seen, starts a fit.
+  struct Runs {
+    int run = 0;
+    std::set<std::string> stages;
+    std::string stage;
+    int epoch = 0;
+  };
+  auto runs = std::make_shared<Runs>();
+  er::Progress::EpochFn epoch = [quiet, tty, curve, runs, curve_path](const er::EpochRecord& r) {
+    Runs& rs = *runs;
+    if (rs.run == 0 || (rs.stages.count(r.stage) && (r.stage != rs.stage || r.epoch <= rs.epoch))) {
+      ++rs.run;
+      rs.stages.clear();
+    }
+    rs.stages.insert(r.stage);
+    rs.stage = r.stage;
+    rs.epoch = r.epoch;
+    const int* run = &rs.run;
     if (!quiet) {
       if (tty) std::fprintf(stderr, "\r\033[K");
-      std::fprintf(stderr, "epoch %*d/%d  loss %.5f  %s %.4f%s  lr %.3g  %.1f s\n",
-                   static_cast<int>(std::to_string(r.epochs).size()), r.epoch, r.epochs, r.loss,
-                   r.metric.c_str(), r.value, r.best ? " *" : "  ", r.lr, r.seconds);
+      if (r.epoch == 0)  // the start of a stage that begins from trained parameters
+        std::fprintf(stderr, "%s%sstart %*s  %s %.4f%s\n", r.stage.c_str(), r.stage.empty() ? "" : " ",
+                     static_cast<int>(2 * std::to_string(r.epochs).size() + 1), "", r.metric.c_str(), r.value,
+                     r.best ? " *" : "  ");
+      else
+        std::fprintf(stderr, "%s%sepoch %*d/%d  loss %.5f  %s %.4f%s  lr %.3g  %.1f s\n", r.stage.c_str(),
+                     r.stage.empty() ? "" : " ", static_cast<int>(std::to_string(r.epochs).size()), r.epoch,
+                     r.epochs, r.loss, r.metric.c_str(), r.value, r.best ? " *" : "  ", r.lr, r.seconds);
       std::fflush(stderr);
     }
     if (curve) {
-      json j{{"run", *run}, {"epoch", r.epoch}, {"loss", r.loss}, {"metric", r.metric},
+      json j{{"run", *run}, {"epoch", r.epoch}, {"metric", r.metric},
              {"lr", r.lr}, {"best", r.best}, {"seconds", r.seconds}};
+      j["loss"] = std::isfinite(r.loss) ? json(r.loss) : json(nullptr);
       j["value"] = std::isfinite(r.value) ? json(r.value) : json(nullptr);
+      if (!r.stage.empty()) j["stage"] = r.stage;
       *curve << j.dump() << "\n";
       curve->flush();
       if (!*curve) throw er::Error("--curve: writing " + curve_path + " failed");
@@ -192,6 +217,11 @@ struct ModelFlags {
     app->add_option("--patience", hyper.patience,
                     "neural kinds: stop after this many epochs without a better validation score "
                     "(0 = run every epoch; --epochs is the maximum)");
+    app->add_option("--val-negatives", hyper.val_negatives,
+                    "neural kinds: score the validation part among N sampled negatives (0 = full "
+                    "ranking; the ncf protocol's default is its test file's count)");
+    app->add_option("--pretrain", hyper.pretrain,
+                    "neumf: most epochs of each pre-training stage (GMF, MLP; 0 = none)");
     app->add_option("--seed", hyper.seed, "random seed (same seed, same model)")
         ->capture_default_str()
         ->transform(seed_validator());
@@ -234,6 +264,8 @@ json hyper_json(const er::Hyper& h) {
   put("heads", h.heads);
   put("train_negatives", h.train_negatives);
   put("patience", h.patience);
+  put("val_negatives", h.val_negatives);
+  put("pretrain", h.pretrain);
   j["seed"] = h.seed;
   return j;
 }

@@ -77,12 +77,25 @@ class HeldOutHistory {
   std::optional<Sequences> sequences_;
 };
 
-// The full-ranking nDCG@k of `model` on `validation` (edgerec::measure: every item but the
-// user's seen items is a candidate); the key EpochRecord::metric names. The model must score
-// with its current parameters (a kind that caches query vectors refreshes them first).
-double validation_metric(const Model& model, const Interactions& validation, Backend& backend,
-                         int k = 10);
-std::string validation_metric_name(int k = 10);
+// How a neural kind scores its validation part after each epoch: nDCG@k of the held-out items,
+// either in the full ranking (negatives = 0: every item but the user's fit-part items is a
+// candidate; key "val_full_ndcg@k") or, as the NCF protocol tests, each held-out item among
+// `negatives` items the user never interacted with in the whole training part (fit + validation),
+// drawn once with `seed` (key "val_ndcg@k"). Hyper::val_negatives chooses. The model must score
+// with its current parameters (a kind that caches query vectors refreshes them first) and have
+// the fit part as its seen items (HeldOutHistory).
+class Validation {
+ public:
+  Validation(const Holdout& parts, int negatives, std::uint64_t seed, int k = 10);
+  double operator()(const Model& model, Backend& backend) const;
+  const std::string& name() const { return name_; }  // the key EpochRecord::metric carries
+
+ private:
+  const Interactions& validation_;
+  std::vector<std::vector<index_t>> negatives_;  // by user; empty: full ranking
+  int k_;
+  std::string name_;
+};
 
 // Keeps a copy of the parameters of the best score so far (higher is better) and puts them
 // back at the end. The copies live on the parameters' backend.
@@ -92,16 +105,22 @@ class BestParameters {
   // Records one epoch's score; returns true when it is the best so far (strictly better than
   // every earlier one; a NaN never is), after copying the parameters.
   bool offer(double score);
+  // Records the parameters as they are before the first epoch, scored `score`, as epoch 0: they
+  // are restored unless a later epoch beats them (a stage that starts from trained parameters).
+  void offer_start(double score);
   // Copies the best parameters back (nothing when none was offered or the last was the best).
   void restore();
-  int best_epoch() const { return best_epoch_; }  // 1-based, 0 = none yet
+  int best_epoch() const { return best_epoch_; }  // 1-based; 0 = none yet, or the start
   double best_score() const { return best_; }
 
  private:
+  bool keep(double score);
+
   Backend& backend_;
   std::vector<Parameter*> params_;
   std::vector<Tensor> copies_;
   double best_ = 0;
+  bool any_ = false;
   int epochs_ = 0, best_epoch_ = 0;
 };
 
@@ -116,10 +135,14 @@ struct EpochLoss {
 // stopping after `patience` epochs without a better score (0 = run them all). Each epoch goes to
 // progress.epoch() and info.loss; info.epochs_run and info.best_epoch are set, and the best
 // parameters are in place on return. A non-finite loss throws Error (training diverged) naming
-// the epoch. max_epochs 0 trains nothing and returns at once.
-void run_epochs(Backend& backend, std::vector<Parameter*> params, int max_epochs, int patience,
-                const std::function<EpochLoss(int epoch)>& train_epoch,
-                const std::function<double()>& validate, const std::string& metric_name,
-                const Progress& progress, TrainInfo& info);
+// the epoch. max_epochs 0 trains nothing and returns at once. With `start_score` (the
+// validation score of the parameters on entry), those parameters are kept unless an epoch beats
+// them (info.best_epoch is then 0), and progress.epoch() first gets a record of epoch 0 (the
+// start: its score, a NaN loss). Returns the best score.
+double run_epochs(Backend& backend, std::vector<Parameter*> params, int max_epochs, int patience,
+                  const std::function<EpochLoss(int epoch)>& train_epoch,
+                  const std::function<double()>& validate, const std::string& metric_name,
+                  const Progress& progress, TrainInfo& info,
+                  std::optional<double> start_score = std::nullopt);
 
 }  // namespace edgerec::nn
