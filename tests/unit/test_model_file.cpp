@@ -142,6 +142,7 @@ struct CommonSpec {
   std::uint8_t sequences_flag = 0;  // version 3 on
   std::vector<std::uint64_t> sequence_offsets;
   std::vector<index_t> sequence_items;
+  std::uint8_t item_meta_flag = 0;  // version 4 on (the section itself is tested apart)
 };
 
 void write_common(Writer& w, const CommonSpec& s, std::uint32_t version) {
@@ -170,6 +171,7 @@ void write_common(Writer& w, const CommonSpec& s, std::uint32_t version) {
       w.indices(s.sequence_items);
     }
   }
+  if (version >= 4) w.u8(s.item_meta_flag);
 }
 
 // The popularity model part for `users` x `items` (counts `pop`), written by hand: from version 3

@@ -122,7 +122,7 @@
 
 namespace edgerec {
 
-constexpr std::uint32_t kModelFormatVersion = 3;
+constexpr std::uint32_t kModelFormatVersion = 4;
 constexpr char kModelMagic[4] = {'E', 'R', 'M', '1'};
 constexpr std::size_t kModelHeaderBytes = 24;
 
