@@ -126,6 +126,14 @@ int32_t edgerec_similar(edgerec_model* model, uint32_t item, int32_t k);
 int32_t edgerec_explain(edgerec_model* model, int32_t user, const uint32_t* items,
                         const float* values, uint32_t n, uint32_t item, int32_t k);
 
+/* The model's item metadata (edgerec/item_meta.hpp) as one JSON document, or "null" for a
+ * model without it: {"rows": R, "source": the metadata file's name, "coldIds": [ids of rows item_count..R-1: items with metadata
+ * but no interactions], "described": [0/1 per row], "titles": [R strings], "categorical":
+ * [{"name", "vocabulary": [...], "offsets": [R+1], "codes": [...]}], "numeric": [{"name",
+ * "values": [R numbers, null where missing]}], "vectorDims": D}. Rows below item_count are the
+ * model's items in index order. Built on each call (the caller parses and keeps it); "" on
+ * error. Valid until the next call on the handle. */
+const char* edgerec_model_item_meta_json(edgerec_model* model);
 /* A JSON object describing the last call beyond its items and scores (see edgerec_explain and
  * edgerec_recommend_for; "{}" for other calls). Valid until the next call on the handle. */
 const char* edgerec_result_info(const edgerec_model* model);

@@ -288,6 +288,102 @@ const char* edgerec_model_info_json(edgerec_model* h) {
   return h && h->status == EDGEREC_OK ? h->text.c_str() : "";
 }
 
+namespace {
+// A JSON string (metadata text is valid UTF-8, checked by its loader): quotes, backslashes and
+// control characters escaped.
+void append_json_string(std::string& t, const std::string& s) {
+  static const char kHex[] = "0123456789abcdef";
+  t += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      t += '\\';
+      t += ch;
+    } else if (c < 0x20) {
+      t += "\\u00";
+      t += kHex[c >> 4];
+      t += kHex[c & 15];
+    } else {
+      t += ch;
+    }
+  }
+  t += '"';
+}
+template <class V>
+void append_int_array(std::string& t, const V& v) {
+  t += '[';
+  for (std::size_t k = 0, n = v.size(); k < n; ++k) {
+    if (k) t += ',';
+    t += std::to_string(v[k]);
+  }
+  t += ']';
+}
+void append_string_array(std::string& t, const std::vector<std::string>& v, std::size_t from = 0) {
+  t += '[';
+  for (std::size_t k = from; k < v.size(); ++k) {
+    if (k > from) t += ',';
+    append_json_string(t, v[k]);
+  }
+  t += ']';
+}
+}  // namespace
+
+const char* edgerec_model_item_meta_json(edgerec_model* h) {
+  guarded(h, [&](const edgerec::Model& m) {
+    auto& t = h->text;
+    if (!m.item_meta) {
+      t = "null";
+      return;
+    }
+    const edgerec::ItemMeta& meta = *m.item_meta;
+    t = "{\"rows\":";
+    t += std::to_string(meta.rows());
+    t += ",\"source\":";
+    append_json_string(t, meta.source);
+    t += ",\"coldIds\":";
+    append_string_array(t, meta.ids.ids(), m.n_items());
+    t += ",\"described\":";
+    append_int_array(t, meta.described);
+    t += ",\"titles\":";
+    append_string_array(t, meta.titles);
+    t += ",\"categorical\":[";
+    for (std::size_t f = 0; f < meta.categorical.size(); ++f) {
+      const auto& c = meta.categorical[f];
+      t += f ? ",{\"name\":" : "{\"name\":";
+      append_json_string(t, c.name);
+      t += ",\"vocabulary\":";
+      append_string_array(t, c.vocabulary);
+      t += ",\"offsets\":";
+      append_int_array(t, c.offsets);
+      t += ",\"codes\":";
+      append_int_array(t, c.codes);
+      t += '}';
+    }
+    t += "],\"numeric\":[";
+    char buf[32];
+    for (std::size_t f = 0; f < meta.numeric.size(); ++f) {
+      const auto& c = meta.numeric[f];
+      t += f ? ",{\"name\":" : "{\"name\":";
+      append_json_string(t, c.name);
+      t += ",\"values\":[";
+      for (std::size_t r = 0; r < c.values.size(); ++r) {
+        if (r) t += ',';
+        if (!c.present[r]) {
+          t += "null";
+          continue;
+        }
+        std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(c.values[r]));
+        t += buf;
+      }
+      t += "]}";
+    }
+    t += "],\"vectorDims\":";
+    t += std::to_string(meta.has_vector.empty() ? 0 : meta.vectors.cols());
+    t += '}';
+  });
+  return h && h->status == EDGEREC_OK ? h->text.c_str() : "";
+}
+
 const char* edgerec_model_search_json(edgerec_model* h) {
   guarded(h, [&](const edgerec::Model& m) {
     h->text = "{";

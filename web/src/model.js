@@ -182,6 +182,7 @@ export class Model {
   #rt;
   #h;
   #ids = null;
+  #meta;            // the item metadata as parsed from wasm: undefined = not read yet, null = none
   #idIndex = null;  // id -> index, built for long interaction lists only (see #history)
   #token = {};
 
@@ -316,6 +317,77 @@ export class Model {
     const f32 = this.#rt.mod.HEAPF32;
     const out = new Array(n);
     for (let r = 0; r < n; ++r) out[r] = { item: this.#itemId(u32[items + r]), [key]: f32[scores + r] };
+    // Titles and genres beside ids when the model has item metadata (rows = item indices).
+    const meta = this.#metadata();
+    if (meta) {
+      for (let r = 0; r < n; ++r) {
+        const row = u32[items + r];
+        if (!meta.described[row]) continue;
+        if (meta.titles[row]) out[r].title = meta.titles[row];
+        if (meta.genres) out[r].genres = meta.values(meta.genres, row);
+      }
+    }
+    return out;
+  }
+
+  // The item metadata (see edgerec_model_item_meta_json), read from wasm once per model.
+  #metadata() {
+    if (this.#meta !== undefined) return this.#meta;
+    const h = this.#handle();
+    const text = this.#rt.string(this.#rt.call('edgerec_model_item_meta_json', h));
+    if (!text) throw new EdgerecError(this.#rt.string(this.#rt.call('edgerec_model_error', h)));
+    const raw = JSON.parse(text);
+    if (!raw) return (this.#meta = null);
+    const ids = this.items().concat(raw.coldIds);
+    const values = (field, row) => {
+      const out = [];
+      for (let k = field.offsets[row]; k < field.offsets[row + 1]; ++k) out.push(field.vocabulary[field.codes[k]]);
+      return out;
+    };
+    this.#meta = { ...raw, ids, rowOf: new Map(ids.map((id, r) => [id, r])), values,
+      genres: raw.categorical.find((f) => f.name === 'genres') || null, known: ids.length - raw.coldIds.length };
+    return this.#meta;
+  }
+
+  #itemMeta(meta, row) {
+    const out = { id: meta.ids[row], title: meta.titles[row] || null, interactions: row < meta.known,
+      described: meta.described[row] === 1, fields: {}, numeric: {} };
+    for (const f of meta.categorical) out.fields[f.name] = meta.values(f, row);
+    for (const f of meta.numeric) out.numeric[f.name] = f.values[row];
+    if (meta.genres) out.genres = out.fields.genres;
+    return out;
+  }
+
+  /**
+   * An item's metadata (see ItemMetadata in types/index.d.ts): title, genres, every categorical
+   * field's values, numeric fields; null for a model without metadata or an id it does not
+   * list. Items with metadata but no interactions (cold items) are listed too.
+   */
+  item(itemId) {
+    const meta = this.#metadata();
+    if (!meta) return null;
+    const row = meta.rowOf.get(checkId(itemId, 'item'));
+    return row === undefined ? null : this.#itemMeta(meta, row);
+  }
+
+  /**
+   * The item metadata column by column (see ItemMetadataColumns in types/index.d.ts), or null
+   * for a model without it: for pages that index a large catalogue themselves (the demo).
+   * Shared with the model: do not modify it.
+   */
+  itemMetadata() {
+    const meta = this.#metadata();
+    if (!meta) return null;
+    const { rows, source, ids, titles, described, categorical, numeric, vectorDims, known } = meta;
+    return { rows, source, ids, titles, described, categorical, numeric, vectorDims, modelItems: known };
+  }
+
+  /** Every item with metadata, model items first (model order), then the cold items; [] without metadata. */
+  catalogue() {
+    const meta = this.#metadata();
+    if (!meta) return [];
+    const out = new Array(meta.rows);
+    for (let r = 0; r < meta.rows; ++r) out[r] = this.#itemMeta(meta, r);
     return out;
   }
 
@@ -487,6 +559,7 @@ export class Model {
     if (!this.#rt.dead) this.#rt.call('edgerec_model_free', this.#h);
     this.#h = 0;
     this.#ids = null;
+    this.#meta = undefined;
     this.#idIndex = null;
   }
 }
