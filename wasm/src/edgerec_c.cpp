@@ -30,6 +30,7 @@ struct edgerec_model {
   edgerec::NormIndex::Mode search = edgerec::NormIndex::Mode::chosen;  // f32 top-k (set_search)
   std::uint32_t file_version = 0;   // the loaded file's format version
   std::string info;  // edgerec_result_info() of the last recommend_for / explain call
+  std::unique_ptr<edgerec::ColdStart> cold;  // built on the first cold-start call
 };
 
 namespace {
@@ -584,6 +585,51 @@ int32_t edgerec_user_history(edgerec_model* h, uint32_t user) {
       h->result_items.push_back(x.item);
       h->result_scores.push_back(x.value);
     }
+  });
+}
+
+namespace {
+edgerec::ColdStart& cold_start(edgerec_model* h, const edgerec::Model& m) {
+  if (!h->cold) h->cold = std::make_unique<edgerec::ColdStart>(m);
+  return *h->cold;
+}
+void push_rows(edgerec_model* h, const edgerec::Model& m, const std::vector<edgerec::Recommendation>& recs) {
+  for (const auto& r : recs) {
+    h->result_items.push_back(static_cast<uint32_t>(m.item_meta->find(r.item)));
+    h->result_scores.push_back(r.score);
+  }
+}
+}  // namespace
+
+int32_t edgerec_similar_content(edgerec_model* h, uint32_t row, const char* features, uint32_t features_len,
+                                int32_t k) {
+  return guarded(h, [&](const edgerec::Model& m) {
+    auto& cs = cold_start(h, m);
+    k = std::max<int32_t>(k, 0);
+    if (features_len > 0) {
+      push_rows(h, m, cs.similar_to(std::string_view(features, features_len), k));
+    } else {
+      if (row >= m.item_meta->rows()) throw edgerec::Error("metadata row " + std::to_string(row) + " is out of range");
+      push_rows(h, m, cs.similar(m.item_meta->ids.id(row), k));
+    }
+  });
+}
+
+int32_t edgerec_recommend_cold(edgerec_model* h, const uint32_t* rows, const float* values, uint32_t n, int32_t k,
+                               int32_t exclude_seen, float shrinkage, const char* filter, uint32_t filter_len) {
+  return guarded(h, [&](const edgerec::Model& m) {
+    auto& cs = cold_start(h, m);
+    std::vector<edgerec::UserInteraction> history;
+    for (uint32_t j = 0; j < n; ++j) {
+      if (rows[j] >= m.item_meta->rows()) throw edgerec::Error("metadata row " + std::to_string(rows[j]) + " is out of range");
+      history.push_back({m.item_meta->ids.id(rows[j]), values[j]});
+    }
+    edgerec::ColdStartOptions o;
+    o.k = std::max<int32_t>(k, 0);
+    o.exclude_seen = exclude_seen != 0;
+    o.blend.shrinkage = shrinkage;
+    if (filter_len > 0) o.filter.assign(filter, filter_len);
+    push_rows(h, m, cs.recommend_for(history, o));
   });
 }
 

@@ -382,6 +382,80 @@ export class Model {
     return { rows, source, ids, titles, described, categorical, numeric, vectorDims, modelItems: known };
   }
 
+  // Results whose items are metadata rows (the cold-start calls), with titles and genres.
+  #rowResults() {
+    const meta = this.#metadata();
+    const h = this.#handle();
+    const n = this.#rt.call('edgerec_result_count', h);
+    const items = this.#rt.call('edgerec_result_items', h) >>> 2;
+    const scores = this.#rt.call('edgerec_result_scores', h) >>> 2;
+    const out = new Array(n);
+    for (let r = 0; r < n; ++r) {
+      const row = this.#rt.mod.HEAPU32[items + r];
+      out[r] = { item: meta.ids[row], score: this.#rt.mod.HEAPF32[scores + r] };
+      if (meta.described[row] && meta.titles[row]) out[r].title = meta.titles[row];
+      if (meta.described[row] && meta.genres) out[r].genres = meta.values(meta.genres, row);
+    }
+    return out;
+  }
+
+  #needMeta() {
+    const meta = this.#metadata();
+    if (!meta) throw new EdgerecError('this model has no item metadata: train it with --item-meta FILE for content-based and cold-start serving');
+    return meta;
+  }
+
+  /**
+   * Items most similar by content (the cosine of metadata feature vectors; see "Item metadata
+   * and cold start" in the main README) to an item of the metadata, cold items included, or,
+   * with `{ features: 'genres=Action|Comedy;year=1995' }` instead of an id (pass null), to an
+   * item known only by its metadata.
+   */
+  async similarByContent(itemId, options = {}) {
+    const k = checkK(options.k, 10);
+    const meta = this.#needMeta();
+    if (options.features !== undefined) {
+      if (typeof options.features !== 'string' || !options.features) throw new EdgerecError('features must be a non-empty string');
+      const bytes = utf8.encode(options.features);
+      const [ptr] = this.#rt.alloc([bytes]);
+      this.#checked('edgerec_similar_content', 0, ptr, bytes.length, k);
+    } else {
+      const row = meta.rowOf.get(checkId(itemId, 'item'));
+      if (row === undefined) throw new EdgerecError(`unknown item id '${itemId}' (not in the model nor in its item metadata)`);
+      this.#checked('edgerec_similar_content', row, 0, 0, k);
+    }
+    return this.#rowResults();
+  }
+
+  /**
+   * Top-K for a new visitor over every item with metadata, cold items included: content scores
+   * blended with the model's, w = n / (n + blendShrinkage) on the model's z-score for an item
+   * with n interactions (default 20; 0 keeps the model's score for known items). `filter`
+   * ('genres=Action') keeps items with one of those values: with no interactions, popularity
+   * within it. Interactions may name cold items; unknown ids are skipped.
+   */
+  async recommendCold(interactions, options = {}) {
+    const k = checkK(options.k, 10);
+    const meta = this.#needMeta();
+    const shrinkage = options.blendShrinkage === undefined ? 20 : options.blendShrinkage;
+    if (typeof shrinkage !== 'number' || !(shrinkage >= 0) || !Number.isFinite(shrinkage)) {
+      throw new EdgerecError(`blendShrinkage must be a number >= 0, got ${shrinkage}`);
+    }
+    const rows = [];
+    const values = [];
+    for (const x of interactionsOf(interactions)) {
+      const row = meta.rowOf.get(x.item);
+      if (row === undefined) continue;
+      rows.push(row);
+      values.push(x.value === undefined ? 1 : Number(x.value));
+    }
+    const filter = options.filter ? utf8.encode(String(options.filter)) : new Uint8Array(0);
+    const [pr, pv, pf] = this.#rt.alloc([Uint32Array.from(rows), Float32Array.from(values), filter]);
+    this.#checked('edgerec_recommend_cold', pr, pv, rows.length, k, options.excludeSeen === false ? 0 : 1, shrinkage,
+      pf, filter.length);
+    return this.#rowResults();
+  }
+
   /** Every item with metadata, model items first (model order), then the cold items; [] without metadata. */
   catalogue() {
     const meta = this.#metadata();

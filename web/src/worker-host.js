@@ -31,6 +31,8 @@ export function workerHost(load) {
     item: (id) => current().item(id),
     catalogue: () => current().catalogue(),
     itemMetadata: () => current().itemMetadata(),
+    similarByContent: (item, options) => current().similarByContent(item, options),
+    recommendCold: (interactions, options) => current().recommendCold(interactions, options),
     recommend: (user, options) => current().recommend(user, options),
     recommendFor: (interactions, options) => current().recommendFor(interactions, options),
     similar: (item, options) => current().similar(item, options),

@@ -83,6 +83,37 @@ describe('item metadata from the model file', () => {
     model.dispose();
   });
 
+  test('cold start in wasm gives what the CLI gives (similar by content, --features, --cold, --filter)', async () => {
+    const model = await load(fs.readFileSync(path.join(work, 'meta.edgerec')));
+    const same = (got, want, what) => {
+      assert.equal(got.length, want.length, what);
+      got.forEach((g, r) => {
+        assert.ok(Math.abs(g.score - want[r].score) <= 1e-4 * Math.max(1, Math.abs(want[r].score)), `${what} rank ${r + 1}`);
+        if (g.item !== want[r].item) {
+          const twin = want.find((w) => w.item === g.item);
+          assert.ok(twin && Math.abs(twin.score - g.score) <= 1e-4, `${what} rank ${r + 1}: ${g.item} vs ${want[r].item}`);
+        }
+        if (g.item.startsWith('cold-') || g.title) assert.equal(g.title, csvRows.get(g.item).title);
+      });
+    };
+    same(await model.similarByContent('cold-1', { k: 5 }),
+      cliJson('similar', '--model', 'meta.edgerec', '--item', 'cold-1', '-k', '5').items, 'similar cold-1');
+    same(await model.similarByContent(null, { features: 'genres=Comedy|Drama', k: 5 }),
+      cliJson('similar', '--model', 'meta.edgerec', '--features', 'genres=Comedy|Drama', '-k', '5').items, 'features');
+    const cold = await model.recommendCold([{ item: 'cold-1', value: 1 }, { item: 'nope', value: 1 }], { k: 10 });
+    same(cold, cliJson('recommend', '--model', 'meta.edgerec', '--items', 'cold-1,nope', '--cold', '-k', '10').items, 'cold');
+    assert.ok(!cold.some((r) => r.item === 'cold-1'), 'seen');
+    const drama = await model.recommendCold([], { k: 5, filter: 'genres=Drama', blendShrinkage: 0 });
+    same(drama, cliJson('recommend', '--model', 'meta.edgerec', '--filter', 'genres=Drama', '--cold', '--blend-shrinkage', '0', '-k', '5').items, 'filter');
+    for (const r of drama) assert.ok(r.genres.includes('Drama'));
+    await assert.rejects(model.similarByContent(null, { features: 'colour=red' }), /unknown field 'colour'/);
+    await assert.rejects(model.recommendCold([], { filter: 'colour=red' }), /no categorical field 'colour'/);
+    const plain = await load(fs.readFileSync(path.join(work, 'plain.edgerec')));
+    await assert.rejects(plain.recommendCold([]), /no item metadata/);
+    plain.dispose();
+    model.dispose();
+  });
+
   test('the worker model forwards them', async () => {
     const model = await WorkerModel.load(fs.readFileSync(path.join(work, 'meta.edgerec')));
     try {

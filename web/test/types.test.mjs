@@ -42,6 +42,8 @@ async function main(bytes: Uint8Array): Promise<void> {
   const title: string | undefined = recs[0].title ?? meta?.title ?? undefined;
   const genres: string[] = [...(recs[0].genres ?? []), ...(meta?.fields.genres ?? []), ...model.catalogue().map((m) => m.id)];
   const year: number | null | undefined = meta?.numeric.year;
+  const cold: ScoredItem[] = await model.recommendCold(profile, { k: 5, filter: 'genres=Drama', blendShrinkage: 10 });
+  const byContent: ScoredItem[] = await model.similarByContent(null, { features: 'genres=Action', k: 3 });
   const why: Contribution[] = explained.weights;
   const total: number = explained.score - explained.rest - explained.others + used;
   const emb = model.itemEmbeddings();

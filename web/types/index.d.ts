@@ -230,6 +230,16 @@ export interface Recommender {
   dispose(): void;
 }
 
+/** Options of recommendCold(). */
+export interface ColdOptions {
+  k?: number;
+  excludeSeen?: boolean;
+  /** "field=v1|v2": only items with one of these values of a categorical field. */
+  filter?: string;
+  /** Interactions at which an item's content and model scores weigh the same (default 20; 0: known items keep the model's score). */
+  blendShrinkage?: number;
+}
+
 /** The item metadata column by column (Model.itemMetadata()): row r < modelItems is the model's item r. */
 export interface ItemMetadataColumns {
   rows: number;
@@ -260,6 +270,10 @@ export class Model implements Recommender {
   catalogue(): ItemMetadata[];
   /** The metadata column by column, null without metadata (cheap for large catalogues). */
   itemMetadata(): ItemMetadataColumns | null;
+  /** Items most similar by metadata content to an item (cold items too), or to `features` ("genres=Action|Comedy;year=1995") with itemId null. */
+  similarByContent(itemId: string | null, options?: { k?: number; features?: string }): Promise<ScoredItem[]>;
+  /** Top-K over every item with metadata (cold items included): content blended with the model's scores; `filter` "field=v1|v2". */
+  recommendCold(interactions: Interaction[] | Profile, options?: ColdOptions): Promise<ScoredItem[]>;
   hasUser(userId: string): boolean;
   hasItem(itemId: string): boolean;
   /** Top-K for a user the model was trained with. Rejects an unknown user id. */
@@ -343,6 +357,8 @@ export class WorkerModel implements Recommender {
   item(itemId: string): Promise<ItemMetadata | null>;
   catalogue(): Promise<ItemMetadata[]>;
   itemMetadata(): Promise<ItemMetadataColumns | null>;
+  similarByContent(itemId: string | null, options?: { k?: number; features?: string }): Promise<ScoredItem[]>;
+  recommendCold(interactions: Interaction[] | Profile, options?: ColdOptions): Promise<ScoredItem[]>;
   hasUser(userId: string): Promise<boolean>;
   hasItem(itemId: string): Promise<boolean>;
   itemEmbeddings(): Promise<FloatMatrix | null>;
