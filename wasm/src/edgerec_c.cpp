@@ -289,6 +289,7 @@ const char* edgerec_model_info_json(edgerec_model* h) {
   return h && h->status == EDGEREC_OK ? h->text.c_str() : "";
 }
 
+extern "C++" {  // helpers inside the extern "C" block
 namespace {
 // A JSON string (metadata text is valid UTF-8, checked by its loader): quotes, backslashes and
 // control characters escaped.
@@ -328,6 +329,7 @@ void append_string_array(std::string& t, const std::vector<std::string>& v, std:
   t += ']';
 }
 }  // namespace
+}  // extern "C++"
 
 const char* edgerec_model_item_meta_json(edgerec_model* h) {
   guarded(h, [&](const edgerec::Model& m) {
@@ -588,6 +590,7 @@ int32_t edgerec_user_history(edgerec_model* h, uint32_t user) {
   });
 }
 
+extern "C++" {
 namespace {
 edgerec::ColdStart& cold_start(edgerec_model* h, const edgerec::Model& m) {
   if (!h->cold) h->cold = std::make_unique<edgerec::ColdStart>(m);
@@ -600,6 +603,7 @@ void push_rows(edgerec_model* h, const edgerec::Model& m, const std::vector<edge
   }
 }
 }  // namespace
+}  // extern "C++"
 
 int32_t edgerec_similar_content(edgerec_model* h, uint32_t row, const char* features, uint32_t features_len,
                                 int32_t k) {

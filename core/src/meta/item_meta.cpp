@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <unordered_set>
 
 #include "edgerec/error.hpp"
 
@@ -30,9 +29,15 @@ void ItemMeta::check() const {
   auto bad = [](const std::string& what) { throw Error("item metadata: " + what); };
   if (described.size() != n) bad("'described' has " + std::to_string(described.size()) + " entries, expected " + std::to_string(n));
   if (titles.size() != n) bad("'titles' has " + std::to_string(titles.size()) + " entries, expected " + std::to_string(n));
-  std::unordered_set<std::string> names;
+  // IdMap for the duplicate checks: the serving build (wasm) has its code already.
+  IdMap names;
+  auto fresh = [](IdMap& seen, const std::string& s) {
+    if (seen.find(s) >= 0) return false;
+    seen.add(s);
+    return true;
+  };
   for (const auto& f : categorical) {
-    if (f.name.empty() || !names.insert(f.name).second) bad("field name '" + f.name + "' is empty or repeated");
+    if (f.name.empty() || !fresh(names, f.name)) bad("field name '" + f.name + "' is empty or repeated");
     if (f.offsets.size() != n + 1 || f.offsets[0] != 0) bad("field '" + f.name + "': offsets do not have one entry per row plus one, from 0");
     for (std::size_t r = 0; r < n; ++r)
       if (f.offsets[r + 1] < f.offsets[r]) bad("field '" + f.name + "': offsets decrease at row " + std::to_string(r + 1));
@@ -42,16 +47,17 @@ void ItemMeta::check() const {
         if (f.codes[k] >= f.vocabulary.size()) bad("field '" + f.name + "': row " + std::to_string(r) + " has value code " + std::to_string(f.codes[k]) + ", beyond its vocabulary");
         if (k > f.offsets[r] && f.codes[k] <= f.codes[k - 1]) bad("field '" + f.name + "': row " + std::to_string(r) + "'s values are not distinct and ascending");
       }
-    std::unordered_set<std::string> vocab(f.vocabulary.begin(), f.vocabulary.end());
-    if (vocab.size() != f.vocabulary.size()) bad("field '" + f.name + "': repeated vocabulary value");
+    IdMap vocab;
+    for (const auto& v : f.vocabulary)
+      if (!fresh(vocab, v)) bad("field '" + f.name + "': repeated vocabulary value '" + v + "'");
   }
   for (const auto& f : numeric) {
-    if (f.name.empty() || !names.insert(f.name).second) bad("field name '" + f.name + "' is empty or repeated");
+    if (f.name.empty() || !fresh(names, f.name)) bad("field name '" + f.name + "' is empty or repeated");
     if (f.values.size() != n || f.present.size() != n) bad("field '" + f.name + "' does not have one value per row");
     for (const float v : f.values)
       if (!std::isfinite(v)) bad("field '" + f.name + "' has a non-finite value");
   }
-  if (names.count("title")) bad("'title' is not a field name (titles are kept apart)");
+  if (names.find("title") >= 0) bad("'title' is not a field name (titles are kept apart)");
   if (vectors.size() > 0 || !has_vector.empty()) {
     if (static_cast<std::size_t>(vectors.rows()) != n || has_vector.size() != n)
       bad("content vectors: " + std::to_string(vectors.rows()) + " rows, expected " + std::to_string(n));
@@ -63,6 +69,30 @@ void ItemMeta::check() const {
 
 namespace {
 constexpr float kZClip = 3.0f;
+
+// A decimal number ([+-]digits[.digits][e[+-]digits]) for describe(): a few lines instead of
+// strtod's parser in the serving build. False when `s` is not one.
+bool parse_number(std::string_view s, double& out) {
+  std::size_t i = 0;
+  const bool neg = i < s.size() && (s[i] == '-' || s[i] == '+') ? s[i++] == '-' : false;
+  double v = 0;
+  int digits = 0, scale = 0;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++digits) v = v * 10 + (s[i] - '0');
+  if (i < s.size() && s[i] == '.')
+    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++digits, --scale) v = v * 10 + (s[i] - '0');
+  if (digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    const bool eneg = i < s.size() && (s[i] == '-' || s[i] == '+') ? s[i++] == '-' : false;
+    int e = 0, ed = 0;
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9' && e < 100000; ++i, ++ed) e = e * 10 + (s[i] - '0');
+    if (ed == 0) return false;
+    scale += eneg ? -e : e;
+  }
+  if (i != s.size()) return false;
+  out = (neg ? -v : v) * std::pow(10.0, scale);
+  return std::isfinite(out);
+}
 
 void normalise(float* v, int n) {
   double s = 0;
@@ -174,11 +204,9 @@ std::vector<float> ItemFeatures::describe(std::string_view description) const {
     for (std::size_t j = 0; j < meta.numeric.size() && !found; ++j) {
       if (meta.numeric[j].name != name) continue;
       found = true;
-      const std::string v(value);
-      char* endp = nullptr;
-      const double x = std::strtod(v.c_str(), &endp);
-      if (v.empty() || endp != v.c_str() + v.size() || !std::isfinite(x))
-        throw Error("--features: field '" + name + "': '" + v + "' is not a number");
+      double x = 0;
+      if (!parse_number(value, x))
+        throw Error("--features: field '" + name + "': '" + std::string(value) + "' is not a number");
       if (std_[j] > 0)
         q[static_cast<std::size_t>(num_offset_) + j] =
             std::clamp(static_cast<float>((x - mean_[j]) / std_[j]), -kZClip, kZClip) * weights_.numeric /
