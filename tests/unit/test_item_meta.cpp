@@ -61,6 +61,7 @@ TEST_CASE("generic csv metadata: header, types, multi-valued fields, quotes", "[
   CHECK(m.field("code") == nullptr);
 
   // Tab-delimited, id column by name, not first.
+  CHECK(load_item_meta_from_memory("id,title\n1,A\n", "/some/dir/items.csv").source == "items.csv");  // no directories
   const ItemMeta t = csv("title\tmovieId\tgenres\nA\t7\tX|Y\n");
   CHECK(t.ids.id(0) == "7");
   CHECK(t.titles[0] == "A");

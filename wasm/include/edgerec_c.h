@@ -132,7 +132,8 @@ int32_t edgerec_explain(edgerec_model* model, int32_t user, const uint32_t* item
  * [{"name", "vocabulary": [...], "offsets": [R+1], "codes": [...]}], "numeric": [{"name",
  * "values": [R numbers, null where missing]}], "vectorDims": D}. Rows below item_count are the
  * model's items in index order. Built on each call (the caller parses and keeps it); "" on
- * error. Valid until the next call on the handle. */
+ * error (out of memory). Unlike the other calls it leaves the last call's results and
+ * edgerec_result_info() as they are. Valid until the next call on the handle. */
 const char* edgerec_model_item_meta_json(edgerec_model* model);
 /* Item cold start over the model's item metadata (edgerec::ColdStart in edgerec/item_meta.hpp;
  * an error for a model without metadata). Result items are metadata ROWS, not item indices:

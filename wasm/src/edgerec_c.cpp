@@ -332,12 +332,13 @@ void append_string_array(std::string& t, const std::vector<std::string>& v, std:
 }  // extern "C++"
 
 const char* edgerec_model_item_meta_json(edgerec_model* h) {
-  guarded(h, [&](const edgerec::Model& m) {
+  // Not through guarded(): the JavaScript side reads the metadata while it reads the results of
+  // another call (titles beside ids), whose items, scores and info must stay.
+  if (!h || !h->model) return "";
+  try {
+    const edgerec::Model& m = *h->model;
     auto& t = h->text;
-    if (!m.item_meta) {
-      t = "null";
-      return;
-    }
+    if (!m.item_meta) return "null";
     const edgerec::ItemMeta& meta = *m.item_meta;
     t = "{\"rows\":";
     t += std::to_string(meta.rows());
@@ -383,8 +384,12 @@ const char* edgerec_model_item_meta_json(edgerec_model* h) {
     t += "],\"vectorDims\":";
     t += std::to_string(meta.has_vector.empty() ? 0 : meta.vectors.cols());
     t += '}';
-  });
-  return h && h->status == EDGEREC_OK ? h->text.c_str() : "";
+  } catch (const std::exception& e) {
+    h->error = e.what();
+    h->status = EDGEREC_ERROR;
+    return "";
+  }
+  return h->text.c_str();
 }
 
 const char* edgerec_model_search_json(edgerec_model* h) {

@@ -308,6 +308,8 @@ export class Model {
   }
 
   #results(key) {
+    // Read first (once per model): it allocates in wasm, which can move the heap views below.
+    const meta = this.#metadata();
     const h = this.#handle();
     const n = this.#rt.call('edgerec_result_count', h);
     if (n === 0) return [];
@@ -318,7 +320,6 @@ export class Model {
     const out = new Array(n);
     for (let r = 0; r < n; ++r) out[r] = { item: this.#itemId(u32[items + r]), [key]: f32[scores + r] };
     // Titles and genres beside ids when the model has item metadata (rows = item indices).
-    const meta = this.#metadata();
     if (meta) {
       for (let r = 0; r < n; ++r) {
         const row = u32[items + r];
@@ -335,7 +336,7 @@ export class Model {
     if (this.#meta !== undefined) return this.#meta;
     const h = this.#handle();
     const text = this.#rt.string(this.#rt.call('edgerec_model_item_meta_json', h));
-    if (!text) throw new EdgerecError(this.#rt.string(this.#rt.call('edgerec_model_error', h)));
+    if (!text) throw new EdgerecError(this.#rt.string(this.#rt.call('edgerec_model_error', h)) || 'cannot read the item metadata');
     const raw = JSON.parse(text);
     if (!raw) return (this.#meta = null);
     const ids = this.items().concat(raw.coldIds);

@@ -53,7 +53,7 @@ struct ItemMeta {
   std::vector<Numeric> numeric;
   Matrix vectors;                         // rows x dims content vectors (0 x 0 when none given)
   std::vector<std::uint8_t> has_vector;   // rows entries (empty when no vectors)
-  std::string source;                     // the metadata file's name, for messages and info
+  std::string source;                     // the metadata file's name (no directories), for info
 
   index_t rows() const { return ids.size(); }
   // Row of `id`, or -1.

@@ -127,7 +127,8 @@ class Builder {
   }
   ItemMeta finish() {
     if (meta_.rows() == 0) throw Error(name_ + ": no items");
-    meta_.source = name_;
+    // The file name only: a model file should not carry the trainer's directories.
+    meta_.source = std::string(text::base_name(name_));
     meta_.check();
     return std::move(meta_);
   }
