@@ -73,6 +73,18 @@ assert all("Drama" in x["genres"] for x in j["items"]), got
 assert [counts[i] for i in got] == sorted([counts[i] for i in got], reverse=True), got
 assert counts[got[0]] == counts[drama[0]], (got, drama[:5])
 PY
+# A known user, one genre: the model's own ranking and scores within it (explanations too).
+expect_ok "recommend --filter --user" "$BIN" recommend --model m.edgerec --user 1 --filter "genres=Drama" -k 3 --explain --json
+cp out.txt filtered.json
+expect_ok "recommend --user, all" "$BIN" recommend --model m.edgerec --user 1 -k 122 --json
+/usr/bin/python3 - <<'PY' || fail "recommend --filter --user: $(cat filtered.json)"
+import json
+f, a = json.load(open("filtered.json")), json.load(open("out.txt"))
+drama = [x for x in a["items"] if "Drama" in x.get("genres", [])][:3]
+assert [x["item"] for x in f["items"]] == [x["item"] for x in drama], (f["items"], drama)
+assert [x["score"] for x in f["items"]] == [x["score"] for x in drama]
+assert all("because" in x for x in f["items"])
+PY
 expect_err "recommend --filter unknown field" "filter: no categorical field 'colour'" \
   "$BIN" recommend --model m.edgerec --filter "colour=red"
 

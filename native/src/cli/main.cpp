@@ -7,6 +7,7 @@
 // line "edgerec: error: ..." with exit status 2.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cerrno>
 #include <cmath>
@@ -1039,13 +1040,24 @@ struct RecommendCmd {
     if (user_ids.empty() && items.empty() && filter.empty() && !cold)
       throw er::Error("give either --user ID or --items LIST (or --filter for a brand-new user)");
     const auto m = er::load_model(s.model_path);
-    if (cold || !filter.empty()) return run_meta(*m);
+    if (cold) return run_meta(*m);
     er::Recommender rec(*m);
     er::RecommendOptions o;
     o.k = s.k;
     o.exclude_seen = !include_seen;
     o.include = split_list(include);
     o.exclude = split_list(exclude);
+    if (!filter.empty()) {
+      // The model's own ranking and scores, restricted to the items the filter lets through
+      // (and --include, when given).
+      const std::vector<std::uint8_t> pass = er::ColdStart(*m).filter_rows(filter);
+      std::vector<std::string> allowed;
+      for (er::index_t i = 0; i < m->n_items(); ++i)
+        if (pass[i] && (o.include.empty() || std::find(o.include.begin(), o.include.end(), m->items.id(i)) != o.include.end()))
+          allowed.push_back(m->items.id(i));
+      if (allowed.empty()) o.k = 0;  // an empty include list would allow every item
+      o.include = std::move(allowed);
+    }
     std::vector<json> results;
     auto one = [&](const std::string& label, const std::vector<er::Recommendation>& recs,
                    const std::vector<er::UserInteraction>* history, json extra) {
@@ -1072,8 +1084,9 @@ struct RecommendCmd {
         }
       }
     };
-    if (!items.empty()) {
-      const auto history = parse_interactions(items);
+    if (!items.empty() || user_ids.empty()) {
+      // (No --user and no --items: a brand-new user, with --filter.)
+      const auto history = items.empty() ? std::vector<er::UserInteraction>{} : parse_interactions(items);
       int ignored = 0;
       er::ScoreExplanation report;
       const auto recs = rec.recommend_for(history, o, &ignored, &report);
@@ -1095,17 +1108,17 @@ struct RecommendCmd {
   int run_meta(const er::Model& m);
 };
 
-// recommend --cold / --filter: over the item metadata (er::ColdStart).
+// recommend --cold: over the item metadata (er::ColdStart), cold items included.
 int RecommendCmd::run_meta(const er::Model& m) {
-  if (explain) throw er::Error("--explain does not apply to --cold / --filter rankings");
-  if (!include.empty() || !exclude.empty()) throw er::Error("--include / --exclude do not combine with --cold / --filter");
-  if (user_ids.size() > 1) throw er::Error("--cold / --filter take one --user");
+  if (explain) throw er::Error("--explain does not apply to --cold rankings");
+  if (!include.empty() || !exclude.empty()) throw er::Error("--include / --exclude do not combine with --cold");
+  if (user_ids.size() > 1) throw er::Error("--cold takes one --user");
   er::ColdStart cs(m);
   er::ColdStartOptions o;
   o.k = s.k;
   o.exclude_seen = !include_seen;
   o.filter = filter;
-  o.blend.shrinkage = cold ? shrinkage : 0.0f;
+  o.blend.shrinkage = shrinkage;
   std::vector<er::Recommendation> recs;
   std::string label = "(new user)";
   int ignored = 0;
@@ -1115,22 +1128,14 @@ int RecommendCmd::run_meta(const er::Model& m) {
   } else {
     recs = cs.recommend_for(parse_interactions(items), o, &ignored);
   }
-  if (!cold) {
-    // --filter alone: the model's own scores (no content part), cold items left out.
-    std::vector<er::Recommendation> kept;
-    for (auto& r : recs)
-      if (m.items.find(r.item) >= 0) kept.push_back(std::move(r));
-    recs = std::move(kept);
-  }
   if (s.json_out) {
-    json j{{"user", label}, {"items", recs_json(recs, m)}, {"mode", cold ? "cold" : "filter"}};
+    json j{{"user", label}, {"items", recs_json(recs, m)}, {"mode", "cold"}, {"blend_shrinkage", shrinkage}};
     if (!filter.empty()) j["filter"] = filter;
-    if (cold) j["blend_shrinkage"] = shrinkage;
     if (user_ids.empty()) j["unknown"] = ignored;
     std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
   } else {
     if (ignored > 0) std::cerr << "edgerec: " << ignored << " unknown item id(s) in --items ignored\n";
-    std::printf("recommendations for %s%s:\n", label.c_str(), cold ? " (content and collaborative scores blended)" : "");
+    std::printf("recommendations for %s (content and collaborative scores blended):\n", label.c_str());
     print_recs(recs, m);
   }
   return 0;
