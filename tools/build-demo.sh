@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds the static demo (web/demo/) into a folder that any static host serves as it is: the
-# page, the edgerec package (web/src + web/dist), a model file and the catalogue (ids, titles,
-# genres). No server code; once loaded, the page sends nothing anywhere.
+# page, the edgerec package (web/src + web/dist) and a model file that carries the catalogue's
+# titles and genres (train --item-meta; the page reads them from the model). No server code;
+# once loaded, the page sends nothing anywhere.
 #
 #   tools/build-demo.sh [--out DIR]                     synthetic catalogue (the default)
 #   tools/build-demo.sh --movielens PATH [--out DIR]    MovieLens you downloaded yourself:
 #        PATH is the ml-100k folder (u.data + u.item) or the ml-1m folder (ratings.dat + movies.dat)
 #   tools/build-demo.sh --model M.edgerec --items items.csv [--out DIR]
-#        an existing model and `edgerec generate`'s items.csv (the benchmark's 100k-item demo)
+#        an existing model and `edgerec generate`'s items.csv (the benchmark's 100k-item demo);
+#        a model without item metadata gets catalogue.json beside it (tools/demo-catalogue.mjs)
 #
 # Other options: --edgerec PATH (the CLI; default $EDGEREC or build/bin/edgerec),
 # --model-kind KIND (default ials), --factors N (default: 32 for the synthetic catalogue, where
@@ -77,7 +79,7 @@ need_cli() {
 
 # The old demo is replaced as a whole: never remove a folder that is not one.
 if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ] && \
-   { [ ! -f "$out/model.edgerec" ] || [ ! -f "$out/catalogue.json" ]; }; then
+   [ ! -f "$out/model.edgerec" ]; then
   die "$out exists and is not a demo folder: choose another --out"
 fi
 
@@ -90,33 +92,30 @@ mkdir -p "$stage/edgerec"
 trap 'rm -rf "$tmp" "$stage"' EXIT
 
 if [ -n "$model" ]; then
+  need_cli
   cp "$model" "$stage/model.edgerec"
-  node tools/demo-catalogue.mjs --synthetic "$items" --source "synthetic" --out "$stage/catalogue.json"
+  "$cli" info --model "$stage/model.edgerec" --json | grep -q '"item_meta"' ||
+    node tools/demo-catalogue.mjs --synthetic "$items" --source "synthetic" --out "$stage/catalogue.json"
 elif [ -n "$movielens" ]; then
   need_cli
   [ -d "$movielens" ] || die "$movielens: not a folder"
   if [ -f "$movielens/u.data" ] && [ -f "$movielens/u.item" ]; then
     ratings="$movielens/u.data"
-    genre_args=()
-    [ ! -f "$movielens/u.genre" ] || genre_args=(--genres "$movielens/u.genre")
-    node tools/demo-catalogue.mjs --ml100k "$movielens/u.item" "${genre_args[@]}" \
-      --source "MovieLens 100K" --out "$stage/catalogue.json"
+    meta="$movielens/u.item"
   elif [ -f "$movielens/ratings.dat" ] && [ -f "$movielens/movies.dat" ]; then
     ratings="$movielens/ratings.dat"
-    node tools/demo-catalogue.mjs --ml1m "$movielens/movies.dat" --source "MovieLens 1M" \
-      --out "$stage/catalogue.json"
+    meta="$movielens/movies.dat"
   else
     die "$movielens: expected ml-100k (u.data, u.item) or ml-1m (ratings.dat, movies.dat)"
   fi
-  "$cli" train --data "$ratings" --model "$kind" "${hyper[@]}" --out "$stage/model.edgerec" --quiet
+  "$cli" train --data "$ratings" --model "$kind" "${hyper[@]}" --item-meta "$meta" \
+    --out "$stage/model.edgerec" --quiet >/dev/null
 else
   need_cli
   [ -n "$factors" ] || hyper+=(--factors 32)
   "$cli" generate --out "$tmp/data" --seed "$seed" >/dev/null
-  node tools/demo-catalogue.mjs --synthetic "$tmp/data/items.csv" --source "synthetic" \
-    --out "$stage/catalogue.json"
   "$cli" train --data "$tmp/data/ratings.csv" --model "$kind" "${hyper[@]}" \
-    --out "$stage/model.edgerec" --quiet
+    --item-meta "$tmp/data/items.csv" --out "$stage/model.edgerec" --quiet >/dev/null
 fi
 # The visitor is always a new user: ship only the item side (no user vectors, seen items or
 # user ids), about half the bytes to download and parse before the first recommendation, and

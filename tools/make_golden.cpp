@@ -46,6 +46,51 @@ std::string expectations(const Model& m) {
   return out;
 }
 
+// From format version 4 on every golden model carries item metadata: the catalogue's titles and
+// genres, a numeric "year", two cold items (metadata but no interactions) and 2-d content vectors
+// for every third item, read through the public loaders as a user's files would be.
+std::shared_ptr<const ItemMeta> golden_meta(const SyntheticCatalogue& cat, const IdMap& items) {
+  std::string csv = "item,title,genres,year\n", vectors;
+  for (std::size_t i = 0; i < cat.item_titles.size(); ++i) {
+    const std::string& id = cat.data.items.id(static_cast<index_t>(i));
+    std::string genres;
+    for (const int g : cat.item_genres[i]) genres += (genres.empty() ? "" : "|") + cat.genre_names[static_cast<std::size_t>(g)];
+    csv += id + ",\"" + cat.item_titles[i] + "\"," + genres + "," + std::to_string(1950 + (i * 7) % 70) + "\n";
+    if (i % 3 == 0) vectors += id + "," + std::to_string(static_cast<int>(i % 5) - 2) + ".5," + std::to_string(i % 4) + "\n";
+  }
+  csv += "cold-1,Cold Open (2020),Drama|Comedy,2020\ncold-2,Second Frost (2021),Horror,\n";
+  vectors += "cold-1,0.5,1\n";
+  ItemMeta meta = load_item_meta_from_memory(csv, "items.csv");
+  load_item_vectors_from_memory(meta, vectors, "vectors.csv");
+  return std::make_shared<const ItemMeta>(align_item_meta(meta, items));
+}
+
+// <kind>.meta.tsv: every metadata row as the in-memory model holds it before saving (id,
+// described, title, genres, year or '-', vector or '-'), for the test to compare with the reader.
+std::string meta_dump(const ItemMeta& m) {
+  std::string out = "# row\tid\tdescribed\ttitle\tgenres\tyear\tvector\n";
+  char buf[64];
+  for (index_t r = 0; r < m.rows(); ++r) {
+    std::string genres;
+    for (const auto& v : m.values(m.categorical[0], r)) genres += (genres.empty() ? "" : "|") + v;
+    std::string year = "-", vec = "-";
+    if (m.numeric[0].present[r]) {
+      std::snprintf(buf, sizeof(buf), "%.9g", static_cast<double>(m.numeric[0].values[r]));
+      year = buf;
+    }
+    if (m.has_vector[r]) {
+      vec.clear();
+      for (Eigen::Index d = 0; d < m.vectors.cols(); ++d) {
+        std::snprintf(buf, sizeof(buf), "%s%.9g", d ? "," : "", static_cast<double>(m.vectors(r, d)));
+        vec += buf;
+      }
+    }
+    out += std::to_string(r) + "\t" + m.ids.id(r) + "\t" + std::to_string(m.described[r]) + "\t" + m.titles[r] + "\t" +
+           genres + "\t" + year + "\t" + vec + "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,6 +133,8 @@ int main(int argc, char** argv) {
       model->fit(cat.data, h, *backend);
       // Wall-clock time would make every regeneration differ; the file keeps a fixed value.
       model->info.fit_seconds = 0.0;
+      model->item_meta = golden_meta(cat, model->items);
+      std::ofstream(dir / (name + ".meta.tsv"), std::ios::binary) << meta_dump(*model->item_meta);
 
       const std::string expected = expectations(*model);
       save_model(*model, model_path);
@@ -96,6 +143,8 @@ int main(int argc, char** argv) {
       // Self-check: the file reproduces the expectations exactly on this machine.
       if (expectations(*load_model(model_path)) != expected)
         throw Error(model_path + ": reloaded model does not reproduce its expectations");
+      if (meta_dump(*load_model(model_path)->item_meta) != meta_dump(*model->item_meta))
+        throw Error(model_path + ": reloaded model does not reproduce its item metadata");
       std::cout << model_path << "  " << std::filesystem::file_size(model_path) << " bytes, "
                 << model->n_users() << " users x " << model->n_items() << " items, "
                 << model->seen.nnz() << " interactions\n";

@@ -89,7 +89,7 @@ expect_ok "info int8" "$BIN" info --model slim8.edgerec --json
 # Each of the items x dims floats became one byte, plus one f32 scale per item.
 saved=$(json_get out.txt 'j["items"] * (3 * j["dims"] - 4)')
 [ $((slim_bytes - slim8_bytes)) -eq "$saved" ] || fail "strip --int8 saved $((slim_bytes - slim8_bytes)) bytes, expected $saved"
-[ "$(json_get out.txt 'j["item_matrix"] == "int8" and j["format_version"] == 3')" = True ] || fail "info of an int8 file"
+[ "$(json_get out.txt 'j["item_matrix"] == "int8" and j["format_version"] == 4')" = True ] || fail "info of an int8 file"
 # The kernels in use: the AVX2 + FMA flavour where this CPU has both, or the portable one (also
 # when asked for).
 want=generic

@@ -142,6 +142,7 @@ struct CommonSpec {
   std::uint8_t sequences_flag = 0;  // version 3 on
   std::vector<std::uint64_t> sequence_offsets;
   std::vector<index_t> sequence_items;
+  std::uint8_t item_meta_flag = 0;  // version 4 on (the section itself is tested apart)
 };
 
 void write_common(Writer& w, const CommonSpec& s, std::uint32_t version) {
@@ -170,6 +171,7 @@ void write_common(Writer& w, const CommonSpec& s, std::uint32_t version) {
       w.indices(s.sequence_items);
     }
   }
+  if (version >= 4) w.u8(s.item_meta_flag);
 }
 
 // The popularity model part for `users` x `items` (counts `pop`), written by hand: from version 3
@@ -1212,6 +1214,44 @@ TEST_CASE("golden files of every format version load and reproduce their results
       // <kind>.edgerec, or <kind>.int8.edgerec for an int8 item matrix (version 2 on).
       const std::string stem = f.path().stem().string();
       const bool int8 = stem.size() > 5 && stem.compare(stem.size() - 5, 5, ".int8") == 0;
+      // Version 4 on: every golden model carries item metadata (two cold items among its rows),
+      // read back exactly as <kind>.meta.tsv lists it (written from the in-memory model).
+      if (version >= 4) {
+        REQUIRE(model->item_meta);
+        const ItemMeta& meta = *model->item_meta;
+        fs::path meta_path = f.path().parent_path() / ((int8 ? stem.substr(0, stem.size() - 5) : stem) + ".meta.tsv");
+        std::ifstream min(meta_path);
+        REQUIRE(min);
+        std::string mline;
+        index_t row = 0;
+        while (std::getline(min, mline)) {
+          if (mline.empty() || mline[0] == '#') continue;
+          REQUIRE(row < meta.rows());
+          std::string genres, year = "-", vec = "-";
+          for (const auto& v : meta.values(*meta.field("genres"), row)) genres += (genres.empty() ? "" : "|") + v;
+          char buf[64];
+          if (meta.field("genres") && meta.numeric.at(0).present[row]) {
+            std::snprintf(buf, sizeof(buf), "%.9g", static_cast<double>(meta.numeric[0].values[row]));
+            year = buf;
+          }
+          if (meta.has_vector.at(row)) {
+            vec.clear();
+            for (Eigen::Index d = 0; d < meta.vectors.cols(); ++d) {
+              std::snprintf(buf, sizeof(buf), "%s%.9g", d ? "," : "", static_cast<double>(meta.vectors(row, d)));
+              vec += buf;
+            }
+          }
+          CHECK(mline == std::to_string(row) + "\t" + meta.ids.id(row) + "\t" + std::to_string(meta.described[row]) + "\t" +
+                             meta.titles[row] + "\t" + genres + "\t" + year + "\t" + vec);
+          // Rows below the item count are the model's items, in index order.
+          if (row < model->n_items()) CHECK(meta.ids.id(row) == model->items.id(row));
+          ++row;
+        }
+        CHECK(row == meta.rows());
+        CHECK(meta.rows() == model->n_items() + 2);
+      } else {
+        CHECK_FALSE(model->item_meta);
+      }
       CHECK(std::string(kind_name(model->kind())) == (int8 ? stem.substr(0, stem.size() - 5) : stem));
       if (model->embeddings()) CHECK(model->embeddings()->items_int8 == int8);
 

@@ -126,6 +126,31 @@ int32_t edgerec_similar(edgerec_model* model, uint32_t item, int32_t k);
 int32_t edgerec_explain(edgerec_model* model, int32_t user, const uint32_t* items,
                         const float* values, uint32_t n, uint32_t item, int32_t k);
 
+/* The model's item metadata (edgerec/item_meta.hpp) as one JSON document, or "null" for a
+ * model without it: {"rows": R, "source": the metadata file's name, "coldIds": [ids of rows item_count..R-1: items with metadata
+ * but no interactions], "described": [0/1 per row], "titles": [R strings], "categorical":
+ * [{"name", "vocabulary": [...], "offsets": [R+1], "codes": [...]}], "numeric": [{"name",
+ * "values": [R numbers, null where missing]}], "vectorDims": D}. Rows below item_count are the
+ * model's items in index order. Built on each call (the caller parses and keeps it); "" on
+ * error (out of memory). Unlike the other calls it leaves the last call's results and
+ * edgerec_result_info() as they are. Valid until the next call on the handle. */
+const char* edgerec_model_item_meta_json(edgerec_model* model);
+/* Item cold start over the model's item metadata (edgerec::ColdStart in edgerec/item_meta.hpp;
+ * an error for a model without metadata). Result items are metadata ROWS, not item indices:
+ * rows below item_count are the model's items, the rest the cold items (coldIds of
+ * edgerec_model_item_meta_json, in order).
+ * edgerec_similar_content: the k rows most similar by content (cosine of the feature vectors) to
+ * metadata row `row` (itself excluded), or, when features_len > 0, to an item described only by
+ * `features` ("genres=Action|Comedy;year=1995"; an unknown field is an error). */
+int32_t edgerec_similar_content(edgerec_model* model, uint32_t row, const char* features,
+                                uint32_t features_len, int32_t k);
+/* Top-k rows for a new user from (metadata row, value) pairs, cold items included: content
+ * scores blended with the model's as documented at blend_scores(), with `shrinkage`
+ * (BlendOptions; 0 = known items keep the model's score). `filter` ("genres=Action", filter_len
+ * 0 = none) keeps only rows with one of those values; exclude_seen skips the given rows. */
+int32_t edgerec_recommend_cold(edgerec_model* model, const uint32_t* rows, const float* values,
+                               uint32_t n, int32_t k, int32_t exclude_seen, float shrinkage,
+                               const char* filter, uint32_t filter_len);
 /* A JSON object describing the last call beyond its items and scores (see edgerec_explain and
  * edgerec_recommend_for; "{}" for other calls). Valid until the next call on the handle. */
 const char* edgerec_result_info(const edgerec_model* model);

@@ -30,6 +30,7 @@ struct edgerec_model {
   edgerec::NormIndex::Mode search = edgerec::NormIndex::Mode::chosen;  // f32 top-k (set_search)
   std::uint32_t file_version = 0;   // the loaded file's format version
   std::string info;  // edgerec_result_info() of the last recommend_for / explain call
+  std::unique_ptr<edgerec::ColdStart> cold;  // built on the first cold-start call
 };
 
 namespace {
@@ -288,6 +289,109 @@ const char* edgerec_model_info_json(edgerec_model* h) {
   return h && h->status == EDGEREC_OK ? h->text.c_str() : "";
 }
 
+extern "C++" {  // helpers inside the extern "C" block
+namespace {
+// A JSON string (metadata text is valid UTF-8, checked by its loader): quotes, backslashes and
+// control characters escaped.
+void append_json_string(std::string& t, const std::string& s) {
+  static const char kHex[] = "0123456789abcdef";
+  t += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      t += '\\';
+      t += ch;
+    } else if (c < 0x20) {
+      t += "\\u00";
+      t += kHex[c >> 4];
+      t += kHex[c & 15];
+    } else {
+      t += ch;
+    }
+  }
+  t += '"';
+}
+template <class V>
+void append_int_array(std::string& t, const V& v) {
+  t += '[';
+  for (std::size_t k = 0, n = v.size(); k < n; ++k) {
+    if (k) t += ',';
+    t += std::to_string(v[k]);
+  }
+  t += ']';
+}
+void append_string_array(std::string& t, const std::vector<std::string>& v, std::size_t from = 0) {
+  t += '[';
+  for (std::size_t k = from; k < v.size(); ++k) {
+    if (k > from) t += ',';
+    append_json_string(t, v[k]);
+  }
+  t += ']';
+}
+}  // namespace
+}  // extern "C++"
+
+const char* edgerec_model_item_meta_json(edgerec_model* h) {
+  // Not through guarded(): the JavaScript side reads the metadata while it reads the results of
+  // another call (titles beside ids), whose items, scores and info must stay.
+  if (!h || !h->model) return "";
+  try {
+    const edgerec::Model& m = *h->model;
+    auto& t = h->text;
+    if (!m.item_meta) return "null";
+    const edgerec::ItemMeta& meta = *m.item_meta;
+    t = "{\"rows\":";
+    t += std::to_string(meta.rows());
+    t += ",\"source\":";
+    append_json_string(t, meta.source);
+    t += ",\"coldIds\":";
+    append_string_array(t, meta.ids.ids(), m.n_items());
+    t += ",\"described\":";
+    append_int_array(t, meta.described);
+    t += ",\"titles\":";
+    append_string_array(t, meta.titles);
+    t += ",\"categorical\":[";
+    for (std::size_t f = 0; f < meta.categorical.size(); ++f) {
+      const auto& c = meta.categorical[f];
+      t += f ? ",{\"name\":" : "{\"name\":";
+      append_json_string(t, c.name);
+      t += ",\"vocabulary\":";
+      append_string_array(t, c.vocabulary);
+      t += ",\"offsets\":";
+      append_int_array(t, c.offsets);
+      t += ",\"codes\":";
+      append_int_array(t, c.codes);
+      t += '}';
+    }
+    t += "],\"numeric\":[";
+    char buf[32];
+    for (std::size_t f = 0; f < meta.numeric.size(); ++f) {
+      const auto& c = meta.numeric[f];
+      t += f ? ",{\"name\":" : "{\"name\":";
+      append_json_string(t, c.name);
+      t += ",\"values\":[";
+      for (std::size_t r = 0; r < c.values.size(); ++r) {
+        if (r) t += ',';
+        if (!c.present[r]) {
+          t += "null";
+          continue;
+        }
+        std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(c.values[r]));
+        t += buf;
+      }
+      t += "]}";
+    }
+    t += "],\"vectorDims\":";
+    t += std::to_string(meta.has_vector.empty() ? 0 : meta.vectors.cols());
+    t += '}';
+  } catch (const std::exception& e) {
+    h->error = e.what();
+    h->status = EDGEREC_ERROR;
+    return "";
+  }
+  return h->text.c_str();
+}
+
 const char* edgerec_model_search_json(edgerec_model* h) {
   guarded(h, [&](const edgerec::Model& m) {
     h->text = "{";
@@ -488,6 +592,53 @@ int32_t edgerec_user_history(edgerec_model* h, uint32_t user) {
       h->result_items.push_back(x.item);
       h->result_scores.push_back(x.value);
     }
+  });
+}
+
+extern "C++" {
+namespace {
+edgerec::ColdStart& cold_start(edgerec_model* h, const edgerec::Model& m) {
+  if (!h->cold) h->cold = std::make_unique<edgerec::ColdStart>(m);
+  return *h->cold;
+}
+void push_rows(edgerec_model* h, const edgerec::Model& m, const std::vector<edgerec::Recommendation>& recs) {
+  for (const auto& r : recs) {
+    h->result_items.push_back(static_cast<uint32_t>(m.item_meta->find(r.item)));
+    h->result_scores.push_back(r.score);
+  }
+}
+}  // namespace
+}  // extern "C++"
+
+int32_t edgerec_similar_content(edgerec_model* h, uint32_t row, const char* features, uint32_t features_len,
+                                int32_t k) {
+  return guarded(h, [&](const edgerec::Model& m) {
+    auto& cs = cold_start(h, m);
+    k = std::max<int32_t>(k, 0);
+    if (features_len > 0) {
+      push_rows(h, m, cs.similar_to(std::string_view(features, features_len), k));
+    } else {
+      if (row >= m.item_meta->rows()) throw edgerec::Error("metadata row " + std::to_string(row) + " is out of range");
+      push_rows(h, m, cs.similar(m.item_meta->ids.id(row), k));
+    }
+  });
+}
+
+int32_t edgerec_recommend_cold(edgerec_model* h, const uint32_t* rows, const float* values, uint32_t n, int32_t k,
+                               int32_t exclude_seen, float shrinkage, const char* filter, uint32_t filter_len) {
+  return guarded(h, [&](const edgerec::Model& m) {
+    auto& cs = cold_start(h, m);
+    std::vector<edgerec::UserInteraction> history;
+    for (uint32_t j = 0; j < n; ++j) {
+      if (rows[j] >= m.item_meta->rows()) throw edgerec::Error("metadata row " + std::to_string(rows[j]) + " is out of range");
+      history.push_back({m.item_meta->ids.id(rows[j]), values[j]});
+    }
+    edgerec::ColdStartOptions o;
+    o.k = std::max<int32_t>(k, 0);
+    o.exclude_seen = exclude_seen != 0;
+    o.blend.shrinkage = shrinkage;
+    if (filter_len > 0) o.filter.assign(filter, filter_len);
+    push_rows(h, m, cs.recommend_for(history, o));
   });
 }
 

@@ -51,6 +51,25 @@ export class Catalogue {
     this.#genreIndex = json.genreIndex;
   }
 
+  /**
+   * A Catalogue from a model's own item metadata (Model.itemMetadata(): titles and the "genres"
+   * field), in the column form of catalogue.json; `source` labels it. An item without a title
+   * shows its id.
+   */
+  static fromModel(columns, source) {
+    const genres = columns.categorical.find((f) => f.name === 'genres');
+    const n = columns.rows;
+    const titles = columns.titles.map((t, r) => t || columns.ids[r]);
+    const genreCounts = new Array(n);
+    for (let r = 0; r < n; ++r) genreCounts[r] = genres ? genres.offsets[r + 1] - genres.offsets[r] : 0;
+    return new Catalogue({
+      source, genres: genres ? genres.vocabulary : [],
+      ids: columns.ids.join(''), idLengths: columns.ids.map((id) => id.length),
+      titles: titles.join(''), titleLengths: titles.map((t) => t.length),
+      genreCounts, genreIndex: genres ? genres.codes : [],
+    });
+  }
+
   get size() { return this.#idStart.length - 1; }
 
   #id(row) { return this.#ids.slice(this.#idStart[row], this.#idStart[row + 1]); }

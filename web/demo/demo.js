@@ -471,11 +471,22 @@ function wire() {
 
 // ---- start -------------------------------------------------------------------------------------
 
-async function loadCatalogue() {
+// The titles and genres come from the model's own item metadata (train --item-meta); a model
+// without it (tools/build-demo.sh --model with one trained elsewhere) has catalogue.json beside it.
+async function loadCatalogue(model) {
   const t0 = performance.now();
-  const res = await fetch('catalogue.json');
-  if (!res.ok) throw new Error(`catalogue.json: HTTP ${res.status}`);
-  const cat = new Catalogue(await res.json());
+  const columns = model.itemMetadata();
+  let cat;
+  if (columns) {
+    // The catalogue's name from the metadata file's: MovieLens's own names, else synthetic.
+    const file = columns.source.split(/[\\/]/).pop();
+    const label = { 'u.item': 'MovieLens 100K', 'movies.dat': 'MovieLens 1M', 'movies.csv': 'MovieLens' }[file];
+    cat = Catalogue.fromModel(columns, label ?? 'synthetic');
+  } else {
+    const res = await fetch('catalogue.json');
+    if (!res.ok) throw new Error(`catalogue.json: HTTP ${res.status}`);
+    cat = new Catalogue(await res.json());
+  }
   state.catalogue = cat;
   state.genreNames = cat.genres;
   timings.catalogueMs = performance.now() - t0;
@@ -499,7 +510,6 @@ async function start() {
   wire();
   // The model, the catalogue and the profile load in parallel (index.html preloads the first
   // two and the wasm, so they download while the modules are still arriving).
-  const catalogueP = loadCatalogue();
   const profileP = edgerec.Profile.open('edgerec-demo').then((p) => { timings.profileAt = performance.now(); return p; });
   const t0 = performance.now();
   timings.startAt = t0;
@@ -507,7 +517,7 @@ async function start() {
   state.predictsRatings = model.info().predictsRatings;
   timings.modelLoadedAt = performance.now();
   timings.modelMs = timings.modelLoadedAt - t0;
-  const [cat, profile] = await Promise.all([catalogueP, profileP]);
+  const [cat, profile] = await Promise.all([loadCatalogue(model), profileP]);
   state.model = model;
   state.profile = profile;
   const info = model.info();

@@ -182,6 +182,7 @@ export class Model {
   #rt;
   #h;
   #ids = null;
+  #meta;            // the item metadata as parsed from wasm: undefined = not read yet, null = none
   #idIndex = null;  // id -> index, built for long interaction lists only (see #history)
   #token = {};
 
@@ -307,6 +308,8 @@ export class Model {
   }
 
   #results(key) {
+    // Read first (once per model): it allocates in wasm, which can move the heap views below.
+    const meta = this.#metadata();
     const h = this.#handle();
     const n = this.#rt.call('edgerec_result_count', h);
     if (n === 0) return [];
@@ -316,6 +319,150 @@ export class Model {
     const f32 = this.#rt.mod.HEAPF32;
     const out = new Array(n);
     for (let r = 0; r < n; ++r) out[r] = { item: this.#itemId(u32[items + r]), [key]: f32[scores + r] };
+    // Titles and genres beside ids when the model has item metadata (rows = item indices).
+    if (meta) {
+      for (let r = 0; r < n; ++r) {
+        const row = u32[items + r];
+        if (!meta.described[row]) continue;
+        if (meta.titles[row]) out[r].title = meta.titles[row];
+        if (meta.genres) out[r].genres = meta.values(meta.genres, row);
+      }
+    }
+    return out;
+  }
+
+  // The item metadata (see edgerec_model_item_meta_json), read from wasm once per model.
+  #metadata() {
+    if (this.#meta !== undefined) return this.#meta;
+    const h = this.#handle();
+    const text = this.#rt.string(this.#rt.call('edgerec_model_item_meta_json', h));
+    if (!text) throw new EdgerecError(this.#rt.string(this.#rt.call('edgerec_model_error', h)) || 'cannot read the item metadata');
+    const raw = JSON.parse(text);
+    if (!raw) return (this.#meta = null);
+    const ids = this.items().concat(raw.coldIds);
+    const values = (field, row) => {
+      const out = [];
+      for (let k = field.offsets[row]; k < field.offsets[row + 1]; ++k) out.push(field.vocabulary[field.codes[k]]);
+      return out;
+    };
+    this.#meta = { ...raw, ids, rowOf: new Map(ids.map((id, r) => [id, r])), values,
+      genres: raw.categorical.find((f) => f.name === 'genres') || null, known: ids.length - raw.coldIds.length };
+    return this.#meta;
+  }
+
+  #itemMeta(meta, row) {
+    const out = { id: meta.ids[row], title: meta.titles[row] || null, interactions: row < meta.known,
+      described: meta.described[row] === 1, fields: {}, numeric: {} };
+    for (const f of meta.categorical) out.fields[f.name] = meta.values(f, row);
+    for (const f of meta.numeric) out.numeric[f.name] = f.values[row];
+    if (meta.genres) out.genres = out.fields.genres;
+    return out;
+  }
+
+  /**
+   * An item's metadata (see ItemMetadata in types/index.d.ts): title, genres, every categorical
+   * field's values, numeric fields; null for a model without metadata or an id it does not
+   * list. Items with metadata but no interactions (cold items) are listed too.
+   */
+  item(itemId) {
+    const meta = this.#metadata();
+    if (!meta) return null;
+    const row = meta.rowOf.get(checkId(itemId, 'item'));
+    return row === undefined ? null : this.#itemMeta(meta, row);
+  }
+
+  /**
+   * The item metadata column by column (see ItemMetadataColumns in types/index.d.ts), or null
+   * for a model without it: for pages that index a large catalogue themselves (the demo).
+   * Shared with the model: do not modify it.
+   */
+  itemMetadata() {
+    const meta = this.#metadata();
+    if (!meta) return null;
+    const { rows, source, ids, titles, described, categorical, numeric, vectorDims, known } = meta;
+    return { rows, source, ids, titles, described, categorical, numeric, vectorDims, modelItems: known };
+  }
+
+  // Results whose items are metadata rows (the cold-start calls), with titles and genres.
+  #rowResults() {
+    const meta = this.#metadata();
+    const h = this.#handle();
+    const n = this.#rt.call('edgerec_result_count', h);
+    const items = this.#rt.call('edgerec_result_items', h) >>> 2;
+    const scores = this.#rt.call('edgerec_result_scores', h) >>> 2;
+    const out = new Array(n);
+    for (let r = 0; r < n; ++r) {
+      const row = this.#rt.mod.HEAPU32[items + r];
+      out[r] = { item: meta.ids[row], score: this.#rt.mod.HEAPF32[scores + r] };
+      if (meta.described[row] && meta.titles[row]) out[r].title = meta.titles[row];
+      if (meta.described[row] && meta.genres) out[r].genres = meta.values(meta.genres, row);
+    }
+    return out;
+  }
+
+  #needMeta() {
+    const meta = this.#metadata();
+    if (!meta) throw new EdgerecError('this model has no item metadata: train it with --item-meta FILE for content-based and cold-start serving');
+    return meta;
+  }
+
+  /**
+   * Items most similar by content (the cosine of metadata feature vectors; see "Item metadata
+   * and cold start" in the main README) to an item of the metadata, cold items included, or,
+   * with `{ features: 'genres=Action|Comedy;year=1995' }` instead of an id (pass null), to an
+   * item known only by its metadata.
+   */
+  async similarByContent(itemId, options = {}) {
+    const k = checkK(options.k, 10);
+    const meta = this.#needMeta();
+    if (options.features !== undefined) {
+      if (typeof options.features !== 'string' || !options.features) throw new EdgerecError('features must be a non-empty string');
+      const bytes = utf8.encode(options.features);
+      const [ptr] = this.#rt.alloc([bytes]);
+      this.#checked('edgerec_similar_content', 0, ptr, bytes.length, k);
+    } else {
+      const row = meta.rowOf.get(checkId(itemId, 'item'));
+      if (row === undefined) throw new EdgerecError(`unknown item id '${itemId}' (not in the model nor in its item metadata)`);
+      this.#checked('edgerec_similar_content', row, 0, 0, k);
+    }
+    return this.#rowResults();
+  }
+
+  /**
+   * Top-K for a new visitor over every item with metadata, cold items included: content scores
+   * blended with the model's, w = n / (n + blendShrinkage) on the model's z-score for an item
+   * with n interactions (default 20; 0 keeps the model's score for known items). `filter`
+   * ('genres=Action') keeps items with one of those values: with no interactions, popularity
+   * within it. Interactions may name cold items; unknown ids are skipped.
+   */
+  async recommendCold(interactions, options = {}) {
+    const k = checkK(options.k, 10);
+    const meta = this.#needMeta();
+    const shrinkage = options.blendShrinkage === undefined ? 20 : options.blendShrinkage;
+    if (typeof shrinkage !== 'number' || !(shrinkage >= 0) || !Number.isFinite(shrinkage)) {
+      throw new EdgerecError(`blendShrinkage must be a number >= 0, got ${shrinkage}`);
+    }
+    const rows = [];
+    const values = [];
+    for (const x of interactionsOf(interactions)) {
+      const row = meta.rowOf.get(x.item);
+      if (row === undefined) continue;
+      rows.push(row);
+      values.push(x.value === undefined ? 1 : Number(x.value));
+    }
+    const filter = options.filter ? utf8.encode(String(options.filter)) : new Uint8Array(0);
+    const [pr, pv, pf] = this.#rt.alloc([Uint32Array.from(rows), Float32Array.from(values), filter]);
+    this.#checked('edgerec_recommend_cold', pr, pv, rows.length, k, options.excludeSeen === false ? 0 : 1, shrinkage,
+      pf, filter.length);
+    return this.#rowResults();
+  }
+
+  /** Every item with metadata, model items first (model order), then the cold items; [] without metadata. */
+  catalogue() {
+    const meta = this.#metadata();
+    if (!meta) return [];
+    const out = new Array(meta.rows);
+    for (let r = 0; r < meta.rows; ++r) out[r] = this.#itemMeta(meta, r);
     return out;
   }
 
@@ -487,6 +634,7 @@ export class Model {
     if (!this.#rt.dead) this.#rt.call('edgerec_model_free', this.#h);
     this.#h = 0;
     this.#ids = null;
+    this.#meta = undefined;
     this.#idIndex = null;
   }
 }

@@ -91,6 +91,11 @@ export function workerModelClass(start, resolveUrl) {
     items() { return this.#call('items', []); }
     hasUser(userId) { return this.#call('hasUser', [userId]); }
     hasItem(itemId) { return this.#call('hasItem', [itemId]); }
+    item(itemId) { return this.#call('item', [itemId]); }
+    catalogue() { return this.#call('catalogue', []); }
+    itemMetadata() { return this.#call('itemMetadata', []); }
+    similarByContent(itemId, options) { return this.#call('similarByContent', [itemId, options]); }
+    recommendCold(interactions, options) { return this.#call('recommendCold', [plainInteractions(interactions), options]); }
     recommend(userId, options) { return this.#call('recommend', [userId, options]); }
     recommendFor(interactions, options) { return this.#call('recommendFor', [plainInteractions(interactions), options]); }
     similar(itemId, options) { return this.#call('similar', [itemId, options]); }

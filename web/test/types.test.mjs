@@ -14,7 +14,7 @@ const TSC = path.join(WEB, 'node_modules/typescript/bin/tsc');
 
 const consumer = `
 import { load, Profile, WorkerModel, EdgerecError, version } from 'edgerec';
-import type { ScoredItem, ModelInfo, Contribution, Explanation, RecommendForResult, UserVector, Recommender } from 'edgerec';
+import type { ItemMetadata, ScoredItem, ModelInfo, Contribution, Explanation, RecommendForResult, UserVector, Recommender } from 'edgerec';
 import { loadOnnx, onnxMetadata } from 'edgerec/onnx';
 import type { OnnxModel } from 'edgerec/onnx';
 import 'edgerec/worker';
@@ -38,6 +38,12 @@ async function main(bytes: Uint8Array): Promise<void> {
   const fold: RecommendForResult = await model.recommendFor(profile, { k: 5 });
   const used: number = fold.history.used + (fold.fallback === 'popularity' ? 1 : 0);
   const explained: Explanation = await model.explain([{ item: 'a', value: 1 }], recs[0].item);
+  const itemMeta: ItemMetadata | null = model.item(recs[0].item);
+  const title: string | undefined = recs[0].title ?? itemMeta?.title ?? undefined;
+  const genres: string[] = [...(recs[0].genres ?? []), ...(itemMeta?.fields.genres ?? []), ...model.catalogue().map((m) => m.id)];
+  const year: number | null | undefined = itemMeta?.numeric.year;
+  const cold: ScoredItem[] = await model.recommendCold(profile, { k: 5, filter: 'genres=Drama', blendShrinkage: 10 });
+  const byContent: ScoredItem[] = await model.similarByContent(null, { features: 'genres=Action', k: 3 });
   const why: Contribution[] = explained.weights;
   const total: number = explained.score - explained.rest - explained.others + used;
   const emb = model.itemEmbeddings();

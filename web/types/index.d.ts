@@ -28,12 +28,39 @@ export class EdgerecError extends Error {
 export interface ScoredItem {
   item: string;
   score: number;
+  /** The item's title, when the model has item metadata that gives one (train --item-meta). */
+  title?: string;
+  /** The item's genres (the metadata's categorical field named "genres"), when it has one. */
+  genres?: string[];
 }
 
 /** One of the user's items and how much it contributed to a recommended item's score. */
 export interface Contribution {
   item: string;
   weight: number;
+  title?: string;
+  genres?: string[];
+}
+
+/**
+ * An item's metadata as the model file keeps it (train --item-meta / --item-vectors): Model.item()
+ * and Model.catalogue(). Cold items (metadata but no interactions) have interactions: false; the
+ * model's own scores never rank them.
+ */
+export interface ItemMetadata {
+  id: string;
+  /** null when the metadata gives none. */
+  title: string | null;
+  /** The "genres" field's values, when the metadata has such a field. */
+  genres?: string[];
+  /** true for the model's items, false for cold items. */
+  interactions: boolean;
+  /** false for a model item the metadata file does not list (empty fields). */
+  described: boolean;
+  /** Every categorical field's values, by field name. */
+  fields: Record<string, string[]>;
+  /** Every numeric field's value, null where missing. */
+  numeric: Record<string, number | null>;
 }
 
 /** How a new user's interactions were used by recommendFor() / explain(). */
@@ -203,12 +230,50 @@ export interface Recommender {
   dispose(): void;
 }
 
+/** Options of recommendCold(). */
+export interface ColdOptions {
+  k?: number;
+  excludeSeen?: boolean;
+  /** "field=v1|v2": only items with one of these values of a categorical field. */
+  filter?: string;
+  /** Interactions at which an item's content and model scores weigh the same (default 20; 0: known items keep the model's score). */
+  blendShrinkage?: number;
+}
+
+/** The item metadata column by column (Model.itemMetadata()): row r < modelItems is the model's item r. */
+export interface ItemMetadataColumns {
+  rows: number;
+  /** The metadata file's name as train --item-meta was given it. */
+  source: string;
+  /** The model's items (model order), then the cold items. */
+  ids: string[];
+  /** "" where there is none. */
+  titles: string[];
+  /** 1 where the metadata file listed the row. */
+  described: number[];
+  /** Each field's values of row r: vocabulary[codes[k]] for k in [offsets[r], offsets[r + 1]). */
+  categorical: { name: string; vocabulary: string[]; offsets: number[]; codes: number[] }[];
+  numeric: { name: string; values: (number | null)[] }[];
+  vectorDims: number;
+  modelItems: number;
+}
+
 export class Model implements Recommender {
   /** Not for direct use: call load(). */
   private constructor();
   info(): ModelInfo;
   /** Item ids of the catalogue, in model order. */
   items(): string[];
+  /** An item's metadata (cold items included); null without metadata or for an id it does not list. */
+  item(itemId: string): ItemMetadata | null;
+  /** Every item with metadata: the model's items in model order, then the cold items; [] without metadata. */
+  catalogue(): ItemMetadata[];
+  /** The metadata column by column, null without metadata (cheap for large catalogues). */
+  itemMetadata(): ItemMetadataColumns | null;
+  /** Items most similar by metadata content to an item (cold items too), or to `features` ("genres=Action|Comedy;year=1995") with itemId null. */
+  similarByContent(itemId: string | null, options?: { k?: number; features?: string }): Promise<ScoredItem[]>;
+  /** Top-K over every item with metadata (cold items included): content blended with the model's scores; `filter` "field=v1|v2". */
+  recommendCold(interactions: Interaction[] | Profile, options?: ColdOptions): Promise<ScoredItem[]>;
   hasUser(userId: string): boolean;
   hasItem(itemId: string): boolean;
   /** Top-K for a user the model was trained with. Rejects an unknown user id. */
@@ -289,6 +354,11 @@ export class WorkerModel implements Recommender {
   private constructor();
   info(): Promise<ModelInfo>;
   items(): Promise<string[]>;
+  item(itemId: string): Promise<ItemMetadata | null>;
+  catalogue(): Promise<ItemMetadata[]>;
+  itemMetadata(): Promise<ItemMetadataColumns | null>;
+  similarByContent(itemId: string | null, options?: { k?: number; features?: string }): Promise<ScoredItem[]>;
+  recommendCold(interactions: Interaction[] | Profile, options?: ColdOptions): Promise<ScoredItem[]>;
   hasUser(userId: string): Promise<boolean>;
   hasItem(itemId: string): Promise<boolean>;
   itemEmbeddings(): Promise<FloatMatrix | null>;

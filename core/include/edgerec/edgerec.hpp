@@ -6,6 +6,7 @@
 #include "edgerec/backend.hpp"
 #include "edgerec/model.hpp"
 #include "edgerec/model_file.hpp"
+#include "edgerec/item_meta.hpp"
 #include "edgerec/metrics.hpp"
 #include "edgerec/split.hpp"
 #include "edgerec/eval.hpp"

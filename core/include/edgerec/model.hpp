@@ -28,6 +28,7 @@ namespace edgerec {
 
 class SaveArchive;
 class LoadArchive;
+struct ItemMeta;  // edgerec/item_meta.hpp
 
 // Numbers are written into model files: never renumber, only append.
 enum class ModelKind : std::uint32_t {
@@ -320,6 +321,11 @@ class Model {
   // Surprise does). Equal values (implicit data) mean no clipping.
   float rating_min = 0.0f;
   float rating_max = 0.0f;
+  // Optional item metadata (titles, genres, numeric columns, content vectors; see
+  // edgerec/item_meta.hpp): its first n_items() rows are this model's items, the rest items
+  // without interactions (cold start). Null when the model was trained without --item-meta.
+  // Set after fit() by the caller (fit() neither reads nor clears it); kept by drop_users().
+  std::shared_ptr<const ItemMeta> item_meta;
 
  protected:
   virtual void fit_impl(const Interactions& train, Backend& backend, const Progress& progress) = 0;

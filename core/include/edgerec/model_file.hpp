@@ -1,6 +1,6 @@
 // edgerec/model_file.hpp — the model file: one self-describing, checksummed binary format.
 //
-// Byte layout, format version 3 (all integers little-endian, no padding):
+// Byte layout, format version 4 (all integers little-endian, no padding):
 //
 //   offset  size  field
 //   0       4     magic "ERM1"
@@ -22,7 +22,22 @@
 //                                   order (Sequences in edgerec/model.hpp): u64s offsets (users+1,
 //                                   from 0, non-decreasing, the last = the item count), u32s
 //                                   items (each < the item count, and among that user's seen
-//                                   items; repeats allowed)
+//                                   items; repeats allowed);
+//                                   u8 item_meta flag 0/1 (version 4 on), and when 1 the item
+//                                   metadata section (edgerec/item_meta.hpp), with its own cereal
+//                                   class version (u32, 1 so far; 0 and newer are refused), then:
+//                                   str source; strs cold_ids (the rows after the model's items:
+//                                   items with metadata but no interactions; all ids distinct
+//                                   from item_ids); u32s undescribed (rows without metadata,
+//                                   < rows); strs titles (one per row, rows = items + cold);
+//                                   u32 categorical field count (<= 1024), each: str name, strs
+//                                   vocabulary (distinct), u64s offsets (rows+1, from 0,
+//                                   non-decreasing), u32s codes (each row's distinct, ascending,
+//                                   < the vocabulary size); u32 numeric field count (<= 1024),
+//                                   each: str name, f32s values (rows), u32s missing (rows
+//                                   without a value); u8 vectors flag 0/1, and when 1 matrix
+//                                   vectors (rows x 1..4096) and u32s missing (rows without a
+//                                   vector). Field names are distinct and never "title".
 //                   kind section  — written and read by the model kind itself through cereal
 //                                   (its serialize(Archive&, version), EDGEREC_MODEL_SECTION):
 //                                   u32 section version (cereal's class version of the kind,
@@ -81,6 +96,9 @@
 //   24+N    4     u32 CRC-32 (IEEE 802.3, zlib's crc32) of bytes [0, 24+N)
 //
 // Version history:
+//   4 — the optional item metadata section (titles, categorical and numeric fields, content
+//       vectors, cold items) at the end of the common part; every kind may carry it. Version 3
+//       files have no item_meta flag: no metadata.
 //   3 — the common part keeps what every model has; the hyper-parameters moved into each kind's
 //       section, which starts with the kind's section version (cereal class versioning, so a
 //       kind can change its section on its own); the optional ordered per-user histories
@@ -122,7 +140,7 @@
 
 namespace edgerec {
 
-constexpr std::uint32_t kModelFormatVersion = 3;
+constexpr std::uint32_t kModelFormatVersion = 4;
 constexpr char kModelMagic[4] = {'E', 'R', 'M', '1'};
 constexpr std::size_t kModelHeaderBytes = 24;
 

@@ -1,6 +1,7 @@
 // Internal: the cereal archives of the model file's payload (the byte layout is documented in
-// edgerec/model_file.hpp). Saves write format version 3; LoadArchive reads every version, with
-// branches on format_version() where versions 1 and 2 differ.
+// edgerec/model_file.hpp). Saves write the current format version; LoadArchive reads every version, with
+// branches on format_version() where versions 1 and 2 differ. (Saves write format version 4:
+// version 4 only added the optional item metadata section at the end of the common part.)
 //
 // SaveArchive and LoadArchive are cereal archives (derived from cereal::OutputArchive and
 // cereal::InputArchive), so a model kind describes its section with cereal's own idioms: a

@@ -14,6 +14,7 @@
 
 #include "edgerec/split.hpp"
 #include "io/archive.hpp"
+#include "meta/item_meta_io.hpp"
 
 #if defined(_WIN32)
 #define EDGEREC_POSIX_IO 0
@@ -181,6 +182,7 @@ void save_common(SaveArchive& ar, const Model& m) {
   if (m.sequences)
     ar(make_nvp("sequences.offsets", io::at_most(m.sequences->offsets, std::uint64_t{m.n_users()} + 1)),
        make_nvp("sequences.items", io::at_most(m.sequences->items, kMaxElements, m.n_items())));
+  save_item_meta_section(ar, m);
 }
 
 IdMap ids_from(LoadArchive& ar, const char* field, std::vector<std::string> ids) {
@@ -228,6 +230,7 @@ void load_common(LoadArchive& ar, Model& m) {
   if (m.rating_min > m.rating_max) ar.fail("rating_max", "is below rating_min");
 
   m.sequences.reset();
+  m.item_meta.reset();
   if (legacy) return;
   std::uint8_t has_sequences = 0;
   ar(make_nvp("sequences", has_sequences));
@@ -242,6 +245,9 @@ void load_common(LoadArchive& ar, Model& m) {
     if (!problem.empty()) ar.fail(field, problem);
     m.sequences = std::move(s);
   }
+  // Version 4 added the optional item metadata section.
+  m.item_meta.reset();
+  if (ar.format_version() >= 4) load_item_meta_section(ar, m);
 }
 
 // ---- files ---------------------------------------------------------------------------------

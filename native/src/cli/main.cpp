@@ -7,6 +7,7 @@
 // line "edgerec: error: ..." with exit status 2.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cerrno>
 #include <cmath>
@@ -287,9 +288,40 @@ void print_report(const er::LoadReport& r, const std::string& path) {
     std::cerr << "  " << path << ":" << x.line << ": field '" << x.field << "': " << x.reason << "\n";
 }
 
-json recs_json(const std::vector<er::Recommendation>& recs) {
+// An item's title and genres from the model's item metadata, into `j` (nothing without
+// metadata, or for an item it does not describe): "title" and "genres" (the categorical field
+// of that name, as a list).
+void add_item_meta(json& j, const er::Model& m, const std::string& id) {
+  if (!m.item_meta) return;
+  const er::ItemMeta& meta = *m.item_meta;
+  const std::int64_t r = meta.find(id);
+  if (r < 0 || !meta.described[static_cast<std::size_t>(r)]) return;
+  const auto row = static_cast<er::index_t>(r);
+  if (!meta.titles[row].empty()) j["title"] = meta.titles[row];
+  if (const auto* g = meta.field("genres")) j["genres"] = meta.values(*g, row);
+}
+
+// "  Title (Genre|Genre)" for text output; "" without metadata.
+std::string item_label(const er::Model& m, const std::string& id) {
+  json j = json::object();
+  add_item_meta(j, m, id);
+  std::string out;
+  if (j.contains("title")) out = j["title"].get<std::string>();
+  if (j.contains("genres") && !j["genres"].empty()) {
+    std::string g;
+    for (const auto& x : j["genres"]) g += (g.empty() ? "" : "|") + x.get<std::string>();
+    out += (out.empty() ? "(" : " (") + g + ")";
+  }
+  return out.empty() ? out : "  " + out;
+}
+
+json recs_json(const std::vector<er::Recommendation>& recs, const er::Model& m) {
   json a = json::array();
-  for (const auto& r : recs) a.push_back({{"item", r.item}, {"score", short_float(r.score)}});
+  for (const auto& r : recs) {
+    json j{{"item", r.item}, {"score", short_float(r.score)}};
+    add_item_meta(j, m, r.item);
+    a.push_back(std::move(j));
+  }
   return a;
 }
 
@@ -329,9 +361,10 @@ void print_history_notes(const er::HistoryReport& h, int unknown, bool popularit
   if (popularity) std::cerr << "edgerec: no item in --items is known to the model: popular items instead\n";
 }
 
-void print_recs(const std::vector<er::Recommendation>& recs) {
+void print_recs(const std::vector<er::Recommendation>& recs, const er::Model& m) {
   int rank = 1;
-  for (const auto& r : recs) std::printf("%3d. %-24s %.4f\n", rank++, r.item.c_str(), r.score);
+  for (const auto& r : recs)
+    std::printf("%3d. %-24s %.4f%s\n", rank++, r.item.c_str(), r.score, item_label(m, r.item).c_str());
 }
 
 json metrics_json(const std::map<std::string, double>& m) {
@@ -388,9 +421,17 @@ struct TrainCmd {
   std::string out = "model.edgerec";
   std::string curve;
   bool json_out = false, quiet = false, reproducible = false;
+  std::string item_meta, item_vectors, meta_delimiter;
+  char meta_separator = '|';
 
   CLI::App* add(CLI::App& app) {
     auto* c = app.add_subcommand("train", "Train a model on a data file and save it");
+    c->add_option("--item-meta", item_meta,
+                  "item metadata to keep in the model: CSV with a header (id, title, categorical and "
+                  "numeric columns), or MovieLens u.item / movies.dat / movies.csv (recognised)");
+    c->add_option("--item-vectors", item_vectors, "content vectors to keep in the model: id,f1,f2,... per line");
+    c->add_option("--meta-delimiter", meta_delimiter, "item metadata CSV: field delimiter (default: sniffed; 'tab' for \\t)");
+    c->add_option("--meta-separator", meta_separator, "item metadata CSV: separator of multi-valued fields")->capture_default_str();
     data.add(c, true);
     model.add(c);
     c->add_option("--out", out, "model file to write (atomically)")->capture_default_str();
@@ -404,12 +445,28 @@ struct TrainCmd {
   }
 
   int run() {
+    // Metadata first: a bad file fails before minutes of training.
+    std::optional<er::ItemMeta> meta;
+    if (!item_meta.empty()) {
+      er::ItemMetaOptions mo;
+      mo.separator = meta_separator;
+      if (meta_delimiter == "tab") mo.delimiter = '\t';
+      else if (meta_delimiter.size() == 1) mo.delimiter = meta_delimiter[0];
+      else if (!meta_delimiter.empty()) throw er::Error("--meta-delimiter must be one character or 'tab'");
+      meta = er::load_item_meta(item_meta, mo);
+    }
+    if (!item_vectors.empty()) {
+      if (!meta) meta.emplace();
+      er::load_item_vectors(*meta, item_vectors);
+    }
     er::LoadReport report;
     const auto train = data.load(&report);
     if (!json_out) print_report(report, data.path);
     auto backend = er::make_backend(model.backend, model.threads);
     auto m = er::make_model(er::parse_kind(model.kind));
     m->fit(train, model.hyper, *backend, make_progress(quiet || json_out, curve));
+    er::ItemMetaReport meta_report;
+    if (meta) m->item_meta = std::make_shared<const er::ItemMeta>(er::align_item_meta(*meta, m->items, &meta_report));
     // The training time is the only thing in a model file that differs between two runs with
     // the same inputs (the reproducible-builds convention: SOURCE_DATE_EPOCH asks for that too).
     const double fit_seconds = m->info.fit_seconds;
@@ -424,8 +481,15 @@ struct TrainCmd {
              {"epochs_run", m->info.epochs_run}};
       if (m->info.best_epoch > 0) j["best_epoch"] = m->info.best_epoch;
       if (!m->info.loss.empty()) j["loss"] = m->info.loss;
+      if (meta)
+        j["item_meta"] = {{"rows", meta_report.rows}, {"matched", meta_report.matched},
+                          {"cold", meta_report.cold}, {"undescribed", meta_report.undescribed}};
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
+      if (meta)
+        std::cout << "item metadata: " << meta_report.rows << " items, " << meta_report.matched
+                  << " of the model's, " << meta_report.cold << " without interactions (cold), "
+                  << meta_report.undescribed << " of the model's items not described\n";
       std::cout << "trained " << er::kind_name(m->kind()) << " on " << m->info.train_rows << " interactions ("
                 << m->n_users() << " users, " << m->n_items() << " items) in " << fit_seconds
                 << " s; saved " << out << " (" << bytes << " bytes)\n";
@@ -978,8 +1042,9 @@ struct RecommendCmd {
   ServeFlags s;
   std::vector<std::string> user_ids;
   std::string items;
-  std::string include, exclude;
-  bool include_seen = false, explain = false;
+  std::string include, exclude, filter;
+  bool include_seen = false, explain = false, cold = false;
+  float shrinkage = er::BlendOptions{}.shrinkage;
 
   CLI::App* add(CLI::App& app) {
     auto* c = app.add_subcommand("recommend", "Top-K items for a known user, or for a new user from --items");
@@ -990,22 +1055,45 @@ struct RecommendCmd {
     c->add_option("--exclude", exclude, "never recommend these items (comma-separated ids)");
     c->add_flag("--include-seen", include_seen, "allow items the user already interacted with");
     c->add_flag("--explain", explain, "add the user's items that contributed most to each");
+    c->add_option("--filter", filter,
+                  "only items with one of these values of a categorical metadata field: FIELD=V1|V2 "
+                  "(e.g. genres=Action); without --user and --items: a brand-new user, popular items within it");
+    c->add_flag("--cold", cold,
+                "item cold start (needs item metadata): rank every item with metadata, those without "
+                "interactions included, by content scores blended with the model's (see --blend-shrinkage)");
+    c->add_option("--blend-shrinkage", shrinkage,
+                  "--cold: interactions at which an item's content and collaborative scores weigh the same")
+        ->capture_default_str()->check(CLI::Range(0.0f, 1e9f));
     return c;
   }
 
   int run() {
-    if (user_ids.empty() == items.empty()) throw er::Error("give either --user ID or --items LIST");
+    if (!user_ids.empty() && !items.empty()) throw er::Error("give either --user ID or --items LIST");
+    if (user_ids.empty() && items.empty() && filter.empty() && !cold)
+      throw er::Error("give either --user ID or --items LIST (or --filter for a brand-new user)");
     const auto m = er::load_model(s.model_path);
+    if (cold) return run_meta(*m);
     er::Recommender rec(*m);
     er::RecommendOptions o;
     o.k = s.k;
     o.exclude_seen = !include_seen;
     o.include = split_list(include);
     o.exclude = split_list(exclude);
+    if (!filter.empty()) {
+      // The model's own ranking and scores, restricted to the items the filter lets through
+      // (and --include, when given).
+      const std::vector<std::uint8_t> pass = er::ColdStart(*m).filter_rows(filter);
+      std::vector<std::string> allowed;
+      for (er::index_t i = 0; i < m->n_items(); ++i)
+        if (pass[i] && (o.include.empty() || std::find(o.include.begin(), o.include.end(), m->items.id(i)) != o.include.end()))
+          allowed.push_back(m->items.id(i));
+      if (allowed.empty()) o.k = 0;  // an empty include list would allow every item
+      o.include = std::move(allowed);
+    }
     std::vector<json> results;
     auto one = [&](const std::string& label, const std::vector<er::Recommendation>& recs,
                    const std::vector<er::UserInteraction>* history, json extra) {
-      json j{{"user", label}, {"items", recs_json(recs)}};
+      json j{{"user", label}, {"items", recs_json(recs, *m)}};
       j.update(extra);
       std::vector<std::string> text;
       if (explain)
@@ -1021,14 +1109,16 @@ struct RecommendCmd {
       } else {
         std::printf("recommendations for %s:\n", label.c_str());
         for (std::size_t r = 0; r < recs.size(); ++r) {
-          std::printf("%3zu. %-24s %.4f", r + 1, recs[r].item.c_str(), recs[r].score);
+          std::printf("%3zu. %-24s %.4f%s", r + 1, recs[r].item.c_str(), recs[r].score,
+                      item_label(*m, recs[r].item).c_str());
           if (explain && !text[r].empty()) std::printf("   because of %s", text[r].c_str());
           std::printf("\n");
         }
       }
     };
-    if (!items.empty()) {
-      const auto history = parse_interactions(items);
+    if (!items.empty() || user_ids.empty()) {
+      // (No --user and no --items: a brand-new user, with --filter.)
+      const auto history = items.empty() ? std::vector<er::UserInteraction>{} : parse_interactions(items);
       int ignored = 0;
       er::ScoreExplanation report;
       const auto recs = rec.recommend_for(history, o, &ignored, &report);
@@ -1047,25 +1137,80 @@ struct RecommendCmd {
     }
     return 0;
   }
+  int run_meta(const er::Model& m);
 };
+
+// recommend --cold: over the item metadata (er::ColdStart), cold items included.
+int RecommendCmd::run_meta(const er::Model& m) {
+  if (explain) throw er::Error("--explain does not apply to --cold rankings");
+  if (!include.empty() || !exclude.empty()) throw er::Error("--include / --exclude do not combine with --cold");
+  if (user_ids.size() > 1) throw er::Error("--cold takes one --user");
+  er::ColdStart cs(m);
+  er::ColdStartOptions o;
+  o.k = s.k;
+  o.exclude_seen = !include_seen;
+  o.filter = filter;
+  o.blend.shrinkage = shrinkage;
+  std::vector<er::Recommendation> recs;
+  std::string label = "(new user)";
+  int ignored = 0;
+  if (!user_ids.empty()) {
+    label = user_ids[0];
+    recs = cs.recommend(label, o);
+  } else {
+    recs = cs.recommend_for(parse_interactions(items), o, &ignored);
+  }
+  if (s.json_out) {
+    json j{{"user", label}, {"items", recs_json(recs, m)}, {"mode", "cold"}, {"blend_shrinkage", shrinkage}};
+    if (!filter.empty()) j["filter"] = filter;
+    if (user_ids.empty()) j["unknown"] = ignored;
+    std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
+  } else {
+    if (ignored > 0) std::cerr << "edgerec: " << ignored << " unknown item id(s) in --items ignored\n";
+    std::printf("recommendations for %s (content and collaborative scores blended):\n", label.c_str());
+    print_recs(recs, m);
+  }
+  return 0;
+}
 
 struct SimilarCmd {
   ServeFlags s;
-  std::string item;
+  std::string item, features;
+  bool content = false;
   CLI::App* add(CLI::App& app) {
     auto* c = app.add_subcommand("similar", "Items most similar to an item");
     s.add(c);
-    c->add_option("--item", item, "item id")->required();
+    c->add_option("--item", item, "item id (an item with metadata but no interactions: by content)");
+    c->add_option("--features", features,
+                  "or an item given only its metadata: FIELD=V1|V2;FIELD=NUMBER (e.g. "
+                  "\"genres=Action|Comedy;year=1995\"), ranked by content");
+    c->add_flag("--content", content, "rank by content (metadata features) even for an item the model knows");
     return c;
   }
   int run() {
+    if (item.empty() == features.empty()) throw er::Error("give either --item ID or --features DESCRIPTION");
     const auto m = er::load_model(s.model_path);
-    er::Recommender rec(*m);
-    const auto recs = rec.similar(item, s.k);
-    if (s.json_out) std::cout << json{{"item", item}, {"items", recs_json(recs)}}.dump(-1, ' ', false, kInvalidUtf8) << "\n";
-    else {
-      std::printf("items similar to %s:\n", item.c_str());
-      print_recs(recs);
+    std::vector<er::Recommendation> recs;
+    // The model scores the items it knows; an item known only from metadata needs content.
+    const bool by_content = !features.empty() || content || (m->items.find(item) < 0 && m->item_meta &&
+                                                             m->item_meta->find(item) >= 0);
+    if (by_content) {
+      er::ColdStart cs(*m);
+      recs = features.empty() ? cs.similar(item, s.k) : cs.similar_to(features, s.k);
+    } else {
+      er::Recommender rec(*m);
+      recs = rec.similar(item, s.k);
+    }
+    const std::string label = features.empty() ? item : "(" + features + ")";
+    if (s.json_out) {
+      json j{{"item", label}, {"items", recs_json(recs, *m)}, {"by", by_content ? "content" : "model"}};
+      if (!features.empty()) j["features"] = features;
+      else add_item_meta(j, *m, item);
+      std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
+    } else {
+      std::printf("items similar to %s%s%s:\n", label.c_str(), features.empty() ? item_label(*m, item).c_str() : "",
+                  by_content ? " (by content)" : "");
+      print_recs(recs, *m);
     }
     return 0;
   }
@@ -1092,14 +1237,17 @@ struct ExplainCmd {
     const int ignored = e.unknown;
     if (s.json_out) {
       json j{{"user", user.empty() ? "(new user)" : user}, {"item", item}};
+      add_item_meta(j, *m, item);
       add_explanation(j, e, "weights", true);
+      for (auto& w : j["weights"]) add_item_meta(w, *m, w["item"].get<std::string>());
       if (user.empty()) j["history"] = history_json(e.history, ignored, e.popularity);
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
       if (user.empty()) print_history_notes(e.history, ignored, e.popularity);
-      std::printf("%s scores %.4f for %s%s\n", item.c_str(), e.score, user.empty() ? "the new user" : user.c_str(),
-                  e.exact ? "" : " (not an exact split: see the note)");
-      for (const auto& x : e.weights) std::printf("  %-24s %+.4f\n", x.item.c_str(), x.weight);
+      std::printf("%s%s scores %.4f for %s%s\n", item.c_str(), item_label(*m, item).c_str(), e.score,
+                  user.empty() ? "the new user" : user.c_str(), e.exact ? "" : " (not an exact split: see the note)");
+      for (const auto& x : e.weights)
+        std::printf("  %-24s %+.4f%s\n", x.item.c_str(), x.weight, item_label(*m, x.item).c_str());
       if (e.others != 0) std::printf("  %-24s %+.4f\n", "(the other items)", e.others);
       std::printf("  %-24s %+.4f\n", "(rest)", e.rest);
       std::printf("%s\n", e.note.c_str());
@@ -1133,6 +1281,13 @@ struct InfoCmd {
     if (e) {
       j["dims"] = e->V.cols();
       j["item_matrix"] = e->items_int8 ? "int8" : "f32";
+    }
+    if (const auto& meta = m->item_meta) {
+      json fields = json::object();
+      for (const auto& f : meta->categorical) fields[f.name] = {{"type", "categorical"}, {"values", f.vocabulary.size()}};
+      for (const auto& f : meta->numeric) fields[f.name] = {{"type", "numeric"}};
+      j["item_meta"] = {{"rows", meta->rows()}, {"cold", meta->rows() - m->n_items()}, {"source", meta->source},
+                        {"fields", fields}, {"vector_dims", meta->has_vector.empty() ? 0 : meta->vectors.cols()}};
     }
     // The scoring kernels this process runs ("avx2-fma" or "generic", chosen for this CPU).
     j["kernels"] = er::kernels::flavour();

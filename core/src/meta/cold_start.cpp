@@ -1,0 +1,122 @@
+// Cold-start serving from item metadata (edgerec/item_meta.hpp): content scores blended with the
+// model's collaborative scores over every metadata row.
+#include <cmath>
+#include <limits>
+
+#include "edgerec/error.hpp"
+#include "edgerec/item_meta.hpp"
+#include "edgerec/topk.hpp"
+
+namespace edgerec {
+
+namespace {
+const ItemMeta& meta_of(const Model& m) {
+  if (!m.item_meta)
+    throw Error("this model has no item metadata: train it with --item-meta FILE for content-based and cold-start serving");
+  return *m.item_meta;
+}
+
+std::vector<Recommendation> to_recs(const ItemMeta& meta, const std::vector<TopK>& top) {
+  std::vector<Recommendation> out;
+  out.reserve(top.size());
+  for (const auto& t : top) out.push_back({meta.ids.id(t.item), t.score});
+  return out;
+}
+}  // namespace
+
+ColdStart::ColdStart(const Model& model, const FeatureWeights& weights)
+    : model_(model), meta_(meta_of(model)), features_(meta_, weights) {
+  collab_.resize(model_.n_items());
+  content_.resize(meta_.rows());
+  blended_.resize(meta_.rows());
+}
+
+std::vector<std::uint8_t> ColdStart::filter_rows(std::string_view filter) const {
+  std::vector<std::uint8_t> pass(meta_.rows(), 1);
+  if (filter.empty()) return pass;
+  const std::size_t eq = filter.find('=');
+  if (eq == std::string_view::npos || eq == 0) throw Error("filter '" + std::string(filter) + "' is not field=value[|value...]");
+  const std::string name(filter.substr(0, eq));
+  const ItemMeta::Categorical* f = meta_.field(name);
+  if (!f) {
+    std::string known;
+    for (const auto& c : meta_.categorical) known += (known.empty() ? "" : ", ") + c.name;
+    throw Error("filter: no categorical field '" + name + "' (the model's: " + (known.empty() ? "none" : known) + ")");
+  }
+  std::vector<std::uint8_t> wanted(f->vocabulary.size(), 0);
+  const std::string_view values = filter.substr(eq + 1);
+  std::size_t s = 0;
+  while (s <= values.size()) {
+    std::size_t e = values.find('|', s);
+    if (e == std::string_view::npos) e = values.size();
+    const std::string_view v = values.substr(s, e - s);
+    for (std::size_t c = 0; c < f->vocabulary.size(); ++c)
+      if (f->vocabulary[c] == v) wanted[c] = 1;
+    s = e + 1;
+  }
+  for (index_t r = 0; r < meta_.rows(); ++r) {
+    std::uint8_t ok = 0;
+    for (std::uint64_t k = f->offsets[r]; k < f->offsets[r + 1] && !ok; ++k) ok = wanted[f->codes[k]];
+    pass[r] = ok;
+  }
+  return pass;
+}
+
+std::vector<Recommendation> ColdStart::rank(const std::vector<ItemValue>& collab_history, std::int64_t user,
+                                            const std::vector<std::pair<index_t, float>>& rows,
+                                            const ColdStartOptions& o) {
+  if (user >= 0) model_.score(static_cast<index_t>(user), collab_.data());
+  else model_.score_new(collab_history, collab_.data());
+  const std::vector<float> profile = features_.profile(rows);
+  features_.cosine(profile.data(), content_.data());
+  blend_scores(collab_.data(), model_.n_items(), content_.data(), meta_.rows(), model_.item_popularity, o.blend,
+               blended_.data());
+  std::vector<std::uint8_t> skip = filter_rows(o.filter);
+  for (auto& x : skip) x = !x;
+  if (o.exclude_seen)
+    for (const auto& [r, w] : rows) skip[r] = 1;
+  return to_recs(meta_, select_top_k(blended_.data(), meta_.rows(), o.k, skip.data()));
+}
+
+std::vector<Recommendation> ColdStart::recommend(const std::string& user, const ColdStartOptions& o) {
+  const index_t u = model_.users.at(user, "user");
+  std::vector<std::pair<index_t, float>> rows;
+  for (const auto& iv : model_.history(u)) rows.push_back({iv.item, iv.value});
+  return rank({}, u, rows, o);
+}
+
+std::vector<Recommendation> ColdStart::recommend_for(const std::vector<UserInteraction>& history,
+                                                     const ColdStartOptions& o, int* ignored) {
+  std::vector<ItemValue> known;
+  std::vector<std::pair<index_t, float>> rows;
+  int unknown = 0;
+  for (const auto& x : history) {
+    const std::int64_t r = meta_.find(x.item);
+    if (r < 0) {
+      ++unknown;
+      continue;
+    }
+    rows.push_back({static_cast<index_t>(r), x.value});
+    if (r < model_.n_items()) known.push_back({static_cast<index_t>(r), x.value});
+  }
+  if (ignored) *ignored = unknown;
+  return rank(model_.prepare_history(known), -1, rows, o);
+}
+
+std::vector<Recommendation> ColdStart::similar(const std::string& item, int k) {
+  const std::int64_t r = meta_.find(item);
+  if (r < 0) throw Error("unknown item id '" + item + "' (not in the model nor in its item metadata)");
+  const float* q = features_.matrix().row(static_cast<Eigen::Index>(r)).data();
+  features_.cosine(q, content_.data());
+  std::vector<std::uint8_t> skip(meta_.rows(), 0);
+  skip[static_cast<std::size_t>(r)] = 1;
+  return to_recs(meta_, select_top_k(content_.data(), meta_.rows(), k, skip.data()));
+}
+
+std::vector<Recommendation> ColdStart::similar_to(std::string_view description, int k) {
+  const std::vector<float> q = features_.describe(description);
+  features_.cosine(q.data(), content_.data());
+  return to_recs(meta_, select_top_k(content_.data(), meta_.rows(), k));
+}
+
+}  // namespace edgerec
