@@ -26,6 +26,7 @@
 
 #include "edgerec/edgerec.hpp"
 #include "edgerec/onnx_export.hpp"
+#include "edgerec/cuda_backend.hpp"
 #include "edgerec/openmp_backend.hpp"
 #include "args.hpp"
 
@@ -198,9 +199,25 @@ struct ModelFlags {
     app->add_option("--threads", threads, "worker threads (0 = all cores, or OMP_NUM_THREADS)")
         ->capture_default_str()
         ->check(CLI::Range(0, er::kMaxThreads));
-    app->add_option("--backend", backend, "auto, cpu (serial reference), openmp")->capture_default_str();
+    app->add_option("--backend", backend,
+                    "auto (cuda where this build has it and a device is present, else openmp), cpu "
+                    "(serial reference), openmp, cuda")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "cpu", "openmp", "cuda"}));
   }
 };
+
+// Which backend ran, for --json: its name and, on CUDA, the device and its peak memory.
+void put_backend(json& j, const er::Backend& backend) {
+  j["backend"] = backend.name();
+  er::CudaDeviceInfo d;
+  if (er::cuda_device_info(backend, d))
+    j["device"] = {{"name", d.name},
+                   {"index", d.device},
+                   {"compute_capability", std::to_string(d.compute_major) + "." + std::to_string(d.compute_minor)},
+                   {"memory_bytes", d.total_bytes},
+                   {"peak_memory_bytes", d.peak_bytes}};
+}
 
 // Floats are printed with the 7 significant digits they hold (0.02, not 0.0199999995529).
 double short_float(float v) {
@@ -392,6 +409,7 @@ struct TrainCmd {
              {"epochs_run", m->info.epochs_run}};
       if (m->info.best_epoch > 0) j["best_epoch"] = m->info.best_epoch;
       if (!m->info.loss.empty()) j["loss"] = m->info.loss;
+      put_backend(j, *backend);
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
       std::cout << "trained " << er::kind_name(m->kind()) << " on " << m->info.train_rows << " interactions ("
@@ -621,6 +639,7 @@ struct EvalCmd {
       j["model"] = er::kind_name(kind);
       j["protocol"] = er::protocol_name(eval.protocol);
       j["threads"] = backend->threads();
+      put_backend(j, *backend);
       j["hyper"] = hyper_json(model.hyper.merged_over(er::default_hyper(kind)));
       j["data"] = data.path;
       j["load"] = report_json(report);
@@ -893,6 +912,7 @@ struct TuneCmd {
                        {"flags", er::hyper_flags(kind, best.hyper)},
                        {"hyper", hyper_json(best.hyper.merged_over(er::default_hyper(kind)))}}},
              {"data", data.path}, {"threads", backend->threads()}, {"load", report_json(report)}};
+      put_backend(j, *backend);
       if (p.eval.protocol == er::Protocol::kfold) j["fold"] = 0;
       if (!t.order.empty()) j["order"] = t.order;
       if (fin) {
@@ -1107,6 +1127,14 @@ struct InfoCmd {
     // Those of training ("avx512", "avx2" or "generic") and of matrix products.
     j["kernels_train"] = er::kernels::train_flavour();
     j["kernels_gemm"] = er::kernels::gemm_flavour();
+    // The training backends of this binary: what --backend auto picks here, and why not CUDA.
+    {
+      std::string why;
+      const bool cuda = er::cuda_available(&why);
+      json b{{"default", cuda ? "cuda" : "openmp"}, {"cuda_built", er::cuda_built()}, {"cuda_available", cuda}};
+      if (!cuda) b["cuda_reason"] = why;
+      j["backends"] = b;
+    }
     // How top-K serves this model (NormIndex in edgerec/topk.hpp): the norm-bounded visit or a
     // plain scan, and the sample the choice was made from.
     if (const auto* index = m->serving_index()) {
