@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, build, run every test:
-#   1. native Release build: Catch2 unit tests and CLI tests (ctest)
+#   1. native Release build: Catch2 unit tests and CLI tests (ctest); where nvcc exists, the CUDA
+#      backend is compiled too and its tests run (they skip without a GPU)
 #   2. WebAssembly build: the wasm core's own tests (Catch2 compiled to wasm, run by Node), the
 #      npm package's tests in Node (node --test), incl. the golden cross-target test against
 #      the native CLI
@@ -24,6 +25,21 @@ echo "== native build (Release)"
 tools/build.sh build
 echo "== native tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+# Where the CUDA toolkit is installed, the CUDA backend is compiled too (a GPU is not expected:
+# its conformance tests report SKIPPED without a device, and the CLI's backend test checks the
+# error a CUDA build gives without one). One architecture keeps it short; tools/gpu-check.sh
+# builds and runs it on a GPU.
+nvcc=$(command -v nvcc || true)
+[ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc
+if [ -n "$nvcc" ]; then
+  echo "== CUDA backend (compile; nvcc at $nvcc)"
+  cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DEDGEREC_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" \
+    -DCMAKE_CUDA_ARCHITECTURES="${EDGEREC_CUDA_ARCHITECTURES:-90}" -DEDGEREC_BENCH=OFF >/dev/null
+  cmake --build build-cuda -j"$jobs" --target edgerec test_cuda_conformance
+  build-cuda/bin/test_cuda_conformance
+  bash tests/cli/test_cli_backend.sh "$PWD/build-cuda/bin/edgerec" "$PWD/build-cuda/test-tmp/cli-backend"
+fi
 
 echo "== wasm build"
 tools/build-wasm.sh
