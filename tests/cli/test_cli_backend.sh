@@ -39,6 +39,19 @@ else
   expect_ok "train (auto) falls back" "$BIN" train --data syn/ratings.csv --model ials --epochs 2 --out m-auto.edgerec --json
   [ "$(json_get out.txt 'j["backend"]')" = openmp ] && ok || fail "auto did not fall back to openmp"
 fi
+# bench: one JSON object with every figure (the data files stand in for ML-1M and Beauty here).
+expect_ok "bench on cpu" "$BIN" bench --backend cpu --users 150 --items 100 --interactions 3000 --factors 16 --epochs 3 \
+  --bpr-factors 8 --ml1m syn/ratings.csv --beauty syn/ratings.csv --sasrec-epochs 2
+[ "$(json_get out.txt 'j["backend"]')" = cpu ] && ok || fail "bench does not report its backend"
+for k in ials_synthetic bpr_synthetic ials_ml1m bpr_ml1m; do
+  [ "$(json_get out.txt "len(j['$k']['iteration_seconds']) == 3 and j['$k']['seconds_per_iteration'] > 0")" = True ] && ok ||
+    fail "bench: $k has no per-iteration figures: $(head -c 300 out.txt)"
+done
+[ "$(json_get out.txt "j['ials_synthetic']['hyper']['factors'] == 16 and j['ials_synthetic']['users'] <= 150")" = True ] && ok ||
+  fail "bench: synthetic problem not as asked"
+[ "$(json_get out.txt "len(j['sasrec_beauty']['epoch_seconds']) == 2 and j['sasrec_beauty']['seconds_per_epoch'] > 0")" = True ] && ok ||
+  fail "bench: no SASRec epoch figures"
+expect_err "bench with a missing file" "edgerec: error: .*nope.csv" "$BIN" bench --backend cpu --no-synthetic --ml1m nope.csv
 expect_err "unknown backend" "backend" "$BIN" train --data syn/ratings.csv --backend tpu --out x.edgerec
 code=0; "$BIN" train --data syn/ratings.csv --backend tpu --out x.edgerec >/dev/null 2>&1 || code=$?
 [ "$code" -eq 2 ] && ok || fail "unknown backend exits $code, not 2 (usage error)"

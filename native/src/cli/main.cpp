@@ -1211,16 +1211,19 @@ struct BenchCmd {
     const double total = std::chrono::duration<double>(clock::now() - t0).count();
     json j{{"users", data.n_users()}, {"items", data.n_items()}, {"interactions", data.rows.size()},
            {"fit_seconds", total}, {"hyper", hyper_json(hyper.merged_over(er::default_hyper(kind)))}};
+    // The median of the epochs after the first when there are some: the first also holds the
+    // setup (and a device's warm-up).
+    const auto steady = [](const std::vector<double>& v) {
+      return median(v.size() > 1 ? std::vector<double>(v.begin() + 1, v.end()) : v);
+    };
     if (!records.empty()) {
       // Neural kinds: each epoch's training and validation pass (EpochRecord::seconds).
       j["epoch_seconds"] = records;
-      j["seconds_per_epoch"] = median(records);
+      j["seconds_per_epoch"] = steady(records);
       j["epoch_includes"] = "training and the validation pass";
     } else {
       j["iteration_seconds"] = intervals;
-      // Later iterations when there are some: the first one also holds the setup.
-      const std::vector<double> steady = intervals.size() > 1 ? std::vector<double>(intervals.begin() + 1, intervals.end()) : intervals;
-      j["seconds_per_iteration"] = median(steady);
+      j["seconds_per_iteration"] = steady(intervals);
     }
     return j;
   }
