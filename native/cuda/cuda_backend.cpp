@@ -54,28 +54,42 @@ void* device_alloc(std::size_t bytes, cudaStream_t stream, MemoryStats& stats, c
   return p;
 }
 
+// The stream a backend's work and memory are ordered on, and its memory counters. Shared by the
+// backend and every buffer it allocated, so a tensor that outlives its backend still frees its
+// memory on a live stream.
+struct Context {
+  cudaStream_t stream = nullptr;
+  MemoryStats stats;
+  Context() { check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "creating a stream"); }
+  ~Context() {
+    cudaStreamSynchronize(stream);
+    cudaStreamDestroy(stream);
+  }
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+};
+
 class DeviceBuffer final : public Buffer {
  public:
-  DeviceBuffer(DType dtype, std::size_t count, cudaStream_t stream, std::shared_ptr<MemoryStats> stats)
-      : Buffer(dtype, count), stream_(stream), stats_(std::move(stats)),
-        bytes_(count * dtype_size(dtype)), ptr_(device_alloc(bytes_, stream, *stats_, "a tensor")) {
-    const cudaError_t st = cudaMemsetAsync(ptr_, 0, bytes_, stream_);
+  DeviceBuffer(DType dtype, std::size_t count, std::shared_ptr<Context> ctx)
+      : Buffer(dtype, count), ctx_(std::move(ctx)), bytes_(count * dtype_size(dtype)),
+        ptr_(device_alloc(bytes_, ctx_->stream, ctx_->stats, "a tensor")) {
+    const cudaError_t st = cudaMemsetAsync(ptr_, 0, bytes_, ctx_->stream);
     if (st != cudaSuccess) {
-      cudaFreeAsync(ptr_, stream_);
-      stats_->sub(bytes_);
+      cudaFreeAsync(ptr_, ctx_->stream);
+      ctx_->stats.sub(bytes_);
       check(st, "zero-filling a tensor");
     }
   }
   ~DeviceBuffer() override {
-    cudaFreeAsync(ptr_, stream_);  // (nothing to do about a failure in a destructor)
-    stats_->sub(bytes_);
+    cudaFreeAsync(ptr_, ctx_->stream);  // (nothing to do about a failure in a destructor)
+    ctx_->stats.sub(bytes_);
   }
   void* host_data() override { return nullptr; }
   void* device() const { return ptr_; }
 
  private:
-  cudaStream_t stream_;
-  std::shared_ptr<MemoryStats> stats_;
+  std::shared_ptr<Context> ctx_;
   std::size_t bytes_;
   void* ptr_;
 };
@@ -137,9 +151,11 @@ void by_float(DType dtype, F&& f) {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) : device_(device), stats_(std::make_shared<MemoryStats>()) {
+  explicit CudaBackend(int device) : device_(device) {
     check(cudaSetDevice(device), "selecting the device");
-    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a stream");
+    ctx_ = std::make_shared<Context>();
+    stream_ = ctx_->stream;
+    stats_ = &ctx_->stats;
     // Keep freed blocks in the pool instead of returning them to the driver at each sync.
     cudaMemPool_t pool;
     check(cudaDeviceGetDefaultMemPool(&pool, device), "memory pool");
@@ -162,7 +178,6 @@ class CudaBackend final : public Backend {
     cudaFreeAsync(index_scratch_, stream_);
     cudaStreamSynchronize(stream_);
     cublasDestroy(blas_);
-    cudaStreamDestroy(stream_);
   }
 
   std::string name() const override { return "cuda"; }
@@ -179,7 +194,7 @@ class CudaBackend final : public Backend {
     const std::size_t n = shape.numel();
     if (n > std::numeric_limits<std::size_t>::max() / 8)
       throw Error("tensor " + shape.str() + " is too large to allocate");
-    return Tensor(std::make_shared<DeviceBuffer>(dtype, n, stream_, stats_), 0, shape);
+    return Tensor(std::make_shared<DeviceBuffer>(dtype, n, ctx_), 0, shape);
   }
 
   void upload(const Tensor& dst, const void* host_src) override {
@@ -910,7 +925,8 @@ class CudaBackend final : public Backend {
   }
 
   int device_;
-  std::shared_ptr<MemoryStats> stats_;
+  std::shared_ptr<Context> ctx_;
+  MemoryStats* stats_ = nullptr;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   CudaDeviceInfo info_;

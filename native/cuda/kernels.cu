@@ -433,7 +433,9 @@ __global__ void k_mark_skips(const std::int64_t* ptr, const std::int32_t* cols_o
 
 constexpr float kTiny = 1e-20f;
 constexpr int kAlsThreads = 128;
-constexpr int kAlsTile = 128;
+// Entries whose item rows are staged in shared memory at once: at most 32, and at most 8192
+// floats (32 KiB) of rows, so each row is read from global memory once per sweep.
+inline int als_tile(int f) { return f >= 8192 ? 1 : (8192 / f < 32 ? 8192 / f : 32); }
 
 // Block-wide sum of per-thread values v (fixed tree: deterministic).
 __device__ float block_sum(float v, float* red) {
@@ -454,24 +456,31 @@ __device__ float block_sum(float v, float* red) {
 
 // acc (the row's f entries, in shared memory) += sum_e coef_e y_e, with
 //   residual: coef_e = (1 + c1_e) - c1_e (y_e . v),   else: coef_e = c1_e (y_e . v).
+// Tiles of `tile` entries: their item rows are copied to shared memory (coalesced), the dot
+// products taken there one warp per entry, then each thread adds its own column.
 template <bool kResidual>
-__device__ void als_sweep(const std::uint32_t* cols, const float* vals, std::size_t n, int f,
-                          const float* Y, const float* v, float* acc, float* coef) {
+__device__ void als_sweep(const std::uint32_t* cols, const float* vals, std::size_t n, int f, int tile,
+                          const float* Y, const float* v, float* acc, float* coef, float* ytile) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  for (std::size_t e0 = 0; e0 < n; e0 += kAlsTile) {
-    const std::size_t m = n - e0 < kAlsTile ? n - e0 : kAlsTile;
-    for (std::size_t q = static_cast<std::size_t>(warp); q < m; q += kAlsThreads / 32) {
-      const float* y = Y + static_cast<std::size_t>(cols[e0 + q]) * f;
+  for (std::size_t e0 = 0; e0 < n; e0 += static_cast<std::size_t>(tile)) {
+    const int m = static_cast<int>(n - e0 < static_cast<std::size_t>(tile) ? n - e0 : static_cast<std::size_t>(tile));
+    for (int z = threadIdx.x; z < m * f; z += kAlsThreads) {
+      const int q = z / f, c = z % f;
+      ytile[z] = Y[static_cast<std::size_t>(cols[e0 + static_cast<std::size_t>(q)]) * f + c];
+    }
+    __syncthreads();
+    for (int q = warp; q < m; q += kAlsThreads / 32) {
+      const float* y = ytile + q * f;
       float d = 0;
       for (int c = lane; c < f; c += 32) d += y[c] * v[c];
       d = warp_sum(d);
-      const float c1 = vals[e0 + q];
+      const float c1 = vals[e0 + static_cast<std::size_t>(q)];
       if (lane == 0) coef[q] = kResidual ? (1.0f + c1) - c1 * d : c1 * d;
     }
     __syncthreads();
     for (int c = threadIdx.x; c < f; c += kAlsThreads) {
       float a = acc[c];
-      for (std::size_t q = 0; q < m; ++q) a += coef[q] * Y[static_cast<std::size_t>(cols[e0 + q]) * f + c];
+      for (int q = 0; q < m; ++q) a += coef[q] * ytile[q * f + c];
       acc[c] = a;
     }
     __syncthreads();
@@ -480,13 +489,14 @@ __device__ void als_sweep(const std::uint32_t* cols, const float* vals, std::siz
 
 // R holds -X G on entry.
 __global__ void k_als_init(const std::uint64_t* indptr, const std::uint32_t* cols, const float* vals,
-                           std::size_t rows, int f, const float* Y, float* X, float* R, float* P,
+                           std::size_t rows, int f, int tile, const float* Y, float* X, float* R, float* P,
                            float* rs, std::uint8_t* done) {
   extern __shared__ float sh[];
   float* x = sh;
   float* r = sh + f;
   float* coef = sh + 2 * f;
-  float* red = coef + kAlsTile;
+  float* red = coef + tile;
+  float* ytile = red + kAlsThreads / 32 + 1;
   for (std::size_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const std::uint64_t b = indptr[row], n = indptr[row + 1] - b;
     float* xg = X + row * f;
@@ -505,7 +515,7 @@ __global__ void k_als_init(const std::uint64_t* indptr, const std::uint32_t* col
       r[c] = rg[c];
     }
     __syncthreads();
-    als_sweep<true>(cols + b, vals + b, n, f, Y, x, r, coef);
+    als_sweep<true>(cols + b, vals + b, n, f, tile, Y, x, r, coef, ytile);
     float part = 0;
     for (int c = threadIdx.x; c < f; c += kAlsThreads) {
       rg[c] = r[c];
@@ -523,13 +533,14 @@ __global__ void k_als_init(const std::uint64_t* indptr, const std::uint32_t* col
 
 // AP holds P G on entry.
 __global__ void k_als_step(const std::uint64_t* indptr, const std::uint32_t* cols, const float* vals,
-                           std::size_t rows, int f, const float* Y, float* X, float* R, float* P,
+                           std::size_t rows, int f, int tile, const float* Y, float* X, float* R, float* P,
                            float* AP, float* rs, std::uint8_t* done) {
   extern __shared__ float sh[];
   float* p = sh;
   float* ap = sh + f;
   float* coef = sh + 2 * f;
-  float* red = coef + kAlsTile;
+  float* red = coef + tile;
+  float* ytile = red + kAlsThreads / 32 + 1;
   for (std::size_t row = blockIdx.x; row < rows; row += gridDim.x) {
     if (done[row]) continue;  // uniform over the block
     const std::uint64_t b = indptr[row], n = indptr[row + 1] - b;
@@ -542,7 +553,7 @@ __global__ void k_als_step(const std::uint64_t* indptr, const std::uint32_t* col
       ap[c] = apg[c];
     }
     __syncthreads();
-    als_sweep<false>(cols + b, vals + b, n, f, Y, p, ap, coef);
+    als_sweep<false>(cols + b, vals + b, n, f, tile, Y, p, ap, coef, ytile);
     float part = 0;
     for (int c = threadIdx.x; c < f; c += kAlsThreads) part += p[c] * ap[c];
     const float pap = block_sum(part, red);
@@ -920,14 +931,25 @@ namespace {
 unsigned als_grid(std::size_t rows) {
   return static_cast<unsigned>(rows < 65535u * 8u ? (rows ? rows : 1) : 65535u * 8u);
 }
-std::size_t als_shared(int f) { return sizeof(float) * (2 * static_cast<std::size_t>(f) + kAlsTile + kAlsThreads / 32 + 1); }
+std::size_t als_shared(int f) {
+  const std::size_t t = static_cast<std::size_t>(als_tile(f)), F = static_cast<std::size_t>(f);
+  return sizeof(float) * (2 * F + t + kAlsThreads / 32 + 1 + t * F);
+}
+void als_shared_limit(int f) {
+  // Above 48 KiB of dynamic shared memory a kernel must opt in (large f only).
+  const int bytes = static_cast<int>(als_shared(f));
+  check(cudaFuncSetAttribute(k_als_init, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes), "iALS shared memory");
+  check(cudaFuncSetAttribute(k_als_step, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes), "iALS shared memory");
+}
 }  // namespace
 
 void als_cg_init(const std::uint64_t* indptr, const std::uint32_t* cols, const float* vals,
                  std::size_t rows, int f, const float* Y, float* X, float* R, float* P,
                  float* rs, std::uint8_t* done, cudaStream_t s) {
   if (!rows) return;
-  k_als_init<<<als_grid(rows), kAlsThreads, als_shared(f), s>>>(indptr, cols, vals, rows, f, Y, X, R, P, rs, done);
+  als_shared_limit(f);
+  k_als_init<<<als_grid(rows), kAlsThreads, als_shared(f), s>>>(indptr, cols, vals, rows, f, als_tile(f), Y, X, R, P,
+                                                                 rs, done);
   check_launch("iALS conjugate gradient (init)");
 }
 
@@ -935,7 +957,8 @@ void als_cg_step(const std::uint64_t* indptr, const std::uint32_t* cols, const f
                  std::size_t rows, int f, const float* Y, float* X, float* R, float* P,
                  float* AP, float* rs, std::uint8_t* done, cudaStream_t s) {
   if (!rows) return;
-  k_als_step<<<als_grid(rows), kAlsThreads, als_shared(f), s>>>(indptr, cols, vals, rows, f, Y, X, R, P, AP, rs, done);
+  k_als_step<<<als_grid(rows), kAlsThreads, als_shared(f), s>>>(indptr, cols, vals, rows, f, als_tile(f), Y, X, R, P,
+                                                                 AP, rs, done);
   check_launch("iALS conjugate gradient (step)");
 }
 

@@ -271,7 +271,7 @@ TEST_CASE("cuda: batch top-K scoring with exclusions", "[cuda]") {
     REQUIRE(want[r].size() == got[r].size());
     for (std::size_t q = 0; q < want[r].size(); ++q) {
       CHECK(want[r][q].item == got[r][q].item);  // random scores: no near-ties at this size
-      CHECK(want[r][q].score == Approx(got[r][q].score).epsilon(1e-5));
+      CHECK(want[r][q].score == Approx(got[r][q].score).epsilon(1e-5).margin(1e-4));
     }
   }
 }

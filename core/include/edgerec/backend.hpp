@@ -12,9 +12,11 @@
 //
 // Thread-safety: a Backend may be used by one training or scoring call at a time.
 //
-// Two sections: the algorithm steps of the factorisation trainers over host Eigen matrices
-// (als_half_step, bpr_epoch, mf_sgd_epoch, score_topk), and the tensor operations the neural
-// layers (edgerec/nn/) are written against, over buffers the backend owns (edgerec/tensor.hpp).
+// Three sections: the algorithm steps of the factorisation trainers over host Eigen matrices
+// (als_half_step, bpr_epoch, mf_sgd_epoch, score_topk); their whole fits (als_fit, bpr_fit,
+// mf_sgd_fit: the trainers' epoch loops, which a device backend runs with the parameters kept on
+// the device); and the tensor operations the neural layers (edgerec/nn/) are written against,
+// over buffers the backend owns (edgerec/tensor.hpp), which stay on the device across steps.
 #pragma once
 
 #include <array>
