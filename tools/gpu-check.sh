@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of the CUDA backend, in one go on a machine with an NVIDIA GPU (an H100/H200):
 #   build   configure and build with -DEDGEREC_CUDA=ON for $EDGEREC_CUDA_ARCH (default 90) into
-#           build-gpu/ (the CLI and the two conformance test binaries only)
+#           $EDGEREC_GPU_BUILD (default build-gpu/; the CLI and the two conformance test binaries)
 #   test    the conformance suite: test_cuda_conformance (every trainer and the exact entries),
 #           test_nn_ops [conformance] (every seam operation, CPU reference vs OpenMP and CUDA),
 #           the CLI's backend test; they must not say SKIPPED here (a device is expected)
@@ -25,7 +25,8 @@ if [ -z "${EDGEREC_DATA:-}" ]; then
 fi
 export EDGEREC_DATA
 stages=${*:-build test bench ncf}
-bin=build-gpu/bin
+dir=${EDGEREC_GPU_BUILD:-build-gpu}
+bin=$dir/bin
 status=0
 note() { echo "$*" | tee -a "$OUT/summary.txt"; }
 pass() { note "PASS $*"; }
@@ -42,9 +43,9 @@ if has build; then
     cp -an .gpu-deps/root/. / 2>/dev/null || true
   fi
   t0=$(date +%s)
-  if cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DEDGEREC_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
+  if cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DEDGEREC_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
        -DEDGEREC_BENCH=OFF >"$OUT/configure.log" 2>&1 &&
-     cmake --build build-gpu -j"$(nproc)" --target edgerec test_cuda_conformance test_nn_ops >"$OUT/build.log" 2>&1; then
+     cmake --build "$dir" -j"$(nproc)" --target edgerec test_cuda_conformance test_nn_ops >"$OUT/build.log" 2>&1; then
     pass "build ($(($(date +%s) - t0)) s)"
     grep -i "warning" "$OUT/build.log" >"$OUT/build-warnings.txt" && failed "build has warnings (build-warnings.txt)"
   else
