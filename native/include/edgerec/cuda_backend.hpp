@@ -48,7 +48,9 @@ struct CudaDeviceInfo {
   std::string name;                // e.g. "NVIDIA H200"
   int compute_major = 0, compute_minor = 0;
   std::size_t total_bytes = 0;     // device memory
-  std::size_t peak_bytes = 0;      // most device memory this backend's buffers held at once
+  // Most device memory this backend's own allocations (tensors, and the fits' and operations'
+  // scratch) held at once; cuBLAS's workspace and the CUDA context are not counted.
+  std::size_t peak_bytes = 0;
 };
 // The device of a backend made by make_cuda_backend(); false for any other backend.
 bool cuda_device_info(const Backend& backend, CudaDeviceInfo& info);
