@@ -151,7 +151,7 @@ void by_float(DType dtype, F&& f) {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) : device_(device) {
+  CudaBackend(int device, std::unique_ptr<Backend> host) : device_(device), host_(std::move(host)) {
     check(cudaSetDevice(device), "selecting the device");
     ctx_ = std::make_shared<Context>();
     stream_ = ctx_->stream;
@@ -181,6 +181,11 @@ class CudaBackend final : public Backend {
   }
 
   std::string name() const override { return "cuda"; }
+  int threads() const override { return host_->threads(); }
+  void parallel_for(std::size_t n, int chunks,
+                    const std::function<void(std::size_t, std::size_t, int)>& body) override {
+    host_->parallel_for(n, chunks, body);
+  }
 
   CudaDeviceInfo info() const {
     CudaDeviceInfo i = info_;
@@ -925,6 +930,7 @@ class CudaBackend final : public Backend {
   }
 
   int device_;
+  std::unique_ptr<Backend> host_;
   std::shared_ptr<Context> ctx_;
   MemoryStats* stats_ = nullptr;
   cudaStream_t stream_ = nullptr;
@@ -955,10 +961,11 @@ bool cuda_available(std::string* why, int device) {
   return true;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int device) {
+std::unique_ptr<Backend> make_cuda_backend(int device, std::unique_ptr<Backend> host) {
   std::string why;
   if (!cuda_available(&why, device)) throw Error("--backend cuda: " + why);
-  return std::make_unique<CudaBackend>(device);
+  if (!host) host = make_cpu_backend();
+  return std::make_unique<CudaBackend>(device, std::move(host));
 }
 
 bool cuda_device_info(const Backend& backend, CudaDeviceInfo& info) {

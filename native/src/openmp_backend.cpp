@@ -133,9 +133,10 @@ std::unique_ptr<Backend> make_openmp_backend(int threads) {
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads) {
   if (name == "cpu") return make_cpu_backend();
   if (name == "openmp") return make_openmp_backend(threads);
-  if (name == "cuda") return make_cuda_backend();
+  // CUDA's host-side loops (item-kNN, evaluation) run on OpenMP with the asked thread count.
+  if (name == "cuda") return make_cuda_backend(0, make_openmp_backend(threads));
   if (name == "auto") {
-    if (cuda_available()) return make_cuda_backend();
+    if (cuda_available()) return make_cuda_backend(0, make_openmp_backend(threads));
     return make_openmp_backend(threads);
   }
   throw Error("unknown backend '" + name + "' (valid: auto, cpu, openmp, cuda)");
@@ -156,7 +157,7 @@ bool cuda_available(std::string* why, int) {
   if (why) *why = "this edgerec was built without CUDA (configure with -DEDGEREC_CUDA=ON)";
   return false;
 }
-std::unique_ptr<Backend> make_cuda_backend(int) {
+std::unique_ptr<Backend> make_cuda_backend(int, std::unique_ptr<Backend>) {
   std::string why;
   cuda_available(&why);
   throw Error("--backend cuda: " + why);

@@ -22,8 +22,9 @@
 //    and the SGD's sensitivity to it, so their metrics are compared, not their bits.
 //
 // Determinism: the same inputs and seed give the same bits on the same device and build (no
-// floating-point atomics anywhere). threads() is 1: the device's parallelism is not a thread
-// count, and no result depends on one.
+// floating-point atomics anywhere). No device result depends on threads(): that and
+// parallel_for() are the `host` backend's, which runs what stays on the host (item-kNN's fit,
+// the host side of evaluation).
 // Thread-safety: one backend per thread (it owns a CUDA stream and a cuBLAS handle).
 #pragma once
 
@@ -40,8 +41,9 @@ bool cuda_built();
 // True when make_cuda_backend(device) can succeed; otherwise `why` (nullable) says why not (not
 // built with CUDA, no device, a driver too old for the toolkit, ...). Never throws.
 bool cuda_available(std::string* why = nullptr, int device = 0);
-// Throws Error naming the reason when no device is usable.
-std::unique_ptr<Backend> make_cuda_backend(int device = 0);
+// Throws Error naming the reason when no device is usable. `host` (default: the serial CPU
+// reference) runs the host-side loops; the CLI passes the OpenMP backend.
+std::unique_ptr<Backend> make_cuda_backend(int device = 0, std::unique_ptr<Backend> host = nullptr);
 
 struct CudaDeviceInfo {
   int device = 0;
