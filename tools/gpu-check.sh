@@ -59,7 +59,7 @@ if has test; then
     name=${t%% *}
     spec=${t#"$name"}
     # shellcheck disable=SC2086
-    if "$bin/$name" $spec -s -r compact >"$OUT/$name.log" 2>&1; then pass "$t"; else failed "$t ($name.log)"; fi
+    if "$bin/$name" $spec --durations yes >"$OUT/$name.log" 2>&1; then pass "$t"; else failed "$t ($name.log)"; fi
     grep -q "SKIPPED:\|not compared" "$OUT/$name.log" && failed "$t skipped the CUDA comparison ($name.log)"
   done
   if bash tests/cli/test_cli_backend.sh "$PWD/$bin/edgerec" /tmp/edgerec-cli-backend >"$OUT/cli_backend.log" 2>&1; then
