@@ -9,8 +9,10 @@
 #           BPR, SASRec on Beauty, peak device memory) and on the CPU at a smaller size
 #   ncf     the NCF protocol on ML-1M for iALS and NeuMF trained on the CPU and on CUDA: hr@10
 #           must agree within 0.005
-# Every log and JSON goes to $OUT (default ./gpu-out); summary.txt says what passed, and the exit
-# status is non-zero when anything failed. Planned for ~10 minutes on an H200 with 16 cores.
+# $OUT (default ./gpu-out) gets four files: summary.txt (what passed, the figures against the
+# issue's bars), bench-cuda.json, bench-cpu.json and gpu-check-logs.tar.gz (every log and JSON);
+# the exit status is non-zero when anything failed. Planned for ~10 minutes on an H200 with 16
+# cores; the stages can also run in separate calls on one machine (build folder kept).
 # Usage: tools/gpu-check.sh [STAGE...]   (default: build test bench ncf)
 # Data: $EDGEREC_DATA (default .gpu-deps/data when present, else ../shared/data). A machine
 # without the header-only dependencies (Eigen, cereal, CLI11, nlohmann_json, Catch2) gets them
@@ -19,6 +21,17 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-./gpu-out}
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+# Logs are written to a folder of their own and packed into $OUT at exit (a lent machine returns
+# at most 8 files from $OUT).
+final_out=$OUT
+OUT=$(mktemp -d)
+pack() {
+  for f in summary.txt bench-cuda.json bench-cpu.json; do [ -f "$OUT/$f" ] && cp "$OUT/$f" "$final_out/"; done
+  tar czf "$final_out/gpu-check-logs.tar.gz" -C "$OUT" .
+  rm -rf "$OUT"
+}
+trap pack EXIT
 arch=${EDGEREC_CUDA_ARCH:-90}
 if [ -z "${EDGEREC_DATA:-}" ]; then
   if [ -d .gpu-deps/data ]; then EDGEREC_DATA=$PWD/.gpu-deps/data; else EDGEREC_DATA=$PWD/../shared/data; fi
