@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, build, run every test:
-#   1. native Release build: Catch2 unit tests and CLI tests (ctest)
+#   1. native Release build: Catch2 unit tests and CLI tests (ctest); where nvcc exists, the CUDA
+#      backend is compiled too and its tests run (they skip without a GPU)
 #   2. WebAssembly build: the wasm core's own tests (Catch2 compiled to wasm, run by Node), the
 #      npm package's tests in Node (node --test), incl. the golden cross-target test against
 #      the native CLI
@@ -26,6 +27,25 @@ stage "native build (Release)"
 tools/build.sh build
 stage "native tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+# Where the CUDA toolkit is installed, the CUDA backend is compiled too (compile only: a GPU is
+# not expected; its conformance tests say SKIPPED without a device, and the CLI's backend test
+# checks the error a CUDA build gives without one). In the same build folder, so the core is not
+# compiled twice (the CUDA option changes no C++ flag), for one architecture (sm_90) to keep it
+# short, and switched off again afterwards so the rest of this script uses the default CLI.
+# tools/gpu-check.sh builds and runs it on a GPU.
+nvcc=$(command -v nvcc || true)
+[ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc
+if [ -n "$nvcc" ]; then
+  stage "CUDA backend (compile; nvcc at $nvcc)"
+  cmake -S . -B build -DEDGEREC_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" \
+    -DCMAKE_CUDA_ARCHITECTURES="${EDGEREC_CUDA_ARCHITECTURES:-90}" >/dev/null
+  cmake --build build -j"$jobs" --target edgerec test_cuda_conformance
+  build/bin/test_cuda_conformance
+  bash tests/cli/test_cli_backend.sh "$PWD/build/bin/edgerec" "$PWD/build/test-tmp/cli-backend-cuda"
+  cmake -S . -B build -DEDGEREC_CUDA=OFF >/dev/null
+  cmake --build build -j"$jobs" --target edgerec test_cuda_conformance
+fi
 
 stage "wasm build"
 tools/build-wasm.sh

@@ -5,6 +5,7 @@
 
 #include <Eigen/Core>
 
+#include "edgerec/cuda_backend.hpp"
 #include "edgerec/kernels.hpp"
 
 #ifdef EDGEREC_USE_OPENMP
@@ -131,8 +132,37 @@ std::unique_ptr<Backend> make_openmp_backend(int threads) {
 
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads) {
   if (name == "cpu") return make_cpu_backend();
-  if (name == "openmp" || name == "auto") return make_openmp_backend(threads);
-  throw Error("unknown backend '" + name + "' (valid: auto, cpu, openmp)");
+  if (name == "openmp") return make_openmp_backend(threads);
+  // CUDA's host-side loops (item-kNN, evaluation) run on OpenMP with the asked thread count.
+  if (name == "cuda") return make_cuda_backend(0, make_openmp_backend(threads));
+  if (name == "auto") {
+    if (cuda_available()) return make_cuda_backend(0, make_openmp_backend(threads));
+    return make_openmp_backend(threads);
+  }
+  throw Error("unknown backend '" + name + "' (valid: auto, cpu, openmp, cuda)");
 }
+
+int cuda_bpr_blocks(index_t n_users, index_t n_items) {
+  // About 64 items per block (negatives drawn from a block need a choice) and at most 256
+  // blocks (65,536 strata, T launches per epoch); never more blocks than users or items.
+  const index_t smallest = std::min(n_users, n_items);
+  const index_t t = std::clamp<index_t>(smallest / 64, 1, 256);
+  return static_cast<int>(std::min(t, std::max<index_t>(smallest, 1)));
+}
+
+#ifndef EDGEREC_WITH_CUDA
+// This build has no CUDA backend (-DEDGEREC_CUDA=OFF): the entry points say so.
+bool cuda_built() { return false; }
+bool cuda_available(std::string* why, int) {
+  if (why) *why = "this edgerec was built without CUDA (configure with -DEDGEREC_CUDA=ON)";
+  return false;
+}
+std::unique_ptr<Backend> make_cuda_backend(int, std::unique_ptr<Backend>) {
+  std::string why;
+  cuda_available(&why);
+  throw Error("--backend cuda: " + why);
+}
+bool cuda_device_info(const Backend&, CudaDeviceInfo&) { return false; }
+#endif
 
 }  // namespace edgerec

@@ -1,13 +1,17 @@
 // The tensor operations of the Backend seam: their documented semantics on the CPU reference,
-// and conformance of the OpenMP backend to the reference (bit-exact where backend.hpp says
-// "exact", a tolerance for gemm), in f32 and f64, with sizes large enough that the OpenMP
-// backend really splits the work over its threads.
+// and conformance of the other backends to the reference, in f32 and f64, with sizes large
+// enough that the OpenMP backend really splits the work over its threads:
+//  - OpenMP: bit-exact where backend.hpp says "exact", a tolerance for gemm;
+//  - CUDA (a build with -DEDGEREC_CUDA=ON on a machine with a device): the tolerances stated in
+//    edgerec/cuda_backend.hpp, per test case below. Without a device the CUDA comparison is
+//    skipped with a warning naming why (test_cuda_conformance reports it as a ctest skip).
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstring>
 #include <functional>
 
+#include "edgerec/cuda_backend.hpp"
 #include "edgerec/error.hpp"
 #include "edgerec/openmp_backend.hpp"
 #include "nn_test_util.hpp"
@@ -40,32 +44,53 @@ std::vector<double> as_doubles(Backend& be, const Tensor& t) {
 
 using Op = std::function<std::vector<Tensor>(Backend&, DType)>;
 
-// Runs `op` on the reference and on the OpenMP backend (3 threads: uneven chunks) and compares
-// every output: bit for bit, or within `tolerance` (relative to the largest magnitude) for gemm.
-void conform(const char* name, const Op& op, double tolerance = 0.0) {
+// The backends compared with the reference: OpenMP (3 threads: uneven chunks), and CUDA where
+// it can run, each with its tolerance (0: bit for bit).
+struct Candidate {
+  std::unique_ptr<Backend> backend;
+  double tolerance;
+};
+
+std::vector<Candidate> candidates(double tolerance, double cuda_tolerance) {
+  std::vector<Candidate> out;
+  out.push_back({make_openmp_backend(3), tolerance});
+  std::string why;
+  if (cuda_available(&why))
+    out.push_back({make_cuda_backend(), cuda_tolerance});
+  else
+    WARN("CUDA backend not compared: " << why);
+  return out;
+}
+
+// Runs `op` on the reference and on each candidate backend and compares every output: bit for
+// bit, or within the candidate's tolerance (relative to the largest magnitude; f64 always
+// within 1e-12 then).
+void conform(const char* name, const Op& op, double tolerance = 0.0, double cuda_tolerance = 0.0) {
   auto reference = make_cpu_backend();
-  auto openmp = make_openmp_backend(3);
-  for (DType dtype : {DType::f32, DType::f64}) {
-    INFO(name << " " << dtype_name(dtype));
-    const std::vector<Tensor> want = op(*reference, dtype);
-    const std::vector<Tensor> got = op(*openmp, dtype);
-    REQUIRE(want.size() == got.size());
-    for (std::size_t i = 0; i < want.size(); ++i) {
-      INFO("output " << i);
-      REQUIRE(want[i].shape() == got[i].shape());
-      const std::vector<double> w = as_doubles(*reference, want[i]);
-      // Guard against comparing two zero-filled outputs of an entry that did nothing.
-      double scale = 0;
-      for (double v : w) scale = std::max(scale, std::abs(v));
-      CHECK(scale > 0);
-      if (tolerance == 0.0) {
-        CHECK(bytes(*reference, want[i]) == bytes(*openmp, got[i]));
-      } else {
-        const std::vector<double> g = as_doubles(*openmp, got[i]);
-        double worst = 0;
-        for (std::size_t j = 0; j < w.size(); ++j) worst = std::max(worst, std::abs(w[j] - g[j]));
-        const double tol = (dtype == DType::f64 ? 1e-12 : tolerance) * scale;
-        CHECK(worst <= tol);
+  for (auto& candidate : candidates(tolerance, cuda_tolerance)) {
+    Backend& other = *candidate.backend;
+    for (DType dtype : {DType::f32, DType::f64}) {
+      INFO(name << " " << dtype_name(dtype) << " on " << other.name());
+      const std::vector<Tensor> want = op(*reference, dtype);
+      const std::vector<Tensor> got = op(other, dtype);
+      REQUIRE(want.size() == got.size());
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        INFO("output " << i);
+        REQUIRE(want[i].shape() == got[i].shape());
+        const std::vector<double> w = as_doubles(*reference, want[i]);
+        // Guard against comparing two zero-filled outputs of an entry that did nothing.
+        double scale = 0;
+        for (double v : w) scale = std::max(scale, std::abs(v));
+        CHECK(scale > 0);
+        if (candidate.tolerance == 0.0) {
+          CHECK(bytes(*reference, want[i]) == bytes(other, got[i]));
+        } else {
+          const std::vector<double> g = as_doubles(other, got[i]);
+          double worst = 0;
+          for (std::size_t j = 0; j < w.size(); ++j) worst = std::max(worst, std::abs(w[j] - g[j]));
+          const double tol = (dtype == DType::f64 ? 1e-12 : candidate.tolerance) * scale;
+          CHECK(worst <= tol);
+        }
       }
     }
   }
@@ -88,7 +113,7 @@ TEST_CASE("conformance: gemm, every transpose, batched, shared operands, alpha a
         be.gemm(ta, tb, 1.0, a3, b3, 0.0, c3);
         be.gemm(ta, tb, 2.0, a2, b3, 0.0, c3s);
         return std::vector<Tensor>{c, c3, c3s};
-      }, 1e-5);
+      }, 1e-5, 1e-5);
     }
 }
 
@@ -142,7 +167,7 @@ TEST_CASE("conformance: element-wise operations and activations", "[nn][conforma
     be.dropout(a, 0.3, 77, dropped);
     out.push_back(dropped);
     return out;
-  });
+  }, 0.0, 1e-6);  // CUDA: the device's exp/tanh/erf/log1p are within 2 ulp, not correctly rounded
 }
 
 TEST_CASE("conformance: softmax, layer norm, reductions", "[nn][conformance]") {
@@ -179,7 +204,7 @@ TEST_CASE("conformance: softmax, layer norm, reductions", "[nn][conformance]") {
     be.upload(ss, &s);
     out.push_back(ss);
     return out;
-  });
+  }, 0.0, 1e-5);  // CUDA: softmax and layer norm sum over a warp's tree, not in column order
 }
 
 TEST_CASE("conformance: optimiser updates and top-K", "[nn][conformance]") {

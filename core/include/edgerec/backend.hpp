@@ -12,9 +12,11 @@
 //
 // Thread-safety: a Backend may be used by one training or scoring call at a time.
 //
-// Two sections: the algorithm steps of the factorisation trainers over host Eigen matrices
-// (als_half_step, bpr_epoch, mf_sgd_epoch, score_topk), and the tensor operations the neural
-// layers (edgerec/nn/) are written against, over buffers the backend owns (edgerec/tensor.hpp).
+// Three sections: the algorithm steps of the factorisation trainers over host Eigen matrices
+// (als_half_step, bpr_epoch, mf_sgd_epoch, score_topk); their whole fits (als_fit, bpr_fit,
+// mf_sgd_fit: the trainers' epoch loops, which a device backend runs with the parameters kept on
+// the device); and the tensor operations the neural layers (edgerec/nn/) are written against,
+// over buffers the backend owns (edgerec/tensor.hpp), which stay on the device across steps.
 #pragma once
 
 #include <array>
@@ -37,7 +39,9 @@ using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 using Vector = Eigen::VectorXf;
 
 // Bumped when the operation table below changes, so out-of-tree backends fail to build loudly.
-constexpr int kBackendApiVersion = 3;  // 2: mf_sgd_epoch; 3: the tensor operations
+// 2: mf_sgd_epoch; 3: the tensor operations; 4: the whole-fit entries (als_fit, bpr_fit,
+// mf_sgd_fit) through which a device backend keeps the factorisation parameters on the device.
+constexpr int kBackendApiVersion = 4;
 
 struct AlsStep {
   float reg = 0.1f;     // L2 regularisation lambda
@@ -154,6 +158,34 @@ class Backend {
   virtual double mf_sgd_epoch(const std::vector<Interaction>& samples,
                               const std::vector<std::uint32_t>& order, Matrix& P, Matrix& Q,
                               Vector& user_bias, Vector& item_bias, const MfSgdStep& step);
+
+  // ---- Whole fits of the factorisation trainers (API version 4) ----------------------------------
+  //
+  // The trainers hand their whole epoch loop to the backend, so that a device backend keeps the
+  // parameters on the device for every epoch (uploaded once, downloaded once at the end) and only
+  // small per-epoch inputs (a seed, an order) cross the bus. The base implementations are the
+  // loops the trainers ran before, over the per-epoch entries above, so host backends give the
+  // same bits as before. after_epoch(e, loss) runs on the host after epoch e (0-based) with that
+  // epoch's loss (0 for ALS); it may throw to stop the fit, which leaves the matrices in an
+  // unspecified state. A device backend's matrices are current on the host only when the call
+  // returns.
+  using EpochHook = std::function<void(int epoch, double loss)>;
+
+  // iALS: `epochs` times, U from V (als_half_step over by_user with Y'Y = gram_matrix(V)), then V
+  // from U (over by_item = by_user transposed).
+  virtual void als_fit(const Csr& by_user, const Csr& by_item, Matrix& U, Matrix& V,
+                       const AlsStep& step, int epochs, const EpochHook& after_epoch);
+  // BPR: epoch e is bpr_epoch(by_user, P, Q, item_bias, step_of(e)); its loss goes to after_epoch.
+  virtual void bpr_fit(const Csr& by_user, Matrix& P, Matrix& Q, Vector& item_bias, int epochs,
+                       const std::function<BprStep(int epoch)>& step_of,
+                       const EpochHook& after_epoch);
+  // Biased MF: before epoch e, shuffle(e, order) reorders `order` in place (the caller's seeded
+  // shuffle, on the host); then mf_sgd_epoch(samples, order, ...).
+  virtual void mf_sgd_fit(const std::vector<Interaction>& samples, std::vector<std::uint32_t>& order,
+                          Matrix& P, Matrix& Q, Vector& user_bias, Vector& item_bias,
+                          const MfSgdStep& step, int epochs,
+                          const std::function<void(int epoch, std::vector<std::uint32_t>& order)>& shuffle,
+                          const EpochHook& after_epoch);
 
   // For each r, the k best items i of  U.row(r) . V.row(i)  with the columns of
   // exclude->row(rows[r]) skipped (exclude may be null). U has one row per entry of `rows`
@@ -288,6 +320,11 @@ struct GemmShape {
   bool batched_a = false, batched_b = false;
 };
 GemmShape gemm_shape(bool trans_a, bool trans_b, const Tensor& a, const Tensor& b, const Tensor& c);
+
+// G = M'M (f x f) of a row-major factor matrix, in iALS's fixed summation order: 16 row chunks
+// (split through backend.parallel_for), each summed row by row, the chunk sums added in order, so
+// it does not depend on the thread count.
+void gram_matrix(Backend& backend, const Matrix& M, Matrix& G);
 
 // Host helpers over Backend::alloc/upload/download.
 Tensor make_tensor(Backend& backend, const Shape& shape, const std::vector<float>& values);

@@ -284,5 +284,42 @@ void Backend::als_half_step(const Csr& confidence, const Matrix& Y, const Matrix
   train_active_flavour().als_solve_rows(*this, confidence, Y, G, X, step.cg_steps);
 }
 
+// Partial sums over a fixed number of row ranges, added in range order, so the result is the same
+// for every thread count. (Eigen's GEMM would do, but is not faster at these sizes and its
+// AVX-512 kernels trip g++ 12's -Wmaybe-uninitialized.)
+void gram_matrix(Backend& backend, const Matrix& M, Matrix& G) {
+  constexpr int kChunks = 16;
+  const std::size_t f = static_cast<std::size_t>(M.cols());
+  std::vector<std::vector<float>> part(kChunks, std::vector<float>(f * f, 0.0f));
+  backend.parallel_for(static_cast<std::size_t>(M.rows()), kChunks,
+                       [&](std::size_t begin, std::size_t end, int chunk) {
+    float* __restrict g = part[static_cast<std::size_t>(chunk)].data();
+    for (std::size_t r = begin; r < end; ++r) {
+      const float* __restrict v = M.data() + r * f;
+      for (std::size_t a = 0; a < f; ++a) {
+        const float va = v[a];
+        float* __restrict ga = g + a * f;
+        for (std::size_t b = 0; b < f; ++b) ga[b] += va * v[b];
+      }
+    }
+  });
+  G.setZero(static_cast<Eigen::Index>(f), static_cast<Eigen::Index>(f));
+  for (const auto& p : part)
+    for (std::size_t k = 0; k < f * f; ++k) G.data()[k] += p[k];
+}
+
+void Backend::als_fit(const Csr& by_user, const Csr& by_item, Matrix& U, Matrix& V,
+                      const AlsStep& step, int epochs, const EpochHook& after_epoch) {
+  EDGEREC_TRAINING_ONLY("iALS training");
+  Matrix gram;
+  for (int e = 0; e < epochs; ++e) {
+    gram_matrix(*this, V, gram);
+    als_half_step(by_user, V, gram, U, step);
+    gram_matrix(*this, U, gram);
+    als_half_step(by_item, U, gram, V, step);
+    if (after_epoch) after_epoch(e, 0.0);
+  }
+}
+
 }  // namespace edgerec
 #endif

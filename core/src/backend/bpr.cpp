@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "backend/bpr_strata.hpp"
 #include "backend/train_flavours.hpp"
 #include "edgerec/backend.hpp"
 #include "edgerec/kernels.hpp"
@@ -32,25 +33,6 @@
 namespace EDGEREC_TRAIN_NAMESPACE {
 namespace {
 
-// Boundaries b[0] = 0 < ... < b[T] = n cutting [0, n) into T ranges of about equal weight.
-std::vector<index_t> balanced_cuts(const Csr& rows, int T) {
-  const index_t n = rows.rows();
-  const std::uint64_t total = rows.nnz();
-  std::vector<index_t> cuts(static_cast<std::size_t>(T) + 1, n);
-  cuts[0] = 0;
-  index_t i = 0;
-  for (int t = 1; t < T; ++t) {
-    const std::uint64_t target = total * static_cast<std::uint64_t>(t) / static_cast<std::uint64_t>(T);
-    while (i < n && rows.indptr[i + 1] <= target) ++i;
-    // Every block keeps at least one row, so none is empty while n >= T.
-    cuts[t] = std::clamp<index_t>(i, cuts[t - 1] + 1, n - static_cast<index_t>(T - t));
-    i = cuts[t];
-  }
-  return cuts;
-}
-
-// Streams of the epoch's random numbers (the third argument of mix_seed).
-constexpr std::uint64_t kPartitionStream = 0xB10C;
 // How many samples ahead the loop prefetches.
 constexpr std::size_t kAhead = 6;
 // Largest (users x items) bit matrix built for negative rejection: 64 MiB.
@@ -66,22 +48,12 @@ double bpr_epoch(Backend& backend, const Csr& by_user, Matrix& P, Matrix& Q, Vec
 
   const int T = static_cast<int>(std::max<index_t>(1, std::min<index_t>(
       {static_cast<index_t>(std::max(1, backend.threads())), n_users, n_items})));
-  const std::vector<index_t> ucut = balanced_cuts(by_user, T);
+  const std::vector<index_t> ucut = bpr_strata::balanced_cuts(by_user, T);
 
   // This epoch's item partition: block_of[i], and each block's items (ascending).
-  std::vector<index_t> block_of(n_items, 0);
-  std::vector<std::vector<index_t>> block_items(static_cast<std::size_t>(T));
-  {
-    std::vector<index_t> perm(n_items);
-    for (index_t i = 0; i < n_items; ++i) perm[i] = i;
-    if (T > 1) {
-      Rng rng(mix_seed(step.seed, kPartitionStream, static_cast<std::uint64_t>(T)));
-      for (index_t k = n_items; k > 1; --k) std::swap(perm[k - 1], perm[rng.below(k)]);
-    }
-    for (index_t k = 0; k < n_items; ++k)
-      block_of[perm[k]] = static_cast<index_t>(std::uint64_t{k} * static_cast<std::uint64_t>(T) / n_items);
-    for (index_t i = 0; i < n_items; ++i) block_items[block_of[i]].push_back(i);
-  }
+  std::vector<index_t> block_of;
+  std::vector<std::vector<index_t>> block_items;
+  bpr_strata::item_partition(n_items, T, step.seed, block_of, block_items);
 
   // Membership of (user, item) for rejecting negatives: a bit matrix when it is small (one memory
   // read instead of a binary search, which was 40% of the epoch), else the sorted rows. Both
@@ -193,6 +165,15 @@ double Backend::bpr_epoch(const Csr& by_user, Matrix& P, Matrix& Q, Vector& item
     throw Error("bpr_epoch: factor matrices do not match the interaction matrix");
   if (by_user.nnz() == 0 || n_items < 2) return 0.0;
   return train_active_flavour().bpr_epoch(*this, by_user, P, Q, item_bias, step);
+}
+
+void Backend::bpr_fit(const Csr& by_user, Matrix& P, Matrix& Q, Vector& item_bias, int epochs,
+                      const std::function<BprStep(int)>& step_of, const EpochHook& after_epoch) {
+  EDGEREC_TRAINING_ONLY("BPR training");
+  for (int e = 0; e < epochs; ++e) {
+    const double loss = bpr_epoch(by_user, P, Q, item_bias, step_of(e));
+    if (after_epoch) after_epoch(e, loss);
+  }
 }
 
 namespace train_generic {

@@ -60,4 +60,17 @@ double Backend::mf_sgd_epoch(const std::vector<Interaction>& samples,
   return n == 0 ? 0.0 : se / static_cast<double>(n);
 }
 
+void Backend::mf_sgd_fit(const std::vector<Interaction>& samples, std::vector<std::uint32_t>& order,
+                         Matrix& P, Matrix& Q, Vector& user_bias, Vector& item_bias,
+                         const MfSgdStep& step, int epochs,
+                         const std::function<void(int, std::vector<std::uint32_t>&)>& shuffle,
+                         const EpochHook& after_epoch) {
+  EDGEREC_TRAINING_ONLY("SGD training");
+  for (int e = 0; e < epochs; ++e) {
+    if (shuffle) shuffle(e, order);
+    const double loss = mf_sgd_epoch(samples, order, P, Q, user_bias, item_bias, step);
+    if (after_epoch) after_epoch(e, loss);
+  }
+}
+
 }  // namespace edgerec

@@ -7,44 +7,17 @@
 #include <vector>
 
 #include "backend/host_memory.hpp"
+#include "backend/tensor_checks.hpp"
 #include "edgerec/backend.hpp"
 #include "edgerec/error.hpp"
+#include "eval/rng_core.hpp"
 #include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
 
-[[noreturn]] void fail(const char* op, const std::string& what) {
-  throw Error(std::string(op) + ": " + what);
-}
+using namespace tensor_checks;
 
-void need(const char* op, const Tensor& t, const char* name) {
-  if (!t.defined()) fail(op, std::string("tensor '") + name + "' is undefined");
-}
-
-void need_float(const char* op, const Tensor& t, const char* name) {
-  need(op, t, name);
-  if (t.dtype() == DType::i32) fail(op, std::string("tensor '") + name + "' is i32, expected f32 or f64");
-}
-
-void need_i32(const char* op, const Tensor& t, const char* name) {
-  need(op, t, name);
-  if (t.dtype() != DType::i32)
-    fail(op, std::string("tensor '") + name + "' is " + dtype_name(t.dtype()) + ", expected i32");
-}
-
-void need_same_dtype(const char* op, const Tensor& a, const Tensor& b, const char* name) {
-  need(op, b, name);
-  if (a.dtype() != b.dtype())
-    fail(op, std::string("tensor '") + name + "' is " + dtype_name(b.dtype()) + ", expected " +
-                 dtype_name(a.dtype()));
-}
-
-void need_numel(const char* op, const Tensor& t, std::size_t n, const char* name) {
-  if (t.numel() != n)
-    fail(op, std::string("tensor '") + name + "' has shape " + t.shape().str() + " (" +
-                 std::to_string(t.numel()) + " elements), expected " + std::to_string(n) + " elements");
-}
 
 // Calls f(T{}) with T the float type of `dtype`. A serving-only build (wasm) has no f64
 // instantiations: only gradient checks use f64 (serve_only.hpp).
@@ -133,37 +106,12 @@ struct MaskView {
 MaskView mask_view(const char* op, const Tensor& x, const SoftmaxMask& mask) {
   MaskView m;
   m.cols = x.cols();
-  const std::size_t rows = x.rows();
-  if (mask.causal) {
-    if (m.cols == 0 || rows % m.cols != 0)
-      fail(op, "a causal mask needs scores [..., T, T], got " + x.shape().str());
-    m.causal = true;
-  }
-  if (mask.keys.defined()) {
-    need_i32(op, mask.keys, "mask.keys");
-    const std::size_t groups = mask.keys.rows();
-    if (mask.keys.cols() != m.cols || groups == 0 || rows % groups != 0)
-      fail(op, "key mask " + mask.keys.shape().str() + " does not fit scores " + x.shape().str() +
-                   " (expected [B, " + std::to_string(m.cols) + "] with B dividing the rows)");
-    m.keys = mask.keys.host<std::int32_t>();
-    m.rows_per_group = rows / groups;
-  }
+  m.rows_per_group = check_mask(op, x, mask);
+  m.causal = mask.causal;
+  if (mask.keys.defined()) m.keys = mask.keys.host<std::int32_t>();
   return m;
 }
 
-// The broadcast rule of add/mul: b has a's element count or is one row of a.
-bool broadcast_b(const char* op, const Tensor& a, const Tensor& b) {
-  if (b.numel() == a.numel()) return false;
-  if (b.numel() == a.cols()) return true;
-  fail(op, "cannot broadcast " + b.shape().str() + " over " + a.shape().str() +
-               " (b must have a's shape or be one row of it)");
-}
-
-std::uint64_t mix64(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 }  // namespace
 
@@ -344,11 +292,7 @@ void Backend::permute(const Tensor& x, const std::array<int, kMaxRank>& axes, co
 
 namespace {
 void check_indices(const char* op, const Tensor& index, std::size_t rows) {
-  const std::int32_t* idx = index.host<std::int32_t>();
-  for (std::size_t r = 0; r < index.numel(); ++r)
-    if (idx[r] < -1 || (idx[r] >= 0 && static_cast<std::size_t>(idx[r]) >= rows))
-      fail(op, "index " + std::to_string(idx[r]) + " at position " + std::to_string(r) +
-                   " is outside [-1, " + std::to_string(rows) + ")");
+  check_index_values(op, index.host<std::int32_t>(), index.numel(), rows);
 }
 }  // namespace
 
@@ -727,7 +671,8 @@ void Backend::dropout(const Tensor& x, double p, std::uint64_t seed, const Tenso
   need_same_dtype(op, x, y, "y");
   need_numel(op, y, x.numel(), "y");
   if (!(p >= 0.0 && p < 1.0)) fail(op, "rate " + std::to_string(p) + " is outside [0, 1)");
-  const std::uint64_t key = mix64(seed + 0x9E3779B97F4A7C15ull);
+  // The hash is shared with device backends (eval/rng_core.hpp), so masks match bit for bit.
+  const std::uint64_t key = rng_core::dropout_key(seed);
   by_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* X = x.host<T>();
@@ -735,8 +680,7 @@ void Backend::dropout(const Tensor& x, double p, std::uint64_t seed, const Tenso
     const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
     split(*this, x.numel(), 4, [&](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i) {
-        const double u = static_cast<double>(mix64(key ^ (static_cast<std::uint64_t>(i) * 0xD1B54A32D192ED03ull)) >> 11) *
-                         (1.0 / 9007199254740992.0);
+        const double u = rng_core::dropout_uniform(key, static_cast<std::uint64_t>(i));
         Y[i] = u < p ? T(0) : X[i] * keep_scale;
       }
     });

@@ -3,52 +3,16 @@
 #include <cmath>
 
 #include "edgerec/split.hpp"
+#include "eval/rng_core.hpp"
 
 namespace edgerec {
-namespace {
 
-std::uint64_t splitmix64(std::uint64_t& x) {
-  std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+// The integer core is shared with device code (eval/rng_core.hpp).
+Rng::Rng(std::uint64_t seed) { rng_core::seed(s_, seed); }
 
-std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+std::uint64_t Rng::next() { return rng_core::next(s_); }
 
-}  // namespace
-
-Rng::Rng(std::uint64_t seed) {
-  std::uint64_t x = seed;
-  for (auto& s : s_) s = splitmix64(x);
-}
-
-std::uint64_t Rng::next() {
-  const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-  const std::uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = rotl(s_[3], 45);
-  return result;
-}
-
-std::uint64_t Rng::below(std::uint64_t n) {
-  if (n <= 1) return 0;
-  // Lemire's multiply-shift with rejection: unbiased, one multiply in the common case.
-  unsigned __int128 m = static_cast<unsigned __int128>(next()) * n;
-  std::uint64_t low = static_cast<std::uint64_t>(m);
-  if (low < n) {
-    const std::uint64_t threshold = (0 - n) % n;
-    while (low < threshold) {
-      m = static_cast<unsigned __int128>(next()) * n;
-      low = static_cast<std::uint64_t>(m);
-    }
-  }
-  return static_cast<std::uint64_t>(m >> 64);
-}
+std::uint64_t Rng::below(std::uint64_t n) { return rng_core::below(s_, n); }
 
 double Rng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
@@ -61,12 +25,7 @@ double Rng::normal() {
 }
 
 std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
-  std::uint64_t x = a;
-  std::uint64_t h = splitmix64(x);
-  x = h ^ b;
-  h = splitmix64(x);
-  x = h ^ c;
-  return splitmix64(x);
+  return rng_core::mix_seed(a, b, c);
 }
 
 }  // namespace edgerec

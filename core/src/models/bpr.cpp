@@ -106,14 +106,18 @@ class Bpr final : public EmbeddingModel {
     step.lr = *hyper.lr;
     step.reg = *hyper.reg;
     step.bias_reg = *hyper.bias_reg;
-    for (int e = 0; e < epochs; ++e) {
-      step.seed = mix_seed(hyper.seed, static_cast<std::uint64_t>(e) + 1, 0xB9);
-      step.lr = learning_rate(e, epochs);
-      info.loss.push_back(static_cast<float>(backend.bpr_epoch(seen, P, Q, bias, step)));
+    const auto step_of = [&](int e) {
+      BprStep s = step;
+      s.seed = mix_seed(hyper.seed, static_cast<std::uint64_t>(e) + 1, 0xB9);
+      s.lr = learning_rate(e, epochs);
+      return s;
+    };
+    backend.bpr_fit(seen, P, Q, bias, epochs, step_of, [&](int e, double loss) {
+      info.loss.push_back(static_cast<float>(loss));
       if (!std::isfinite(info.loss.back()))
         throw Error("bpr diverged at epoch " + std::to_string(e + 1) + " (try a smaller --lr)");
       if (progress) progress("bpr", e + 1, epochs);
-    }
+    });
 
     if (!P.allFinite() || !Q.allFinite() || !bias.allFinite())
       throw Error("bpr diverged (try a smaller --lr)");

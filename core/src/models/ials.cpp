@@ -24,30 +24,6 @@
 namespace edgerec {
 namespace {
 
-// G = M'M. Partial sums over a fixed number of row ranges, added in range order, so the result
-// is the same for every thread count. (Eigen's GEMM would do, but is not faster at these sizes
-// and its AVX-512 kernels trip g++ 12's -Wmaybe-uninitialized.)
-void gram_of(const Matrix& M, Backend& backend, Matrix& G) {
-  constexpr int kChunks = 16;
-  const std::size_t f = static_cast<std::size_t>(M.cols());
-  std::vector<std::vector<float>> part(kChunks, std::vector<float>(f * f, 0.0f));
-  backend.parallel_for(static_cast<std::size_t>(M.rows()), kChunks,
-                       [&](std::size_t begin, std::size_t end, int chunk) {
-    float* __restrict g = part[static_cast<std::size_t>(chunk)].data();
-    for (std::size_t r = begin; r < end; ++r) {
-      const float* __restrict v = M.data() + r * f;
-      for (std::size_t a = 0; a < f; ++a) {
-        const float va = v[a];
-        float* __restrict ga = g + a * f;
-        for (std::size_t b = 0; b < f; ++b) ga[b] += va * v[b];
-      }
-    }
-  });
-  G.setZero(static_cast<Eigen::Index>(f), static_cast<Eigen::Index>(f));
-  for (const auto& p : part)
-    for (std::size_t k = 0; k < f * f; ++k) G.data()[k] += p[k];
-}
-
 class Ials final : public EmbeddingModel {
  public:
   // Its model file section: factors, epochs, reg, alpha, init_std, cg_steps and the seed, then the
@@ -125,15 +101,10 @@ class Ials final : public EmbeddingModel {
     AlsStep step;
     step.reg = *hyper.reg;
     step.cg_steps = *hyper.cg_steps;
-    Matrix gram;
-    for (int e = 0; e < epochs; ++e) {
-      gram_of(emb_.V, backend, gram);
-      backend.als_half_step(cu, emb_.V, gram, emb_.U, step);
-      gram_of(emb_.U, backend, gram);
-      backend.als_half_step(ci, emb_.U, gram, emb_.V, step);
+    backend.als_fit(cu, ci, emb_.U, emb_.V, step, epochs, [&](int e, double) {
       if (progress) progress("ials", e + 1, epochs);
-    }
-    gram_of(emb_.V, backend, gram_);
+    });
+    gram_matrix(backend, emb_.V, gram_);
   }
 
   void fold_in(const std::vector<ItemValue>& history, RowVector& u, float& offset) const override {

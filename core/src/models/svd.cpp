@@ -68,13 +68,14 @@ class SvdModel final : public RatingModel {
     step.bias_reg = *hyper.bias_reg;
     step.mu = mu_;
     std::vector<std::uint32_t> order = em::iota(train.rows.size());
-    for (int epoch = 0; epoch < epochs; ++epoch) {
-      em::shuffle(order, rng);
-      const double loss = backend.mf_sgd_epoch(train.rows, order, P, Q, bu, bi, step);
-      em::check_epoch_loss(loss, "svd", epoch);
-      info.loss.push_back(static_cast<float>(loss));
-      if (progress) progress("svd", epoch + 1, epochs);
-    }
+    backend.mf_sgd_fit(
+        train.rows, order, P, Q, bu, bi, step, epochs,
+        [&](int, std::vector<std::uint32_t>& o) { em::shuffle(o, rng); },
+        [&](int epoch, double loss) {
+          em::check_epoch_loss(loss, "svd", epoch);
+          info.loss.push_back(static_cast<float>(loss));
+          if (progress) progress("svd", epoch + 1, epochs);
+        });
 
     for (index_t u = 0; u < n_users(); ++u)
       if (seen.row_size(u) == 0) P.row(u).setZero();

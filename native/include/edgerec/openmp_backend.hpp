@@ -20,7 +20,9 @@ constexpr int kMaxThreads = 1024;
 // Throws Error when `threads` is negative or above kMaxThreads, or when it is 0 and
 // OMP_NUM_THREADS asks for more than kMaxThreads.
 std::unique_ptr<Backend> make_openmp_backend(int threads = 0);
-// The best backend available for `name` ("cpu", "openmp", "auto"); throws Error otherwise.
+// The backend named `name`: "cpu" (the serial reference), "openmp", "cuda" (Error naming why when
+// this build or machine has none: edgerec/cuda_backend.hpp), or "auto": CUDA where this build has
+// it and a device is present, else OpenMP. Throws Error for any other name.
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads = 0);
 
 }  // namespace edgerec

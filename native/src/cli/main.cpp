@@ -28,6 +28,7 @@
 
 #include "edgerec/edgerec.hpp"
 #include "edgerec/onnx_export.hpp"
+#include "edgerec/cuda_backend.hpp"
 #include "edgerec/openmp_backend.hpp"
 #include "args.hpp"
 
@@ -229,9 +230,25 @@ struct ModelFlags {
     app->add_option("--threads", threads, "worker threads (0 = all cores, or OMP_NUM_THREADS)")
         ->capture_default_str()
         ->check(CLI::Range(0, er::kMaxThreads));
-    app->add_option("--backend", backend, "auto, cpu (serial reference), openmp")->capture_default_str();
+    app->add_option("--backend", backend,
+                    "auto (cuda where this build has it and a device is present, else openmp), cpu "
+                    "(serial reference), openmp, cuda")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "cpu", "openmp", "cuda"}));
   }
 };
+
+// Which backend ran, for --json: its name and, on CUDA, the device and its peak memory.
+void put_backend(json& j, const er::Backend& backend) {
+  j["backend"] = backend.name();
+  er::CudaDeviceInfo d;
+  if (er::cuda_device_info(backend, d))
+    j["device"] = {{"name", d.name},
+                   {"index", d.device},
+                   {"compute_capability", std::to_string(d.compute_major) + "." + std::to_string(d.compute_minor)},
+                   {"memory_bytes", d.total_bytes},
+                   {"peak_memory_bytes", d.peak_bytes}};
+}
 
 // Floats are printed with the 7 significant digits they hold (0.02, not 0.0199999995529).
 double short_float(float v) {
@@ -484,6 +501,7 @@ struct TrainCmd {
       if (meta)
         j["item_meta"] = {{"rows", meta_report.rows}, {"matched", meta_report.matched},
                           {"cold", meta_report.cold}, {"undescribed", meta_report.undescribed}};
+      put_backend(j, *backend);
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
       if (meta)
@@ -717,6 +735,7 @@ struct EvalCmd {
       j["model"] = er::kind_name(kind);
       j["protocol"] = er::protocol_name(eval.protocol);
       j["threads"] = backend->threads();
+      put_backend(j, *backend);
       j["hyper"] = hyper_json(model.hyper.merged_over(er::default_hyper(kind)));
       j["data"] = data.path;
       j["load"] = report_json(report);
@@ -989,6 +1008,7 @@ struct TuneCmd {
                        {"flags", er::hyper_flags(kind, best.hyper)},
                        {"hyper", hyper_json(best.hyper.merged_over(er::default_hyper(kind)))}}},
              {"data", data.path}, {"threads", backend->threads()}, {"load", report_json(report)}};
+      put_backend(j, *backend);
       if (p.eval.protocol == er::Protocol::kfold) j["fold"] = 0;
       if (!t.order.empty()) j["order"] = t.order;
       if (fin) {
@@ -1294,6 +1314,14 @@ struct InfoCmd {
     // Those of training ("avx512", "avx2" or "generic") and of matrix products.
     j["kernels_train"] = er::kernels::train_flavour();
     j["kernels_gemm"] = er::kernels::gemm_flavour();
+    // The training backends of this binary: what --backend auto picks here, and why not CUDA.
+    {
+      std::string why;
+      const bool cuda = er::cuda_available(&why);
+      json b{{"default", cuda ? "cuda" : "openmp"}, {"cuda_built", er::cuda_built()}, {"cuda_available", cuda}};
+      if (!cuda) b["cuda_reason"] = why;
+      j["backends"] = b;
+    }
     // How top-K serves this model (NormIndex in edgerec/topk.hpp): the norm-bounded visit or a
     // plain scan, and the sample the choice was made from.
     if (const auto* index = m->serving_index()) {
@@ -1303,6 +1331,131 @@ struct InfoCmd {
     }
     if (json_out) std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     else std::cout << j.dump(2, ' ', false, kInvalidUtf8) << "\n";
+    return 0;
+  }
+};
+
+// `edgerec bench`: training speed on a backend, as one JSON object. The per-iteration figures are
+// the intervals between the trainer's epoch callbacks (the first also holds the fit's setup:
+// building the sparse matrices, uploading to a device), and their median is the headline.
+struct BenchCmd {
+  std::string backend = "auto";
+  int threads = 0;
+  er::index_t users = 138000, items = 27000;  // the shape of MovieLens 20M
+  std::uint64_t interactions = 20000000;
+  int factors = 256, epochs = 3, bpr_factors = 64, sasrec_epochs = 2;
+  std::string ml1m, beauty;
+  bool skip_synthetic = false;
+
+  CLI::App* add(CLI::App& app) {
+    auto* c = app.add_subcommand(
+        "bench", "Time training on a backend (prints JSON): iALS s/iteration on a synthetic problem and "
+                 "ML-1M, BPR s/epoch, SASRec s/epoch on Amazon Beauty, peak device memory");
+    c->add_option("--backend", backend, "auto, cpu, openmp, cuda")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "cpu", "openmp", "cuda"}));
+    c->add_option("--threads", threads, "CPU worker threads (0 = all cores)")->check(CLI::Range(0, er::kMaxThreads));
+    c->add_option("--users", users, "synthetic problem: users")->capture_default_str()->check(CLI::Range(1u, 1u << 30));
+    c->add_option("--items", items, "synthetic problem: items")->capture_default_str()->check(CLI::Range(2u, 1u << 30));
+    c->add_option("--interactions", interactions, "synthetic problem: interactions (before duplicates are removed)")
+        ->capture_default_str()
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
+    c->add_option("--factors", factors, "iALS factors")->capture_default_str()->check(CLI::Range(1, 4096));
+    c->add_option("--epochs", epochs, "iALS iterations / BPR epochs timed")->capture_default_str()->check(CLI::Range(1, 1000));
+    c->add_option("--bpr-factors", bpr_factors, "BPR factors")->capture_default_str()->check(CLI::Range(1, 4096));
+    c->add_flag("--no-synthetic", skip_synthetic, "skip the synthetic problem");
+    c->add_option("--ml1m", ml1m, "MovieLens 1M data file (e.g. the NCF ml-1m.train.pairs.tsv): iALS and BPR on it");
+    c->add_option("--beauty", beauty, "Amazon Beauty sequences (Beauty.txt): SASRec with its defaults on it");
+    c->add_option("--sasrec-epochs", sasrec_epochs, "SASRec epochs timed")->capture_default_str()->check(CLI::Range(1, 1000));
+    return c;
+  }
+
+  static double median(std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+
+  // Fits `kind` and times its epochs.
+  json time_fit(er::ModelKind kind, const er::Interactions& data, const er::Hyper& hyper, er::Backend& b) {
+    using clock = std::chrono::steady_clock;
+    auto m = er::make_model(kind);
+    const char* name = er::kind_name(kind);
+    std::vector<double> intervals, records;
+    auto last = clock::now();
+    const auto t0 = last;
+    er::Progress progress(
+        [&](const char* stage, int, int) {
+          if (std::strcmp(stage, name) != 0) return;
+          const auto now = clock::now();
+          intervals.push_back(std::chrono::duration<double>(now - last).count());
+          last = now;
+        },
+        [&](const er::EpochRecord& r) { records.push_back(r.seconds); });
+    m->fit(data, hyper, b, progress);
+    const double total = std::chrono::duration<double>(clock::now() - t0).count();
+    json j{{"users", data.n_users()}, {"items", data.n_items()}, {"interactions", data.rows.size()},
+           {"fit_seconds", total}, {"hyper", hyper_json(hyper.merged_over(er::default_hyper(kind)))}};
+    // The median of the epochs after the first when there are some: the first also holds the
+    // setup (and a device's warm-up).
+    const auto steady = [](const std::vector<double>& v) {
+      return median(v.size() > 1 ? std::vector<double>(v.begin() + 1, v.end()) : v);
+    };
+    if (!records.empty()) {
+      // Neural kinds: each epoch's training and validation pass (EpochRecord::seconds).
+      j["epoch_seconds"] = records;
+      j["seconds_per_epoch"] = steady(records);
+      j["epoch_includes"] = "training and the validation pass";
+    } else {
+      j["iteration_seconds"] = intervals;
+      j["seconds_per_iteration"] = steady(intervals);
+    }
+    return j;
+  }
+
+  int run() {
+    auto b = er::make_backend(backend, threads);
+    json j;
+    put_backend(j, *b);
+    j["threads"] = b->threads();
+    er::Hyper als;
+    als.factors = factors;
+    als.epochs = epochs;
+    er::Hyper bpr;
+    bpr.factors = bpr_factors;
+    bpr.epochs = epochs;
+    if (!skip_synthetic) {
+      er::SyntheticOptions o;
+      o.users = users;
+      o.items = items;
+      o.interactions = interactions;
+      o.ratings = false;
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto data = er::generate_synthetic(o).data;
+      j["synthetic_generate_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      j["ials_synthetic"] = time_fit(er::ModelKind::ials, data, als, *b);
+      j["bpr_synthetic"] = time_fit(er::ModelKind::bpr, data, bpr, *b);
+    }
+    if (!ml1m.empty()) {
+      er::LoadReport report;
+      const auto data = er::load_interactions(ml1m, {}, &report);
+      j["ials_ml1m"] = time_fit(er::ModelKind::ials, data, als, *b);
+      j["ials_ml1m"]["data"] = ml1m;
+      j["bpr_ml1m"] = time_fit(er::ModelKind::bpr, data, bpr, *b);
+      j["bpr_ml1m"]["data"] = ml1m;
+    }
+    if (!beauty.empty()) {
+      er::LoadReport report;
+      const auto data = er::load_interactions(beauty, {}, &report);
+      er::Hyper h;
+      h.epochs = sasrec_epochs;
+      h.patience = 0;
+      j["sasrec_beauty"] = time_fit(er::ModelKind::sasrec, data, h, *b);
+      j["sasrec_beauty"]["data"] = beauty;
+    }
+    put_backend(j, *b);  // again: the device's peak memory over every fit above
+    std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     return 0;
   }
 };
@@ -1420,6 +1573,7 @@ int main(int argc, char** argv) {
   ExportOnnxCmd export_onnx;
   TuneCmd tune;
   SimulateCmd simulate;
+  BenchCmd bench;
   auto* c_generate = generate.add(app);
   auto* c_train = train.add(app);
   auto* c_eval = eval.add(app);
@@ -1432,6 +1586,7 @@ int main(int argc, char** argv) {
   auto* c_strip = strip.add(app);
   auto* c_export_onnx = export_onnx.add(app);
   auto* c_simulate = simulate.add(app);
+  auto* c_bench = bench.add(app);
   // CLI11 would say "A subcommand is required" for a misspelt one.
   if (argc > 1 && argv[1][0] != '-') {
     const auto subs = static_cast<const CLI::App&>(app).get_subcommands([](const CLI::App*) { return true; });
@@ -1462,6 +1617,7 @@ int main(int argc, char** argv) {
     if (c_strip->parsed()) return strip.run();
     if (c_export_onnx->parsed()) return export_onnx.run();
     if (c_simulate->parsed()) return simulate.run();
+    if (c_bench->parsed()) return bench.run();
   } catch (const er::Error& e) {
     std::cerr << "edgerec: error: " << e.what() << "\n";
     return 1;
