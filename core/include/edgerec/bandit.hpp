@@ -131,6 +131,11 @@ class BanditFeatures {
   // then fill(). The online path: candidates that scale to large catalogues.
   void candidates(index_t user, int n, bool exclude_seen, BanditEvent& e) const;
   const Model& model() const { return *model_; }
+  // ū of `user` and v̄ of `item` (D numbers, unit length or zero), and a base score
+  // standardised as in z: the pieces Q-learning's state and action features are made of.
+  VectorD user_vector(index_t user) const { return user_.row(user).transpose(); }
+  VectorD item_vector(index_t item) const { return item_.row(item).transpose(); }
+  double standardised(float score) const { return (static_cast<double>(score) - score_mean_) / score_std_; }
 
  private:
   const Model* model_;
@@ -203,6 +208,11 @@ struct SimulateResult {
 // (propensity 1 / candidates); the reward follows options.reward. Deterministic for a seed and
 // thread count of `backend` (SVD's SGD is serial). Throws Error for data without ratings or
 // when no user has `candidates` unrated items.
+// The simulator's hidden preferences: an `svd` model (its default hyper-parameters, seed
+// `seed`) fitted on all of `data`. Throws Error for data without ratings.
+std::unique_ptr<Model> fit_hidden_preferences(const Interactions& data, std::uint64_t seed,
+                                              Backend& backend, const Progress& progress = {});
+
 SimulateResult simulate_bandit_log(const Interactions& data, const SimulateOptions& options,
                                    Backend& backend, const Progress& progress = {});
 
