@@ -96,7 +96,21 @@ class Policy {
   virtual std::vector<double> scores(const BanditEvent& e) const = 0;
   // Learns from the reward of showing candidate `chosen` of `e` (online, one event).
   virtual void update(const BanditEvent& e, std::size_t chosen, double reward) = 0;
+  // The learned state (ridge statistics, per-item models, the RNG's position) appended to `out`
+  // as little-endian bytes, and read back by load() into a policy made with the same options
+  // and dimensions, which then continues where this one was. Each ridge is stored as A (upper
+  // triangle) and b; load() refactorises A⁻¹ instead of replaying Sherman–Morrison, so scores
+  // agree to rounding. load() throws Error on truncated bytes or another policy's state.
+  virtual void save(std::string& out) const = 0;
+  virtual void load(std::string_view in) = 0;
 };
+
+// A policy's state with a header (magic "ERBS", format 1, the policy kind and `model`, a
+// fingerprint of the features it was learned over: BanditFeatures::fingerprint()), and back.
+// load_policy_state() throws Error naming what does not match (another kind, another model,
+// truncated bytes), leaving the policy as it was.
+std::string save_policy_state(const Policy& policy, std::uint64_t model);
+void load_policy_state(Policy& policy, std::string_view bytes, std::uint64_t model);
 
 // The seed of policy `kind` in a run seeded `seed` (each policy its own stream; the CLI's).
 std::uint64_t policy_seed(std::uint64_t seed, PolicyKind kind);
@@ -127,6 +141,14 @@ class BanditFeatures {
   float base_score(index_t user, index_t item) const;
   // Fills e (x, z, base) for `user` and the candidates already in e.items.
   void fill(index_t user, BanditEvent& e) const;
+  // The same for a user outside the model (a visitor folded in on the device): `user` is the
+  // scoring vector (the model's dims floats, as Model::fold_in_vector gives; its first factor
+  // columns are the latent part), `offset` its constant; nullptr = no vector yet (an empty
+  // history): ū = 0 and the base scores are the offset.
+  void fill_vector(const float* user, float offset, BanditEvent& e) const;
+  // A hash of what the arm features are made of (the projected item vectors, D, the score
+  // scale): a saved policy state is only valid over the same one.
+  std::uint64_t fingerprint() const;
   // e.items := the base model's top `n` items for `user` (unseen ones only when exclude_seen),
   // then fill(). The online path: candidates that scale to large catalogues.
   void candidates(index_t user, int n, bool exclude_seen, BanditEvent& e) const;
@@ -141,6 +163,7 @@ class BanditFeatures {
   const Model* model_;
   int dims_ = 0;
   MatrixD user_, item_;  // n x D unit rows
+  MatrixD proj_;         // P: factors x D
   double score_mean_ = 0, score_std_ = 1;
 };
 

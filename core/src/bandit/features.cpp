@@ -47,6 +47,7 @@ BanditFeatures::BanditFeatures(const Model& model, int context_dims) : model_(&m
       P.col(j) = col;
     }
   }
+  proj_ = P;
   item_ = unit_rows(V * P);
   if (e->U.rows() > 0) user_ = unit_rows(e->U.leftCols(f).cast<double>() * P);
 
@@ -99,6 +100,51 @@ void BanditFeatures::fill(index_t user, BanditEvent& e) const {
     row[2 * D + 1] = 1.0;
     e.base[a] = s;
   }
+}
+
+void BanditFeatures::fill_vector(const float* user, float offset, BanditEvent& e) const {
+  const Embeddings* emb = model_->embeddings();
+  const int D = dims_;
+  e.x.setZero(D + 1);
+  if (user) {
+    const Eigen::Map<const Eigen::VectorXf> u(user, emb->V.cols());
+    VectorD p = proj_.transpose() * u.head(proj_.rows()).cast<double>();
+    const double n = p.norm();
+    if (n > 0) e.x.head(D) = p / n;
+  }
+  e.x[D] = 1.0;
+  const std::size_t n = e.items.size();
+  e.z.resize(static_cast<Eigen::Index>(n), arm_dims());
+  e.base.resize(n);
+  for (std::size_t a = 0; a < n; ++a) {
+    const index_t item = e.items[a];
+    if (item >= static_cast<index_t>(item_.rows()))
+      throw Error("bandit: item index " + std::to_string(item) + " is not in the base model");
+    const auto v = item_.row(item);
+    const float s = (user ? emb->V.row(item).dot(Eigen::Map<const Eigen::RowVectorXf>(user, emb->V.cols())) : 0.0f) + offset;
+    auto row = e.z.row(static_cast<Eigen::Index>(a));
+    row.head(D) = e.x.head(D).transpose().cwiseProduct(v);
+    row.segment(D, D) = v;
+    row[2 * D] = (static_cast<double>(s) - score_mean_) / score_std_;
+    row[2 * D + 1] = 1.0;
+    e.base[a] = s;
+  }
+}
+
+std::uint64_t BanditFeatures::fingerprint() const {
+  // FNV-1a over the bytes; enough to tell models apart, not a cryptographic hash.
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const void* p, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  };
+  const auto rows = static_cast<std::uint64_t>(item_.rows());
+  mix(&rows, sizeof rows);
+  mix(&dims_, sizeof dims_);
+  mix(item_.data(), static_cast<std::size_t>(item_.size()) * sizeof(double));
+  mix(&score_mean_, sizeof score_mean_);
+  mix(&score_std_, sizeof score_std_);
+  return h;
 }
 
 void BanditFeatures::candidates(index_t user, int n, bool exclude_seen, BanditEvent& e) const {

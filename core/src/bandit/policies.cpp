@@ -1,6 +1,9 @@
 // The bandit policies: random, greedy, ε-greedy, LinUCB (disjoint and hybrid) and linear
 // Thompson sampling. See edgerec/bandit.hpp for the models and their scores.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 #include <limits>
 #include <string>
 
@@ -55,6 +58,60 @@ void Ridge::add(const VectorD& x, double reward) {
 
 namespace {
 
+// Little-endian bytes of the policies' state (wasm and the native targets are little-endian).
+struct StateWriter {
+  std::string& out;
+  template <class T>
+  void put(T v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    out.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void rng(const Rng& r) {
+    for (int j = 0; j < 4; ++j) put<std::uint64_t>(r.state()[j]);
+  }
+  // A ridge: its size, A's upper triangle, b.
+  void ridge(const Ridge& r) {
+    const auto d = static_cast<std::uint32_t>(r.b.size());
+    put(d);
+    for (std::uint32_t i = 0; i < d; ++i)
+      for (std::uint32_t j = i; j < d; ++j) put(r.A(i, j));
+    for (std::uint32_t i = 0; i < d; ++i) put(r.b[i]);
+  }
+};
+
+struct StateReader {
+  std::string_view in;
+  template <class T>
+  T get() {
+    if (in.size() < sizeof(T)) throw Error("bandit state: truncated");
+    T v;
+    std::memcpy(&v, in.data(), sizeof v);
+    in.remove_prefix(sizeof v);
+    return v;
+  }
+  void rng(Rng& r) {
+    std::uint64_t s[4];
+    for (auto& x : s) x = get<std::uint64_t>();
+    r.set_state(s);
+  }
+  Ridge ridge(int dims) {
+    const auto d = get<std::uint32_t>();
+    if (d != static_cast<std::uint32_t>(dims))
+      throw Error("bandit state: a ridge of " + std::to_string(d) + " dimensions, the policy has " + std::to_string(dims));
+    Ridge r(dims, 1.0);
+    for (int i = 0; i < dims; ++i)
+      for (int j = i; j < dims; ++j) r.A(i, j) = r.A(j, i) = get<double>();
+    for (int i = 0; i < dims; ++i) r.b[i] = get<double>();
+    Eigen::LLT<MatrixD> llt(r.A);
+    if (llt.info() != Eigen::Success || !r.A.allFinite()) throw Error("bandit state: a ridge matrix is not positive definite");
+    r.A_inv = llt.solve(MatrixD::Identity(dims, dims));
+    return r;
+  }
+  void finish() const {
+    if (!in.empty()) throw Error("bandit state: " + std::to_string(in.size()) + " unexpected trailing bytes");
+  }
+};
+
 void check_event(const BanditEvent& e, int arm_dims, int user_dims) {
   const auto n = e.items.size();
   if (n == 0) throw Error("bandit: an event has no candidates");
@@ -93,6 +150,14 @@ class RandomPolicy final : public Policy {
     return std::vector<double>(e.items.size(), 0.0);
   }
   void update(const BanditEvent&, std::size_t, double) override {}
+  void save(std::string& out) const override { StateWriter{out}.rng(rng_); }
+  void load(std::string_view in) override {
+    StateReader r{in};
+    Rng rng = rng_;
+    r.rng(rng);
+    r.finish();
+    rng_ = rng;
+  }
 
  private:
   Rng rng_;
@@ -111,6 +176,8 @@ class GreedyPolicy final : public Policy {
     return std::vector<double>(e.base.begin(), e.base.end());
   }
   void update(const BanditEvent&, std::size_t, double) override {}
+  void save(std::string&) const override {}
+  void load(std::string_view in) override { StateReader{in}.finish(); }
 };
 
 class EpsilonGreedy final : public Policy {
@@ -134,6 +201,21 @@ class EpsilonGreedy final : public Policy {
   void update(const BanditEvent& e, std::size_t chosen, double reward) override {
     ridge_.add(e.z.row(chosen).transpose(), reward);
     theta_ = ridge_.theta();
+  }
+  void save(std::string& out) const override {
+    StateWriter w{out};
+    w.ridge(ridge_);
+    w.rng(rng_);
+  }
+  void load(std::string_view in) override {
+    StateReader r{in};
+    Ridge ridge = r.ridge(dims_);
+    Rng rng = rng_;
+    r.rng(rng);
+    r.finish();
+    ridge_ = std::move(ridge);
+    theta_ = ridge_.theta();
+    rng_ = rng;
   }
 
  private:
@@ -171,6 +253,31 @@ class LinUcbDisjoint final : public Policy {
     if (it == arms_.end()) it = arms_.emplace(e.items[chosen], Arm{Ridge(dims_, lambda_), {}}).first;
     it->second.ridge.add(e.z.row(chosen).transpose(), reward);
     it->second.theta = it->second.ridge.theta();
+  }
+  // Arms in item order, so equal states give equal bytes.
+  void save(std::string& out) const override {
+    StateWriter w{out};
+    std::vector<index_t> items;
+    for (const auto& [item, arm] : arms_) items.push_back(item);
+    std::sort(items.begin(), items.end());
+    w.put(static_cast<std::uint32_t>(items.size()));
+    for (const index_t item : items) {
+      w.put(static_cast<std::uint32_t>(item));
+      w.ridge(arms_.at(item).ridge);
+    }
+  }
+  void load(std::string_view in) override {
+    StateReader r{in};
+    std::unordered_map<index_t, Arm> arms;
+    const auto n = r.get<std::uint32_t>();
+    for (std::uint32_t a = 0; a < n; ++a) {
+      const auto item = static_cast<index_t>(r.get<std::uint32_t>());
+      Ridge ridge = r.ridge(dims_);
+      VectorD theta = ridge.theta();
+      arms[item] = Arm{std::move(ridge), std::move(theta)};
+    }
+    r.finish();
+    arms_ = std::move(arms);
   }
 
  private:
@@ -237,6 +344,43 @@ class LinUcbHybrid final : public Policy {
     A0_inv_ = A0_.llt().solve(MatrixD::Identity(k_, k_));
     beta_ = A0_inv_ * b0_;
   }
+  void save(std::string& out) const override {
+    StateWriter w{out};
+    Ridge shared(k_, lambda_);
+    shared.A = A0_;
+    shared.b = b0_;
+    w.ridge(shared);
+    std::vector<index_t> items;
+    for (const auto& [item, arm] : arms_) items.push_back(item);
+    std::sort(items.begin(), items.end());
+    w.put(static_cast<std::uint32_t>(items.size()));
+    for (const index_t item : items) {
+      const Arm& arm = arms_.at(item);
+      w.put(static_cast<std::uint32_t>(item));
+      w.ridge(arm.ridge);
+      for (int i = 0; i < d_; ++i)
+        for (int j = 0; j < k_; ++j) w.put(arm.B(i, j));
+    }
+  }
+  void load(std::string_view in) override {
+    StateReader r{in};
+    Ridge shared = r.ridge(k_);
+    std::unordered_map<index_t, Arm> arms;
+    const auto n = r.get<std::uint32_t>();
+    for (std::uint32_t a = 0; a < n; ++a) {
+      const auto item = static_cast<index_t>(r.get<std::uint32_t>());
+      Arm arm{r.ridge(d_), MatrixD(d_, k_)};
+      for (int i = 0; i < d_; ++i)
+        for (int j = 0; j < k_; ++j) arm.B(i, j) = r.get<double>();
+      arms[item] = std::move(arm);
+    }
+    r.finish();
+    A0_ = std::move(shared.A);
+    A0_inv_ = std::move(shared.A_inv);
+    b0_ = std::move(shared.b);
+    beta_ = A0_inv_ * b0_;
+    arms_ = std::move(arms);
+  }
 
  private:
   struct Arm {
@@ -278,6 +422,22 @@ class LinearThompson final : public Policy {
     mu_ = ridge_.theta();
     refactor();
   }
+  void save(std::string& out) const override {
+    StateWriter w{out};
+    w.ridge(ridge_);
+    w.rng(rng_);
+  }
+  void load(std::string_view in) override {
+    StateReader r{in};
+    Ridge ridge = r.ridge(dims_);
+    Rng rng = rng_;
+    r.rng(rng);
+    r.finish();
+    ridge_ = std::move(ridge);
+    mu_ = ridge_.theta();
+    rng_ = rng;
+    refactor();
+  }
 
  private:
   void refactor() { chol_.compute(ridge_.A); }
@@ -313,6 +473,36 @@ std::unique_ptr<Policy> make_policy(const PolicyOptions& o, int arm_dims, int us
     case PolicyKind::thompson: return std::make_unique<LinearThompson>(o, arm_dims);
   }
   throw Error("bandit: unknown policy kind");
+}
+
+namespace {
+constexpr char kStateMagic[4] = {'E', 'R', 'B', 'S'};
+constexpr std::uint32_t kStateFormat = 1;
+}  // namespace
+
+std::string save_policy_state(const Policy& policy, std::uint64_t model) {
+  std::string out(kStateMagic, 4);
+  StateWriter w{out};
+  w.put(kStateFormat);
+  w.put(static_cast<std::uint32_t>(policy.kind()));
+  w.put(model);
+  policy.save(out);
+  return out;
+}
+
+void load_policy_state(Policy& policy, std::string_view bytes, std::uint64_t model) {
+  if (bytes.size() < 4 || bytes.substr(0, 4) != std::string_view(kStateMagic, 4))
+    throw Error("bandit state: not a saved bandit state");
+  StateReader r{bytes.substr(4)};
+  const auto format = r.get<std::uint32_t>();
+  if (format != kStateFormat)
+    throw Error("bandit state: format " + std::to_string(format) + " (this edgerec reads " +
+                std::to_string(kStateFormat) + ")");
+  const auto kind = r.get<std::uint32_t>();
+  if (kind != static_cast<std::uint32_t>(policy.kind()))
+    throw Error(std::string("bandit state: saved by another policy (this one is ") + policy_name(policy.kind()) + ")");
+  if (r.get<std::uint64_t>() != model) throw Error("bandit state: learned over another model");
+  policy.load(r.in);
 }
 
 }  // namespace edgerec
