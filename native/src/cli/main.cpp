@@ -738,7 +738,7 @@ struct SimulateCmd {
   // base model over sessions with boredom (edgerec/session_rl.hpp).
   er::SessionOptions session;
   er::QApproxOptions q;
-  int eval_sessions = 2000, context_dims = 16;
+  int eval_sessions = 1000, context_dims = 16;
   std::string policies = "random,greedy,qlearn-linear,qlearn-mlp", base_model = "ials", curve;
   CLI::Option* candidates_flag = nullptr;
   CLI::Option* sessions_flag = nullptr;
