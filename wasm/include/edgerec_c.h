@@ -148,7 +148,8 @@ int32_t edgerec_user_history(edgerec_model* model, uint32_t user);
  * errors through that handle (edgerec_model_status / edgerec_model_error). Its state never
  * leaves the caller's memory unless the caller saves it (edgerec_bandit_save).
  *
- * policy: 0 egreedy, 1 linucb (disjoint), 2 linucb-hybrid, 3 thompson, 4 greedy, 5 random.
+ * policy: 0 egreedy, 1 linucb (disjoint), 2 linucb-hybrid (refused: not in this build, for its
+ * size), 3 thompson, 4 greedy, 5 random.
  * epsilon, alpha, v: as the CLI's --epsilon, --ucb-alpha, --ts-v; context_dims: D, the
  * principal directions of the item factors in the arm features (at most the factor count);
  * seed: the policy's RNG. Returns NULL (with the handle's error) on bad options or a model

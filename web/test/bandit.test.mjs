@@ -28,7 +28,7 @@ describe('model.bandit()', () => {
     const m = await load(golden('ials'));
     const history = m.history('1').slice(0, 5);
     const top = await m.recommendFor(history, { k: 12 });
-    for (const policy of ['linucb', 'linucb-hybrid', 'thompson', 'egreedy', 'greedy', 'random']) {
+    for (const policy of ['linucb', 'thompson', 'egreedy', 'greedy', 'random']) {
       const b = await m.bandit({ policy, candidates: 12 });
       const pick = await b.pick(history);
       assert.deepEqual(pick.candidates.map((c) => c.item), top.map((r) => r.item), policy);
@@ -50,8 +50,7 @@ describe('model.bandit()', () => {
     const history = m.history('2').slice(0, 8);
     const top = (await m.recommendFor(history, { k: 20 })).map((r) => r.item);
     const liked = new Set([top[5], top[11], top[17]]);  // never the base model's first choice
-    for (const [policy, options] of [['linucb', { alpha: 0.3 }], ['linucb-hybrid', { alpha: 0.3 }],
-      ['thompson', { v: 0.3 }], ['egreedy', { epsilon: 0.1 }]]) {
+    for (const [policy, options] of [['linucb', { alpha: 0.3 }], ['thompson', { v: 0.3 }], ['egreedy', { epsilon: 0.1 }]]) {
       const b = await m.bandit({ policy, candidates: 20, seed: 3, ...options });
       const share = await run(b, history, liked, 300, 100);
       assert.ok(share >= 0.6, `${policy}: clicked ${share} of the last 100 picks`);
@@ -96,6 +95,7 @@ describe('model.bandit()', () => {
   test('clear errors', async () => {
     const m = await load(golden('ials'));
     await assert.rejects(m.bandit({ policy: 'ucb' }), /policy must be one of/);
+    await assert.rejects(m.bandit({ policy: 'linucb-hybrid' }), /linucb-hybrid is not built into this serving-only target/);
     await assert.rejects(m.bandit({ epsilon: 2 }), /epsilon out of range/);
     await assert.rejects(m.bandit({ candidates: 0 }), /candidates must be at least 1/);
     await assert.rejects(m.bandit({ profile: {} }), /must be a Profile/);

@@ -248,7 +248,8 @@ export class Model implements Recommender {
 }
 
 /** Loads a model file (URL, Response, ArrayBuffer or bytes) into a new wasm-backed Model. */
-export type BanditPolicy = 'linucb' | 'linucb-hybrid' | 'thompson' | 'egreedy' | 'greedy' | 'random';
+/** linucb-hybrid is a CLI policy only: the wasm build leaves it out for its size. */
+export type BanditPolicy = 'linucb' | 'thompson' | 'egreedy' | 'greedy' | 'random';
 
 export interface BanditOptions {
   /** Default 'linucb' (disjoint: one ridge model per item, Li et al. 2010). */

@@ -98,9 +98,10 @@ class Policy {
   virtual void update(const BanditEvent& e, std::size_t chosen, double reward) = 0;
   // The learned state (ridge statistics, per-item models, the RNG's position) appended to `out`
   // as little-endian bytes, and read back by load() into a policy made with the same options
-  // and dimensions, which then continues where this one was. Each ridge is stored as A (upper
-  // triangle) and b; load() refactorises A⁻¹ instead of replaying Sherman–Morrison, so scores
-  // agree to rounding. load() throws Error on truncated bytes or another policy's state.
+  // and dimensions, which then continues exactly where this one was (each ridge is stored as the
+  // upper triangles of A and A⁻¹, and b). load() throws Error on truncated bytes or another
+  // policy's state. linucb-hybrid is not built into the serving build (wasm): make_policy()
+  // refuses it there.
   virtual void save(std::string& out) const = 0;
   virtual void load(std::string_view in) = 0;
 };
@@ -164,6 +165,8 @@ class BanditFeatures {
   int dims_ = 0;
   MatrixD user_, item_;  // n x D unit rows
   MatrixD proj_;         // P: factors x D
+  void init_projection(const Embeddings& e, int factors);
+  void init_score_scale(const Embeddings& e);
   double score_mean_ = 0, score_std_ = 1;
 };
 

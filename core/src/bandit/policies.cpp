@@ -9,6 +9,7 @@
 
 #include "edgerec/bandit.hpp"
 #include "edgerec/error.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 
@@ -69,12 +70,14 @@ struct StateWriter {
   void rng(const Rng& r) {
     for (int j = 0; j < 4; ++j) put<std::uint64_t>(r.state()[j]);
   }
-  // A ridge: its size, A's upper triangle, b.
+  // A ridge: its size, the upper triangles of A and A⁻¹ (both kept, so a restored ridge goes on
+  // exactly where it was, with no refactorisation), b.
   void ridge(const Ridge& r) {
     const auto d = static_cast<std::uint32_t>(r.b.size());
     put(d);
-    for (std::uint32_t i = 0; i < d; ++i)
-      for (std::uint32_t j = i; j < d; ++j) put(r.A(i, j));
+    for (const MatrixD* m : {&r.A, &r.A_inv})
+      for (std::uint32_t i = 0; i < d; ++i)
+        for (std::uint32_t j = i; j < d; ++j) put((*m)(i, j));
     for (std::uint32_t i = 0; i < d; ++i) put(r.b[i]);
   }
 };
@@ -99,12 +102,11 @@ struct StateReader {
     if (d != static_cast<std::uint32_t>(dims))
       throw Error("bandit state: a ridge of " + std::to_string(d) + " dimensions, the policy has " + std::to_string(dims));
     Ridge r(dims, 1.0);
-    for (int i = 0; i < dims; ++i)
-      for (int j = i; j < dims; ++j) r.A(i, j) = r.A(j, i) = get<double>();
+    for (MatrixD* m : {&r.A, &r.A_inv})
+      for (int i = 0; i < dims; ++i)
+        for (int j = i; j < dims; ++j) (*m)(i, j) = (*m)(j, i) = get<double>();
     for (int i = 0; i < dims; ++i) r.b[i] = get<double>();
-    Eigen::LLT<MatrixD> llt(r.A);
-    if (llt.info() != Eigen::Success || !r.A.allFinite()) throw Error("bandit state: a ridge matrix is not positive definite");
-    r.A_inv = llt.solve(MatrixD::Identity(dims, dims));
+    if (!r.A.allFinite() || !r.A_inv.allFinite() || !r.b.allFinite()) throw Error("bandit state: a ridge holds a non-finite number");
     return r;
   }
   void finish() const {
@@ -348,6 +350,7 @@ class LinUcbHybrid final : public Policy {
     StateWriter w{out};
     Ridge shared(k_, lambda_);
     shared.A = A0_;
+    shared.A_inv = A0_inv_;
     shared.b = b0_;
     w.ridge(shared);
     std::vector<index_t> items;
@@ -469,7 +472,11 @@ std::unique_ptr<Policy> make_policy(const PolicyOptions& o, int arm_dims, int us
     case PolicyKind::greedy: return std::make_unique<GreedyPolicy>();
     case PolicyKind::egreedy: return std::make_unique<EpsilonGreedy>(o, arm_dims);
     case PolicyKind::linucb: return std::make_unique<LinUcbDisjoint>(o, arm_dims);
-    case PolicyKind::linucb_hybrid: return std::make_unique<LinUcbHybrid>(o, arm_dims, user_dims);
+    case PolicyKind::linucb_hybrid:
+      // Left out of the serving build (wasm) for its size: its shared part needs a refactorised
+      // matrix and matrix products the other policies do not.
+      if constexpr (kServeOnly) not_in_serving_build("linucb-hybrid");
+      else return std::make_unique<LinUcbHybrid>(o, arm_dims, user_dims);
     case PolicyKind::thompson: return std::make_unique<LinearThompson>(o, arm_dims);
   }
   throw Error("bandit: unknown policy kind");
