@@ -545,8 +545,18 @@ int32_t edgerec_bandit_choose(edgerec_model* h, edgerec_bandit* b, int32_t user,
       u = h->user.data();
     } else {
       const auto history = to_history(m, items, values, n);
-      serve_new(h, m, history, k, exclude_seen);
-      if (m.fold_in_vector(history, h->user.data(), &offset)) u = h->user.data();
+      const edgerec::NormIndex* index = m.serving_index();
+      if (index && m.fold_in_vector(history, h->user.data(), &offset)) {
+        // One fold-in serves both the candidates and the features (what top_k_new would do,
+        // without folding the visitor in a second time).
+        u = h->user.data();
+        query_top_k(h, u, offset, k, exclude_seen ? &history : nullptr, [&](const std::uint8_t* mask) {
+          return index->top_k(e.V, u, offset, k, mask, h->scores.data(), &h->stats, h->search);
+        });
+      } else {
+        serve_new(h, m, history, k, exclude_seen);  // an empty history: the popularity list
+        if (m.fold_in_vector(history, h->user.data(), &offset)) u = h->user.data();
+      }
     }
     ev.items.assign(h->result_items.begin(), h->result_items.end());
     if (ev.items.empty()) throw edgerec::Error("no candidate is left for the bandit (every item is filtered out)");
