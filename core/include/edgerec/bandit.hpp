@@ -13,7 +13,8 @@
 //     at most the factor count; when D equals the factor count P is the identity.
 //   - ū = unit(Pᵀu), v̄_i = unit(Pᵀv_i) (a zero vector stays zero).
 //   - s = the base model's score u·v_i + offset, standardised by its mean and standard
-//     deviation over the users' scores of every item (up to 256 evenly spaced users).
+//     deviation over the users' scores of every item (up to 256 evenly spaced users; a model
+//     without users, such as a stripped one on the device, leaves s unstandardised).
 //   - Shared arm features z = [ū ⊙ v̄_i (D), v̄_i (D), s, 1]: 2D + 2 numbers. The elementwise
 //     product lets a linear model weigh the user-item match per direction, v̄_i the item's own
 //     place in the space, s what the base model already knows.
