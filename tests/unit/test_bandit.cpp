@@ -223,6 +223,62 @@ TEST_CASE("same seed, same picks; another seed, other picks where the policy dra
   }
 }
 
+TEST_CASE("saved state: a restored policy continues with the same scores and picks", "[bandit]") {
+  const auto events = random_events(200, 6, 40, 5, 3);
+  for (const auto kind : all_policies()) {
+    INFO(policy_name(kind));
+    auto a = make_policy(options(kind, 4), 5, 3);
+    Rng rng(5);
+    for (int t = 0; t < 120; ++t) {
+      const auto& e = events[static_cast<std::size_t>(t)];
+      a->update(e, a->choose(e), rng.uniform() < 0.4 ? 1.0 : 0.0);
+    }
+    const std::string state = save_policy_state(*a, 42);
+    auto b = make_policy(options(kind, 9), 5, 3);  // another seed: the RNG comes from the state
+    load_policy_state(*b, state, 42);
+    CHECK(save_policy_state(*b, 42) == state);
+    for (int t = 120; t < 200; ++t) {
+      const auto& e = events[static_cast<std::size_t>(t)];
+      const auto sa = a->scores(e), sb = b->scores(e);
+      for (std::size_t c = 0; c < sa.size(); ++c) CHECK(sb[c] == Approx(sa[c]).margin(1e-9));
+      const std::size_t pick = a->choose(e);
+      CHECK(b->choose(e) == pick);
+      const double r = rng.uniform() < 0.4 ? 1.0 : 0.0;
+      a->update(e, pick, r);
+      b->update(e, pick, r);
+    }
+    CHECK_THAT(error_of([&] { load_policy_state(*b, state, 43); }), Catch::Contains("another model"));
+    CHECK_THAT(error_of([&] { load_policy_state(*b, state.substr(0, state.size() - 1), 42); }),
+               Catch::Contains("truncated"));
+    CHECK_THAT(error_of([&] { load_policy_state(*b, "nonsense", 42); }), Catch::Contains("not a saved bandit state"));
+  }
+  auto linucb = make_policy(options(PolicyKind::linucb), 5, 3);
+  const std::string state = save_policy_state(*make_policy(options(PolicyKind::thompson), 5, 3), 1);
+  CHECK_THAT(error_of([&] { load_policy_state(*linucb, state, 1); }), Catch::Contains("another policy"));
+  auto wider = make_policy(options(PolicyKind::thompson), 7, 3);
+  CHECK_THAT(error_of([&] { load_policy_state(*wider, state, 1); }), Catch::Contains("7"));
+}
+
+TEST_CASE("features of a user vector (a visitor) equal those of the known user it came from", "[bandit]") {
+  const Model& m = test::small_trained(ModelKind::svd, true);
+  const BanditFeatures f(m, 4);
+  const Embeddings& emb = *m.embeddings();
+  BanditEvent known, visitor;
+  f.candidates(5, 8, true, known);
+  visitor.items = known.items;
+  const Eigen::VectorXf u = emb.U.row(5).transpose();
+  f.fill_vector(u.data(), emb.user_offset[5], visitor);
+  CHECK((visitor.z - known.z).cwiseAbs().maxCoeff() < 1e-5);
+  CHECK((visitor.x - known.x).cwiseAbs().maxCoeff() < 1e-9);
+  for (std::size_t a = 0; a < 8; ++a) CHECK(visitor.base[a] == Approx(known.base[a]).epsilon(1e-5));
+  // No vector yet: ū = 0, the base score is the offset.
+  f.fill_vector(nullptr, 0.5f, visitor);
+  CHECK(visitor.x.head(4).norm() == 0.0);
+  CHECK(visitor.base[3] == 0.5f);
+  CHECK(f.fingerprint() == BanditFeatures(m, 4).fingerprint());
+  CHECK(f.fingerprint() != BanditFeatures(m, 3).fingerprint());
+}
+
 TEST_CASE("policies refuse events of the wrong shape and bad options", "[bandit]") {
   auto policy = make_policy(options(PolicyKind::linucb_hybrid), 4, 3);
   BanditEvent e;

@@ -167,6 +167,42 @@ int32_t edgerec_user_vector(edgerec_model* model, int32_t user, const uint32_t* 
  * (ascending), result scores their values (the ONNX path filters seen items with them). */
 int32_t edgerec_user_history(edgerec_model* model, uint32_t user);
 
+/* ---- Contextual bandits on the device (edgerec/bandit.hpp) -------------------------------
+ * A bandit picks among the model's top candidates for a visitor and learns online from the
+ * rewards the page reports. It belongs to one model handle (which must outlive it) and reports
+ * errors through that handle (edgerec_model_status / edgerec_model_error). Its state never
+ * leaves the caller's memory unless the caller saves it (edgerec_bandit_save).
+ *
+ * policy: 0 egreedy, 1 linucb (disjoint), 2 linucb-hybrid (refused: not in this build, for its
+ * size), 3 thompson, 4 greedy, 5 random.
+ * epsilon, alpha, v: as the CLI's --epsilon, --ucb-alpha, --ts-v; context_dims: D, the
+ * principal directions of the item factors in the arm features (at most the factor count);
+ * seed: the policy's RNG. Returns NULL (with the handle's error) on bad options or a model
+ * without embeddings. */
+typedef struct edgerec_bandit edgerec_bandit;
+edgerec_bandit* edgerec_bandit_new(edgerec_model* model, int32_t policy, double epsilon, double alpha,
+                                   double v, int32_t context_dims, uint32_t seed);
+void edgerec_bandit_free(edgerec_bandit* bandit);
+/* Picks for a visitor: a known user (user >= 0) or the (items, values) history (user < 0,
+ * cleaned as for edgerec_recommend_for; an empty history has no vector and gets the popularity
+ * list). The candidates are the model's top `candidates` items (exclude_seen: not the history's
+ * or the user's training items; the pending filters apply); the result items are the candidates,
+ * best base score first, and the result scores the policy's scores of them (see
+ * Policy::scores). Returns the position of the pick among the result items, or EDGEREC_ERROR.
+ * The candidates and their features are kept for edgerec_bandit_reward. */
+int32_t edgerec_bandit_choose(edgerec_model* model, edgerec_bandit* bandit, int32_t user, const uint32_t* items,
+                              const float* values, uint32_t n, int32_t candidates, int32_t exclude_seen);
+/* Learns from the reward of showing `item`, one of the last choose's candidates (any of them:
+ * the visitor may click another item of the list than the pick). */
+int32_t edgerec_bandit_reward(edgerec_model* model, edgerec_bandit* bandit, uint32_t item, double reward);
+/* The bandit's learned state as bytes (edgerec_bandit_state / _state_size, valid until the next
+ * call on the bandit), and back: load refuses the state of another policy kind or of another
+ * model (or context_dims) with the handle's error, leaving the bandit as it was. */
+int32_t edgerec_bandit_save(edgerec_model* model, edgerec_bandit* bandit);
+const uint8_t* edgerec_bandit_state(const edgerec_bandit* bandit);
+uint32_t edgerec_bandit_state_size(const edgerec_bandit* bandit);
+int32_t edgerec_bandit_load(edgerec_model* model, edgerec_bandit* bandit, const uint8_t* bytes, uint32_t size);
+
 uint32_t edgerec_result_count(const edgerec_model* model);
 const uint32_t* edgerec_result_items(const edgerec_model* model);
 const float* edgerec_result_scores(const edgerec_model* model);

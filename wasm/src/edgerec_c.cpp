@@ -33,6 +33,14 @@ struct edgerec_model {
   std::unique_ptr<edgerec::ColdStart> cold;  // built on the first cold-start call
 };
 
+struct edgerec_bandit {
+  std::unique_ptr<edgerec::BanditFeatures> features;  // over the model handle's model
+  std::unique_ptr<edgerec::Policy> policy;
+  std::uint64_t fingerprint = 0;
+  edgerec::BanditEvent event;  // the last choose's candidates and features (reward's input)
+  std::string state;           // the last save's bytes
+};
+
 namespace {
 
 using edgerec::index_t;
@@ -639,6 +647,111 @@ int32_t edgerec_recommend_cold(edgerec_model* h, const uint32_t* rows, const flo
     o.blend.shrinkage = shrinkage;
     if (filter_len > 0) o.filter.assign(filter, filter_len);
     push_rows(h, m, cs.recommend_for(history, o));
+  });
+}
+
+edgerec_bandit* edgerec_bandit_new(edgerec_model* h, int32_t policy, double epsilon, double alpha, double v,
+                                   int32_t context_dims, uint32_t seed) {
+  edgerec_bandit* out = nullptr;
+  guarded(h, [&](const edgerec::Model& m) {
+    static const edgerec::PolicyKind kinds[] = {
+        edgerec::PolicyKind::egreedy,  edgerec::PolicyKind::linucb, edgerec::PolicyKind::linucb_hybrid,
+        edgerec::PolicyKind::thompson, edgerec::PolicyKind::greedy, edgerec::PolicyKind::random};
+    if (policy < 0 || policy > 5) throw edgerec::Error("unknown bandit policy " + std::to_string(policy));
+    auto b = std::make_unique<edgerec_bandit>();
+    b->features = std::make_unique<edgerec::BanditFeatures>(m, context_dims);
+    edgerec::PolicyOptions o;
+    o.kind = kinds[policy];
+    o.epsilon = epsilon;
+    o.alpha = alpha;
+    o.v = v;
+    o.seed = seed;
+    b->policy = edgerec::make_policy(o, b->features->arm_dims(), b->features->user_dims());
+    b->fingerprint = b->features->fingerprint();
+    out = b.release();
+  });
+  return out;
+}
+
+void edgerec_bandit_free(edgerec_bandit* bandit) { delete bandit; }
+
+int32_t edgerec_bandit_choose(edgerec_model* h, edgerec_bandit* b, int32_t user, const uint32_t* items,
+                              const float* values, uint32_t n, int32_t candidates, int32_t exclude_seen) {
+  int32_t pick = EDGEREC_ERROR;
+  const int32_t rc = guarded(h, [&](const edgerec::Model& m) {
+    if (!b) throw edgerec::Error("no bandit");
+    const int32_t k = check_k(m, candidates);
+    if (k < 1) throw edgerec::Error("a bandit needs at least one candidate");
+    const auto& e = embeddings_or_throw(m);
+    auto& ev = b->event;
+    h->user.resize(static_cast<std::size_t>(e.V.cols()));
+    float offset = 0.0f;
+    const float* u = nullptr;
+    if (user >= 0) {
+      if (user >= static_cast<int32_t>(m.n_users())) throw edgerec::Error("user index out of range");
+      serve_known(h, m, static_cast<uint32_t>(user), k, exclude_seen);
+      const auto row = e.U.row(static_cast<Eigen::Index>(user));
+      std::copy(row.data(), row.data() + row.size(), h->user.begin());
+      offset = e.user_offset[static_cast<Eigen::Index>(user)];
+      u = h->user.data();
+    } else {
+      const auto history = to_history(m, items, values, n);
+      const edgerec::NormIndex* index = m.serving_index();
+      if (index && m.fold_in_vector(history, h->user.data(), &offset)) {
+        // One fold-in serves both the candidates and the features (what top_k_new would do,
+        // without folding the visitor in a second time).
+        u = h->user.data();
+        query_top_k(h, u, offset, k, exclude_seen ? &history : nullptr, [&](const std::uint8_t* mask) {
+          return index->top_k(e.V, u, offset, k, mask, h->scores.data(), &h->stats, h->search);
+        });
+      } else {
+        serve_new(h, m, history, k, exclude_seen);  // an empty history: the popularity list
+        if (m.fold_in_vector(history, h->user.data(), &offset)) u = h->user.data();
+      }
+    }
+    ev.items.assign(h->result_items.begin(), h->result_items.end());
+    if (ev.items.empty()) throw edgerec::Error("no candidate is left for the bandit (every item is filtered out)");
+    b->features->fill_vector(u, offset, ev);
+    const auto scores = b->policy->scores(ev);
+    pick = static_cast<int32_t>(b->policy->choose(ev));
+    for (std::size_t c = 0; c < scores.size(); ++c) h->result_scores[c] = static_cast<float>(scores[c]);
+  });
+  drop_filters(h);
+  if (rc != EDGEREC_OK && b) b->event.items.clear();
+  return rc == EDGEREC_OK ? pick : EDGEREC_ERROR;
+}
+
+int32_t edgerec_bandit_reward(edgerec_model* h, edgerec_bandit* b, uint32_t item, double reward) {
+  return guarded(h, [&](const edgerec::Model& m) {
+    if (!b) throw edgerec::Error("no bandit");
+    check_item(m, item);
+    if (!std::isfinite(reward)) throw edgerec::Error("the reward must be a finite number");
+    const auto& items = b->event.items;
+    const auto at = std::find(items.begin(), items.end(), static_cast<index_t>(item));
+    if (at == items.end())
+      throw edgerec::Error("item '" + m.items.id(item) + "' was not among the last pick's candidates");
+    b->policy->update(b->event, static_cast<std::size_t>(at - items.begin()), reward);
+  });
+}
+
+int32_t edgerec_bandit_save(edgerec_model* h, edgerec_bandit* b) {
+  return guarded(h, [&](const edgerec::Model&) {
+    if (!b) throw edgerec::Error("no bandit");
+    b->state = edgerec::save_policy_state(*b->policy, b->fingerprint);
+  });
+}
+
+const uint8_t* edgerec_bandit_state(const edgerec_bandit* b) {
+  return b ? reinterpret_cast<const uint8_t*>(b->state.data()) : nullptr;
+}
+uint32_t edgerec_bandit_state_size(const edgerec_bandit* b) { return b ? static_cast<uint32_t>(b->state.size()) : 0; }
+
+int32_t edgerec_bandit_load(edgerec_model* h, edgerec_bandit* b, const uint8_t* bytes, uint32_t size) {
+  return guarded(h, [&](const edgerec::Model&) {
+    if (!b) throw edgerec::Error("no bandit");
+    if (!bytes && size) throw edgerec::Error("null bandit state");
+    edgerec::load_policy_state(*b->policy,
+                               std::string_view(reinterpret_cast<const char*>(bytes), size), b->fingerprint);
   });
 }
 

@@ -239,6 +239,43 @@ export async function runSequence(config) {
   return out;
 }
 
+/**
+ * The on-device bandit: one reward() (the LinUCB update in wasm) plus the next pick() (fold-in
+ * of the visitor's items, the model's top `candidates`, the policy's scores), timed like the
+ * paths above over a catalogue of config.model's size. config: { model: URL, historyItems,
+ * candidates, policy, queries, seed }.
+ */
+export async function runBandit(config) {
+  const bytes = await fetchBytes(config.model);
+  const m = await edgerec.load(bytes);
+  const info = m.info();
+  const out = { items: info.items, dims: info.dims, policy: config.policy ?? 'linucb', candidates: config.candidates ?? 50 };
+  const bandit = await m.bandit({ policy: out.policy, candidates: out.candidates });
+  const draw = rng(config.seed ?? 7);
+  const ids = m.items();
+  const n = config.historyItems ?? 10;
+  const histories = [];
+  for (let h = 0; h < 64; ++h) {
+    const picked = new Set();
+    while (picked.size < n) picked.add(ids[Math.floor(draw() * ids.length)]);
+    histories.push([...picked].map((item) => ({ item, value: 1 })));
+  }
+  let last = await bandit.pick(histories[0]);
+  const t = await timePaths({
+    update: [async (h) => {
+      await bandit.reward(last.item, draw() < 0.3 ? 1 : 0);
+      last = await bandit.pick(h);
+    }, histories],
+  }, { warmup: 100, queries: config.queries ?? 1000, rounds: 4 });
+  out.update_ms = t.update.median;
+  out.update_p90_ms = t.update.p90;
+  out.history_items = n;
+  out.state_bytes = bandit.state().length;
+  bandit.dispose();
+  m.dispose();
+  return out;
+}
+
 function show(out) {
   const body = document.querySelector('#results tbody');
   body.replaceChildren(...Object.entries(out).map(([key, value]) => {
@@ -253,7 +290,7 @@ function show(out) {
   document.getElementById('results').hidden = false;
 }
 
-window.edgerecBench = { run, runSequence };
+window.edgerecBench = { run, runSequence, runBandit };
 
 // Opened by hand: ?model=...&onnx=... runs at once.
 const params = new URLSearchParams(location.search);

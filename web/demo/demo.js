@@ -8,6 +8,7 @@ import * as edgerec from './edgerec/src/index.js';
 import { pca2 } from './pca.js';
 import { TasteMap, genreColour } from './map.js';
 import { Catalogue } from './catalogue.js';
+import { ExplorePanel } from './explore.js';
 
 const K = 10;
 const PICK_COUNT = 30;
@@ -299,6 +300,7 @@ async function everythingChanged() {
   renderProfile();
   refreshRatings();
   await renderRecs();
+  if (state.explore) await state.explore.next();
 }
 
 // ---- the map -----------------------------------------------------------------------------------
@@ -542,6 +544,10 @@ async function start() {
   $('search').disabled = false;
   $('app').setAttribute('aria-busy', 'false');
   buildMap();
+  state.explore = new ExplorePanel($('explore'), {
+    model, profile, visitor: () => foldIn(), titleOf, onError: (e) => { console.error(e); setStatus(`Error: ${e.message}`, true); },
+  });
+  await state.explore.next();
   window.edgerecDemo.ready = true;
   document.documentElement.dataset.ready = 'true';
 }

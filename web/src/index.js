@@ -3,7 +3,7 @@
 // ../types/index.d.ts; README.md has examples. ONNX Runtime scoring is the separate entry
 // 'edgerec/onnx', so pages that do not use it never reference onnxruntime-web.
 export { EdgerecError } from './errors.js';
-export { Model } from './model.js';
+export { Model, Bandit } from './model.js';
 export { Profile } from './profile.js';
 export { WorkerModel } from './worker-model.js';
 export { load } from './load.js';

@@ -628,6 +628,52 @@ export class Model {
     return { rows, cols, data: this.#rt.mod.HEAPF32.slice(ptr >>> 2, (ptr >>> 2) + rows * cols) };
   }
 
+  /**
+   * A contextual bandit over this model's top candidates for a visitor, learning in wasm from
+   * the rewards the page reports (see BanditOptions / Bandit in types/index.d.ts). With
+   * `profile`, its state is restored from and saved to that Profile (on the device only).
+   */
+  async bandit(options = {}) {
+    const policy = options.policy === undefined ? 'linucb' : options.policy;
+    const code = BANDIT_POLICIES.indexOf(policy);
+    if (code < 0) throw new EdgerecError(`policy must be one of ${BANDIT_POLICIES.join(', ')}, got '${policy}'`);
+    const num = (name, fallback, ok) => {
+      const v = options[name] === undefined ? fallback : options[name];
+      if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new EdgerecError(`${name} out of range: ${v}`);
+      return v;
+    };
+    const epsilon = num('epsilon', 0.02, (v) => v >= 0 && v <= 1);
+    const alpha = num('alpha', 0.01, (v) => v >= 0);
+    const v = num('v', 0.02, (x) => x >= 0);
+    const candidates = checkK(options.candidates, 50);
+    if (candidates < 1) throw new EdgerecError('candidates must be at least 1');
+    const contextDims = num('contextDims', 8, (x) => Number.isInteger(x) && x >= 1);
+    const seed = num('seed', 0, (x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff);
+    const profile = options.profile || null;
+    if (profile && (typeof profile.banditState !== 'function' || typeof profile.setBanditState !== 'function')) {
+      throw new EdgerecError('profile must be a Profile (Profile.open())');
+    }
+    const h = this.#handle();
+    const b = this.#rt.call('edgerec_bandit_new', h, code, epsilon, alpha, v, contextDims, seed);
+    if (!b) throw new EdgerecError(this.#rt.string(this.#rt.call('edgerec_model_error', h)));
+    const rt = this.#rt;
+    const model = this;
+    const api = {
+      rt,
+      handle: () => this.#handle(),
+      checked: (name, ...args) => this.#checked(name, ...args),
+      at: (kind, id) => this.#at(kind, id),
+      history: (list) => this.#history(list),
+      filters: (o) => this.#filters(o),
+      itemId: (i) => this.#itemId(i),
+      index: (id) => this.#index('item', id),
+    };
+    const key = options.key === undefined ? `${policy}:${contextDims}` : String(options.key);
+    const bandit = new Bandit(api, model, b, { policy, candidates, profile, key });
+    if (profile) bandit.restoreFromProfile();
+    return bandit;
+  }
+
   dispose() {
     if (!this.#h) return;
     registry?.unregister(this.#token);
@@ -636,6 +682,128 @@ export class Model {
     this.#ids = null;
     this.#meta = undefined;
     this.#idIndex = null;
+  }
+}
+
+// The policy names in the C ABI's order (edgerec_bandit_new).
+const BANDIT_POLICIES = ['egreedy', 'linucb', 'linucb-hybrid', 'thompson', 'greedy', 'random'];
+
+const banditRegistry = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry(({ rt, ptr }) => {
+      if (!rt.dead) rt.call('edgerec_bandit_free', ptr);
+    })
+  : null;
+
+// A bandit handle (wasm/include/edgerec_c.h) over one Model; made by Model.bandit().
+export class Bandit {
+  #api;
+  #model;
+  #b;
+  #token = {};
+  #options;
+  #last = null;  // the last pick's candidate ids
+
+  constructor(api, model, ptr, options) {
+    this.#api = api;
+    this.#model = model;  // keeps the model alive while the bandit is
+    this.#b = ptr;
+    this.#options = options;
+    this.restored = false;
+    this.restoreError = null;
+    banditRegistry?.register(this, { rt: api.rt, ptr }, this.#token);
+  }
+
+  get policy() {
+    return this.#options.policy;
+  }
+
+  #ptr() {
+    if (!this.#b) throw new EdgerecError('the bandit was disposed');
+    return this.#b;
+  }
+
+  // Loads the profile's saved state when there is one; a state the model cannot use (another
+  // model or policy) is left alone and reported, and learning starts afresh.
+  restoreFromProfile() {
+    const bytes = this.#options.profile.banditState(this.#options.key);
+    if (!bytes) return;
+    try {
+      this.restore(bytes);
+      this.restored = true;
+    } catch (e) {
+      this.restoreError = e.message;
+    }
+  }
+
+  /**
+   * Picks an item for a visitor (a known user id, interactions, or a Profile; default: the
+   * bandit's profile) among the model's top `candidates`.
+   */
+  async pick(visitor, options = {}) {
+    const who = visitor === undefined ? this.#options.profile : visitor;
+    if (who === undefined || who === null) throw new EdgerecError('pick() needs a visitor: a user id, interactions or a Profile');
+    const a = this.#api;
+    const k = checkK(options.candidates, this.#options.candidates);
+    const seen = options.excludeSeen === false ? 0 : 1;
+    const user = typeof who === 'string' ? a.at('user', who) : -1;
+    const history = user >= 0 ? null : a.history(who);
+    if (!a.filters(options)) throw new EdgerecError('include names no known item: nothing to pick from');
+    let pick;
+    if (user >= 0) {
+      pick = a.checked('edgerec_bandit_choose', this.#ptr(), user, 0, 0, 0, k, seen);
+    } else {
+      const [pi, pv] = a.rt.alloc([history.items, history.values]);
+      pick = a.checked('edgerec_bandit_choose', this.#ptr(), -1, pi, pv, history.items.length, k, seen);
+    }
+    const h = a.handle();
+    const n = a.rt.call('edgerec_result_count', h);
+    const ip = a.rt.call('edgerec_result_items', h) >>> 2;
+    const sp = a.rt.call('edgerec_result_scores', h) >>> 2;
+    const u32 = a.rt.mod.HEAPU32;
+    const f32 = a.rt.mod.HEAPF32;
+    const candidates = new Array(n);
+    for (let r = 0; r < n; ++r) candidates[r] = { item: a.itemId(u32[ip + r]), score: f32[sp + r] };
+    this.#last = candidates;
+    return { item: candidates[pick].item, score: candidates[pick].score, candidates };
+  }
+
+  /**
+   * Learns from the reward (e.g. 1 for a click, 0 for none) of showing `item`, one of the last
+   * pick's candidates; then saves the state to the profile, when the bandit has one.
+   */
+  async reward(item, r) {
+    const a = this.#api;
+    if (typeof r !== 'number' || !Number.isFinite(r)) throw new EdgerecError(`reward of item '${item}' must be a finite number`);
+    if (!this.#last) throw new EdgerecError('reward() before any pick()');
+    const i = a.at('item', item);
+    a.checked('edgerec_bandit_reward', this.#ptr(), i, r);
+    if (this.#options.profile) await this.#options.profile.setBanditState(this.#options.key, this.state());
+  }
+
+  /** The learned state as bytes (to keep on the device; Profile does it when given). */
+  state() {
+    const a = this.#api;
+    a.checked('edgerec_bandit_save', this.#ptr());
+    const ptr = a.rt.call('edgerec_bandit_state', this.#ptr());
+    const size = a.rt.call('edgerec_bandit_state_size', this.#ptr());
+    return a.rt.mod.HEAPU8.slice(ptr, ptr + size);
+  }
+
+  /** Continues from state() bytes; refuses another policy's or another model's state. */
+  restore(bytes) {
+    const data = toBytes(bytes);
+    if (!data) throw new EdgerecError('bandit state must be a Uint8Array or an ArrayBuffer');
+    const a = this.#api;
+    const [ptr] = a.rt.alloc([data]);
+    a.checked('edgerec_bandit_load', this.#ptr(), ptr, data.length);
+  }
+
+  dispose() {
+    if (!this.#b) return;
+    banditRegistry?.unregister(this.#token);
+    if (!this.#api.rt.dead) this.#api.rt.call('edgerec_bandit_free', this.#b);
+    this.#b = 0;
+    this.#last = null;
   }
 }
 

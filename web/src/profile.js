@@ -48,6 +48,7 @@ export class Profile {
   #storage;
   #db = null;
   #entries = new Map(); // item -> { item, value, time }
+  #bandits = new Map(); // key -> Uint8Array: bandit states (Model.bandit({ profile }))
 
   constructor(name, storage, db) {
     this.#name = name;
@@ -71,7 +72,7 @@ export class Profile {
           db.close();
           throw new EdgerecError(`profile '${name}' was stored by a newer edgerec (record format ${record.format}; this one reads up to ${FORMAT})`);
         }
-        if (record) profile.#load(record.interactions);
+        if (record) profile.#load(record.interactions, record.bandits);
         return profile;
       } catch (e) {
         if (e instanceof EdgerecError) throw e;
@@ -89,14 +90,21 @@ export class Profile {
     return this.#storage;
   }
 
-  #load(list) {
+  #load(list, bandits) {
     this.#entries.clear();
     for (const x of list) this.#entries.set(x.item, { item: x.item, value: x.value, time: x.time });
+    if (bandits && typeof bandits === 'object') {
+      this.#bandits.clear();
+      for (const [key, bytes] of Object.entries(bandits)) if (bytes instanceof Uint8Array) this.#bandits.set(key, bytes);
+    }
   }
 
   async #save() {
     if (!this.#db) return;
+    // `bandits` is optional in format 2: an older edgerec ignores it (and drops it when it
+    // rewrites the record; the bandit then learns again).
     const record = { name: this.#name, format: FORMAT, interactions: [...this.#entries.values()] };
+    if (this.#bandits.size > 0) record.bandits = Object.fromEntries(this.#bandits);
     await transact(this.#db, 'readwrite', (store) => store.put(record));
   }
 
@@ -142,7 +150,20 @@ export class Profile {
     return [...this.#entries.values()].map(({ item, value }) => ({ item, value }));
   }
 
-  /** JSON the user can download: {"name", "format", "interactions": [{item, value, time}]}. */
+  /** The saved state of the bandit stored under `key` (a copy), or undefined. */
+  banditState(key) {
+    const bytes = this.#bandits.get(String(key));
+    return bytes ? bytes.slice() : undefined;
+  }
+
+  /** Stores a bandit's state under `key` with this profile (IndexedDB or memory; never sent anywhere). */
+  async setBanditState(key, bytes) {
+    if (!(bytes instanceof Uint8Array)) throw new EdgerecError('bandit state must be a Uint8Array');
+    this.#bandits.set(String(key), bytes.slice());
+    await this.#save();
+  }
+
+  /** JSON the user can download: {"name", "format", "interactions": [{item, value, time}]} (bandit states stay on the device). */
   export() {
     return JSON.stringify({ name: this.#name, format: FORMAT, interactions: [...this.#entries.values()] });
   }
@@ -168,9 +189,10 @@ export class Profile {
     await this.#save();
   }
 
-  /** Erases every stored interaction of this profile (its IndexedDB record included). */
+  /** Erases every stored interaction and bandit state of this profile (its IndexedDB record included). */
   async erase() {
     this.#entries.clear();
+    this.#bandits.clear();
     if (this.#db) await transact(this.#db, 'readwrite', (store) => store.delete(this.#name));
   }
 }

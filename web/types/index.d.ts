@@ -301,11 +301,70 @@ export class Model implements Recommender {
   lastScored(): number;
   /** How the f32 top-k searches (same results): 'auto' (default) as the model chose (info().search), 'visit' or 'scan' (every item, as ONNX Runtime does). For benchmarks. */
   setSearch(mode: 'auto' | 'visit' | 'scan'): void;
+  /**
+   * A contextual bandit that picks among this model's top candidates for a visitor and learns
+   * from the rewards the page reports, in wasm (edgerec/bandit.hpp). With `profile`, its state
+   * is restored from and saved to that Profile after every reward (IndexedDB on the device;
+   * never sent anywhere) and erased with it. Models without embeddings (itemknn) refuse.
+   */
+  bandit(options?: BanditOptions): Promise<Bandit>;
   /** Releases the wasm memory. Further calls reject (or throw, for the synchronous ones); calling it again does nothing. */
   dispose(): void;
 }
 
 /** Loads a model file (URL, Response, ArrayBuffer or bytes) into a new wasm-backed Model. */
+/** linucb-hybrid is a CLI policy only: the wasm build leaves it out for its size. */
+export type BanditPolicy = 'linucb' | 'thompson' | 'egreedy' | 'greedy' | 'random';
+
+export interface BanditOptions {
+  /** Default 'linucb' (disjoint: one ridge model per item, Li et al. 2010). */
+  policy?: BanditPolicy;
+  /** linucb / linucb-hybrid: width of the confidence bound, >= 0 (default 0.01). */
+  alpha?: number;
+  /** egreedy: exploration probability in [0, 1] (default 0.02). */
+  epsilon?: number;
+  /** thompson: posterior scale v (covariance v² B⁻¹), >= 0 (default 0.02). */
+  v?: number;
+  /** How many of the model's top items a pick chooses among (default 50). */
+  candidates?: number;
+  /** Principal directions of the item factors in the arm features (default 8). */
+  contextDims?: number;
+  /** The policy's random stream (egreedy, thompson, random), an integer in [0, 2^32) (default 0). */
+  seed?: number;
+  /** Restore the state from this profile and save it there after every reward. */
+  profile?: Profile;
+  /** The name the state is stored under in the profile (default `${policy}:${contextDims}`). */
+  key?: string;
+}
+
+export interface BanditPick {
+  /** The item to show. */
+  item: string;
+  /** Its score under the policy (UCB for linucb, the ridge or posterior-mean estimate otherwise). */
+  score: number;
+  /** Every candidate, best base-model score first, with the policy's score. */
+  candidates: { item: string; score: number }[];
+}
+
+export class Bandit {
+  readonly policy: BanditPolicy;
+  /** True when a state from the profile was restored. */
+  readonly restored: boolean;
+  /** Why the profile's state could not be used (another model or policy), else null; learning then starts afresh. */
+  readonly restoreError: string | null;
+  /** Picks for a visitor: a known user id, interactions or a Profile (default: the bandit's profile). */
+  pick(visitor?: string | Interaction[] | Profile,
+       options?: { candidates?: number; include?: string[]; exclude?: string[]; excludeSeen?: boolean }): Promise<BanditPick>;
+  /** Learns from reward r (e.g. 1 click, 0 none) of showing `item`, one of the last pick's candidates. */
+  reward(item: string, r: number): Promise<void>;
+  /** The learned state as bytes. */
+  state(): Uint8Array;
+  /** Continues from state() bytes; throws for another policy's or another model's state. */
+  restore(bytes: Uint8Array | ArrayBuffer): void;
+  /** Releases the wasm memory of the bandit. */
+  dispose(): void;
+}
+
 export function load(source: string | URL | Response | ArrayBuffer | Uint8Array, options?: LoadOptions): Promise<Model>;
 
 export interface ProfileOptions {
@@ -336,7 +395,11 @@ export class Profile {
   export(): string;
   /** Replaces this profile's interactions with those of export()'s JSON (of any profile; an item listed twice keeps its last value). */
   import(json: string): Promise<void>;
-  /** Erases every stored interaction of this profile. */
+  /** The bandit state stored under `key` (Model.bandit({ profile })), or undefined. */
+  banditState(key: string): Uint8Array | undefined;
+  /** Stores a bandit state under `key` with the profile (on the device only). */
+  setBanditState(key: string, bytes: Uint8Array): Promise<void>;
+  /** Erases every stored interaction and bandit state of this profile. */
   erase(): Promise<void>;
 }
 

@@ -13,7 +13,8 @@
 //     at most the factor count; when D equals the factor count P is the identity.
 //   - ū = unit(Pᵀu), v̄_i = unit(Pᵀv_i) (a zero vector stays zero).
 //   - s = the base model's score u·v_i + offset, standardised by its mean and standard
-//     deviation over the users' scores of every item (up to 256 evenly spaced users).
+//     deviation over the users' scores of every item (up to 256 evenly spaced users; a model
+//     without users, such as a stripped one on the device, leaves s unstandardised).
 //   - Shared arm features z = [ū ⊙ v̄_i (D), v̄_i (D), s, 1]: 2D + 2 numbers. The elementwise
 //     product lets a linear model weigh the user-item match per direction, v̄_i the item's own
 //     place in the space, s what the base model already knows.
@@ -96,7 +97,22 @@ class Policy {
   virtual std::vector<double> scores(const BanditEvent& e) const = 0;
   // Learns from the reward of showing candidate `chosen` of `e` (online, one event).
   virtual void update(const BanditEvent& e, std::size_t chosen, double reward) = 0;
+  // The learned state (ridge statistics, per-item models, the RNG's position) appended to `out`
+  // as little-endian bytes, and read back by load() into a policy made with the same options
+  // and dimensions, which then continues exactly where this one was (each ridge is stored as the
+  // upper triangles of A and A⁻¹, and b). load() throws Error on truncated bytes or another
+  // policy's state. linucb-hybrid is not built into the serving build (wasm): make_policy()
+  // refuses it there.
+  virtual void save(std::string& out) const = 0;
+  virtual void load(std::string_view in) = 0;
 };
+
+// A policy's state with a header (magic "ERBS", format 1, the policy kind and `model`, a
+// fingerprint of the features it was learned over: BanditFeatures::fingerprint()), and back.
+// load_policy_state() throws Error naming what does not match (another kind, another model,
+// truncated bytes), leaving the policy as it was.
+std::string save_policy_state(const Policy& policy, std::uint64_t model);
+void load_policy_state(Policy& policy, std::string_view bytes, std::uint64_t model);
 
 // The seed of policy `kind` in a run seeded `seed` (each policy its own stream; the CLI's).
 std::uint64_t policy_seed(std::uint64_t seed, PolicyKind kind);
@@ -127,15 +143,31 @@ class BanditFeatures {
   float base_score(index_t user, index_t item) const;
   // Fills e (x, z, base) for `user` and the candidates already in e.items.
   void fill(index_t user, BanditEvent& e) const;
+  // The same for a user outside the model (a visitor folded in on the device): `user` is the
+  // scoring vector (the model's dims floats, as Model::fold_in_vector gives; its first factor
+  // columns are the latent part), `offset` its constant; nullptr = no vector yet (an empty
+  // history): ū = 0 and the base scores are the offset.
+  void fill_vector(const float* user, float offset, BanditEvent& e) const;
+  // A hash of what the arm features are made of (the projected item vectors, D, the score
+  // scale): a saved policy state is only valid over the same one.
+  std::uint64_t fingerprint() const;
   // e.items := the base model's top `n` items for `user` (unseen ones only when exclude_seen),
   // then fill(). The online path: candidates that scale to large catalogues.
   void candidates(index_t user, int n, bool exclude_seen, BanditEvent& e) const;
   const Model& model() const { return *model_; }
+  // ū of `user` and v̄ of `item` (D numbers, unit length or zero), and a base score
+  // standardised as in z: the pieces Q-learning's state and action features are made of.
+  VectorD user_vector(index_t user) const { return user_.row(user).transpose(); }
+  VectorD item_vector(index_t item) const { return item_.row(item).transpose(); }
+  double standardised(float score) const { return (static_cast<double>(score) - score_mean_) / score_std_; }
 
  private:
   const Model* model_;
   int dims_ = 0;
   MatrixD user_, item_;  // n x D unit rows
+  MatrixD proj_;         // P: factors x D
+  void init_projection(const Embeddings& e, int factors);
+  void init_score_scale(const Embeddings& e);
   double score_mean_ = 0, score_std_ = 1;
 };
 
@@ -203,6 +235,11 @@ struct SimulateResult {
 // (propensity 1 / candidates); the reward follows options.reward. Deterministic for a seed and
 // thread count of `backend` (SVD's SGD is serial). Throws Error for data without ratings or
 // when no user has `candidates` unrated items.
+// The simulator's hidden preferences: an `svd` model (its default hyper-parameters, seed
+// `seed`) fitted on all of `data`. Throws Error for data without ratings.
+std::unique_ptr<Model> fit_hidden_preferences(const Interactions& data, std::uint64_t seed,
+                                              Backend& backend, const Progress& progress = {});
+
 SimulateResult simulate_bandit_log(const Interactions& data, const SimulateOptions& options,
                                    Backend& backend, const Progress& progress = {});
 

@@ -6,6 +6,7 @@
 // output differs between standard libraries).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -62,6 +63,9 @@ class Rng {
   double uniform();
   // Standard normal (Box-Muller, deterministic).
   double normal();
+  // The generator's whole state, to save a stream and continue it later (a bandit's state).
+  const std::uint64_t* state() const { return s_; }
+  void set_state(const std::uint64_t (&s)[4]) { std::copy(s, s + 4, s_); }
 
  private:
   std::uint64_t s_[4];

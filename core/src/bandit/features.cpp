@@ -5,6 +5,7 @@
 
 #include "edgerec/bandit.hpp"
 #include "edgerec/error.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 namespace {
@@ -20,6 +21,71 @@ MatrixD unit_rows(MatrixD m) {
 
 constexpr index_t kScoreSampleUsers = 256;
 
+// The serving build's path (wasm): the same projection with plain loops and a cyclic Jacobi
+// eigen-solver, so Eigen's decompositions and double GEMM stay out of the package (they cost
+// more bytes than every policy together). Natively Eigen's solver is used; the two agree to
+// rounding (the eigenvectors of a symmetric matrix with distinct eigenvalues are unique up to
+// the sign, which is fixed the same way).
+
+// Eigenvalues (returned) and eigenvectors (columns of `vectors`) of the symmetric n x n `a`
+// (row-major; destroyed).
+std::vector<double> jacobi_eigen(std::vector<double>& a, int n, std::vector<double>& vectors) {
+  auto at = [n](std::vector<double>& m, int i, int j) -> double& { return m[static_cast<std::size_t>(i) * n + j]; };
+  vectors.assign(static_cast<std::size_t>(n) * n, 0.0);
+  for (int i = 0; i < n; ++i) at(vectors, i, i) = 1.0;
+  for (int sweep = 0; sweep < 100; ++sweep) {
+    double off = 0, total = 0;
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) (i == j ? total : off) += at(a, i, j) * at(a, i, j);
+    if (off <= 1e-30 * (total + off)) break;
+    for (int p = 0; p < n - 1; ++p) {
+      for (int q = p + 1; q < n; ++q) {
+        const double apq = at(a, p, q);
+        if (apq == 0.0) continue;
+        const double theta = (at(a, q, q) - at(a, p, p)) / (2.0 * apq);
+        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
+        const double c = 1.0 / std::sqrt(t * t + 1.0), sn = t * c;
+        for (int k = 0; k < n; ++k) {  // columns p, q
+          const double akp = at(a, k, p), akq = at(a, k, q);
+          at(a, k, p) = c * akp - sn * akq;
+          at(a, k, q) = sn * akp + c * akq;
+        }
+        for (int k = 0; k < n; ++k) {  // rows p, q
+          const double apk = at(a, p, k), aqk = at(a, q, k);
+          at(a, p, k) = c * apk - sn * aqk;
+          at(a, q, k) = sn * apk + c * aqk;
+        }
+        for (int k = 0; k < n; ++k) {
+          const double vkp = at(vectors, k, p), vkq = at(vectors, k, q);
+          at(vectors, k, p) = c * vkp - sn * vkq;
+          at(vectors, k, q) = sn * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  std::vector<double> values(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) values[static_cast<std::size_t>(i)] = at(a, i, i);
+  return values;
+}
+
+// unit(M.leftCols(f) P) with plain loops (M float row-major, P f x D).
+MatrixD project_rows_plain(const Matrix& M, int f, const MatrixD& P) {
+  const auto D = P.cols();
+  MatrixD out(M.rows(), D);
+  for (Eigen::Index r = 0; r < M.rows(); ++r) {
+    double norm = 0;
+    for (Eigen::Index j = 0; j < D; ++j) {
+      double x = 0;
+      for (int k = 0; k < f; ++k) x += static_cast<double>(M(r, k)) * P(k, j);
+      out(r, j) = x;
+      norm += x * x;
+    }
+    if (norm > 0)
+      for (Eigen::Index j = 0; j < D; ++j) out(r, j) /= std::sqrt(norm);
+  }
+  return out;
+}
+
 }  // namespace
 
 BanditFeatures::BanditFeatures(const Model& model, int context_dims) : model_(&model) {
@@ -31,6 +97,39 @@ BanditFeatures::BanditFeatures(const Model& model, int context_dims) : model_(&m
   const int f = e->factor_dims > 0 ? e->factor_dims : static_cast<int>(e->V.cols());
   if (f < 1) throw Error("bandit: the base model has no latent factors");
   dims_ = std::min(context_dims, f);
+  if constexpr (kServeOnly) {
+    // VᵀV in double, its leading eigenvectors (sign fixed as below), the projected unit rows.
+    std::vector<double> gram(static_cast<std::size_t>(f) * f, 0.0), vectors;
+    for (Eigen::Index r = 0; r < e->V.rows(); ++r)
+      for (int i = 0; i < f; ++i)
+        for (int j = 0; j < f; ++j)
+          gram[static_cast<std::size_t>(i) * f + j] += static_cast<double>(e->V(r, i)) * e->V(r, j);
+    const std::vector<double> values = jacobi_eigen(gram, f, vectors);
+    std::vector<int> order(static_cast<std::size_t>(f));
+    for (int i = 0; i < f; ++i) order[static_cast<std::size_t>(i)] = i;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return values[static_cast<std::size_t>(a)] > values[static_cast<std::size_t>(b)]; });
+    proj_.resize(f, dims_);
+    for (int j = 0; j < dims_; ++j) {
+      const int c = dims_ < f ? order[static_cast<std::size_t>(j)] : j;
+      int at = 0;
+      for (int i = 0; i < f; ++i) {
+        const double v = dims_ < f ? vectors[static_cast<std::size_t>(i) * f + c] : (i == j ? 1.0 : 0.0);
+        proj_(i, j) = v;
+        if (std::fabs(v) > std::fabs(proj_(at, j))) at = i;
+      }
+      if (proj_(at, j) < 0)
+        for (int i = 0; i < f; ++i) proj_(i, j) = -proj_(i, j);
+    }
+    item_ = project_rows_plain(e->V, f, proj_);
+    if (e->U.rows() > 0) user_ = project_rows_plain(e->U, f, proj_);
+  } else {
+    init_projection(*e, f);
+  }
+  init_score_scale(*e);
+}
+
+void BanditFeatures::init_projection(const Embeddings& emb, int f) {
+  const Embeddings* e = &emb;
   const MatrixD V = e->V.leftCols(f).cast<double>();
   MatrixD P = MatrixD::Identity(f, f);
   if (dims_ < f) {
@@ -47,9 +146,13 @@ BanditFeatures::BanditFeatures(const Model& model, int context_dims) : model_(&m
       P.col(j) = col;
     }
   }
+  proj_ = P;
   item_ = unit_rows(V * P);
   if (e->U.rows() > 0) user_ = unit_rows(e->U.leftCols(f).cast<double>() * P);
+}
 
+void BanditFeatures::init_score_scale(const Embeddings& emb) {
+  const Embeddings* e = &emb;
   // The base score's scale over (a sample of) users x every item.
   const index_t users = static_cast<index_t>(e->U.rows());
   const index_t sample = std::min(users, kScoreSampleUsers);
@@ -99,6 +202,51 @@ void BanditFeatures::fill(index_t user, BanditEvent& e) const {
     row[2 * D + 1] = 1.0;
     e.base[a] = s;
   }
+}
+
+void BanditFeatures::fill_vector(const float* user, float offset, BanditEvent& e) const {
+  const Embeddings* emb = model_->embeddings();
+  const int D = dims_;
+  e.x.setZero(D + 1);
+  if (user) {
+    const Eigen::Map<const Eigen::VectorXf> u(user, emb->V.cols());
+    VectorD p = proj_.transpose() * u.head(proj_.rows()).cast<double>();
+    const double n = p.norm();
+    if (n > 0) e.x.head(D) = p / n;
+  }
+  e.x[D] = 1.0;
+  const std::size_t n = e.items.size();
+  e.z.resize(static_cast<Eigen::Index>(n), arm_dims());
+  e.base.resize(n);
+  for (std::size_t a = 0; a < n; ++a) {
+    const index_t item = e.items[a];
+    if (item >= static_cast<index_t>(item_.rows()))
+      throw Error("bandit: item index " + std::to_string(item) + " is not in the base model");
+    const auto v = item_.row(item);
+    const float s = (user ? emb->V.row(item).dot(Eigen::Map<const Eigen::RowVectorXf>(user, emb->V.cols())) : 0.0f) + offset;
+    auto row = e.z.row(static_cast<Eigen::Index>(a));
+    row.head(D) = e.x.head(D).transpose().cwiseProduct(v);
+    row.segment(D, D) = v;
+    row[2 * D] = (static_cast<double>(s) - score_mean_) / score_std_;
+    row[2 * D + 1] = 1.0;
+    e.base[a] = s;
+  }
+}
+
+std::uint64_t BanditFeatures::fingerprint() const {
+  // FNV-1a over the bytes; enough to tell models apart, not a cryptographic hash.
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const void* p, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  };
+  const auto rows = static_cast<std::uint64_t>(item_.rows());
+  mix(&rows, sizeof rows);
+  mix(&dims_, sizeof dims_);
+  mix(item_.data(), static_cast<std::size_t>(item_.size()) * sizeof(double));
+  mix(&score_mean_, sizeof score_mean_);
+  mix(&score_std_, sizeof score_std_);
+  return h;
 }
 
 void BanditFeatures::candidates(index_t user, int n, bool exclude_seen, BanditEvent& e) const {

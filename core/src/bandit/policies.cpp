@@ -1,11 +1,15 @@
 // The bandit policies: random, greedy, ε-greedy, LinUCB (disjoint and hybrid) and linear
 // Thompson sampling. See edgerec/bandit.hpp for the models and their scores.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 #include <limits>
 #include <string>
 
 #include "edgerec/bandit.hpp"
 #include "edgerec/error.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 
@@ -55,6 +59,61 @@ void Ridge::add(const VectorD& x, double reward) {
 
 namespace {
 
+// Little-endian bytes of the policies' state (wasm and the native targets are little-endian).
+struct StateWriter {
+  std::string& out;
+  template <class T>
+  void put(T v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    out.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void rng(const Rng& r) {
+    for (int j = 0; j < 4; ++j) put<std::uint64_t>(r.state()[j]);
+  }
+  // A ridge: its size, the upper triangles of A and A⁻¹ (both kept, so a restored ridge goes on
+  // exactly where it was, with no refactorisation), b.
+  void ridge(const Ridge& r) {
+    const auto d = static_cast<std::uint32_t>(r.b.size());
+    put(d);
+    for (const MatrixD* m : {&r.A, &r.A_inv})
+      for (std::uint32_t i = 0; i < d; ++i)
+        for (std::uint32_t j = i; j < d; ++j) put((*m)(i, j));
+    for (std::uint32_t i = 0; i < d; ++i) put(r.b[i]);
+  }
+};
+
+struct StateReader {
+  std::string_view in;
+  template <class T>
+  T get() {
+    if (in.size() < sizeof(T)) throw Error("bandit state: truncated");
+    T v;
+    std::memcpy(&v, in.data(), sizeof v);
+    in.remove_prefix(sizeof v);
+    return v;
+  }
+  void rng(Rng& r) {
+    std::uint64_t s[4];
+    for (auto& x : s) x = get<std::uint64_t>();
+    r.set_state(s);
+  }
+  Ridge ridge(int dims) {
+    const auto d = get<std::uint32_t>();
+    if (d != static_cast<std::uint32_t>(dims))
+      throw Error("bandit state: a ridge of " + std::to_string(d) + " dimensions, the policy has " + std::to_string(dims));
+    Ridge r(dims, 1.0);
+    for (MatrixD* m : {&r.A, &r.A_inv})
+      for (int i = 0; i < dims; ++i)
+        for (int j = i; j < dims; ++j) (*m)(i, j) = (*m)(j, i) = get<double>();
+    for (int i = 0; i < dims; ++i) r.b[i] = get<double>();
+    if (!r.A.allFinite() || !r.A_inv.allFinite() || !r.b.allFinite()) throw Error("bandit state: a ridge holds a non-finite number");
+    return r;
+  }
+  void finish() const {
+    if (!in.empty()) throw Error("bandit state: " + std::to_string(in.size()) + " unexpected trailing bytes");
+  }
+};
+
 void check_event(const BanditEvent& e, int arm_dims, int user_dims) {
   const auto n = e.items.size();
   if (n == 0) throw Error("bandit: an event has no candidates");
@@ -93,6 +152,14 @@ class RandomPolicy final : public Policy {
     return std::vector<double>(e.items.size(), 0.0);
   }
   void update(const BanditEvent&, std::size_t, double) override {}
+  void save(std::string& out) const override { StateWriter{out}.rng(rng_); }
+  void load(std::string_view in) override {
+    StateReader r{in};
+    Rng rng = rng_;
+    r.rng(rng);
+    r.finish();
+    rng_ = rng;
+  }
 
  private:
   Rng rng_;
@@ -111,6 +178,8 @@ class GreedyPolicy final : public Policy {
     return std::vector<double>(e.base.begin(), e.base.end());
   }
   void update(const BanditEvent&, std::size_t, double) override {}
+  void save(std::string&) const override {}
+  void load(std::string_view in) override { StateReader{in}.finish(); }
 };
 
 class EpsilonGreedy final : public Policy {
@@ -134,6 +203,21 @@ class EpsilonGreedy final : public Policy {
   void update(const BanditEvent& e, std::size_t chosen, double reward) override {
     ridge_.add(e.z.row(chosen).transpose(), reward);
     theta_ = ridge_.theta();
+  }
+  void save(std::string& out) const override {
+    StateWriter w{out};
+    w.ridge(ridge_);
+    w.rng(rng_);
+  }
+  void load(std::string_view in) override {
+    StateReader r{in};
+    Ridge ridge = r.ridge(dims_);
+    Rng rng = rng_;
+    r.rng(rng);
+    r.finish();
+    ridge_ = std::move(ridge);
+    theta_ = ridge_.theta();
+    rng_ = rng;
   }
 
  private:
@@ -171,6 +255,31 @@ class LinUcbDisjoint final : public Policy {
     if (it == arms_.end()) it = arms_.emplace(e.items[chosen], Arm{Ridge(dims_, lambda_), {}}).first;
     it->second.ridge.add(e.z.row(chosen).transpose(), reward);
     it->second.theta = it->second.ridge.theta();
+  }
+  // Arms in item order, so equal states give equal bytes.
+  void save(std::string& out) const override {
+    StateWriter w{out};
+    std::vector<index_t> items;
+    for (const auto& [item, arm] : arms_) items.push_back(item);
+    std::sort(items.begin(), items.end());
+    w.put(static_cast<std::uint32_t>(items.size()));
+    for (const index_t item : items) {
+      w.put(static_cast<std::uint32_t>(item));
+      w.ridge(arms_.at(item).ridge);
+    }
+  }
+  void load(std::string_view in) override {
+    StateReader r{in};
+    std::unordered_map<index_t, Arm> arms;
+    const auto n = r.get<std::uint32_t>();
+    for (std::uint32_t a = 0; a < n; ++a) {
+      const auto item = static_cast<index_t>(r.get<std::uint32_t>());
+      Ridge ridge = r.ridge(dims_);
+      VectorD theta = ridge.theta();
+      arms[item] = Arm{std::move(ridge), std::move(theta)};
+    }
+    r.finish();
+    arms_ = std::move(arms);
   }
 
  private:
@@ -237,6 +346,44 @@ class LinUcbHybrid final : public Policy {
     A0_inv_ = A0_.llt().solve(MatrixD::Identity(k_, k_));
     beta_ = A0_inv_ * b0_;
   }
+  void save(std::string& out) const override {
+    StateWriter w{out};
+    Ridge shared(k_, lambda_);
+    shared.A = A0_;
+    shared.A_inv = A0_inv_;
+    shared.b = b0_;
+    w.ridge(shared);
+    std::vector<index_t> items;
+    for (const auto& [item, arm] : arms_) items.push_back(item);
+    std::sort(items.begin(), items.end());
+    w.put(static_cast<std::uint32_t>(items.size()));
+    for (const index_t item : items) {
+      const Arm& arm = arms_.at(item);
+      w.put(static_cast<std::uint32_t>(item));
+      w.ridge(arm.ridge);
+      for (int i = 0; i < d_; ++i)
+        for (int j = 0; j < k_; ++j) w.put(arm.B(i, j));
+    }
+  }
+  void load(std::string_view in) override {
+    StateReader r{in};
+    Ridge shared = r.ridge(k_);
+    std::unordered_map<index_t, Arm> arms;
+    const auto n = r.get<std::uint32_t>();
+    for (std::uint32_t a = 0; a < n; ++a) {
+      const auto item = static_cast<index_t>(r.get<std::uint32_t>());
+      Arm arm{r.ridge(d_), MatrixD(d_, k_)};
+      for (int i = 0; i < d_; ++i)
+        for (int j = 0; j < k_; ++j) arm.B(i, j) = r.get<double>();
+      arms[item] = std::move(arm);
+    }
+    r.finish();
+    A0_ = std::move(shared.A);
+    A0_inv_ = std::move(shared.A_inv);
+    b0_ = std::move(shared.b);
+    beta_ = A0_inv_ * b0_;
+    arms_ = std::move(arms);
+  }
 
  private:
   struct Arm {
@@ -263,7 +410,7 @@ class LinearThompson final : public Policy {
     // θ̃ = μ̂ + v L⁻ᵀ ε with B = LLᵀ has covariance v² B⁻¹.
     VectorD eps(dims_);
     for (int j = 0; j < dims_; ++j) eps[j] = rng_.normal();
-    const VectorD theta = mu_ + v_ * chol_.matrixU().solve(eps);
+    const VectorD theta = mu_ + v_ * solve_upper(eps);
     const VectorD s = e.z * theta;
     return argmax(std::vector<double>(s.data(), s.data() + s.size()));
   }
@@ -278,9 +425,62 @@ class LinearThompson final : public Policy {
     mu_ = ridge_.theta();
     refactor();
   }
+  void save(std::string& out) const override {
+    StateWriter w{out};
+    w.ridge(ridge_);
+    w.rng(rng_);
+  }
+  void load(std::string_view in) override {
+    StateReader r{in};
+    Ridge ridge = r.ridge(dims_);
+    Rng rng = rng_;
+    r.rng(rng);
+    r.finish();
+    ridge_ = std::move(ridge);
+    mu_ = ridge_.theta();
+    rng_ = rng;
+    refactor();
+  }
 
  private:
-  void refactor() { chol_.compute(ridge_.A); }
+  // B = LLᵀ. The serving build factorises with plain loops (Eigen's blocked LLT and its
+  // triangular solves cost the wasm more bytes than this policy); natively Eigen's LLT. The two
+  // agree to rounding.
+  void refactor() {
+    if constexpr (kServeOnly) {
+      const auto n = ridge_.A.rows();
+      lower_ = MatrixD::Zero(n, n);
+      for (Eigen::Index j = 0; j < n; ++j) {
+        double d = ridge_.A(j, j);
+        for (Eigen::Index k = 0; k < j; ++k) d -= lower_(j, k) * lower_(j, k);
+        if (!(d > 0)) throw Error("thompson: the posterior precision is not positive definite");
+        lower_(j, j) = std::sqrt(d);
+        for (Eigen::Index i = j + 1; i < n; ++i) {
+          double x = ridge_.A(i, j);
+          for (Eigen::Index k = 0; k < j; ++k) x -= lower_(i, k) * lower_(j, k);
+          lower_(i, j) = x / lower_(j, j);
+        }
+      }
+    } else {
+      chol_.compute(ridge_.A);
+    }
+  }
+  // x with Lᵀ x = e.
+  VectorD solve_upper(const VectorD& e) const {
+    if constexpr (kServeOnly) {
+      const auto n = e.size();
+      VectorD x(n);
+      for (Eigen::Index i = n - 1; i >= 0; --i) {
+        double v = e[i];
+        for (Eigen::Index k = i + 1; k < n; ++k) v -= lower_(k, i) * x[k];
+        x[i] = v / lower_(i, i);
+      }
+      return x;
+    } else {
+      return chol_.matrixU().solve(e);
+    }
+  }
+  MatrixD lower_;  // L, the serving build's factor
   double v_;
   int dims_;
   Ridge ridge_;  // B, B⁻¹, f
@@ -309,10 +509,44 @@ std::unique_ptr<Policy> make_policy(const PolicyOptions& o, int arm_dims, int us
     case PolicyKind::greedy: return std::make_unique<GreedyPolicy>();
     case PolicyKind::egreedy: return std::make_unique<EpsilonGreedy>(o, arm_dims);
     case PolicyKind::linucb: return std::make_unique<LinUcbDisjoint>(o, arm_dims);
-    case PolicyKind::linucb_hybrid: return std::make_unique<LinUcbHybrid>(o, arm_dims, user_dims);
+    case PolicyKind::linucb_hybrid:
+      // Left out of the serving build (wasm) for its size: its shared part needs a refactorised
+      // matrix and matrix products the other policies do not.
+      if constexpr (kServeOnly) not_in_serving_build("linucb-hybrid");
+      else return std::make_unique<LinUcbHybrid>(o, arm_dims, user_dims);
     case PolicyKind::thompson: return std::make_unique<LinearThompson>(o, arm_dims);
   }
   throw Error("bandit: unknown policy kind");
+}
+
+namespace {
+constexpr char kStateMagic[4] = {'E', 'R', 'B', 'S'};
+constexpr std::uint32_t kStateFormat = 1;
+}  // namespace
+
+std::string save_policy_state(const Policy& policy, std::uint64_t model) {
+  std::string out(kStateMagic, 4);
+  StateWriter w{out};
+  w.put(kStateFormat);
+  w.put(static_cast<std::uint32_t>(policy.kind()));
+  w.put(model);
+  policy.save(out);
+  return out;
+}
+
+void load_policy_state(Policy& policy, std::string_view bytes, std::uint64_t model) {
+  if (bytes.size() < 4 || bytes.substr(0, 4) != std::string_view(kStateMagic, 4))
+    throw Error("bandit state: not a saved bandit state");
+  StateReader r{bytes.substr(4)};
+  const auto format = r.get<std::uint32_t>();
+  if (format != kStateFormat)
+    throw Error("bandit state: format " + std::to_string(format) + " (this edgerec reads " +
+                std::to_string(kStateFormat) + ")");
+  const auto kind = r.get<std::uint32_t>();
+  if (kind != static_cast<std::uint32_t>(policy.kind()))
+    throw Error(std::string("bandit state: saved by another policy (this one is ") + policy_name(policy.kind()) + ")");
+  if (r.get<std::uint64_t>() != model) throw Error("bandit state: learned over another model");
+  policy.load(r.in);
 }
 
 }  // namespace edgerec

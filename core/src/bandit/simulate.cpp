@@ -8,6 +8,19 @@
 
 namespace edgerec {
 
+std::unique_ptr<Model> fit_hidden_preferences(const Interactions& data, std::uint64_t seed,
+                                              Backend& backend, const Progress& progress) {
+  if (!data.has_ratings)
+    throw Error("simulate: " + data.source +
+                " has no ratings; the hidden preferences are an svd model's predicted ratings");
+  if (data.n_users() == 0 || data.n_items() == 0) throw Error("simulate: " + data.source + " has no interactions");
+  auto hidden = make_model(ModelKind::svd);
+  Hyper h;
+  h.seed = seed;
+  hidden->fit(data, h, backend, progress);
+  return hidden;
+}
+
 SimulateResult simulate_bandit_log(const Interactions& data, const SimulateOptions& options,
                                    Backend& backend, const Progress& progress) {
   if (!data.has_ratings)
@@ -18,10 +31,7 @@ SimulateResult simulate_bandit_log(const Interactions& data, const SimulateOptio
   if (data.n_users() == 0 || data.n_items() == 0) throw Error("simulate: " + data.source + " has no interactions");
   const auto start = std::chrono::steady_clock::now();
 
-  auto hidden = make_model(ModelKind::svd);
-  Hyper h;
-  h.seed = options.seed;
-  hidden->fit(data, h, backend, progress);
+  const auto hidden = fit_hidden_preferences(data, options.seed, backend, progress);
   const float lo = hidden->rating_min, hi = hidden->rating_max;
   if (options.reward == RewardModel::bernoulli && !(hi > lo))
     throw Error("simulate: --reward bernoulli needs a rating range (all ratings in " + data.source + " are equal)");

@@ -30,6 +30,7 @@
 #include "edgerec/onnx_export.hpp"
 #include "edgerec/cuda_backend.hpp"
 #include "edgerec/openmp_backend.hpp"
+#include "edgerec/session_rl.hpp"
 #include "args.hpp"
 
 namespace er = edgerec;
@@ -848,6 +849,14 @@ struct SimulateCmd {
   er::SimulateOptions o;
   std::string out = "logged.csv", reward = "threshold";
   bool json_out = false, quiet = false;
+  // Session mode (--sessions N): Q-learning with function approximation against the greedy
+  // base model over sessions with boredom (edgerec/session_rl.hpp).
+  er::SessionOptions session;
+  er::QApproxOptions q;
+  int eval_sessions = 1000, context_dims = 16;
+  std::string policies = "random,greedy,qlearn-linear,qlearn-mlp", base_model = "ials", curve;
+  CLI::Option* candidates_flag = nullptr;
+  CLI::Option* sessions_flag = nullptr;
 
   CLI::App* add(CLI::App& app) {
     auto* c = app.add_subcommand(
@@ -858,7 +867,9 @@ struct SimulateCmd {
     c->add_option("--out", out, "logged-bandit CSV to write (atomically)")->capture_default_str();
     c->add_option("--events,--steps", o.events, "logged events")->capture_default_str()
         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
-    c->add_option("--candidates", o.candidates, "candidate items per event, drawn uniformly from the user's unrated items")
+    candidates_flag = c->add_option("--candidates", o.candidates,
+                                    "candidate items per event, drawn uniformly from the user's unrated items "
+                                    "(session mode: the base model's top unrated items, default 50)")
         ->capture_default_str()->check(CLI::Range(1, 100000));
     c->add_option("--reward", reward,
                   "threshold: a click when the hidden rating >= --threshold; bernoulli: a click with "
@@ -869,7 +880,120 @@ struct SimulateCmd {
         ->capture_default_str()->transform(seed_validator());
     c->add_flag("--json", json_out, "print one JSON object on stdout");
     c->add_flag("--quiet", quiet, "no progress bar");
+    const std::string S = "session mode: ";
+    sessions_flag = c->add_option("--sessions", q.sessions,
+                  "session mode (instead of writing a log): train Q-learning over this many sessions, "
+                  "then compare --policies on held-out users' sessions")
+        ->check(CLI::Range(1, 100000000));
+    c->add_option("--policies", policies,
+                  S + "comma-separated: random, greedy (the base model's best unshown candidate), "
+                      "qlearn-linear, qlearn-mlp")
+        ->capture_default_str();
+    c->add_option("--eval-sessions", eval_sessions, S + "evaluation sessions per policy")
+        ->capture_default_str()->check(CLI::Range(1, 100000000));
+    c->add_option("--session-steps", session.steps, S + "shows per session (N)")->capture_default_str();
+    c->add_option("--history", session.history, S + "the state reads the mean embedding of the last k items shown")
+        ->capture_default_str();
+    c->add_option("--boredom", session.boredom,
+                  S + "rating points lost per unit of hidden similarity to what the session showed")
+        ->capture_default_str();
+    c->add_option("--boredom-decay", session.boredom_decay, S + "boredom's decay per step back, in [0, 1]")
+        ->capture_default_str();
+    c->add_option("--eval-fraction", session.eval_fraction, S + "share of users held out for evaluation")
+        ->capture_default_str();
+    c->add_option("--base-model", base_model, S + "the served model kind (an embedding model), fitted on --data")
+        ->capture_default_str();
+    c->add_option("--context-dims", context_dims, S + "principal directions of the base item factors in the features")
+        ->capture_default_str();
+    c->add_option("--gamma", q.gamma, S + "Q-learning's discount")->capture_default_str();
+    c->add_option("--lr", q.lr, S + "Adam's learning rate for the Q-function")->capture_default_str();
+    c->add_option("--epsilon", q.epsilon, S + "exploration probability while training")->capture_default_str();
+    c->add_option("--hidden", q.hidden, S + "qlearn-mlp's hidden width")->capture_default_str();
+    c->add_option("--batch", q.batch, S + "replayed transitions per update")->capture_default_str();
+    c->add_option("--replay", q.replay, S + "replay buffer capacity (transitions)")->capture_default_str();
+    c->add_option("--target-every", q.target_every, S + "updates between target-network copies")->capture_default_str();
+    c->add_option("--curve", curve, S + "write the mean reward at each step per policy as JSON lines");
     return c;
+  }
+
+  int run_sessions(const er::Interactions& d, const er::LoadReport& report) {
+    std::vector<std::string> names = split_list(policies);
+    if (names.empty()) throw er::Error("--policies names no policy");
+    for (const auto& n : names)
+      if (n != "random" && n != "greedy" && n != "qlearn-linear" && n != "qlearn-mlp")
+        throw er::Error("unknown session policy '" + n + "' (valid: random, greedy, qlearn-linear, qlearn-mlp)");
+    session.reward = o.reward;
+    session.threshold = o.threshold;
+    session.seed = o.seed;
+    session.candidates = candidates_flag->count() > 0 ? o.candidates : 50;
+    auto backend = er::make_backend("cpu", 1);
+    const auto progress = make_progress(quiet || json_out);
+    const auto hidden = er::fit_hidden_preferences(d, o.seed, *backend, progress);
+    auto base = er::make_model(er::parse_kind(base_model));
+    er::Hyper h;
+    h.seed = o.seed;
+    base->fit(d, h, *backend, progress);
+    const er::BanditFeatures features(*base, context_dims);
+    const er::SessionSimulator sim(*hidden, features, session);
+    std::vector<er::SessionEval> results;
+    json trained = json::object();
+    for (const auto& n : names) {
+      if (n == "random") {
+        results.push_back(er::evaluate_sessions(sim, n, er::random_chooser(sim, er::mix_seed(o.seed, 0x72616e64ull)),
+                                                eval_sessions, o.seed));
+      } else if (n == "greedy") {
+        results.push_back(er::evaluate_sessions(sim, n, er::greedy_chooser(sim), eval_sessions, o.seed));
+      } else {
+        er::QApproxOptions qo = q;
+        qo.kind = n == "qlearn-mlp" ? er::QApprox::mlp : er::QApprox::linear;
+        qo.seed = o.seed;
+        er::QTrainReport tr;
+        const auto fn = er::QFunction::train(sim, *backend, qo, &tr, progress);
+        results.push_back(er::evaluate_sessions(sim, n, er::q_chooser(sim, fn), eval_sessions, o.seed));
+        trained[n] = {{"updates", tr.updates}, {"train_reward_per_session", tr.reward_per_session},
+                      {"seconds", tr.seconds}};
+      }
+    }
+    if (!curve.empty()) {
+      std::string lines;
+      for (const auto& r : results)
+        for (std::size_t t = 0; t < r.reward_at_step.size(); ++t)
+          lines += json{{"policy", r.policy}, {"step", t + 1}, {"reward", r.reward_at_step[t]}}.dump() + "\n";
+      er::write_atomically(curve, lines);
+    }
+    if (json_out) {
+      json rows = json::array();
+      for (const auto& r : results) {
+        json row{{"policy", r.policy}, {"reward_per_session", r.reward_per_session}, {"rating", r.rating},
+                 {"reward_at_step", r.reward_at_step}};
+        if (trained.contains(r.policy)) row["training"] = trained[r.policy];
+        rows.push_back(row);
+      }
+      std::cout << json{{"mode", "sessions"}, {"data", data.path}, {"seed", o.seed}, {"hidden_model", "svd"},
+                        {"base_model", base_model}, {"reward", reward}, {"threshold", o.threshold},
+                        {"session_steps", session.steps}, {"candidates", session.candidates},
+                        {"history", session.history}, {"boredom", session.boredom},
+                        {"boredom_decay", session.boredom_decay}, {"train_users", sim.train_users().size()},
+                        {"eval_users", sim.eval_users().size()}, {"train_sessions", q.sessions},
+                        {"eval_sessions", eval_sessions},
+                        {"q", {{"gamma", q.gamma}, {"lr", q.lr}, {"epsilon", q.epsilon}, {"hidden", q.hidden},
+                               {"batch", q.batch}, {"replay", q.replay}, {"target_every", q.target_every},
+                               {"context_dims", features.dims()}}},
+                        {"policies", rows}, {"load", report_json(report)}}
+                       .dump(-1, ' ', false, kInvalidUtf8)
+                << "\n";
+      return 0;
+    }
+    std::printf("sessions of %d shows over %d candidates (base model %s), boredom %g decay %g; hidden "
+                "preferences: svd on %s (seed %llu); %zu training users, %zu held-out users, %d evaluation "
+                "sessions per policy\n",
+                session.steps, session.candidates, base_model.c_str(), session.boredom, session.boredom_decay,
+                data.path.c_str(), static_cast<unsigned long long>(o.seed), sim.train_users().size(),
+                sim.eval_users().size(), eval_sessions);
+    std::printf("  %-14s %18s %14s\n", "policy", "reward/session", "mean rating");
+    for (const auto& r : results)
+      std::printf("  %-14s %18.4f %14.4f\n", r.policy.c_str(), r.reward_per_session, r.rating);
+    return 0;
   }
 
   int run() {
@@ -880,6 +1004,7 @@ struct SimulateCmd {
     er::LoadReport report;
     const auto d = data.load(&report);
     if (!json_out) print_report(report, data.path);
+    if (sessions_flag->count() > 0) return run_sessions(d, report);
     auto backend = er::make_backend("cpu", 1);
     const auto r = er::simulate_bandit_log(d, o, *backend, make_progress(quiet || json_out));
     er::write_atomically(out, er::format_bandit_log(r.log));

@@ -8,7 +8,7 @@ import { EdgerecError } from '../errors.js';
 import { createLoader, toBytes } from '../model.js';
 
 export { EdgerecError } from '../errors.js';
-export { Model } from '../model.js';
+export { Model, Bandit } from '../model.js';
 export { Profile } from '../profile.js';
 export { WorkerModel } from './worker-model.js';
 export { version } from '../../dist/version.js';

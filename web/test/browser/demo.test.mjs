@@ -189,6 +189,26 @@ test("an item's title shows its similar items, and the taste map is drawn", { sk
   assert.ok(inked > 2000, `the map has only ${inked} drawn pixels`);
 });
 
+test('explore/exploit: reactions go to the bandit, the picks change, exploit shows the model\'s best', { skip }, async () => {
+  const picks = [];
+  for (let t = 0; t < 6; ++t) {
+    const before = await page.evaluate(() => window.edgerecDemo.explore.log.length);
+    picks.push(await page.evaluate(() => window.edgerecDemo.explore.pick));
+    await page.click(t % 2 ? '#explore-like' : '#explore-skip');
+    await page.waitForFunction((n) => window.edgerecDemo.explore.log.length === Math.min(n + 1, 8), before);
+  }
+  // "Not for me" on a pick moves the bandit off it: the picks are not all one item.
+  assert.ok(new Set(picks).size > 1, picks.join(' '));
+  assert.equal(await page.$$eval('#explore-log li', (els) => els.length), 6);
+  assert.match(await page.textContent('#explore-latency'), /Update \+ next pick among the top 20: [\d.]+ ms/);
+  await page.selectOption('#explore-mode', 'exploit');
+  await page.waitForFunction(() => window.edgerecDemo.explore.mode === 'exploit');
+  assert.equal(await page.evaluate(() => window.edgerecDemo.explore.rank), 1);
+  assert.match(await page.textContent('#explore-why'), /best unseen item \(#1\)/);
+  await page.selectOption('#explore-mode', 'explore');
+  await page.waitForFunction(() => window.edgerecDemo.explore.mode === 'explore');
+});
+
 test('keeps working offline once loaded', { skip }, async () => {
   await browser.context.setOffline(true);
   try {
