@@ -37,5 +37,25 @@ expect_ok "eval mmr lambda 1" "$BIN" eval "${common[@]}" --item-meta syn/items.c
   || fail "mmr lambda 1 changed the lists: $(cat out.txt)"
 
 expect_err "calibrated without genres" "genres" "$BIN" eval "${common[@]}" --rerank calibrated
+expect_err "re-ranking without ranking" "needs ranking metrics" "$BIN" eval "${common[@]}" --no-ranking --rerank mmr
 expect_err "unknown re-ranker" "re-ranker" "$BIN" eval "${common[@]}" --rerank fair
+
+# recommend --rerank: K items out of the model's top pool x K; mmr with lambda 1 is the plain list.
+"$BIN" train --data syn/ratings.csv --model bpr --factors 16 --epochs 10 --seed 2 --item-meta syn/items.csv --out m.edgerec --quiet >/dev/null
+"$BIN" train --data syn/ratings.csv --model itemknn --out knn.edgerec --quiet >/dev/null
+items_of() { /usr/bin/python3 -c "import json; print(' '.join(x['item'] for x in json.load(open('out.txt'))['items']))"; }
+expect_ok "recommend plain" "$BIN" recommend --model m.edgerec --user 1 -k 5 --json; plain=$(items_of)
+expect_ok "recommend pool" "$BIN" recommend --model m.edgerec --user 1 -k 50 --json; pool=$(items_of)
+expect_ok "recommend mmr 1" "$BIN" recommend --model m.edgerec --user 1 -k 5 --rerank mmr --rerank-lambda 1 --json
+[ "$(items_of)" = "$plain" ] || fail "recommend mmr lambda 1: $(items_of) vs $plain"
+expect_ok "recommend calibrated 0" "$BIN" recommend --model m.edgerec --user 1 -k 5 --rerank calibrated --rerank-lambda 0 --json
+[ "$(items_of)" = "$plain" ] || fail "recommend calibrated lambda 0: $(items_of) vs $plain"
+for r in mmr calibrated; do
+  expect_ok "recommend $r" "$BIN" recommend --model m.edgerec --user 1 -k 5 --rerank $r --rerank-lambda 0.2 --rerank-pool 10 --json
+  got=$(items_of)
+  [ "$got" != "$plain" ] || fail "recommend $r lambda 0.2 changed nothing"
+  for i in $got; do case " $pool " in *" $i "*) ;; *) fail "recommend $r: $i is not in the top 50";; esac; done
+  [ "$(echo $got | wc -w)" = 5 ] || fail "recommend $r: not 5 items: $got"
+done
+expect_err "recommend calibrated without metadata" "genres" "$BIN" recommend --model knn.edgerec --user 1 --rerank calibrated
 finish

@@ -727,6 +727,8 @@ struct EvalCmd {
     p.resolve(c, model, d);
     auto& eval = p.eval;
     eval.rerank.kind = er::parse_rerank(rerank);
+    if (eval.rerank.kind != er::RerankKind::none && !eval.ranking)
+      throw er::Error("--rerank needs ranking metrics (explicit ratings: --relevance-threshold T or --ranking)");
     if (!item_meta.empty()) eval.item_meta = std::make_shared<const er::ItemMeta>(er::load_item_meta(item_meta));
     auto backend = er::make_backend(model.backend, model.threads);
     const auto kind = er::parse_kind(model.kind);
