@@ -51,12 +51,15 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "edgerec/backend.hpp"
 #include "edgerec/data.hpp"
+#include "edgerec/item_meta.hpp"
 #include "edgerec/model.hpp"
+#include "edgerec/rerank.hpp"
 #include "edgerec/split.hpp"
 
 namespace edgerec {
@@ -80,6 +83,19 @@ struct EvalOptions {
   // Share of a rating protocol's training part held out as its validation part (see
   // validation_split); tune scores its trials there.
   double validation_fraction = 0.1;
+  // Beyond-accuracy metrics (edgerec/rerank.hpp), with every full ranking's top-K lists:
+  // "ild@K" (intra-list diversity, over the model's item factors, else over the content
+  // features of item_meta; absent when neither), "novelty@K", and "calibration_kl@K" when
+  // item_meta has a categorical field "genres". item_meta is in file order (load_item_meta);
+  // each fitted model aligns it to its items.
+  std::shared_ptr<const ItemMeta> item_meta;
+  // With rerank.kind != none, each user's top pool_factor * K candidates are also re-ranked to
+  // K and the re-ranked lists' metrics are reported beside the model's under the prefix
+  // "rerank_" (before any protocol prefix: "rerank_ndcg@10", "rerank_full_ndcg@10"): hr, ndcg,
+  // recall, precision, map at K (from the list itself), coverage, gini, ild, novelty,
+  // calibration_kl. mmr needs item vectors (factors or content), calibrated a "genres" field;
+  // evaluation throws Error otherwise.
+  RerankOptions rerank;
 };
 
 struct EvalResult {

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include "edgerec/metrics.hpp"
 #include "edgerec/split.hpp"
@@ -109,26 +110,59 @@ struct RankingResult {
   RankingAccumulator full;
   RankingAccumulator sampled;
   std::vector<std::vector<index_t>> lists;  // full-ranking top-K per case (coverage, Gini)
+  std::vector<std::vector<index_t>> reranked;  // the same re-ranked (EvalOptions::rerank)
+};
+
+// What the beyond-accuracy metrics and the re-rankers need of one fitted model.
+struct BeyondAccuracy {
+  Matrix unit;                                  // item vectors (ILD, MMR); empty when none
+  std::shared_ptr<const ItemMeta> meta;         // aligned to the model's items, or null
+  const ItemMeta::Categorical* genres = nullptr;
+  RerankOptions rerank;
+
+  BeyondAccuracy(const Model& model, const EvalOptions& options) : rerank(options.rerank) {
+    if (options.item_meta) {
+      meta = std::make_shared<const ItemMeta>(align_item_meta(*options.item_meta, model.items));
+      genres = meta->field("genres");
+    }
+    unit = item_unit_vectors(model, meta.get());
+    if (rerank.kind == RerankKind::mmr && unit.rows() == 0)
+      throw Error("--rerank mmr needs item vectors: a model with item factors, or --item-meta");
+    if (rerank.kind == RerankKind::calibrated && !genres)
+      throw Error("--rerank calibrated needs item metadata with a 'genres' field (--item-meta)");
+    if (rerank.kind != RerankKind::none && rerank.pool_factor < 1)
+      throw Error("re-ranking: the candidate pool factor must be at least 1");
+  }
+
+  std::vector<double> user_genres(const Model& model, index_t user) const {
+    const bool has = user < model.seen.rows();
+    return genre_distribution(has ? model.seen.row_indices(user) : nullptr,
+                              has ? model.seen.row_size(user) : 0, *genres);
+  }
 };
 
 // Full ranking (and sampled ranking for cases with negatives) of every case. Candidates of the
 // full ranking are the items the user did not interact with in training. With full = false only
 // the sampled ranking is made, from the scores of its candidates alone (Model::score_items).
 RankingResult rank_cases(const Model& model, const std::vector<Case>& cases, int k,
-                         Backend& backend, bool full_ranking = true) {
+                         Backend& backend, bool full_ranking = true,
+                         const BeyondAccuracy* beyond = nullptr) {
   const index_t n_items = model.n_items();
   const int chunks = chunk_count(cases.size());
   std::vector<RankingAccumulator> full(chunks, RankingAccumulator(k));
   std::vector<RankingAccumulator> sampled(chunks, RankingAccumulator(k));
-  RankingResult result{RankingAccumulator(k), RankingAccumulator(k), {}};
+  RankingResult result{RankingAccumulator(k), RankingAccumulator(k), {}, {}};
   result.lists.resize(cases.size());
+  const bool rerank = beyond && beyond->rerank.kind != RerankKind::none;
+  if (rerank) result.reranked.resize(cases.size());
 
   backend.parallel_for(cases.size(), chunks, [&](std::size_t begin, std::size_t end, int chunk) {
     std::vector<float> scores(n_items);
     std::vector<std::uint8_t> skip(n_items, 0);
     std::vector<TopK> best;
     std::vector<float> local_scores;
-    std::vector<index_t> local_relevant, local_items;
+    std::vector<index_t> local_relevant, local_items, pool;
+    std::vector<float> pool_scores;
     for (std::size_t c = begin; c < end; ++c) {
       const Case& cs = cases[c];
       if (!full_ranking) {
@@ -159,6 +193,17 @@ RankingResult rank_cases(const Model& model, const std::vector<Case>& cases, int
       const auto ranks = rank_relevant(scores.data(), n_items, cs.relevant, skip.data(), &candidates);
       full[chunk].add_ranks(ranks, candidates);
       if (!ranks.empty()) top_k(scores.data(), n_items, k, skip.data(), best, result.lists[c]);
+      if (!ranks.empty() && rerank) {
+        top_k(scores.data(), n_items, k * beyond->rerank.pool_factor, skip.data(), best, pool);
+        pool_scores.resize(pool.size());
+        for (std::size_t j = 0; j < pool.size(); ++j) pool_scores[j] = scores[pool[j]];
+        if (beyond->rerank.kind == RerankKind::mmr)
+          result.reranked[c] = mmr_rerank(pool, pool_scores, beyond->unit, beyond->rerank.lambda, k);
+        else
+          result.reranked[c] = calibrated_rerank(pool, pool_scores, *beyond->genres,
+                                                 beyond->user_genres(model, cs.user),
+                                                 beyond->rerank.lambda, k);
+      }
 
       for (std::size_t j = 0; j < n_seen; ++j) skip[seen[j]] = 0;
 
@@ -195,24 +240,83 @@ void put_ranking(const RankingAccumulator& acc, const std::string& prefix,
   for (const auto& [key, value] : acc.means()) metrics[prefix + key] = value;
 }
 
-void put_lists(const RankingResult& r, index_t n_items, int k, const std::string& prefix,
-               std::map<std::string, double>& metrics) {
-  if (r.full.users() == 0) return;
+// Coverage, Gini and the beyond-accuracy means of `all` (one list per case; empty = not
+// counted), under `prefix`.
+void put_list_metrics(const Model& model, const std::vector<Case>& cases,
+                      const std::vector<std::vector<index_t>>& all, const BeyondAccuracy* beyond,
+                      int k, const std::string& prefix, std::map<std::string, double>& metrics) {
   std::vector<std::vector<index_t>> lists;
-  lists.reserve(r.full.users());
-  for (const auto& l : r.lists)
-    if (!l.empty()) lists.push_back(l);
+  double ild = 0, nov = 0, kl = 0;
+  std::size_t ild_n = 0, kl_n = 0;
+  const double n_users = std::max<double>(1.0, model.n_users());
+  for (std::size_t c = 0; c < all.size(); ++c) {
+    const auto& l = all[c];
+    if (l.empty()) continue;
+    lists.push_back(l);
+    nov += novelty(l, model.item_popularity, n_users);
+    if (beyond && beyond->unit.rows() > 0 && l.size() >= 2) {
+      ild += intra_list_diversity(l, beyond->unit);
+      ++ild_n;
+    }
+    if (beyond && beyond->genres) {
+      const auto p = beyond->user_genres(model, cases[c].user);
+      bool any = false;
+      for (double x : p) any = any || x > 0;
+      if (any) {
+        kl += calibration_kl(p, genre_distribution(l.data(), l.size(), *beyond->genres));
+        ++kl_n;
+      }
+    }
+  }
+  if (lists.empty()) return;
   const std::string ks = std::to_string(k);
+  const index_t n_items = model.n_items();
   metrics[prefix + "coverage@" + ks] = catalogue_coverage(lists, n_items);
   metrics[prefix + "gini@" + ks] = popularity_gini(lists, n_items);
+  if (model.item_popularity.size() >= n_items)
+    metrics[prefix + "novelty@" + ks] = nov / static_cast<double>(lists.size());
+  if (ild_n) metrics[prefix + "ild@" + ks] = ild / static_cast<double>(ild_n);
+  if (kl_n) metrics[prefix + "calibration_kl@" + ks] = kl / static_cast<double>(kl_n);
+}
+
+void put_lists(const Model& model, const std::vector<Case>& cases, const RankingResult& r,
+               const BeyondAccuracy* beyond, int k, const std::string& prefix,
+               std::map<std::string, double>& metrics) {
+  if (r.full.users() == 0) return;
+  put_list_metrics(model, cases, r.lists, beyond, k, prefix, metrics);
+  if (r.reranked.empty()) return;
+  // The re-ranked lists' accuracy, from the K items themselves (no candidate ranks beyond K).
+  const std::string ks = std::to_string(k), rp = "rerank_" + prefix;
+  double hr = 0, nd = 0, rec = 0, pre = 0, map = 0;
+  std::size_t n = 0;
+  for (std::size_t c = 0; c < r.reranked.size(); ++c) {
+    const auto& l = r.reranked[c];
+    if (l.empty()) continue;
+    const auto& rel = cases[c].relevant;
+    hr += hit_rate_at(l, rel, k);
+    nd += ndcg_at(l, rel, k);
+    rec += recall_at(l, rel, k);
+    pre += precision_at(l, rel, k);
+    map += map_at(l, rel, k);
+    ++n;
+  }
+  if (n == 0) return;
+  const double dn = static_cast<double>(n);
+  metrics[rp + "hr@" + ks] = hr / dn;
+  metrics[rp + "ndcg@" + ks] = nd / dn;
+  metrics[rp + "recall@" + ks] = rec / dn;
+  metrics[rp + "precision@" + ks] = pre / dn;
+  metrics[rp + "map@" + ks] = map / dn;
+  put_list_metrics(model, cases, r.reranked, beyond, k, rp, metrics);
 }
 
 // The sampled protocol's metrics under their own names, full ranking's under "full_".
-void put_sampled_and_full(const RankingResult& r, index_t n_items, int k,
+void put_sampled_and_full(const Model& model, const std::vector<Case>& cases,
+                          const RankingResult& r, const BeyondAccuracy* beyond, int k,
                           std::map<std::string, double>& metrics) {
   put_ranking(r.sampled, "", metrics);
   put_ranking(r.full, "full_", metrics);
-  put_lists(r, n_items, k, "full_", metrics);
+  put_lists(model, cases, r, beyond, k, "full_", metrics);
 }
 
 void check_in_model(const Model& model, index_t user, index_t item, const char* what,
@@ -273,9 +377,10 @@ void measure_with_prefix(const Model& model, const Interactions& test, const Eva
   rating_metrics(model, test, backend, metrics);
   if (!options.ranking) return;
   const auto cases = cases_from_test(model, test, options);
-  const auto r = rank_cases(model, cases, options.k, backend);
+  const BeyondAccuracy beyond(model, options);
+  const auto r = rank_cases(model, cases, options.k, backend, true, &beyond);
   put_ranking(r.full, prefix, metrics);
-  put_lists(r, model.n_items(), options.k, prefix, metrics);
+  put_lists(model, cases, r, &beyond, options.k, prefix, metrics);
 }
 
 void report(const Progress& progress, const char* stage, int done, int total) {
@@ -313,9 +418,12 @@ void measure_sampled(const Model& model, const Interactions& test,
   auto cases = cases_from_test(model, test, options);
   for (auto& c : cases)
     if (c.user < negatives.size()) c.negatives = &negatives[c.user];
-  const auto r = rank_cases(model, cases, options.k, backend, full_ranking);
+  std::optional<BeyondAccuracy> beyond;
+  if (full_ranking) beyond.emplace(model, options);
+  const auto r = rank_cases(model, cases, options.k, backend, full_ranking,
+                            beyond ? &*beyond : nullptr);
   if (full_ranking)
-    put_sampled_and_full(r, model.n_items(), options.k, metrics);
+    put_sampled_and_full(model, cases, r, &*beyond, options.k, metrics);
   else
     put_ranking(r.sampled, "", metrics);
 }
@@ -521,8 +629,9 @@ EvalResult evaluate_ncf(const Interactions& train, const NcfTest& test, ModelKin
     cases[i].relevant = {test.positives[i]};
     cases[i].negatives = &negatives[i];
   }
-  const auto r = rank_cases(*model, cases, options.k, backend);
-  put_sampled_and_full(r, model->n_items(), options.k, result.metrics);
+  const BeyondAccuracy beyond(*model, options);
+  const auto r = rank_cases(*model, cases, options.k, backend, true, &beyond);
+  put_sampled_and_full(*model, cases, r, &beyond, options.k, result.metrics);
   result.eval_seconds = seconds_since(start);
   report(progress, "evaluate", 1, 1);
   return result;

@@ -687,6 +687,7 @@ struct EvalCmd {
   ProtocolFlags p;
   std::string curve;
   bool json_out = false, quiet = false;
+  std::string item_meta, rerank = "none";
 
   CLI::App* add(CLI::App& app) {
     auto* c = app.add_subcommand("eval", "Evaluate a model kind under a protocol (trains on the train part only)");
@@ -699,6 +700,21 @@ struct EvalCmd {
                   "each policy's cumulative reward");
     c->add_flag("--json", json_out, "print one JSON object on stdout");
     c->add_flag("--quiet", quiet, "no progress bar and no epoch lines");
+    c->add_option("--item-meta", item_meta,
+                  "item metadata (as train's): content features for ild@K when the model has no "
+                  "item factors, genres for calibration_kl@K and --rerank calibrated");
+    c->add_option("--rerank", rerank,
+                  "also re-rank each top-K from the model's top --rerank-pool x K: mmr (maximal "
+                  "marginal relevance) or calibrated (Steck 2018, genres); metrics as rerank_*")
+        ->capture_default_str();
+    c->add_option("--rerank-lambda", p.eval.rerank.lambda,
+                  "re-ranking trade-off in [0,1]: mmr's weight of the score (1 = no change), "
+                  "calibrated's weight of calibration (0 = no change)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
+    c->add_option("--rerank-pool", p.eval.rerank.pool_factor, "re-ranking candidates: this many times K")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
     replay.add(c);
     return c;
   }
@@ -711,6 +727,10 @@ struct EvalCmd {
     if (!json_out) print_report(report, data.path);
     p.resolve(c, model, d);
     auto& eval = p.eval;
+    eval.rerank.kind = er::parse_rerank(rerank);
+    if (eval.rerank.kind != er::RerankKind::none && !eval.ranking)
+      throw er::Error("--rerank needs ranking metrics (explicit ratings: --relevance-threshold T or --ranking)");
+    if (!item_meta.empty()) eval.item_meta = std::make_shared<const er::ItemMeta>(er::load_item_meta(item_meta));
     auto backend = er::make_backend(model.backend, model.threads);
     const auto kind = er::parse_kind(model.kind);
     const auto progress = make_progress(quiet || json_out, curve);
@@ -741,6 +761,8 @@ struct EvalCmd {
       j["data"] = data.path;
       j["load"] = report_json(report);
       p.put_json(j, align ? &*align : nullptr);
+      if (eval.rerank.kind != er::RerankKind::none)
+        j["rerank"] = {{"kind", rerank}, {"lambda", eval.rerank.lambda}, {"pool_factor", eval.rerank.pool_factor}};
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
       std::printf("%s, %s protocol (%d fold%s): fit %.3f s, eval %.3f s", er::kind_name(kind),
@@ -1190,10 +1212,23 @@ struct RecommendCmd {
   std::string include, exclude, filter;
   bool include_seen = false, explain = false, cold = false;
   float shrinkage = er::BlendOptions{}.shrinkage;
+  std::string rerank = "none";
+  er::RerankOptions rerank_options;
 
   CLI::App* add(CLI::App& app) {
     auto* c = app.add_subcommand("recommend", "Top-K items for a known user, or for a new user from --items");
     s.add(c);
+    c->add_option("--rerank", rerank,
+                  "re-rank the model's top --rerank-pool x K to K: mmr (diversity over item factors or "
+                  "metadata content) or calibrated (genre proportions of the user's items, Steck 2018)")
+        ->capture_default_str();
+    c->add_option("--rerank-lambda", rerank_options.lambda,
+                  "mmr: weight of the score (1 = no change); calibrated: weight of calibration (0 = no change)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
+    c->add_option("--rerank-pool", rerank_options.pool_factor, "re-ranking candidates: this many times K")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
     c->add_option("--user", user_ids, "user id (repeat for a batch)");
     c->add_option("--items", items, "a new user's interactions: item[:value],... (fold-in)");
     c->add_option("--include", include, "only recommend these items (comma-separated ids)");
@@ -1217,10 +1252,12 @@ struct RecommendCmd {
     if (user_ids.empty() && items.empty() && filter.empty() && !cold)
       throw er::Error("give either --user ID or --items LIST (or --filter for a brand-new user)");
     const auto m = er::load_model(s.model_path);
+    rerank_options.kind = er::parse_rerank(rerank);
+    if (cold && rerank_options.kind != er::RerankKind::none) throw er::Error("--rerank does not apply to --cold rankings");
     if (cold) return run_meta(*m);
     er::Recommender rec(*m);
     er::RecommendOptions o;
-    o.k = s.k;
+    o.k = rerank_options.kind == er::RerankKind::none ? s.k : s.k * rerank_options.pool_factor;
     o.exclude_seen = !include_seen;
     o.include = split_list(include);
     o.exclude = split_list(exclude);
@@ -1236,8 +1273,21 @@ struct RecommendCmd {
       o.include = std::move(allowed);
     }
     std::vector<json> results;
-    auto one = [&](const std::string& label, const std::vector<er::Recommendation>& recs,
+    auto one = [&](const std::string& label, const std::vector<er::Recommendation>& pool,
                    const std::vector<er::UserInteraction>* history, json extra) {
+      std::vector<er::Recommendation> recs = pool;
+      if (rerank_options.kind != er::RerankKind::none) {
+        // Calibrated's target: the user's items (training history, or the new user's --items).
+        std::vector<er::index_t> items_of;
+        if (history) {
+          for (const auto& h : *history)
+            if (const auto i = m->items.find(h.item); i >= 0 && i < m->n_items()) items_of.push_back(static_cast<er::index_t>(i));
+        } else if (const auto u = m->users.find(label); u >= 0 && static_cast<er::index_t>(u) < m->seen.rows()) {
+          const auto uu = static_cast<er::index_t>(u);
+          items_of.assign(m->seen.row_indices(uu), m->seen.row_indices(uu) + m->seen.row_size(uu));
+        }
+        recs = er::rerank_recommendations(*m, pool, items_of, rerank_options, s.k);
+      }
       json j{{"user", label}, {"items", recs_json(recs, *m)}};
       j.update(extra);
       std::vector<std::string> text;

@@ -1,0 +1,99 @@
+// edgerec/rerank.hpp — beyond-accuracy metrics (intra-list diversity, novelty, calibration) and
+// the re-rankers that trade accuracy for them (MMR, calibrated recommendations).
+//
+// Definitions (a "list" is one user's top-K, best first; K = list length):
+//   intra-list diversity  mean over the K(K-1)/2 pairs of the list of 1 - cos(v_i, v_j), over
+//                         unit item vectors (item_unit_vectors: the model's item factors when it
+//                         has embeddings, else the content features of its item metadata); a
+//                         zero vector has cosine 0 with everything. Lists shorter than 2: none.
+//   novelty               mean over the list of -log2 p(i), p(i) = training interactions of i /
+//                         training users (the share of users who interacted with i, duplicates
+//                         merged); an item with no training interaction counts as 1.
+//   calibration KL        Steck (2018): KL(p || q~) = sum_g p(g) ln(p(g) / q~(g)), natural log,
+//                         p = the genre distribution of the user's training items, q = that of
+//                         the list, q~ = (1 - alpha) q + alpha p with alpha = 0.01. An item's
+//                         genre distribution puts 1/n on each of its n genres; a set's is the
+//                         mean over its items that have a genre (items without are ignored).
+// Coverage and popularity Gini of the lists are in metrics.hpp (catalogue_coverage,
+// popularity_gini).
+//
+// Re-rankers take a user's candidates (the model's top pool_factor * K, best first, with their
+// scores) and pick K of them greedily. Scores are first min-max scaled to [0, 1] over the
+// candidates, so lambda weighs quantities of the same range whatever the model's score scale.
+//   MMR (Carbonell & Goldstein 1998): next = argmax lambda s_i - (1 - lambda) max_{j in S} cos(i, j);
+//       lambda = 1 keeps the model's order.
+//   calibrated (Steck 2018): next = argmax (1 - lambda) sum_{j in S+i} s_j - lambda KL(p || q~(S+i));
+//       lambda = 0 keeps the model's order.
+// Ties keep the candidate order. All functions are pure and thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edgerec/backend.hpp"
+#include "edgerec/data.hpp"
+#include "edgerec/item_meta.hpp"
+#include "edgerec/recommender.hpp"
+
+namespace edgerec {
+
+class Model;
+
+enum class RerankKind { none, mmr, calibrated };
+// "none", "mmr", "calibrated"; anything else throws Error.
+RerankKind parse_rerank(std::string_view name);
+const char* rerank_name(RerankKind kind);
+
+struct RerankOptions {
+  RerankKind kind = RerankKind::none;
+  // Trade-off (see above); default 0.5 for both. Must lie in [0, 1].
+  double lambda = 0.5;
+  // Candidates per list: the model's top pool_factor * K.
+  int pool_factor = 10;
+};
+
+// ---- Metrics ---------------------------------------------------------------------------------
+
+// `unit_rows`: one unit-length (or zero) row per item. Returns 0 for lists shorter than 2.
+double intra_list_diversity(const std::vector<index_t>& list, const Matrix& unit_rows);
+// `counts`: training interactions per item; `n_users` > 0.
+double novelty(const std::vector<index_t>& list, const std::vector<float>& counts, double n_users);
+// The genre distribution (genres.vocabulary.size() entries) of `items`; all zeros when none of
+// them has a genre. Rows beyond the field's rows count as genre-less.
+std::vector<double> genre_distribution(const index_t* items, std::size_t n,
+                                       const ItemMeta::Categorical& genres);
+// KL(p || (1 - alpha) q + alpha p), natural log; p and q of the same size.
+double calibration_kl(const std::vector<double>& p, const std::vector<double>& q, double alpha = 0.01);
+
+// The unit item vectors of intra-list diversity and MMR for `model`'s items (n_items() rows):
+// its item factors (Embeddings::V's first factor_dims columns) when it has embeddings, else
+// the content features (ItemFeatures) of `meta` (aligned to the model: row r = item r), else an
+// empty matrix. *space (if non-null) receives "embeddings", "content" or "".
+Matrix item_unit_vectors(const Model& model, const ItemMeta* meta, std::string* space = nullptr);
+
+// ---- Re-rankers ------------------------------------------------------------------------------
+
+// `candidates` best first, `scores` theirs; returns min(k, candidates) items.
+std::vector<index_t> mmr_rerank(const std::vector<index_t>& candidates,
+                                 const std::vector<float>& scores, const Matrix& unit_rows,
+                                 double lambda, int k);
+// `target`: the user's genre distribution p (genre_distribution of their history).
+std::vector<index_t> calibrated_rerank(const std::vector<index_t>& candidates,
+                                       const std::vector<float>& scores,
+                                       const ItemMeta::Categorical& genres,
+                                       const std::vector<double>& target, double lambda, int k,
+                                       double alpha = 0.01);
+
+// Serving: re-ranks `pool` (a Recommender list of the model's items, best first, e.g. its top
+// pool_factor * K) to k items with options.kind, over the model's item vectors or the content
+// of its item metadata (mmr) or its metadata's "genres" (calibrated; the target is the genre
+// distribution of `history`, model item indices). Items of `pool` the model does not know are
+// an Error. RerankKind::none returns the first k. Throws Error when the model lacks what the
+// re-ranker needs. Builds the item vectors per call (O(items x dims)).
+std::vector<Recommendation> rerank_recommendations(const Model& model,
+                                                   const std::vector<Recommendation>& pool,
+                                                   const std::vector<index_t>& history,
+                                                   const RerankOptions& options, int k);
+
+}  // namespace edgerec

@@ -1,0 +1,236 @@
+#include "edgerec/rerank.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+#include "edgerec/model.hpp"
+
+namespace edgerec {
+
+RerankKind parse_rerank(std::string_view name) {
+  if (name == "none") return RerankKind::none;
+  if (name == "mmr") return RerankKind::mmr;
+  if (name == "calibrated") return RerankKind::calibrated;
+  throw Error("unknown re-ranker '" + std::string(name) + "' (expected none, mmr or calibrated)");
+}
+
+const char* rerank_name(RerankKind kind) {
+  switch (kind) {
+    case RerankKind::none: return "none";
+    case RerankKind::mmr: return "mmr";
+    case RerankKind::calibrated: return "calibrated";
+  }
+  return "none";
+}
+
+namespace {
+
+double cosine_rows(const Matrix& rows, index_t a, index_t b) {
+  return static_cast<double>(rows.row(a).dot(rows.row(b)));
+}
+
+// Min-max scaled to [0, 1]; all equal (or one candidate): all 1. Non-finite scores count as 0.
+std::vector<double> scaled(const std::vector<float>& scores) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (float s : scores)
+    if (std::isfinite(s)) lo = std::min(lo, double(s)), hi = std::max(hi, double(s));
+  std::vector<double> out(scores.size(), 1.0);
+  if (!(hi > lo)) return out;
+  for (std::size_t i = 0; i < scores.size(); ++i)
+    out[i] = std::isfinite(scores[i]) ? (scores[i] - lo) / (hi - lo) : 0.0;
+  return out;
+}
+
+void check_rerank_args(const std::vector<index_t>& candidates, const std::vector<float>& scores,
+                       double lambda, int k) {
+  if (candidates.size() != scores.size())
+    throw Error("re-ranking: " + std::to_string(candidates.size()) + " candidates but " +
+                std::to_string(scores.size()) + " scores");
+  if (!(lambda >= 0.0 && lambda <= 1.0))
+    throw Error("--rerank-lambda must lie in [0, 1] (got " + std::to_string(lambda) + ")");
+  if (k < 0) throw Error("re-ranking: k must not be negative");
+}
+
+// Adds (sign +1) or removes one item's genre mass into counts; returns whether it has a genre.
+bool add_genres(const ItemMeta::Categorical& g, index_t item, std::vector<double>& mass, double sign) {
+  if (static_cast<std::size_t>(item) + 1 >= g.offsets.size()) return false;
+  const auto b = g.offsets[item], e = g.offsets[item + 1];
+  if (b == e) return false;
+  const double w = sign / static_cast<double>(e - b);
+  for (auto c = b; c < e; ++c) mass[g.codes[c]] += w;
+  return true;
+}
+
+}  // namespace
+
+double intra_list_diversity(const std::vector<index_t>& list, const Matrix& unit_rows) {
+  if (list.size() < 2) return 0.0;
+  double sum = 0;
+  std::size_t pairs = 0;
+  for (std::size_t a = 0; a < list.size(); ++a)
+    for (std::size_t b = a + 1; b < list.size(); ++b, ++pairs) {
+      if (list[a] >= unit_rows.rows() || list[b] >= unit_rows.rows())
+        throw Error("intra-list diversity: item index outside the item vectors");
+      sum += 1.0 - cosine_rows(unit_rows, list[a], list[b]);
+    }
+  return sum / static_cast<double>(pairs);
+}
+
+double novelty(const std::vector<index_t>& list, const std::vector<float>& counts, double n_users) {
+  if (list.empty()) return 0.0;
+  if (!(n_users > 0)) throw Error("novelty: the number of users must be positive");
+  double sum = 0;
+  for (index_t i : list) {
+    if (i >= counts.size()) throw Error("novelty: item index outside the popularity counts");
+    const double c = std::max(1.0, static_cast<double>(counts[i]));
+    sum += -std::log2(std::min(1.0, c / n_users));
+  }
+  return sum / static_cast<double>(list.size());
+}
+
+std::vector<double> genre_distribution(const index_t* items, std::size_t n,
+                                       const ItemMeta::Categorical& genres) {
+  std::vector<double> p(genres.vocabulary.size(), 0.0);
+  std::size_t with = 0;
+  for (std::size_t i = 0; i < n; ++i) with += add_genres(genres, items[i], p, 1.0);
+  if (with > 0)
+    for (double& x : p) x /= static_cast<double>(with);
+  return p;
+}
+
+double calibration_kl(const std::vector<double>& p, const std::vector<double>& q, double alpha) {
+  if (p.size() != q.size()) throw Error("calibration KL: distributions of different sizes");
+  if (!(alpha > 0.0 && alpha <= 1.0)) throw Error("calibration KL: alpha must lie in (0, 1]");
+  double kl = 0;
+  for (std::size_t g = 0; g < p.size(); ++g)
+    if (p[g] > 0) kl += p[g] * std::log(p[g] / ((1.0 - alpha) * q[g] + alpha * p[g]));
+  return kl;
+}
+
+Matrix item_unit_vectors(const Model& model, const ItemMeta* meta, std::string* space) {
+  Matrix out;
+  if (space) space->clear();
+  const index_t n = model.n_items();
+  if (const Embeddings* e = model.embeddings(); e && e->V.rows() >= n && e->factor_dims > 0) {
+    out = e->V.topLeftCorner(n, e->factor_dims);
+    if (space) *space = "embeddings";
+  } else if (meta && meta->rows() >= n) {
+    const ItemFeatures features(*meta);
+    if (features.dims() == 0) return out;
+    out = features.matrix().topRows(n);
+    if (space) *space = "content";
+  } else {
+    return out;
+  }
+  for (Eigen::Index r = 0; r < out.rows(); ++r) {
+    const float norm = out.row(r).norm();
+    if (norm > 0) out.row(r) /= norm;
+  }
+  return out;
+}
+
+std::vector<index_t> mmr_rerank(const std::vector<index_t>& candidates,
+                                 const std::vector<float>& scores, const Matrix& unit_rows,
+                                 double lambda, int k) {
+  check_rerank_args(candidates, scores, lambda, k);
+  const auto s = scaled(scores);
+  const std::size_t want = std::min(candidates.size(), static_cast<std::size_t>(k));
+  std::vector<index_t> out;
+  out.reserve(want);
+  std::vector<std::uint8_t> taken(candidates.size(), 0);
+  // max_sim[c]: the largest cosine of candidate c with the items picked so far.
+  std::vector<double> max_sim(candidates.size(), -std::numeric_limits<double>::infinity());
+  for (index_t c : candidates)
+    if (c >= unit_rows.rows()) throw Error("MMR: item index outside the item vectors");
+  while (out.size() < want) {
+    std::size_t best = candidates.size();
+    double best_value = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < candidates.size(); ++c) {
+      if (taken[c]) continue;
+      const double redundancy = out.empty() ? 0.0 : max_sim[c];
+      const double v = lambda * s[c] - (1.0 - lambda) * redundancy;
+      if (v > best_value) best_value = v, best = c;
+    }
+    taken[best] = 1;
+    out.push_back(candidates[best]);
+    for (std::size_t c = 0; c < candidates.size(); ++c)
+      if (!taken[c]) max_sim[c] = std::max(max_sim[c], cosine_rows(unit_rows, candidates[c], candidates[best]));
+  }
+  return out;
+}
+
+std::vector<index_t> calibrated_rerank(const std::vector<index_t>& candidates,
+                                       const std::vector<float>& scores,
+                                       const ItemMeta::Categorical& genres,
+                                       const std::vector<double>& target, double lambda, int k,
+                                       double alpha) {
+  check_rerank_args(candidates, scores, lambda, k);
+  if (target.size() != genres.vocabulary.size())
+    throw Error("calibrated re-ranking: the target distribution does not match the genres");
+  const auto s = scaled(scores);
+  const std::size_t want = std::min(candidates.size(), static_cast<std::size_t>(k));
+  std::vector<index_t> out;
+  out.reserve(want);
+  std::vector<std::uint8_t> taken(candidates.size(), 0);
+  std::vector<double> mass(target.size(), 0.0), q(target.size());
+  std::size_t with = 0;  // picked items that have a genre
+  double picked_score = 0;
+  while (out.size() < want) {
+    std::size_t best = candidates.size();
+    double best_value = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < candidates.size(); ++c) {
+      if (taken[c]) continue;
+      const bool has = add_genres(genres, candidates[c], mass, 1.0);
+      const double denom = static_cast<double>(with + (has ? 1 : 0));
+      for (std::size_t g = 0; g < q.size(); ++g) q[g] = denom > 0 ? mass[g] / denom : 0.0;
+      if (has) add_genres(genres, candidates[c], mass, -1.0);
+      const double v = (1.0 - lambda) * (picked_score + s[c]) - lambda * calibration_kl(target, q, alpha);
+      if (v > best_value) best_value = v, best = c;
+    }
+    taken[best] = 1;
+    out.push_back(candidates[best]);
+    picked_score += s[best];
+    with += add_genres(genres, candidates[best], mass, 1.0);
+  }
+  return out;
+}
+
+std::vector<Recommendation> rerank_recommendations(const Model& model,
+                                                   const std::vector<Recommendation>& pool,
+                                                   const std::vector<index_t>& history,
+                                                   const RerankOptions& options, int k) {
+  const std::size_t want = std::min(pool.size(), static_cast<std::size_t>(std::max(k, 0)));
+  if (options.kind == RerankKind::none)
+    return std::vector<Recommendation>(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(want));
+  std::vector<index_t> cand;
+  std::vector<float> scores;
+  for (const auto& r : pool) {
+    const std::int64_t i = model.items.find(r.item);
+    if (i < 0 || i >= model.n_items())
+      throw Error("re-ranking: item '" + r.item + "' is not one of the model's items");
+    cand.push_back(static_cast<index_t>(i));
+    scores.push_back(r.score);
+  }
+  std::vector<index_t> picked;
+  if (options.kind == RerankKind::mmr) {
+    const Matrix unit = item_unit_vectors(model, model.item_meta.get());
+    if (unit.rows() == 0)
+      throw Error("--rerank mmr needs item vectors: a model with item factors, or item metadata");
+    picked = mmr_rerank(cand, scores, unit, options.lambda, k);
+  } else {
+    const ItemMeta::Categorical* g = model.item_meta ? model.item_meta->field("genres") : nullptr;
+    if (!g) throw Error("--rerank calibrated needs item metadata with a 'genres' field");
+    picked = calibrated_rerank(cand, scores, *g, genre_distribution(history.data(), history.size(), *g),
+                               options.lambda, k);
+  }
+  std::vector<Recommendation> out;
+  out.reserve(picked.size());
+  for (index_t i : picked)
+    out.push_back(pool[static_cast<std::size_t>(std::find(cand.begin(), cand.end(), i) - cand.begin())]);
+  return out;
+}
+
+}  // namespace edgerec

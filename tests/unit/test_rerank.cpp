@@ -1,0 +1,111 @@
+// Beyond-accuracy metrics and re-rankers on hand-worked examples (the arithmetic is in the
+// comments).
+#include <cmath>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "edgerec/rerank.hpp"
+
+using namespace edgerec;
+
+namespace {
+
+Matrix rows(std::initializer_list<std::pair<float, float>> r) {
+  Matrix m(static_cast<Eigen::Index>(r.size()), 2);
+  Eigen::Index i = 0;
+  for (const auto& [a, b] : r) m(i, 0) = a, m(i, 1) = b, ++i;
+  return m;
+}
+
+// vocabulary {A, B, C}; item 0 {A}, item 1 {A, B}, item 2 {C}, item 3 none.
+ItemMeta::Categorical genres3() {
+  ItemMeta::Categorical g;
+  g.name = "genres";
+  g.vocabulary = {"A", "B", "C"};
+  g.offsets = {0, 1, 3, 4, 4};
+  g.codes = {0, 0, 1, 2};
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("intra-list diversity by hand", "[rerank]") {
+  // item 0 (1,0), item 1 (0,1), item 2 (0.6,0.8): cosines 0, 0.6, 0.8 -> distances 1, 0.4, 0.2,
+  // mean 1.6 / 3.
+  const Matrix unit = rows({{1, 0}, {0, 1}, {0.6f, 0.8f}});
+  CHECK(intra_list_diversity({0, 1, 2}, unit) == Approx(1.6 / 3.0));
+  CHECK(intra_list_diversity({0, 1}, unit) == Approx(1.0));
+  CHECK(intra_list_diversity({0, 0}, unit) == Approx(0.0));
+  CHECK(intra_list_diversity({2}, unit) == 0.0);
+  CHECK_THROWS_AS(intra_list_diversity({0, 7}, unit), Error);
+}
+
+TEST_CASE("novelty by hand", "[rerank]") {
+  // 4 users; counts 4, 2, 1 -> p = 1, 1/2, 1/4 -> self-information 0, 1, 2 bits.
+  const std::vector<float> counts{4, 2, 1, 0};
+  CHECK(novelty({0, 1, 2}, counts, 4) == Approx(1.0));
+  CHECK(novelty({1, 2}, counts, 4) == Approx(1.5));
+  // An item without training interactions counts as one: log2(4) = 2.
+  CHECK(novelty({3}, counts, 4) == Approx(2.0));
+  CHECK_THROWS_AS(novelty({9}, counts, 4), Error);
+}
+
+TEST_CASE("genre distribution and calibration KL by hand", "[rerank]") {
+  const auto g = genres3();
+  // {0, 1, 3}: item 0 gives A 1, item 1 A 1/2 B 1/2, item 3 nothing; over 2 items: A .75, B .25.
+  const std::vector<index_t> items{0, 1, 3};
+  const auto p = genre_distribution(items.data(), items.size(), g);
+  REQUIRE(p.size() == 3);
+  CHECK(p[0] == Approx(0.75));
+  CHECK(p[1] == Approx(0.25));
+  CHECK(p[2] == 0.0);
+  // p = (.5, .5, 0), q = (1, 0, 0): q~ = .99 q + .01 p = (.995, .005, 0);
+  // KL = .5 ln(.5/.995) + .5 ln(.5/.005) = .5 (-0.688135) + .5 (4.605170) = 1.958518.
+  CHECK(calibration_kl({.5, .5, 0}, {1, 0, 0}) == Approx(1.958518).epsilon(1e-5));
+  CHECK(calibration_kl({.5, .5, 0}, {.5, .5, 0}) == Approx(0.0).margin(1e-12));
+  // A list with no genre at all: q~ = .01 p, KL = ln(100).
+  CHECK(calibration_kl({.5, .5, 0}, {0, 0, 0}) == Approx(std::log(100.0)));
+  CHECK_THROWS_AS(calibration_kl({1}, {1, 0}), Error);
+}
+
+TEST_CASE("MMR by hand; lambda 1 is the model's order", "[rerank]") {
+  // items 0 and 1 point the same way, item 2 is orthogonal; scores 3, 2, 1 -> scaled 1, .5, 0.
+  const Matrix unit = rows({{1, 0}, {1, 0}, {0, 1}});
+  const std::vector<index_t> cand{0, 1, 2};
+  const std::vector<float> scores{3, 2, 1};
+  CHECK(mmr_rerank(cand, scores, unit, 1.0, 3) == std::vector<index_t>{0, 1, 2});
+  // lambda .5: first 0 (.5); then item 1: .25 - .5 * 1 = -.25, item 2: 0 - 0 = 0 -> 2; then 1.
+  CHECK(mmr_rerank(cand, scores, unit, 0.5, 3) == std::vector<index_t>{0, 2, 1});
+  CHECK(mmr_rerank(cand, scores, unit, 0.5, 2) == std::vector<index_t>{0, 2});
+  CHECK(mmr_rerank(cand, scores, unit, 0.5, 9).size() == 3);
+  CHECK_THROWS_AS(mmr_rerank(cand, scores, unit, 1.5, 3), Error);
+  CHECK_THROWS_AS(mmr_rerank(cand, {1, 2}, unit, 0.5, 3), Error);
+}
+
+TEST_CASE("calibrated re-ranking by hand; lambda 0 is the model's order", "[rerank]") {
+  // vocabulary {A, B}; items 0 and 1 are A, item 2 is B; the user's history is half A, half B.
+  ItemMeta::Categorical g;
+  g.vocabulary = {"A", "B"};
+  g.offsets = {0, 1, 2, 3};
+  g.codes = {0, 0, 1};
+  const std::vector<double> target{.5, .5};
+  const std::vector<index_t> cand{0, 1, 2};
+  const std::vector<float> scores{3, 2, 1};  // scaled 1, .5, 0
+  CHECK(calibrated_rerank(cand, scores, g, target, 0.0, 3) == std::vector<index_t>{0, 1, 2});
+  // lambda .5, step 1: any single item has KL 1.958518 (q = (1,0) or (0,1)), so the best score
+  // wins: 0. Step 2: item 1 gives .5 (1 + .5) - .5 (1.958518) = -.229, item 2 gives .5 (1 + 0)
+  // - .5 * 0 = .5 -> 2.
+  const auto r = calibrated_rerank(cand, scores, g, target, 0.5, 2);
+  CHECK(r == std::vector<index_t>{0, 2});
+  CHECK(calibration_kl(target, genre_distribution(r.data(), r.size(), g)) == Approx(0.0).margin(1e-12));
+  CHECK_THROWS_AS(calibrated_rerank(cand, scores, g, {1.0}, 0.5, 2), Error);
+}
+
+TEST_CASE("re-ranker names", "[rerank]") {
+  CHECK(parse_rerank("mmr") == RerankKind::mmr);
+  CHECK(parse_rerank("calibrated") == RerankKind::calibrated);
+  CHECK(parse_rerank("none") == RerankKind::none);
+  CHECK(std::string(rerank_name(RerankKind::calibrated)) == "calibrated");
+  CHECK_THROWS_AS(parse_rerank("fair"), Error);
+}
