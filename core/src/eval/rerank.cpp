@@ -72,7 +72,7 @@ double intra_list_diversity(const std::vector<index_t>& list, const Matrix& unit
   std::size_t pairs = 0;
   for (std::size_t a = 0; a < list.size(); ++a)
     for (std::size_t b = a + 1; b < list.size(); ++b, ++pairs) {
-      if (list[a] >= unit_rows.rows() || list[b] >= unit_rows.rows())
+      if (static_cast<Eigen::Index>(list[a]) >= unit_rows.rows() || static_cast<Eigen::Index>(list[b]) >= unit_rows.rows())
         throw Error("intra-list diversity: item index outside the item vectors");
       sum += 1.0 - cosine_rows(unit_rows, list[a], list[b]);
     }
@@ -114,7 +114,7 @@ Matrix item_unit_vectors(const Model& model, const ItemMeta* meta, std::string* 
   Matrix out;
   if (space) space->clear();
   const index_t n = model.n_items();
-  if (const Embeddings* e = model.embeddings(); e && e->V.rows() >= n && e->factor_dims > 0) {
+  if (const Embeddings* e = model.embeddings(); e && e->V.rows() >= static_cast<Eigen::Index>(n) && e->factor_dims > 0) {
     out = e->V.topLeftCorner(n, e->factor_dims);
     if (space) *space = "embeddings";
   } else if (meta && meta->rows() >= n) {
@@ -144,7 +144,7 @@ std::vector<index_t> mmr_rerank(const std::vector<index_t>& candidates,
   // max_sim[c]: the largest cosine of candidate c with the items picked so far.
   std::vector<double> max_sim(candidates.size(), -std::numeric_limits<double>::infinity());
   for (index_t c : candidates)
-    if (c >= unit_rows.rows()) throw Error("MMR: item index outside the item vectors");
+    if (static_cast<Eigen::Index>(c) >= unit_rows.rows()) throw Error("MMR: item index outside the item vectors");
   while (out.size() < want) {
     std::size_t best = candidates.size();
     double best_value = -std::numeric_limits<double>::infinity();
