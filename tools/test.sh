@@ -8,7 +8,7 @@
 #   3. the browser tests: headless Chromium driven by playwright-core (the package, apps built
 #      by Vite, webpack and esbuild from the packed tarball, demo, webview page)
 #   4. the AddressSanitizer + UBSan build (float-cast-overflow included): the ctest suite again
-#   5. the libFuzzer targets (clang++, ASan + UBSan): each run for EDGEREC_FUZZ_SECONDS (25) from
+#   5. the libFuzzer targets (clang++, ASan + UBSan): each run for EDGEREC_FUZZ_SECONDS (15) from
 #      its seed corpus (tools/fuzz.sh, tests/fuzz/README.md)
 # Real-data tests (ctest label realdata) read $EDGEREC_DATA (default ../shared/data): they skip
 # with a message when it is absent, but fail under CI=true. The sanitiser run skips the accuracy
@@ -67,6 +67,6 @@ stage "native tests (AddressSanitizer + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   EDGEREC_SANITIZED=1 ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
-stage "fuzz smoke (clang++ libFuzzer, ASan + UBSan): each target ${EDGEREC_FUZZ_SECONDS:-25} s"
-tools/fuzz.sh build-fuzz "${EDGEREC_FUZZ_SECONDS:-25}"
+stage "fuzz smoke (clang++ libFuzzer, ASan + UBSan): each target ${EDGEREC_FUZZ_SECONDS:-15} s"
+tools/fuzz.sh build-fuzz "${EDGEREC_FUZZ_SECONDS:-15}"
 stage "all tests passed"
