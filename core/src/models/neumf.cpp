@@ -392,8 +392,7 @@ class NeuMf final : public Model {
                            [&](int) { return train_epoch(stage, opt); }, validate, validation.name(), staged,
                            stage_info, start);
         info.loss.insert(info.loss.end(), stage_info.loss.begin(), stage_info.loss.end());
-        info.best_epoch = epochs_before + stage_info.best_epoch;
-        if (stage_info.best_epoch == 0 && start) info.best_epoch = epochs_before;
+        info.best_epoch = epochs_before + stage_info.best_epoch;  // a kept start: epochs_before
         epochs_before += stage_info.epochs_run;
         info.epochs_run = epochs_before;
         return best;
