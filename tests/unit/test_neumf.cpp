@@ -11,6 +11,7 @@
 
 #include "edgerec/edgerec.hpp"
 #include "edgerec/openmp_backend.hpp"
+#include "models/factories.hpp"
 #include "test_util.hpp"
 
 using namespace edgerec;
@@ -182,6 +183,18 @@ TEST_CASE("neumf: save and load serve the same scores, fold-ins and similar item
   CHECK(a[7] == Approx(1.0f).epsilon(1e-5));
   // The file is the model: saving the loaded one gives the same bytes.
   CHECK(model_to_bytes(*loaded) == model_to_bytes(m));
+}
+
+TEST_CASE("neumf fold-in: the hand-written gradient (the wasm has no backward pass) is the tape's", "[neumf]") {
+  const Model& m = *trained().model;
+  // Positives with sampled-looking negatives, a repeated item, and a lone row: every branch of
+  // the gradient (GMF part, each MLP layer's ReLU, the first layer's user half) is exercised.
+  const std::vector<std::int32_t> items{3, 17, 40, 3, 99, 120, 7, 211, 64};
+  const std::vector<float> labels{1, 0, 0, 1, 1, 0, 0, 1, 0};
+  CHECK(neumf_fold_in_gradient_error(m, items, labels) < 1e-5);
+  CHECK(neumf_fold_in_gradient_error(m, {5}, {1}) < 1e-5);
+  const auto popularity = make_model(ModelKind::popularity);
+  CHECK_THROWS_WITH(neumf_fold_in_gradient_error(*popularity, items, labels), Catch::Contains("not a neumf"));
 }
 
 TEST_CASE("neumf fold-in ranks a new user's held-out items far above chance", "[neumf]") {

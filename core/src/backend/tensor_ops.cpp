@@ -321,6 +321,7 @@ void Backend::gather_rows(const Tensor& table, const Tensor& index, const Tensor
 }
 
 void Backend::scatter_add_rows(const Tensor& src, const Tensor& index, const Tensor& table) {
+  EDGEREC_TRAINING_ONLY("the scatter_add_rows tensor operation (training)");
   const char* op = "scatter_add_rows";
   need_float(op, table, "table");
   need_i32(op, index, "index");
@@ -538,6 +539,7 @@ void Backend::softmax(const Tensor& x, const Tensor& y, bool log, const SoftmaxM
 
 void Backend::softmax_backward(const Tensor& y, const Tensor& dy, const Tensor& dx, bool log,
                                const SoftmaxMask& mask) {
+  EDGEREC_TRAINING_ONLY("the softmax_backward tensor operation (training)");
   const char* op = "softmax_backward";
   need_float(op, y, "y");
   need_same_dtype(op, y, dy, "dy");
@@ -610,6 +612,7 @@ void Backend::layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& bet
 void Backend::layer_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
                                   const Tensor& rstd, const Tensor& dy, const Tensor& dx,
                                   const Tensor& dgamma, const Tensor& dbeta) {
+  EDGEREC_TRAINING_ONLY("the layer_norm_backward tensor operation (training)");
   const char* op = "layer_norm_backward";
   need_float(op, x, "x");
   for (const auto* t : {&gamma, &mean, &rstd, &dy, &dx, &dgamma, &dbeta})
@@ -666,6 +669,7 @@ void Backend::layer_norm_backward(const Tensor& x, const Tensor& gamma, const Te
 }
 
 void Backend::dropout(const Tensor& x, double p, std::uint64_t seed, const Tensor& y) {
+  EDGEREC_TRAINING_ONLY("the dropout tensor operation (training)");
   const char* op = "dropout";
   need_float(op, x, "x");
   need_same_dtype(op, x, y, "y");
@@ -756,6 +760,7 @@ double Backend::sum_squares(const Tensor& x) {
 
 void Backend::sgd_update(const Tensor& param, const Tensor& grad, const Tensor& velocity,
                          const SgdStep& step) {
+  EDGEREC_TRAINING_ONLY("the sgd_update tensor operation (training)");
   const char* op = "sgd_update";
   need_float(op, param, "param");
   need_same_dtype(op, param, grad, "grad");

@@ -45,6 +45,7 @@
 
 #include "edgerec/model.hpp"
 #include "edgerec/model_file.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec {
 
@@ -314,15 +315,17 @@ void CEREAL_LOAD_FUNCTION_NAME(LoadArchive& ar, io::HyperFields& v);
 
 // A model kind's section: CEREAL_CLASS_VERSION(TYPE, TYPE::kSectionVersion) and TYPE's
 // Model::save_section() / load_section() overrides, which run TYPE's serialize() under the kind's
-// name (so its fields read "ials.item_factors"). Use at global scope after the class, in the
-// kind's .cpp. TYPE declares a public `static constexpr std::uint32_t kSectionVersion`, a private
-// serialize(Archive&, std::uint32_t version) that starts with io::section_start(), and `friend
-// class cereal::access`. In a format version 1 or 2 file (no class version: the model part came
-// straight after the common part), load_section() calls serialize() with version 0. A change to
-// a kind's section bumps its kSectionVersion and keeps a branch for the older ones.
+// name (so its fields read "ials.item_factors"; the serving-only build leaves saving out). Use at
+// global scope after the class, in the kind's .cpp. TYPE declares a public `static constexpr
+// std::uint32_t kSectionVersion`, a private serialize(Archive&, std::uint32_t version) that starts
+// with io::section_start(), and `friend class cereal::access`. In a format version 1 or 2 file (no
+// class version: the model part came straight after the common part), load_section() calls
+// serialize() with version 0. A change to a kind's section bumps its kSectionVersion and keeps a
+// branch for the older ones.
 #define EDGEREC_MODEL_SECTION(TYPE)                                          \
   CEREAL_CLASS_VERSION(TYPE, TYPE::kSectionVersion)                          \
   void TYPE::save_section(::edgerec::SaveArchive& ar) const {               \
+    EDGEREC_TRAINING_ONLY("saving a model");                                 \
     ar(::cereal::make_nvp(::edgerec::kind_name(kind()), *this));            \
   }                                                                          \
   void TYPE::load_section(::edgerec::LoadArchive& ar) {                     \

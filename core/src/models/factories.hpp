@@ -1,7 +1,9 @@
 // Internal: one factory per model kind, each defined in that kind's own file.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "edgerec/model.hpp"
 
@@ -20,5 +22,10 @@ std::unique_ptr<Model> make_neumf();
 std::unique_ptr<Model> make_gru4rec();
 std::unique_ptr<Model> make_lstm();
 std::unique_ptr<Model> make_sasrec();
+
+// For test_neumf: the largest relative difference between neumf's hand-written fold-in gradient
+// (used where there is no backward pass: the wasm) and an nn::Tape's, for `items` with `labels`.
+double neumf_fold_in_gradient_error(const Model& model, const std::vector<std::int32_t>& items,
+                                    const std::vector<float>& labels);
 
 }  // namespace edgerec

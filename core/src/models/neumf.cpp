@@ -281,6 +281,44 @@ class NeuMf final : public Model {
     build_cache();
   }
 
+  // The largest relative difference between fold_in_gradient() and the gradient an nn::Tape
+  // computes for the same loss, at a random starting point (test_neumf).
+  double fold_in_gradient_error(const std::vector<std::int32_t>& items, const std::vector<float>& labels) const {
+    if (!cache_) throw Error("neumf: no trained model to check the fold-in gradient of");
+    Backend& b = *serve_;
+    const Cache& c = *cache_;
+    Rng rng(mix_seed(hyper.seed, kFoldInStream));
+    nn::Parameter pg = nn::make_parameter(b, "check.gmf_user", Shape{1, c.gmf_item.dim(1)}, DType::f32);
+    nn::Parameter pm = nn::make_parameter(b, "check.mlp_user", Shape{1, c.first_user.dim(1)}, DType::f32);
+    nn::init_normal(b, pg, 0.1, rng);
+    nn::init_normal(b, pm, 0.1, rng);
+    const auto rows = static_cast<std::int64_t>(items.size());
+    const Tensor index = make_tensor(b, Shape{rows}, items);
+    fold_in_gradient(index, make_tensor(b, Shape{rows, 1}, labels), pg, pm);
+    const std::vector<float> hand_g = to_vector<float>(b, pg.grad), hand_m = to_vector<float>(b, pm.grad);
+    b.fill(pg.grad, 0.0);
+    b.fill(pm.grad, 0.0);
+    nn::Tape tape(b);
+    const nn::Var gmf = nn::mul(nn::gather(tape.constant(c.gmf_item), index), tape.param(pg));
+    const nn::Var user_half =
+        nn::add(nn::matmul(tape.param(pm), tape.constant(c.first_user), false, true), tape.constant(c.first_bias));
+    nn::Var h = nn::relu(nn::add(nn::gather(tape.constant(c.item_proj), index), user_half));
+    for (std::size_t k = 0; k < c.tower_wt.size(); ++k)
+      h = nn::relu(nn::add(nn::matmul(h, tape.constant(c.tower_wt[k])), tape.constant(c.tower_b[k])));
+    nn::Var logit = nn::add(nn::matmul(h, tape.constant(c.out_mlp_t)), nn::matmul(gmf, tape.constant(c.out_gmf_t)));
+    logit = nn::add(logit, tape.constant(c.out_bias));
+    tape.backward(nn::bce_with_logits(nn::reshape(logit, Shape{rows}), make_tensor(b, Shape{rows}, labels)));
+    const std::vector<float> tape_g = to_vector<float>(b, pg.grad), tape_m = to_vector<float>(b, pm.grad);
+    double worst = 0, scale = 0;
+    for (const float v : tape_g) scale = std::max(scale, std::abs(static_cast<double>(v)));
+    for (const float v : tape_m) scale = std::max(scale, std::abs(static_cast<double>(v)));
+    for (std::size_t k = 0; k < hand_g.size(); ++k)
+      worst = std::max(worst, std::abs(static_cast<double>(hand_g[k]) - tape_g[k]));
+    for (std::size_t k = 0; k < hand_m.size(); ++k)
+      worst = std::max(worst, std::abs(static_cast<double>(hand_m[k]) - tape_m[k]));
+    return scale > 0 ? worst / scale : worst;
+  }
+
  protected:
   void fit_impl(const Interactions& train, Backend& backend, const Progress& progress) override {
     EDGEREC_TRAINING_ONLY("training");
@@ -611,16 +649,7 @@ class NeuMf final : public Model {
       }
       const auto rows = static_cast<std::int64_t>(items.size());
       const Tensor index = make_tensor(b, Shape{rows}, items);
-      nn::Tape tape(b);
-      const nn::Var gmf = nn::mul(nn::gather(tape.constant(c.gmf_item), index), tape.param(pg));
-      const nn::Var user_half =
-          nn::add(nn::matmul(tape.param(pm), tape.constant(c.first_user), false, true), tape.constant(c.first_bias));
-      nn::Var h = nn::relu(nn::add(nn::gather(tape.constant(c.item_proj), index), user_half));
-      for (std::size_t k = 0; k < c.tower_wt.size(); ++k)
-        h = nn::relu(nn::add(nn::matmul(h, tape.constant(c.tower_wt[k])), tape.constant(c.tower_b[k])));
-      nn::Var logit = nn::add(nn::matmul(h, tape.constant(c.out_mlp_t)), nn::matmul(gmf, tape.constant(c.out_gmf_t)));
-      logit = nn::add(logit, tape.constant(c.out_bias));
-      tape.backward(nn::bce_with_logits(nn::reshape(logit, Shape{rows}), make_tensor(b, Shape{rows}, labels)));
+      fold_in_gradient(index, make_tensor(b, Shape{rows, 1}, labels), pg, pm);
       opt.step();
       opt.zero_grad();
     }
@@ -631,6 +660,65 @@ class NeuMf final : public Model {
     b.gemm(false, true, 1.0, pm.value, c.first_user, 0.0, up);
     b.add(up, c.first_bias, up);
     return true;
+  }
+
+  // The fold-in's gradient by hand, on the serving backend: d loss / d pg and d loss / d pm into
+  // their .grad, for the mean binary cross-entropy of the fused logits of the `index` items
+  // against `labels` [rows, 1]. Written out rather than recorded on an nn::Tape because the
+  // serving-only build (wasm), which folds new users in, has no backward passes
+  // (serve_only.hpp); test_neumf checks it against the tape's gradient.
+  void fold_in_gradient(const Tensor& index, const Tensor& labels, nn::Parameter& pg, nn::Parameter& pm) const {
+    Backend& b = *serve_;
+    const Cache& c = *cache_;
+    const std::int64_t rows = index.numel(), f = c.gmf_item.dim(1), layers = static_cast<std::int64_t>(c.tower_wt.size());
+    const auto alloc = [&](std::int64_t cols) { return b.alloc(Shape{rows, cols}, DType::f32); };
+    // Forward: GMF part g = gmf_item[i] * pg; MLP pre-activations a_0 = item_proj[i] + (pm W_1u' + b_1),
+    // a_k = relu(a_{k-1}) W_k + b_k; logit = relu(a_L) o_mlp + g o_gmf + o_b.
+    const Tensor gi = alloc(f);
+    b.gather_rows(c.gmf_item, index, gi);
+    const Tensor g = alloc(f);
+    b.mul(gi, pg.value, g);
+    const Tensor u = b.alloc(Shape{1, c.first_bias.dim(0)}, DType::f32);
+    b.gemm(false, true, 1.0, pm.value, c.first_user, 0.0, u);
+    b.add(u, c.first_bias, u);
+    std::vector<Tensor> pre, act;
+    pre.push_back(alloc(u.dim(1)));
+    b.gather_rows(c.item_proj, index, pre[0]);
+    b.add(pre[0], u, pre[0]);
+    for (std::int64_t k = 0;; ++k) {
+      act.push_back(alloc(pre[k].dim(1)));
+      b.activation(Act::relu, pre[k], act[k]);
+      if (k == layers) break;
+      pre.push_back(alloc(c.tower_wt[k].dim(1)));
+      b.gemm(false, false, 1.0, act[k], c.tower_wt[k], 0.0, pre[k + 1]);
+      b.add(pre[k + 1], c.tower_b[k], pre[k + 1]);
+    }
+    const Tensor logit = alloc(1);
+    b.gemm(false, false, 1.0, act[layers], c.out_mlp_t, 0.0, logit);
+    b.gemm(false, false, 1.0, g, c.out_gmf_t, 1.0, logit);
+    b.add(logit, c.out_bias, logit);
+    // Backward: d loss / d logit = (sigmoid(logit) - label) / rows.
+    const Tensor dlogit = alloc(1);
+    b.activation(Act::sigmoid, logit, dlogit);
+    b.add(dlogit, labels, dlogit, 1.0 / static_cast<double>(rows), -1.0 / static_cast<double>(rows));
+    const Tensor dg = alloc(f);
+    b.gemm(false, true, 1.0, dlogit, c.out_gmf_t, 0.0, dg);
+    b.mul(dg, gi, dg);
+    b.reduce_rows(dg, pg.grad);
+    Tensor dh = alloc(act[layers].dim(1));
+    b.gemm(false, true, 1.0, dlogit, c.out_mlp_t, 0.0, dh);
+    for (std::int64_t k = layers;; --k) {
+      const Tensor da = alloc(pre[k].dim(1));
+      b.activation_backward(Act::relu, pre[k], dh, da);
+      if (k == 0) {
+        const Tensor du = b.alloc(Shape{1, da.dim(1)}, DType::f32);
+        b.reduce_rows(da, du);
+        b.gemm(false, false, 1.0, du, c.first_user, 0.0, pm.grad);
+        return;
+      }
+      dh = alloc(pre[k - 1].dim(1));
+      b.gemm(false, true, 1.0, da, c.tower_wt[k - 1], 0.0, dh);
+    }
   }
 
   Weights w_;
@@ -690,5 +778,12 @@ EDGEREC_MODEL_SECTION(edgerec::NeuMf)
 namespace edgerec {
 
 std::unique_ptr<Model> make_neumf() { return std::make_unique<NeuMf>(); }
+
+double neumf_fold_in_gradient_error(const Model& model, const std::vector<std::int32_t>& items,
+                                    const std::vector<float>& labels) {
+  const auto* neumf = dynamic_cast<const NeuMf*>(&model);
+  if (!neumf) throw Error("neumf_fold_in_gradient_error: not a neumf model");
+  return neumf->fold_in_gradient_error(items, labels);
+}
 
 }  // namespace edgerec

@@ -8,8 +8,25 @@
 
 #include "edgerec/error.hpp"
 #include "edgerec/split.hpp"
+#include "serve_only.hpp"
 
 namespace edgerec::nn {
+
+namespace {
+
+// An operation's gradient closure. The serving-only build (wasm) runs forward passes on a tape
+// but never a backward pass, so there it records none: the closures are never instantiated and
+// the compiler drops them, and the linker the backward tensor operations only they call.
+template <class F>
+Tape::BackwardFn grad_fn(F&& backward) {
+  if constexpr (kServeOnly) {
+    return {};
+  } else {
+    return Tape::BackwardFn(std::forward<F>(backward));
+  }
+}
+
+}  // namespace
 
 Parameter make_parameter(Backend& backend, std::string name, const Shape& shape, DType dtype) {
   if (dtype == DType::i32) throw Error("parameter '" + name + "' must be f32 or f64");
@@ -96,6 +113,7 @@ Tensor Tape::grad_for(const Var& v) {
 }
 
 void Tape::backward(const Var& loss) {
+  EDGEREC_TRAINING_ONLY("backpropagation (nn::Tape::backward)");
   if (loss.tape_ != this) throw Error("nn::Tape::backward: the loss belongs to another tape");
   if (backward_done_) throw Error("nn::Tape::backward: called twice on one tape");
   const Node& l = nodes_[loss.id_];
@@ -155,7 +173,7 @@ Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b, double alpha)
   const std::int64_t batch = A.rank() == 3 ? A.dim(0) : (B.rank() == 3 ? B.dim(0) : 1);
   Tensor C = be(a).alloc(batched ? Shape{batch, m, n} : Shape{m, n}, A.dtype());
   be(a).gemm(trans_a, trans_b, alpha, A, B, 0.0, C);
-  return a.tape().record(C, {a, b}, [a, b, trans_a, trans_b, alpha, batched, batch](Tape& t, const Tensor& dC) {
+  return a.tape().record(C, {a, b}, grad_fn([a, b, trans_a, trans_b, alpha, batched, batch](Tape& t, const Tensor& dC) {
     Backend& backend = t.backend();
     const Tensor& A = a.value();
     const Tensor& B = b.value();
@@ -172,14 +190,14 @@ Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b, double alpha)
                          : matmul_operand_grad(backend, B, batched, !trans_a, false, alpha, A, dC, nb);
       t.accumulate(b, g, true);
     }
-  });
+  }));
 }
 
 Var add(const Var& a, const Var& b, double alpha, double beta) {
   Tensor out = like(a);
   be(a).add(a.value(), b.value(), out, alpha, beta);
   const bool broadcast = b.value().numel() != a.value().numel();
-  return a.tape().record(out, {a, b}, [a, b, alpha, beta, broadcast](Tape& t, const Tensor& dy) {
+  return a.tape().record(out, {a, b}, grad_fn([a, b, alpha, beta, broadcast](Tape& t, const Tensor& dy) {
     Backend& backend = t.backend();
     if (t.needs_grad(a)) {
       if (alpha == 1.0) {
@@ -200,14 +218,14 @@ Var add(const Var& a, const Var& b, double alpha, double beta) {
       }
       t.accumulate(b, g, true);
     }
-  });
+  }));
 }
 
 Var mul(const Var& a, const Var& b) {
   Tensor out = like(a);
   be(a).mul(a.value(), b.value(), out);
   const bool broadcast = b.value().numel() != a.value().numel();
-  return a.tape().record(out, {a, b}, [a, b, broadcast](Tape& t, const Tensor& dy) {
+  return a.tape().record(out, {a, b}, grad_fn([a, b, broadcast](Tape& t, const Tensor& dy) {
     Backend& backend = t.backend();
     if (t.needs_grad(a)) {
       Tensor g = like(a);
@@ -225,28 +243,28 @@ Var mul(const Var& a, const Var& b) {
         t.accumulate(b, full, true);
       }
     }
-  });
+  }));
 }
 
 Var scale(const Var& x, double alpha, double beta) {
   Tensor out = like(x);
   be(x).scale(x.value(), alpha, beta, out);
-  return x.tape().record(out, {x}, [x, alpha](Tape& t, const Tensor& dy) {
+  return x.tape().record(out, {x}, grad_fn([x, alpha](Tape& t, const Tensor& dy) {
     Tensor g = like(x);
     t.backend().scale(dy, alpha, 0.0, g);
     t.accumulate(x, g, true);
-  });
+  }));
 }
 
 Var activation(const Var& x, Act act) {
   if (act == Act::identity) return x;
   Tensor out = like(x);
   be(x).activation(act, x.value(), out);
-  return x.tape().record(out, {x}, [x, act](Tape& t, const Tensor& dy) {
+  return x.tape().record(out, {x}, grad_fn([x, act](Tape& t, const Tensor& dy) {
     Tensor g = like(x);
     t.backend().activation_backward(act, x.value(), dy, g);
     t.accumulate(x, g, true);
-  });
+  }));
 }
 
 Var relu(const Var& x) { return activation(x, Act::relu); }
@@ -258,11 +276,11 @@ namespace {
 Var softmax_op(const Var& x, const SoftmaxMask& mask, bool log) {
   Tensor out = like(x);
   be(x).softmax(x.value(), out, log, mask);
-  return x.tape().record(out, {x}, [x, out, mask, log](Tape& t, const Tensor& dy) {
+  return x.tape().record(out, {x}, grad_fn([x, out, mask, log](Tape& t, const Tensor& dy) {
     Tensor g = like(x);
     t.backend().softmax_backward(out, dy, g, log, mask);
     t.accumulate(x, g, true);
-  });
+  }));
 }
 }  // namespace
 
@@ -276,13 +294,13 @@ Var layer_norm(const Var& x, const Var& gamma, const Var& beta, double eps) {
   Tensor mean = backend.alloc(Shape{static_cast<std::int64_t>(X.rows())}, X.dtype());
   Tensor rstd = backend.alloc(Shape{static_cast<std::int64_t>(X.rows())}, X.dtype());
   backend.layer_norm(X, gamma.value(), beta.value(), eps, y, mean, rstd);
-  return x.tape().record(y, {x, gamma, beta}, [x, gamma, beta, mean, rstd](Tape& t, const Tensor& dy) {
+  return x.tape().record(y, {x, gamma, beta}, grad_fn([x, gamma, beta, mean, rstd](Tape& t, const Tensor& dy) {
     Tensor dx = like(x), dg = like(gamma), db = like(beta);
     t.backend().layer_norm_backward(x.value(), gamma.value(), mean, rstd, dy, dx, dg, db);
     t.accumulate(x, dx, true);
     t.accumulate(gamma, dg, true);
     t.accumulate(beta, db, true);
-  });
+  }));
 }
 
 Var dropout(const Var& x, double p) {
@@ -290,11 +308,11 @@ Var dropout(const Var& x, double p) {
   const std::uint64_t seed = x.tape().next_seed();
   Tensor out = like(x);
   be(x).dropout(x.value(), p, seed, out);
-  return x.tape().record(out, {x}, [x, p, seed](Tape& t, const Tensor& dy) {
+  return x.tape().record(out, {x}, grad_fn([x, p, seed](Tape& t, const Tensor& dy) {
     Tensor g = like(x);
     t.backend().dropout(dy, p, seed, g);
     t.accumulate(x, g, true);
-  });
+  }));
 }
 
 Var gather(const Var& table, const Tensor& index) {
@@ -311,14 +329,14 @@ Var gather(const Var& table, const Tensor& index) {
   }
   Tensor out = be(table).alloc(shape, T.dtype());
   be(table).gather_rows(T, index, out);
-  return table.tape().record(out, {table}, [table, index](Tape& t, const Tensor& dy) {
+  return table.tape().record(out, {table}, grad_fn([table, index](Tape& t, const Tensor& dy) {
     t.backend().scatter_add_rows(dy, index, t.grad_for(table));
-  });
+  }));
 }
 
 Var reshape(const Var& x, const Shape& shape) {
   Tensor out = x.value().view(shape);
-  return x.tape().record(out, {x}, [x](Tape& t, const Tensor& dy) { t.accumulate(x, dy, false); });
+  return x.tape().record(out, {x}, grad_fn([x](Tape& t, const Tensor& dy) { t.accumulate(x, dy, false); }));
 }
 
 Var permute(const Var& x, const std::array<int, kMaxRank>& axes) {
@@ -341,27 +359,27 @@ Var permute(const Var& x, const std::array<int, kMaxRank>& axes) {
   be(x).permute(X, axes, out);
   std::array<int, kMaxRank> inverse{0, 1, 2, 3};
   for (int i = 0; i < X.rank(); ++i) inverse[static_cast<std::size_t>(axes[static_cast<std::size_t>(i)])] = i;
-  return x.tape().record(out, {x}, [x, inverse](Tape& t, const Tensor& dy) {
+  return x.tape().record(out, {x}, grad_fn([x, inverse](Tape& t, const Tensor& dy) {
     Tensor g = like(x);
     t.backend().permute(dy, inverse, g);
     t.accumulate(x, g, true);
-  });
+  }));
 }
 
 Var narrow0(const Var& x, std::int64_t begin, std::int64_t end) {
   Tensor out = x.value().narrow0(begin, end);
-  return x.tape().record(out, {x}, [x, begin, end](Tape& t, const Tensor& dy) {
+  return x.tape().record(out, {x}, grad_fn([x, begin, end](Tape& t, const Tensor& dy) {
     Tensor part = t.grad_for(x).narrow0(begin, end);
     t.backend().add(part, dy.view(part.shape()), part);
-  });
+  }));
 }
 
 Var select0(const Var& x, std::int64_t i) {
   Tensor out = x.value().select0(i);
-  return x.tape().record(out, {x}, [x, i](Tape& t, const Tensor& dy) {
+  return x.tape().record(out, {x}, grad_fn([x, i](Tape& t, const Tensor& dy) {
     Tensor part = t.grad_for(x).select0(i);
     t.backend().add(part, dy.view(part.shape()), part);
-  });
+  }));
 }
 
 Var stack0(const std::vector<Var>& parts) {
@@ -384,22 +402,22 @@ Var stack0(const std::vector<Var>& parts) {
                   ", part 0 has " + first.shape().str());
     backend.copy(parts[i].value(), out.select0(static_cast<std::int64_t>(i)));
   }
-  return parts[0].tape().record(out, parts, [parts](Tape& t, const Tensor& dy) {
+  return parts[0].tape().record(out, parts, grad_fn([parts](Tape& t, const Tensor& dy) {
     for (std::size_t i = 0; i < parts.size(); ++i)
       if (t.needs_grad(parts[i])) t.accumulate(parts[i], dy.select0(static_cast<std::int64_t>(i)), false);
-  });
+  }));
 }
 
 Var sum(const Var& x) {
   Tensor out = be(x).alloc(Shape{}, x.value().dtype());
   be(x).reduce_rows(x.value(), out);
-  return x.tape().record(out, {x}, [x](Tape& t, const Tensor& dy) {
+  return x.tape().record(out, {x}, grad_fn([x](Tape& t, const Tensor& dy) {
     // Every element's gradient is dy: dy broadcast as the one column of [n, 1].
     const auto n = static_cast<std::int64_t>(x.value().numel());
     Tensor g = t.alloc(Shape{n, 1}, dy.dtype());
     t.backend().add(g, dy.view(Shape{1}), g, 0.0, 1.0);
     t.accumulate(x, g, true);
-  });
+  }));
 }
 
 Var mean(const Var& x) {
@@ -413,14 +431,14 @@ Var sum_last(const Var& x) {
   const auto R = static_cast<std::int64_t>(X.rows()), C = static_cast<std::int64_t>(X.cols());
   Tensor out = be(x).alloc(Shape{R}, X.dtype());
   be(x).reduce_cols(X, out);
-  return x.tape().record(out, {x}, [x, R, C](Tape& t, const Tensor& dy) {
+  return x.tape().record(out, {x}, grad_fn([x, R, C](Tape& t, const Tensor& dy) {
     // dx[r, j] = dy[r]: the outer product of dy with a row of ones (each entry one exact product).
     Tensor ones = t.alloc(Shape{1, C}, dy.dtype());
     t.backend().fill(ones, 1.0);
     Tensor g = t.alloc(Shape{R, C}, dy.dtype());
     t.backend().gemm(false, false, 1.0, dy.view(Shape{R, 1}), ones, 0.0, g);
     t.accumulate(x, g, true);
-  });
+  }));
 }
 
 Var pick(const Var& x, const Tensor& index) {
@@ -443,9 +461,9 @@ Var pick(const Var& x, const Tensor& index) {
   Tensor flat_index = make_tensor(backend, Shape{R}, flat);
   Tensor out = backend.alloc(Shape{R}, X.dtype());
   backend.gather_rows(X.view(Shape{R * C, 1}), flat_index, out);
-  return x.tape().record(out, {x}, [x, flat_index, R, C](Tape& t, const Tensor& dy) {
+  return x.tape().record(out, {x}, grad_fn([x, flat_index, R, C](Tape& t, const Tensor& dy) {
     t.backend().scatter_add_rows(dy, flat_index, t.grad_for(x).view(Shape{R * C, 1}));
-  });
+  }));
 }
 
 }  // namespace edgerec::nn
