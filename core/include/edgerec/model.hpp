@@ -44,6 +44,7 @@ enum class ModelKind : std::uint32_t {
   gru4rec = 10,       // next-item GRU over the user's history (Hidasi et al. 2016)
   lstm = 11,          // next-item LSTM over the user's history
   sasrec = 12,        // self-attentive sequential recommendation (Kang & McAuley 2018)
+  two_tower = 13,     // user and item towers over ids, history and item metadata (Yi et al. 2019)
 };
 const char* kind_name(ModelKind kind);
 ModelKind parse_kind(std::string_view name);      // throws Error listing the valid names
@@ -283,6 +284,12 @@ class Model {
   virtual void similar(index_t item, float* out) const;
   // The factor form, for fast kernels and ONNX export; nullptr for non-embedding models.
   virtual const Embeddings* embeddings() const { return nullptr; }
+  // Item vectors of the item metadata's cold rows (item_meta rows n_items() .. rows() - 1, in
+  // that order), in the item space of embeddings(): cold row r scores
+  // dot(u, cold_item_factors()->row(r - n_items())) + offset for a user vector u and offset (a
+  // row of U, or fold_in_vector()). nullptr for kinds that cannot embed an item from its
+  // metadata (every kind but two-tower) and when the model has no cold rows.
+  virtual const Matrix* cold_item_factors() const { return nullptr; }
 
   // Keeps only the item side, what serves new users (fold-in, similar items, explanations,
   // popularity), and drops what serves known users: user vectors, their seen items and the user

@@ -20,5 +20,6 @@ std::unique_ptr<Model> make_neumf();
 std::unique_ptr<Model> make_gru4rec();
 std::unique_ptr<Model> make_lstm();
 std::unique_ptr<Model> make_sasrec();
+std::unique_ptr<Model> make_two_tower();
 
 }  // namespace edgerec

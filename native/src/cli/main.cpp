@@ -482,9 +482,11 @@ struct TrainCmd {
     if (!json_out) print_report(report, data.path);
     auto backend = er::make_backend(model.backend, model.threads);
     auto m = er::make_model(er::parse_kind(model.kind));
-    m->fit(train, model.hyper, *backend, make_progress(quiet || json_out, curve));
+    // The metadata is aligned to the training items (the ids fit() copies) before fit(): a kind
+    // that embeds items from their metadata (two-tower) trains on it; the others ignore it.
     er::ItemMetaReport meta_report;
-    if (meta) m->item_meta = std::make_shared<const er::ItemMeta>(er::align_item_meta(*meta, m->items, &meta_report));
+    if (meta) m->item_meta = std::make_shared<const er::ItemMeta>(er::align_item_meta(*meta, train.items, &meta_report));
+    m->fit(train, model.hyper, *backend, make_progress(quiet || json_out, curve));
     // The training time is the only thing in a model file that differs between two runs with
     // the same inputs (the reproducible-builds convention: SOURCE_DATE_EPOCH asks for that too).
     const double fit_seconds = m->info.fit_seconds;
@@ -688,9 +690,18 @@ struct EvalCmd {
   std::string curve;
   bool json_out = false, quiet = false;
   std::string item_meta, rerank = "none";
+  double cold_items = 0;
+  bool cold_validation = false;
 
   CLI::App* add(CLI::App& app) {
     auto* c = app.add_subcommand("eval", "Evaluate a model kind under a protocol (trains on the train part only)");
+    c->add_option("--cold-items", cold_items,
+                  "item cold start: hold out ALL interactions of this share of the items (drawn with --split-seed), "
+                  "train on the rest with --item-meta, and rank the held-out items among themselves: cold_auc, "
+                  "cold_hr@K, cold_ndcg@K (--protocol does not apply)");
+    c->add_flag("--cold-validation", cold_validation,
+                "with --cold-items: measure on a second share drawn from the items left after the test items "
+                "are removed (val_cold_* keys), for choosing hyper-parameters without the test items");
     data.add(c, true);
     model.add(c);
     p.add(c, false);
@@ -731,12 +742,25 @@ struct EvalCmd {
     if (eval.rerank.kind != er::RerankKind::none && !eval.ranking)
       throw er::Error("--rerank needs ranking metrics (explicit ratings: --relevance-threshold T or --ranking)");
     if (!item_meta.empty()) eval.item_meta = std::make_shared<const er::ItemMeta>(er::load_item_meta(item_meta));
+    if (cold_validation && cold_items == 0) throw er::Error("--cold-validation needs --cold-items FRACTION");
+    if (c->count("--cold-items") && !(cold_items > 0 && cold_items < 1))
+      throw er::Error("--cold-items: the fraction of items to hold out must be strictly between 0 and 1 (got " +
+                      std::to_string(cold_items) + ")");
+    if (cold_items > 0) {
+      if (eval.rerank.kind != er::RerankKind::none) throw er::Error("--rerank does not apply to --cold-items");
+      if (!p.test_path.empty() || !p.test_rating.empty() || !p.test_negative.empty())
+        throw er::Error("--cold-items makes its own test part: --test, --test-rating and --test-negative do not apply");
+    }
+    eval.cold_items = cold_items;
+    eval.cold_validation = cold_validation;
     auto backend = er::make_backend(model.backend, model.threads);
     const auto kind = er::parse_kind(model.kind);
     const auto progress = make_progress(quiet || json_out, curve);
     er::EvalResult r;
     std::optional<er::AlignReport> align;
-    if (eval.protocol == er::Protocol::ncf) {
+    if (cold_items > 0) {
+      r = er::evaluate_cold_items(d, kind, model.hyper, eval, *backend, progress);
+    } else if (eval.protocol == er::Protocol::ncf) {
       if (p.test_rating.empty() || p.test_negative.empty())
         throw er::Error("--protocol ncf needs --test-rating and --test-negative");
       const auto test = er::load_ncf_test(p.test_rating, p.test_negative, d);
