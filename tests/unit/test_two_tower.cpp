@@ -104,7 +104,7 @@ TEST_CASE("two-tower: cold items get item tower vectors in the model's item spac
 TEST_CASE("two-tower: cold-item AUC far above chance; id-only kinds exactly 0.5", "[two_tower]") {
   const EvalResult tt = cold_eval(ModelKind::two_tower, small_hyper());
   INFO("two-tower cold_auc " << tt.metrics.at("cold_auc"));
-  CHECK(tt.metrics.at("cold_auc") > 0.7);
+  CHECK(tt.metrics.at("cold_auc") > 0.65);  // measured 0.729 (chance 0.5)
   CHECK(tt.metrics.at("cold_items") == 40);
   CHECK(tt.metrics.at("cold_items_scored") == 40);
   CHECK(tt.metrics.at("cold_users") > 100);
@@ -182,7 +182,7 @@ TEST_CASE("two-tower fold-in: a new user's held-out items rank above chance", "[
     hits += above < 20 ? 1 : 0;  // top 10% of the catalogue
   }
   INFO("hit rate in the top 20 of 200: " << hits / users);
-  CHECK(hits / users > 0.3);  // chance: 0.1
+  CHECK(hits / users > 0.25);  // measured 0.35; chance: 0.1
 }
 
 TEST_CASE("two-tower cold-start serving ranks cold rows with the tower's scores", "[two_tower]") {

@@ -74,15 +74,34 @@ struct TowerWeights {
   std::vector<Vector> b;
 
   // The tower over a batch of inputs (rows), the id part given as `id` ([n, e]) or absent (zeros).
+  // Plain loops, not Eigen products: this runs in the wasm package (a new user's fold-in), where
+  // Eigen's general matrix product would add its whole kernel to a size-capped binary.
   Matrix forward(const Matrix* id, const Matrix& side) const {
-    Matrix z = side * first_side.transpose();
-    if (id) z += *id * first_id.transpose();
-    z.rowwise() += first_bias.transpose();
-    for (std::size_t k = 0; k < w.size(); ++k) {
-      z = z.cwiseMax(0.0f).eval() * w[k].transpose();
-      z.rowwise() += b[k].transpose();
+    const Eigen::Index n = side.rows();
+    Matrix out(0, w.empty() ? first_bias.size() : w.back().rows());
+    std::vector<float> z, next;
+    for (Eigen::Index r = 0; r < n; ++r) {
+      z.assign(static_cast<std::size_t>(first_bias.size()), 0.0f);
+      for (Eigen::Index o = 0; o < first_bias.size(); ++o) {
+        float s = first_bias[o];
+        for (Eigen::Index k = 0; k < side.cols(); ++k) s += first_side(o, k) * side(r, k);
+        if (id)
+          for (Eigen::Index k = 0; k < id->cols(); ++k) s += first_id(o, k) * (*id)(r, k);
+        z[static_cast<std::size_t>(o)] = s;
+      }
+      for (std::size_t l = 0; l < w.size(); ++l) {
+        next.assign(static_cast<std::size_t>(w[l].rows()), 0.0f);
+        for (Eigen::Index o = 0; o < w[l].rows(); ++o) {
+          float s = b[l][o];
+          for (Eigen::Index k = 0; k < w[l].cols(); ++k) s += w[l](o, k) * std::max(z[static_cast<std::size_t>(k)], 0.0f);
+          next[static_cast<std::size_t>(o)] = s;
+        }
+        z.swap(next);
+      }
+      if (r == 0) out.resize(n, static_cast<Eigen::Index>(z.size()));
+      for (std::size_t k = 0; k < z.size(); ++k) out(r, static_cast<Eigen::Index>(k)) = z[k];
     }
-    return z;
+    return out;
   }
 };
 

@@ -778,16 +778,28 @@ struct EvalCmd {
     if (json_out) {
       json j = eval_json(r);
       j["model"] = er::kind_name(kind);
-      j["protocol"] = er::protocol_name(eval.protocol);
+      j["protocol"] = cold_items > 0 ? "cold-items" : er::protocol_name(eval.protocol);
+      if (cold_items > 0) {
+        j["cold_items_fraction"] = cold_items;
+        j["cold_validation"] = cold_validation;
+        j["split_seed"] = eval.seed;
+      }
       j["threads"] = backend->threads();
       put_backend(j, *backend);
       j["hyper"] = hyper_json(model.hyper.merged_over(er::default_hyper(kind)));
       j["data"] = data.path;
       j["load"] = report_json(report);
-      p.put_json(j, align ? &*align : nullptr);
+      if (cold_items == 0) p.put_json(j, align ? &*align : nullptr);
       if (eval.rerank.kind != er::RerankKind::none)
         j["rerank"] = {{"kind", rerank}, {"lambda", eval.rerank.lambda}, {"pool_factor", eval.rerank.pool_factor}};
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
+    } else if (cold_items > 0) {
+      std::printf("%s, item cold start (%g of the items held out, %s): fit %.3f s, eval %.3f s", er::kind_name(kind),
+                  cold_items, cold_validation ? "measured on a validation share of the others" : "measured on them",
+                  r.fit_seconds, r.eval_seconds);
+      if (r.best_epoch > 0) std::printf(", %d epochs (best %d)", r.epochs_run, r.best_epoch);
+      std::printf("\n");
+      print_metrics(r);
     } else {
       std::printf("%s, %s protocol (%d fold%s): fit %.3f s, eval %.3f s", er::kind_name(kind),
                   er::protocol_name(eval.protocol), r.folds, r.folds == 1 ? "" : "s", r.fit_seconds,
