@@ -331,7 +331,9 @@ class Model {
   // Optional item metadata (titles, genres, numeric columns, content vectors; see
   // edgerec/item_meta.hpp): its first n_items() rows are this model's items, the rest items
   // without interactions (cold start). Null when the model was trained without --item-meta.
-  // Set after fit() by the caller (fit() neither reads nor clears it); kept by drop_users().
+  // Set by the caller, aligned to the training items: before fit() for two-tower, which trains
+  // its item tower on it and embeds the cold rows (cold_item_factors()); the other kinds never
+  // read it while training. fit() never clears it; kept by drop_users().
   std::shared_ptr<const ItemMeta> item_meta;
 
  protected:

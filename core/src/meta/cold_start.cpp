@@ -5,6 +5,7 @@
 
 #include "edgerec/error.hpp"
 #include "edgerec/item_meta.hpp"
+#include "edgerec/kernels.hpp"
 #include "edgerec/model.hpp"
 #include "edgerec/topk.hpp"
 
@@ -86,11 +87,8 @@ std::vector<Recommendation> ColdStart::rank(const std::vector<ItemValue>& collab
     }
     if (own) {
       std::copy(collab_.begin(), collab_.end(), blended_.begin());
-      for (Eigen::Index r = 0; r < cold->rows(); ++r) {
-        float s = offset;
-        for (Eigen::Index d = 0; d < cold->cols(); ++d) s += u[static_cast<std::size_t>(d)] * (*cold)(r, d);
-        blended_[static_cast<std::size_t>(model_.n_items()) + static_cast<std::size_t>(r)] = s;
-      }
+      kernels::score_all(u.data(), cold->data(), static_cast<std::size_t>(cold->rows()),
+                         static_cast<std::size_t>(cold->cols()), offset, blended_.data() + model_.n_items());
     }
   }
   if (!own) {

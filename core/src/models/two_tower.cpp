@@ -50,6 +50,7 @@
 #include "edgerec/nn/optim.hpp"
 #include "edgerec/nn/train.hpp"
 #include "edgerec/split.hpp"
+#include "models/attribution.hpp"
 #include "models/embedding_model.hpp"
 #include "models/factories.hpp"
 #include "serve_only.hpp"
@@ -73,10 +74,18 @@ struct TowerWeights {
   std::vector<Matrix> w;        // layers 2..L then the output layer: [out, in]
   std::vector<Vector> b;
 
-  // The tower over a batch of inputs (rows), the id part given as `id` ([n, e]) or absent (zeros).
-  // Plain loops, not Eigen products: this runs in the wasm package (a new user's fold-in), where
-  // Eigen's general matrix product would add its whole kernel to a size-capped binary.
-  Matrix forward(const Matrix* id, const Matrix& side) const {
+  // The tower over a batch of inputs (rows of `side`), with a zero id embedding (a cold item, a
+  // new user). Plain loops, not Eigen products: this runs in the wasm package (a new user's
+  // fold-in), where Eigen's general matrix product would add its kernel to a size-capped binary.
+  Matrix forward(const Matrix& side) const { return forward_with(side, first_side); }
+  // The tower with ids: `input` = [id embedding | side] per row (training-side publishing).
+  Matrix forward_ids(const Matrix& id, const Matrix& side) const {
+    Matrix input(id.rows(), id.cols() + side.cols()), first(first_id.rows(), id.cols() + side.cols());
+    input << id, side;
+    first << first_id, first_side;
+    return forward_with(input, first);
+  }
+  Matrix forward_with(const Matrix& side, const Matrix& first) const {
     const Eigen::Index n = side.rows();
     Matrix out(0, w.empty() ? first_bias.size() : w.back().rows());
     std::vector<float> z, next;
@@ -84,9 +93,7 @@ struct TowerWeights {
       z.assign(static_cast<std::size_t>(first_bias.size()), 0.0f);
       for (Eigen::Index o = 0; o < first_bias.size(); ++o) {
         float s = first_bias[o];
-        for (Eigen::Index k = 0; k < side.cols(); ++k) s += first_side(o, k) * side(r, k);
-        if (id)
-          for (Eigen::Index k = 0; k < id->cols(); ++k) s += first_id(o, k) * (*id)(r, k);
+        for (Eigen::Index k = 0; k < side.cols(); ++k) s += first(o, k) * side(r, k);
         z[static_cast<std::size_t>(o)] = s;
       }
       for (std::size_t l = 0; l < w.size(); ++l) {
@@ -239,36 +246,19 @@ class TwoTower final : public EmbeddingModel {
     return &cold_;
   }
 
-  // The user vector is a non-linear function of the history mean: the weights split the served
-  // score in proportion to each history item's history-embedding agreement is not available in
-  // closed form, so, as neumf, the score is split by each item's positive cosine similarity to
-  // `item` in the item vector space.
+  // The user vector is a non-linear function of the history mean, so the score has no exact
+  // per-item terms: as neumf, the served score is split in proportion to each history item's
+  // positive cosine similarity to `item` in the item vector space (exact = false).
   Attribution explain(const std::vector<ItemValue>& history, index_t item, std::int64_t user) const override {
     if (item >= n_items()) throw Error("explain: item index out of range");
-    Attribution a;
-    a.exact = false;
-    a.note = "the score split in proportion to each history item's positive cosine similarity to the item in "
-             "the two-tower item space (the towers are not additive over the history); rest: the score when "
-             "no history item is similar";
     RowVector u = RowVector::Zero(emb_.V.cols());
     float offset = 0.0f;
     if (user >= 0 && static_cast<std::uint64_t>(user) < n_users()) u = emb_.U.row(static_cast<Eigen::Index>(user));
     else if (!history.empty()) checked_fold_in(history, u, offset);
-    const float s = u.dot(emb_.V.row(item)) + offset;
-    if (history.empty()) {
-      a.base = s;
-      return a;
-    }
-    std::vector<float> sim(n_items());
-    similar(item, sim.data());
-    double total = 0;
-    for (const auto& h : history) {
-      if (h.item >= n_items()) throw Error("explain: item index out of range");
-      total += std::max(0.0f, sim[h.item]);
-    }
-    for (const auto& h : history)
-      a.weights.push_back({h.item, static_cast<float>(total > 0 ? std::max(0.0f, sim[h.item]) / total * s : 0.0)});
-    return a;
+    return split_by_similarity(*this, history, item, u.dot(emb_.V.row(item)) + offset,
+                               "the score split in proportion to each history item's positive cosine similarity to "
+                               "the item in the two-tower item space (the towers are not additive over the history); "
+                               "rest: the score when no history item is similar");
   }
 
  protected:
@@ -436,7 +426,7 @@ class TwoTower final : public EmbeddingModel {
         ++count;
       }
     if (count > 0) mean /= static_cast<float>(count);
-    const Matrix v = user_tower_.forward(nullptr, mean);
+    const Matrix v = user_tower_.forward(mean);
     u = v.row(0);
   }
 
@@ -456,19 +446,19 @@ class TwoTower final : public EmbeddingModel {
       if (len > 0) means.row(u) /= static_cast<float>(len);
     }
     params_changed();
-    emb_.U = user_tower_.forward(&user_id, means);
+    emb_.U = user_tower_.forward_ids(user_id, means);
     const Matrix model_features = features.cols() > 0 ? Matrix(features.topRows(n_items())) : Matrix::Zero(n_items(), 0);
-    emb_.V = item_tower.forward(&item_id, model_features);
+    emb_.V = item_tower.forward_ids(item_id, model_features);
     emb_.user_offset = Vector::Zero(n_users());
     emb_.factor_dims = static_cast<int>(e);
     const Eigen::Index cold = features.rows() - static_cast<Eigen::Index>(n_items());
-    cold_ = cold > 0 ? item_tower.forward(nullptr, Matrix(features.bottomRows(cold))) : Matrix(0, e);
+    cold_ = cold > 0 ? item_tower.forward(Matrix(features.bottomRows(cold))) : Matrix(0, e);
     if (!emb_.U.allFinite() || !emb_.V.allFinite() || !cold_.allFinite())
       throw Error("two-tower diverged: non-finite vectors (try a smaller --lr)");
   }
 
   Matrix hist_;              // [items, e] history embeddings (fold-in)
-  TowerWeights user_tower_;  // its id block is unused in serving (a new user's id embedding is 0)
+  TowerWeights user_tower_;  // without its id block (first_id) after a load: serving never reads it
   Matrix cold_;              // [cold rows, e] item tower over the cold rows' features
 
   friend class cereal::access;
@@ -496,21 +486,20 @@ class TwoTower final : public EmbeddingModel {
     ar(cereal::make_nvp("history_embeddings", io::shaped(hist_, n_items(), e)),
        cereal::make_nvp("user_0_history_weight", io::shaped(user_tower_.first_side, 2 * e, e)),
        cereal::make_nvp("user_0_bias", io::shaped(user_tower_.first_bias, 2 * e)));
+    // Layers 2..L (2e wide), then the output layer (e wide).
+    static const char* const kWeight[kMaxLayers] = {"user_1_weight", "user_2_weight", "user_3_weight", "user_out_weight"};
+    static const char* const kBias[kMaxLayers] = {"user_1_bias", "user_2_bias", "user_3_bias", "user_out_bias"};
     for (std::int64_t k = 0; k < layers; ++k) {
       const bool out = k == layers - 1;
-      const std::string wn = out ? "user_out_weight" : "user_" + std::to_string(k + 1) + "_weight";
-      const std::string bn = out ? "user_out_bias" : "user_" + std::to_string(k + 1) + "_bias";
-      const auto idx = static_cast<std::size_t>(k);
-      ar(cereal::make_nvp(wn.c_str(), io::shaped(user_tower_.w[idx], out ? e : 2 * e, 2 * e)),
-         cereal::make_nvp(bn.c_str(), io::shaped(user_tower_.b[idx], out ? e : 2 * e)));
+      const auto idx = static_cast<std::size_t>(k), name = out ? std::size_t{kMaxLayers - 1} : idx;
+      ar(cereal::make_nvp(kWeight[name], io::shaped(user_tower_.w[idx], out ? e : 2 * e, 2 * e)),
+         cereal::make_nvp(kBias[name], io::shaped(user_tower_.b[idx], out ? e : 2 * e)));
     }
     ar(cereal::make_nvp("cold_item_factors", io::shaped(cold_, -1, e)));
     if constexpr (loading) {
-      user_tower_.first_id = Matrix::Zero(2 * e, e);
       const index_t cold = item_meta && item_meta->rows() > n_items() ? item_meta->rows() - n_items() : 0;
       if (cold_.rows() != 0 && static_cast<index_t>(cold_.rows()) != cold)
-        ar.fail("cold_item_factors", "has " + std::to_string(cold_.rows()) + " rows, the item metadata " +
-                                         std::to_string(cold) + " cold rows");
+        ar.fail("cold_item_factors", "rows differ from the item metadata's cold rows");
     }
   }
 };
