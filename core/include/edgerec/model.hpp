@@ -65,10 +65,12 @@ struct Hyper {
   std::optional<int> neighbors;    // itemknn
   std::optional<int> cg_steps;     // ials
   // Neural kinds (epochs is their maximum: they stop early on a validation part, see
-  // edgerec/nn/train.hpp). batch: examples per mini-batch; dropout: probability in [0, 1);
-  // max_len: most recent items of a history a sequence model reads; layers: recurrent or
-  // attention blocks (neumf: MLP layers); heads: attention heads; train_negatives: sampled negatives
-  // per positive in training (not the evaluation's --negatives); patience: epochs without a
+  // edgerec/nn/train.hpp). batch: examples per mini-batch; dropout: probability in [0, 1)
+  // (two-tower: of zeroing an id embedding, its cold-start training); max_len: most recent items
+  // of a history a sequence model reads (two-tower: most items its user tower averages per
+  // example); layers: recurrent or attention blocks (neumf, two-tower: MLP layers); heads:
+  // attention heads; train_negatives: sampled negatives per positive in training (two-tower: per
+  // batch, beside the in-batch ones; not the evaluation's --negatives); patience: epochs without a
   // better validation score before stopping (0 = never stop early); val_negatives: how the
   // validation part is scored (0 = full ranking, the default; N = each held-out item among N
   // sampled items the user never interacted with, as the NCF protocol's test: evaluate_ncf sets

@@ -226,10 +226,10 @@ class TwoTower final : public EmbeddingModel {
   Hyper defaults() const override {
     // Chosen on a cold-item validation part of the ML-100K training items (models/README.md).
     Hyper h;
-    h.factors = 32;
+    h.factors = 64;
     h.layers = 1;
     h.epochs = 30;
-    h.lr = 0.002f;
+    h.lr = 0.005f;
     h.reg = 0.0f;
     h.init_std = 0.05f;
     h.batch = 512;
