@@ -101,7 +101,7 @@ TEST_CASE("two-tower: cold items get item tower vectors in the model's item spac
   CHECK((cold->row(0) - cold->row(1)).norm() > 1e-4);
 }
 
-TEST_CASE("two-tower: cold-item AUC far above chance; id-only kinds exactly 0.5", "[two_tower]") {
+TEST_CASE("two-tower: cold-item AUC far above chance and id-only kinds exactly 0.5", "[two_tower]") {
   const EvalResult tt = cold_eval(ModelKind::two_tower, small_hyper());
   INFO("two-tower cold_auc " << tt.metrics.at("cold_auc"));
   CHECK(tt.metrics.at("cold_auc") > 0.65);  // measured 0.729 (chance 0.5)
@@ -133,14 +133,14 @@ TEST_CASE("cold-item validation measures other items under val_ keys", "[two_tow
   CHECK(v.train_rows < t.train_rows);
 }
 
-TEST_CASE("two-tower: same seed, same bytes; another seed, another model", "[two_tower]") {
+TEST_CASE("two-tower: the same seed gives the same bytes and another seed another model", "[two_tower]") {
   const auto a = fit_two_tower(small_hyper(3));
   CHECK(model_to_bytes(*a) == model_to_bytes(trained()));
   const auto b = fit_two_tower(small_hyper(4));
   CHECK(model_to_bytes(*b) != model_to_bytes(*a));
 }
 
-TEST_CASE("two-tower: save and load serve the same scores, fold-ins and cold vectors", "[two_tower]") {
+TEST_CASE("two-tower: save and load serve the same scores and fold-ins and cold vectors", "[two_tower]") {
   const Model& m = trained();
   const auto loaded = load_bytes(model_to_bytes(m));
   REQUIRE(loaded->kind() == ModelKind::two_tower);
