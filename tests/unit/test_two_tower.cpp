@@ -213,6 +213,13 @@ TEST_CASE("two-tower: bad hyper-parameters and cold-item options are clear error
   h.dropout = 1.0f;
   CHECK(test::error_of([&] { make_model(ModelKind::two_tower)->fit(catalogue().data, h, *backend); })
             .find("--dropout") != std::string::npos);
+  // Metadata whose rows are not the training items in index order (here: reversed) is refused,
+  // not silently misread.
+  std::string csv = "item,genres\n";
+  for (index_t i = catalogue().data.n_items(); i-- > 0;) csv += catalogue().data.items.id(i) + ",x\n";
+  auto m = make_model(ModelKind::two_tower);
+  m->item_meta = std::make_shared<const ItemMeta>(load_item_meta_from_memory(csv, "reversed.csv"));
+  CHECK(test::error_of([&] { m->fit(catalogue().data, small_hyper(), *backend); }).find("not aligned") != std::string::npos);
   EvalOptions o;
   o.cold_items = 1.5;
   CHECK(test::error_of([&] { evaluate_cold_items(catalogue().data, ModelKind::ials, h, o, *backend); })

@@ -274,9 +274,15 @@ class TwoTower final : public EmbeddingModel {
     if (*hyper.max_len < 1) throw Error("two-tower: --max-len must be at least 1");
     if (*hyper.batch < 1) throw Error("two-tower: --batch must be at least 1");
     if (*hyper.train_negatives < 0) throw Error("two-tower: --train-negatives must be >= 0");
-    if (item_meta && item_meta->rows() < n_items())
-      throw Error("two-tower: the item metadata has fewer rows than the model has items (align it to the "
-                  "training items first: align_item_meta)");
+    if (item_meta) {
+      // Row r must be item r (align_item_meta against the training items), else the towers would
+      // learn from another item's features.
+      bool aligned = item_meta->rows() >= n_items();
+      for (index_t r = 0; aligned && r < n_items(); ++r) aligned = item_meta->ids.id(r) == items.id(r);
+      if (!aligned)
+        throw Error("two-tower: the item metadata is not aligned to the training items (align_item_meta(meta, "
+                    "train.items) before fit)");
+    }
 
     // The feature table: one row per metadata row (the model's items, then the cold rows), or none.
     Matrix features;
