@@ -47,6 +47,7 @@ expect_err "fraction 0" "cold-items.*strictly between 0 and 1" "$BIN" eval --dat
 expect_err "fraction 1.5" "cold-items.*strictly between 0 and 1" "$BIN" eval --data syn/ratings.csv --model ials --cold-items 1.5
 expect_err "validation alone" "cold-validation needs --cold-items" "$BIN" eval --data syn/ratings.csv --model ials --cold-validation
 expect_err "cold with --test" "cold-items makes its own test part" "$BIN" eval --data syn/ratings.csv --model ials --cold-items 0.2 --test syn/ratings.csv
+expect_err "cold with --protocol" "cold-items makes its own test part" "$BIN" eval --data syn/ratings.csv --model ials --cold-items 0.2 --protocol loo
 expect_err "bad dropout" "dropout must be in" "$BIN" train --data syn/ratings.csv --model two-tower --dropout 1 --out x.edgerec --quiet
 expect_err "bad layers" "two-tower: --layers must be in 1..4" "$BIN" train --data syn/ratings.csv --model two-tower --layers 9 --out x.edgerec --quiet
 finish

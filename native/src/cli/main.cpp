@@ -748,8 +748,8 @@ struct EvalCmd {
                       std::to_string(cold_items) + ")");
     if (cold_items > 0) {
       if (eval.rerank.kind != er::RerankKind::none) throw er::Error("--rerank does not apply to --cold-items");
-      if (!p.test_path.empty() || !p.test_rating.empty() || !p.test_negative.empty())
-        throw er::Error("--cold-items makes its own test part: --test, --test-rating and --test-negative do not apply");
+      if (!p.test_path.empty() || !p.test_rating.empty() || !p.test_negative.empty() || c->count("--protocol"))
+        throw er::Error("--cold-items makes its own test part: --protocol, --test, --test-rating and --test-negative do not apply");
     }
     eval.cold_items = cold_items;
     eval.cold_validation = cold_validation;
