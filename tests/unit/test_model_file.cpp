@@ -903,7 +903,7 @@ TEST_CASE("every model kind round-trips through bytes and files", "[model_file]"
     const Hyper d = model->defaults();
     const bool factors = kind == ModelKind::svd || kind == ModelKind::svdpp ||
                          kind == ModelKind::ials || kind == ModelKind::bpr || kind == ModelKind::neumf ||
-                         model->needs_sequences();
+                         kind == ModelKind::two_tower || model->needs_sequences();
     CHECK(g.factors == (factors ? h.factors : d.factors));
     CHECK(g.epochs == (kind == ModelKind::baseline || factors ? h.epochs : d.epochs));
     CHECK(g.lr == (factors && kind != ModelKind::ials ? h.lr : d.lr));

@@ -96,6 +96,12 @@ struct EvalOptions {
   // calibration_kl. mmr needs item vectors (factors or content), calibrated a "genres" field;
   // evaluation throws Error otherwise.
   RerankOptions rerank;
+  // Item cold start (evaluate_cold_items): the share of the items, in (0, 1), whose interactions
+  // are all held out; 0 = not this evaluation. With cold_validation the measured items are a
+  // second such share drawn from the items left after the test items are removed (and the test
+  // items' interactions are not used at all): the validation part hyper-parameters are chosen on.
+  double cold_items = 0;
+  bool cold_validation = false;
 };
 
 struct EvalResult {
@@ -131,6 +137,27 @@ struct EvalResult {
 // ("evaluate", 1, 1) at the end, always from the calling thread.
 EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper,
                     const EvalOptions& options, Backend& backend, const Progress& progress = {});
+
+// Item cold start: a seeded options.cold_items share of the items that have interactions (drawn
+// with options.seed) are the cold items; ALL their interactions are held out. The model trains on
+// the rest in an index space without them (it does not know their ids), with options.item_meta
+// aligned to its items set as Model::item_meta before fit(), so the cold items are the
+// metadata's cold rows (a kind that embeds items from metadata, two-tower, reads it). Then every
+// user with a held-out interaction (and known to the model) ranks the cold items only: positives
+// are the user's held-out cold items, negatives the other cold items. Keys (K = options.k):
+//   cold_auc     per user AUC of the positives against the negatives, ties counting one half
+//                (so a model that cannot tell cold items apart, every id-only kind, gets exactly
+//                0.5), averaged over users;
+//   cold_hr@K, cold_ndcg@K, cold_recall@K   the ranking among the cold items, ties conservative
+//                (metrics.hpp: an id-only model's constant scores rank every positive last);
+//   cold_items, cold_users, cold_users_unknown (users whose every interaction was held out),
+//   cold_items_scored (cold items the model gave a vector: 0 for id-only kinds).
+// With options.cold_validation the test items are removed and a second share of the remaining
+// items is measured instead, under "val_cold_auc", "val_cold_hr@K", ...: choose hyper-parameters
+// there, never on the test items. Deterministic for a deterministic model. Throws Error for a
+// fraction outside (0, 1) or when no user has a cold item to rank.
+EvalResult evaluate_cold_items(const Interactions& data, ModelKind kind, const Hyper& hyper,
+                               const EvalOptions& options, Backend& backend, const Progress& progress = {});
 
 // The number of sampled negatives `options` asks for: options.negatives, or when that is 0 the
 // protocol's convention (seq: 100, else 99).

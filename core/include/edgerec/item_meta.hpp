@@ -204,8 +204,11 @@ struct ColdStartOptions {
 // each item's features) blended with the model's collaborative scores by blend_scores(). For a
 // new user with no item the model knows, the collaborative part is the model's popularity
 // scores (Model::score_new of an empty history), so a brand-new user gets popularity, within
-// the filter. Holds a reference to the model (which must outlive it) and its own features and
-// scratch: one ColdStart per thread.
+// the filter. A model that embeds items from their metadata (Model::cold_item_factors(): two-tower)
+// instead ranks every row by its own scores, the cold rows by their item-tower vectors, whenever
+// it has a user vector (a known user, or a new user with an item the model knows); similar()
+// then is the cosine in its item space. Holds a reference to the model (which must outlive it)
+// and its own features and scratch: one ColdStart per thread.
 class ColdStart {
  public:
   // Throws Error when the model has no item metadata.

@@ -44,6 +44,7 @@ enum class ModelKind : std::uint32_t {
   gru4rec = 10,       // next-item GRU over the user's history (Hidasi et al. 2016)
   lstm = 11,          // next-item LSTM over the user's history
   sasrec = 12,        // self-attentive sequential recommendation (Kang & McAuley 2018)
+  two_tower = 13,     // user and item towers over ids, history and item metadata (Yi et al. 2019)
 };
 const char* kind_name(ModelKind kind);
 ModelKind parse_kind(std::string_view name);      // throws Error listing the valid names
@@ -64,10 +65,12 @@ struct Hyper {
   std::optional<int> neighbors;    // itemknn
   std::optional<int> cg_steps;     // ials
   // Neural kinds (epochs is their maximum: they stop early on a validation part, see
-  // edgerec/nn/train.hpp). batch: examples per mini-batch; dropout: probability in [0, 1);
-  // max_len: most recent items of a history a sequence model reads; layers: recurrent or
-  // attention blocks (neumf: MLP layers); heads: attention heads; train_negatives: sampled negatives
-  // per positive in training (not the evaluation's --negatives); patience: epochs without a
+  // edgerec/nn/train.hpp). batch: examples per mini-batch; dropout: probability in [0, 1)
+  // (two-tower: of zeroing an id embedding, its cold-start training); max_len: most recent items
+  // of a history a sequence model reads (two-tower: most items its user tower averages per
+  // example); layers: recurrent or attention blocks (neumf, two-tower: MLP layers); heads:
+  // attention heads; train_negatives: sampled negatives per positive in training (two-tower: per
+  // batch, beside the in-batch ones; not the evaluation's --negatives); patience: epochs without a
   // better validation score before stopping (0 = never stop early); val_negatives: how the
   // validation part is scored (0 = full ranking, the default; N = each held-out item among N
   // sampled items the user never interacted with, as the NCF protocol's test: evaluate_ncf sets
@@ -283,6 +286,12 @@ class Model {
   virtual void similar(index_t item, float* out) const;
   // The factor form, for fast kernels and ONNX export; nullptr for non-embedding models.
   virtual const Embeddings* embeddings() const { return nullptr; }
+  // Item vectors of the item metadata's cold rows (item_meta rows n_items() .. rows() - 1, in
+  // that order), in the item space of embeddings(): cold row r scores
+  // dot(u, cold_item_factors()->row(r - n_items())) + offset for a user vector u and offset (a
+  // row of U, or fold_in_vector()). nullptr for kinds that cannot embed an item from its
+  // metadata (every kind but two-tower) and when the model has no cold rows.
+  virtual const Matrix* cold_item_factors() const { return nullptr; }
 
   // Keeps only the item side, what serves new users (fold-in, similar items, explanations,
   // popularity), and drops what serves known users: user vectors, their seen items and the user
@@ -324,7 +333,9 @@ class Model {
   // Optional item metadata (titles, genres, numeric columns, content vectors; see
   // edgerec/item_meta.hpp): its first n_items() rows are this model's items, the rest items
   // without interactions (cold start). Null when the model was trained without --item-meta.
-  // Set after fit() by the caller (fit() neither reads nor clears it); kept by drop_users().
+  // Set by the caller, aligned to the training items: before fit() for two-tower, which trains
+  // its item tower on it and embeds the cold rows (cold_item_factors()); the other kinds never
+  // read it while training. fit() never clears it; kept by drop_users().
   std::shared_ptr<const ItemMeta> item_meta;
 
  protected:

@@ -5,6 +5,8 @@
 
 #include "edgerec/error.hpp"
 #include "edgerec/item_meta.hpp"
+#include "edgerec/kernels.hpp"
+#include "edgerec/model.hpp"
 #include "edgerec/topk.hpp"
 
 namespace edgerec {
@@ -67,10 +69,34 @@ std::vector<Recommendation> ColdStart::rank(const std::vector<ItemValue>& collab
                                             const ColdStartOptions& o) {
   if (user >= 0) model_.score(static_cast<index_t>(user), collab_.data());
   else model_.score_new(collab_history, collab_.data());
-  const std::vector<float> profile = features_.profile(rows);
-  features_.cosine(profile.data(), content_.data());
-  blend_scores(collab_.data(), model_.n_items(), content_.data(), meta_.rows(), model_.item_popularity, o.blend,
-               blended_.data());
+  // A model that embeds items from their metadata (two-tower) scores the cold rows itself, in
+  // the same space as its other items: its scores rank every row, no content blend needed. A new
+  // user with no item the model knows has no user vector: the content blend below serves them.
+  const Matrix* cold = model_.cold_item_factors();
+  const Embeddings* emb = model_.embeddings();
+  bool own = false;
+  if (cold && emb) {
+    std::vector<float> u(static_cast<std::size_t>(emb->V.cols()));
+    float offset = 0.0f;
+    if (user >= 0 && static_cast<index_t>(user) < static_cast<index_t>(emb->U.rows())) {
+      std::copy(emb->U.row(user).data(), emb->U.row(user).data() + emb->V.cols(), u.data());
+      offset = emb->user_offset[user];
+      own = true;
+    } else if (user < 0) {
+      own = model_.fold_in_vector(collab_history, u.data(), &offset);
+    }
+    if (own) {
+      std::copy(collab_.begin(), collab_.end(), blended_.begin());
+      kernels::score_all(u.data(), cold->data(), static_cast<std::size_t>(cold->rows()),
+                         static_cast<std::size_t>(cold->cols()), offset, blended_.data() + model_.n_items());
+    }
+  }
+  if (!own) {
+    const std::vector<float> profile = features_.profile(rows);
+    features_.cosine(profile.data(), content_.data());
+    blend_scores(collab_.data(), model_.n_items(), content_.data(), meta_.rows(), model_.item_popularity, o.blend,
+                 blended_.data());
+  }
   std::vector<std::uint8_t> skip = filter_rows(o.filter);
   for (auto& x : skip) x = !x;
   if (o.exclude_seen)
@@ -106,8 +132,24 @@ std::vector<Recommendation> ColdStart::recommend_for(const std::vector<UserInter
 std::vector<Recommendation> ColdStart::similar(const std::string& item, int k) {
   const std::int64_t r = meta_.find(item);
   if (r < 0) throw Error("unknown item id '" + item + "' (not in the model nor in its item metadata)");
-  const float* q = features_.matrix().row(static_cast<Eigen::Index>(r)).data();
-  features_.cosine(q, content_.data());
+  const Matrix* cold = model_.cold_item_factors();
+  const Embeddings* emb = model_.embeddings();
+  if (cold && emb) {
+    // Two-tower: cosine in the model's item space, where cold rows have their item tower vectors.
+    const auto row = [&](index_t x) {
+      return x < model_.n_items() ? emb->V.row(x) : cold->row(static_cast<Eigen::Index>(x - model_.n_items()));
+    };
+    const auto q = row(static_cast<index_t>(r));
+    const float qn = q.norm();
+    for (index_t x = 0; x < meta_.rows(); ++x) {
+      const auto v = row(x);
+      const float d = qn * v.norm();
+      content_[x] = d > 0 ? q.dot(v) / d : 0.0f;
+    }
+  } else {
+    const float* q = features_.matrix().row(static_cast<Eigen::Index>(r)).data();
+    features_.cosine(q, content_.data());
+  }
   std::vector<std::uint8_t> skip(meta_.rows(), 0);
   skip[static_cast<std::size_t>(r)] = 1;
   return to_recs(meta_, select_top_k(content_.data(), meta_.rows(), k, skip.data()));

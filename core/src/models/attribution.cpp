@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "edgerec/recommender.hpp"
+#include "models/attribution.hpp"
 
 namespace edgerec {
 
@@ -37,6 +38,29 @@ ScoreSplit split_score(const Model& model, const std::vector<ItemValue>& history
   }
   out.weights = std::move(a.weights);
   return out;
+}
+
+Attribution split_by_similarity(const Model& model, const std::vector<ItemValue>& history, index_t item, float score,
+                                const char* note) {
+  Attribution a;
+  a.exact = false;
+  a.note = note;
+  if (history.empty()) {
+    a.base = score;
+    return a;
+  }
+  std::vector<float> sim(model.n_items());
+  model.similar(item, sim.data());
+  double total = 0;
+  for (const auto& h : history) {
+    if (h.item >= model.n_items()) throw Error("explain: item index out of range");
+    total += std::max(0.0f, sim[h.item]);
+  }
+  for (const auto& h : history) {
+    const double share = total > 0 ? std::max(0.0f, sim[h.item]) / total : 0.0;
+    a.weights.push_back({h.item, static_cast<float>(share * score)});
+  }
+  return a;
 }
 
 }  // namespace edgerec

@@ -22,6 +22,7 @@ std::unique_ptr<Model> make_neumf();
 std::unique_ptr<Model> make_gru4rec();
 std::unique_ptr<Model> make_lstm();
 std::unique_ptr<Model> make_sasrec();
+std::unique_ptr<Model> make_two_tower();
 
 // For test_neumf: the largest relative difference between neumf's hand-written fold-in gradient
 // (used where there is no backward pass: the wasm) and an nn::Tape's, for `items` with `labels`.

@@ -32,6 +32,7 @@ const KindEntry kKinds[] = {
     {ModelKind::gru4rec, "gru4rec", make_gru4rec},
     {ModelKind::lstm, "lstm", make_lstm},
     {ModelKind::sasrec, "sasrec", make_sasrec},
+    {ModelKind::two_tower, "two-tower", make_two_tower},
 };
 
 }  // namespace

@@ -41,6 +41,7 @@
 #include "edgerec/nn/train.hpp"
 #include "edgerec/split.hpp"
 #include "io/archive.hpp"
+#include "models/attribution.hpp"
 #include "models/factories.hpp"
 #include "serve_only.hpp"
 
@@ -232,33 +233,15 @@ class NeuMf final : public Model {
   Attribution explain(const std::vector<ItemValue>& history, index_t item,
                       std::int64_t user) const override {
     if (item >= n_items()) throw Error("explain: item index out of range");
-    Attribution a;
-    a.exact = false;
-    a.note = "the score split in proportion to each history item's positive cosine similarity to the "
-             "item in NeuMF's item embedding space (the network is not additive over the history); "
-             "rest: the score when no history item is similar";
     std::vector<float> scores(n_items());
     if (user >= 0 && static_cast<std::uint64_t>(user) < n_users())
       score(static_cast<index_t>(user), scores.data());
     else
       score_new(history, scores.data());
-    const float s = scores[item];
-    if (history.empty()) {
-      a.base = s;
-      return a;
-    }
-    std::vector<float> sim(n_items());
-    similar(item, sim.data());
-    double total = 0;
-    for (const auto& h : history) {
-      if (h.item >= n_items()) throw Error("explain: item index out of range");
-      total += std::max(0.0f, sim[h.item]);
-    }
-    for (const auto& h : history) {
-      const double share = total > 0 ? std::max(0.0f, sim[h.item]) / total : 0.0;
-      a.weights.push_back({h.item, static_cast<float>(share * s)});
-    }
-    return a;
+    return split_by_similarity(*this, history, item, scores[item],
+                               "the score split in proportion to each history item's positive cosine similarity to the "
+                               "item in NeuMF's item embedding space (the network is not additive over the history); "
+                               "rest: the score when no history item is similar");
   }
 
   // Cosine similarity over the items' concatenated [GMF | MLP] embeddings.

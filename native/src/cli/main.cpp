@@ -482,9 +482,11 @@ struct TrainCmd {
     if (!json_out) print_report(report, data.path);
     auto backend = er::make_backend(model.backend, model.threads);
     auto m = er::make_model(er::parse_kind(model.kind));
-    m->fit(train, model.hyper, *backend, make_progress(quiet || json_out, curve));
+    // The metadata is aligned to the training items (the ids fit() copies) before fit(): a kind
+    // that embeds items from their metadata (two-tower) trains on it; the others ignore it.
     er::ItemMetaReport meta_report;
-    if (meta) m->item_meta = std::make_shared<const er::ItemMeta>(er::align_item_meta(*meta, m->items, &meta_report));
+    if (meta) m->item_meta = std::make_shared<const er::ItemMeta>(er::align_item_meta(*meta, train.items, &meta_report));
+    m->fit(train, model.hyper, *backend, make_progress(quiet || json_out, curve));
     // The training time is the only thing in a model file that differs between two runs with
     // the same inputs (the reproducible-builds convention: SOURCE_DATE_EPOCH asks for that too).
     const double fit_seconds = m->info.fit_seconds;
@@ -688,9 +690,18 @@ struct EvalCmd {
   std::string curve;
   bool json_out = false, quiet = false;
   std::string item_meta, rerank = "none";
+  double cold_items = 0;
+  bool cold_validation = false;
 
   CLI::App* add(CLI::App& app) {
     auto* c = app.add_subcommand("eval", "Evaluate a model kind under a protocol (trains on the train part only)");
+    c->add_option("--cold-items", cold_items,
+                  "item cold start: hold out ALL interactions of this share of the items (drawn with --split-seed), "
+                  "train on the rest with --item-meta, and rank the held-out items among themselves: cold_auc, "
+                  "cold_hr@K, cold_ndcg@K (--protocol does not apply)");
+    c->add_flag("--cold-validation", cold_validation,
+                "with --cold-items: measure on a second share drawn from the items left after the test items "
+                "are removed (val_cold_* keys), for choosing hyper-parameters without the test items");
     data.add(c, true);
     model.add(c);
     p.add(c, false);
@@ -731,12 +742,25 @@ struct EvalCmd {
     if (eval.rerank.kind != er::RerankKind::none && !eval.ranking)
       throw er::Error("--rerank needs ranking metrics (explicit ratings: --relevance-threshold T or --ranking)");
     if (!item_meta.empty()) eval.item_meta = std::make_shared<const er::ItemMeta>(er::load_item_meta(item_meta));
+    if (cold_validation && cold_items == 0) throw er::Error("--cold-validation needs --cold-items FRACTION");
+    if (c->count("--cold-items") && !(cold_items > 0 && cold_items < 1))
+      throw er::Error("--cold-items: the fraction of items to hold out must be strictly between 0 and 1 (got " +
+                      std::to_string(cold_items) + ")");
+    if (cold_items > 0) {
+      if (eval.rerank.kind != er::RerankKind::none) throw er::Error("--rerank does not apply to --cold-items");
+      if (!p.test_path.empty() || !p.test_rating.empty() || !p.test_negative.empty() || c->count("--protocol"))
+        throw er::Error("--cold-items makes its own test part: --protocol, --test, --test-rating and --test-negative do not apply");
+    }
+    eval.cold_items = cold_items;
+    eval.cold_validation = cold_validation;
     auto backend = er::make_backend(model.backend, model.threads);
     const auto kind = er::parse_kind(model.kind);
     const auto progress = make_progress(quiet || json_out, curve);
     er::EvalResult r;
     std::optional<er::AlignReport> align;
-    if (eval.protocol == er::Protocol::ncf) {
+    if (cold_items > 0) {
+      r = er::evaluate_cold_items(d, kind, model.hyper, eval, *backend, progress);
+    } else if (eval.protocol == er::Protocol::ncf) {
       if (p.test_rating.empty() || p.test_negative.empty())
         throw er::Error("--protocol ncf needs --test-rating and --test-negative");
       const auto test = er::load_ncf_test(p.test_rating, p.test_negative, d);
@@ -754,16 +778,28 @@ struct EvalCmd {
     if (json_out) {
       json j = eval_json(r);
       j["model"] = er::kind_name(kind);
-      j["protocol"] = er::protocol_name(eval.protocol);
+      j["protocol"] = cold_items > 0 ? "cold-items" : er::protocol_name(eval.protocol);
+      if (cold_items > 0) {
+        j["cold_items_fraction"] = cold_items;
+        j["cold_validation"] = cold_validation;
+        j["split_seed"] = eval.seed;
+      }
       j["threads"] = backend->threads();
       put_backend(j, *backend);
       j["hyper"] = hyper_json(model.hyper.merged_over(er::default_hyper(kind)));
       j["data"] = data.path;
       j["load"] = report_json(report);
-      p.put_json(j, align ? &*align : nullptr);
+      if (cold_items == 0) p.put_json(j, align ? &*align : nullptr);
       if (eval.rerank.kind != er::RerankKind::none)
         j["rerank"] = {{"kind", rerank}, {"lambda", eval.rerank.lambda}, {"pool_factor", eval.rerank.pool_factor}};
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
+    } else if (cold_items > 0) {
+      std::printf("%s, item cold start (%g of the items held out, %s): fit %.3f s, eval %.3f s", er::kind_name(kind),
+                  cold_items, cold_validation ? "measured on a validation share of the others" : "measured on them",
+                  r.fit_seconds, r.eval_seconds);
+      if (r.best_epoch > 0) std::printf(", %d epochs (best %d)", r.epochs_run, r.best_epoch);
+      std::printf("\n");
+      print_metrics(r);
     } else {
       std::printf("%s, %s protocol (%d fold%s): fit %.3f s, eval %.3f s", er::kind_name(kind),
                   er::protocol_name(eval.protocol), r.folds, r.folds == 1 ? "" : "s", r.fit_seconds,

@@ -1,0 +1,522 @@
+// Two-tower retrieval model (Covington et al. 2016; Yi et al. 2019, "Sampling-bias-corrected
+// neural modeling for large corpus item recommendations"): a user tower and an item tower map
+// their inputs to d = --factors wide vectors whose dot product is the score.
+//
+//   user tower:  x_u = [p_u, mean_{j in H(u)} h_j]          (e + e; H(u): the user's training items)
+//   item tower:  x_i = [q_i, features(i)]                    (e + F; features: ItemFeatures rows)
+//   each:        z = relu(x W_1' + b_1), z = relu(z W_k' + b_k) (k = 2..L), vector = z W_out' + b_out
+//   score(u, i) = user(u) . item(i)
+//
+// e = --factors, hidden widths 2e, L = --layers hidden layers. The item features are the content
+// features of the model's item metadata (Model::item_meta, which must be set before fit(): the
+// CLI's train --item-meta does so; edgerec/item_meta.hpp ItemFeatures: genres multi-hot, z-scored
+// numeric fields, content vectors, the row scaled to unit length). Without metadata the item
+// tower reads its id embedding alone.
+//
+// Cold start. While training, each candidate item's id embedding q_i is replaced by zeros with
+// probability --dropout (a fresh draw per batch), and so is each user's p_u, so both towers learn
+// to embed from the other inputs alone: a cold item (metadata, no interactions) is the item tower
+// over its features with a zero id embedding, and a new user the user tower over the mean of
+// their items' history embeddings with a zero id embedding (fold_in()).
+//
+// Training (edgerec/nn/train.hpp): each user's last training interaction is held out for
+// validation (early stopping on its full-ranking nDCG@10, keeping the best epoch); every other
+// interaction is an example. A batch of B = --batch examples is scored against the candidate set
+// S = the batch's positives (in-batch negatives) plus --train-negatives items drawn uniformly
+// (the "mixed negative sampling" of Yang et al. 2020), deduplicated; the loss is the softmax
+// cross-entropy of each example's positive among S, with each logit corrected by log Q
+// (Yi et al. 2019): s(u, j) - log q_j, q_j = B p_j + N / n_items the expected number of times
+// item j is in S (p_j: its share of the training interactions), so popular items, which the
+// in-batch negatives over-sample, are not pushed down for it. A candidate the example's user has
+// interacted with (other than the positive) is left out of that example's softmax. The user's
+// history mean leaves out the example's own item (no leak of the target) and reads at most
+// --max-len of the user's items (a seeded subset per epoch when there are more). AdamW (--lr,
+// --reg weight decay). Seeded: the same seed and backend thread count give the same model.
+//
+// Serving: the dot-product form of EmbeddingModel (U = user vectors, V = item vectors,
+// factor_dims = d, no offsets), so the fast top-K paths, the wasm package and ONNX export serve
+// it without tower code. The file also keeps what a new user's fold-in needs (the history
+// embeddings and the user tower's weights: a few small matrix-vector products) and the item
+// tower's vectors of the metadata's cold rows (cold_item_factors()).
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numeric>
+
+#include "edgerec/item_meta.hpp"
+#include "edgerec/nn/autodiff.hpp"
+#include "edgerec/nn/layers.hpp"
+#include "edgerec/nn/loss.hpp"
+#include "edgerec/nn/optim.hpp"
+#include "edgerec/nn/train.hpp"
+#include "edgerec/split.hpp"
+#include "models/attribution.hpp"
+#include "models/embedding_model.hpp"
+#include "models/factories.hpp"
+#include "serve_only.hpp"
+
+namespace edgerec {
+namespace {
+
+constexpr int kMaxLayers = 4;
+constexpr std::uint64_t kOrderStream = 0x7707D;  // example order
+constexpr std::uint64_t kBatchStream = 0x7707B;          // negatives, dropout, history subsets
+// A logit left out of a row's softmax (an accidental hit): far below any real logit, finite so
+// the softmax's max subtraction stays exact.
+constexpr float kMasked = -1e9f;
+constexpr double kClipNorm = 10.0;
+
+// A tower's weights on the host: the first layer split by input block (a linear map of the
+// concatenation), then the hidden layers and the output layer.
+struct TowerWeights {
+  Matrix first_id, first_side;  // [h, e], [h, side]
+  Vector first_bias;            // [h]
+  std::vector<Matrix> w;        // layers 2..L then the output layer: [out, in]
+  std::vector<Vector> b;
+
+  // The tower over a batch of inputs (rows of `side`), with a zero id embedding (a cold item, a
+  // new user). Plain loops, not Eigen products: this runs in the wasm package (a new user's
+  // fold-in), where Eigen's general matrix product would add its kernel to a size-capped binary.
+  Matrix forward(const Matrix& side) const { return forward_with(side, first_side); }
+  // The tower with ids: `input` = [id embedding | side] per row (training-side publishing).
+  Matrix forward_ids(const Matrix& id, const Matrix& side) const {
+    Matrix input(id.rows(), id.cols() + side.cols()), first(first_id.rows(), id.cols() + side.cols());
+    input << id, side;
+    first << first_id, first_side;
+    return forward_with(input, first);
+  }
+  Matrix forward_with(const Matrix& side, const Matrix& first) const {
+    const Eigen::Index n = side.rows();
+    Matrix out(0, w.empty() ? first_bias.size() : w.back().rows());
+    std::vector<float> z, next;
+    for (Eigen::Index r = 0; r < n; ++r) {
+      z.assign(static_cast<std::size_t>(first_bias.size()), 0.0f);
+      for (Eigen::Index o = 0; o < first_bias.size(); ++o) {
+        float s = first_bias[o];
+        for (Eigen::Index k = 0; k < side.cols(); ++k) s += first(o, k) * side(r, k);
+        z[static_cast<std::size_t>(o)] = s;
+      }
+      for (std::size_t l = 0; l < w.size(); ++l) {
+        next.assign(static_cast<std::size_t>(w[l].rows()), 0.0f);
+        for (Eigen::Index o = 0; o < w[l].rows(); ++o) {
+          float s = b[l][o];
+          for (Eigen::Index k = 0; k < w[l].cols(); ++k) s += w[l](o, k) * std::max(z[static_cast<std::size_t>(k)], 0.0f);
+          next[static_cast<std::size_t>(o)] = s;
+        }
+        z.swap(next);
+      }
+      if (r == 0) out.resize(n, static_cast<Eigen::Index>(z.size()));
+      for (std::size_t k = 0; k < z.size(); ++k) out(r, static_cast<Eigen::Index>(k)) = z[k];
+    }
+    return out;
+  }
+};
+
+// The network while it trains, on the training backend.
+class Net final : public nn::Module {
+ public:
+  Net(Backend& be, index_t users, index_t items, int e, int layers, int features, double init_std, Rng& rng)
+      : user_id(be, "user.id", users, e, DType::f32, rng, init_std),
+        history(be, "user.history", items, e, DType::f32, rng, init_std),
+        item_id(be, "item.id", items, e, DType::f32, rng, init_std),
+        u_first_id(be, "user.0.id", e, 2 * e, DType::f32, rng),
+        u_first_hist(be, "user.0.history", e, 2 * e, DType::f32, rng, Act::identity, false),
+        i_first_id(be, "item.0.id", e, 2 * e, DType::f32, rng),
+        e(e),
+        features(features) {
+    nn::he_normal(be, u_first_id.weight, 2 * e, rng);
+    nn::he_normal(be, u_first_hist.weight, 2 * e, rng);
+    nn::he_normal(be, i_first_id.weight, e + features, rng);
+    if (features > 0) {
+      i_first_feat = std::make_unique<nn::Linear>(be, "item.0.features", features, 2 * e, DType::f32, rng,
+                                                  Act::identity, false);
+      nn::he_normal(be, i_first_feat->weight, e + features, rng);
+    }
+    for (int k = 2; k <= layers; ++k) {
+      u_tower.push_back(std::make_unique<nn::Linear>(be, "user." + std::to_string(k - 1), 2 * e, 2 * e,
+                                                     DType::f32, rng, Act::relu));
+      i_tower.push_back(std::make_unique<nn::Linear>(be, "item." + std::to_string(k - 1), 2 * e, 2 * e,
+                                                     DType::f32, rng, Act::relu));
+    }
+    u_out = std::make_unique<nn::Linear>(be, "user.out", 2 * e, e, DType::f32, rng);
+    i_out = std::make_unique<nn::Linear>(be, "item.out", 2 * e, e, DType::f32, rng);
+  }
+
+  // User vectors [B, e]: users i32 [B] (-1 = zero id embedding), hist i32 [B, L] (-1 = padding),
+  // hist_weight f32 [B, 1, L] (1 / the row's history length at real entries, else 0).
+  nn::Var user_forward(nn::Tape& tape, const Tensor& users, const Tensor& hist, const Tensor& hist_weight) {
+    const std::int64_t B = users.dim(0);
+    const nn::Var h = nn::matmul(tape.constant(hist_weight), history.forward(tape, hist));  // [B, 1, e]
+    nn::Var z = nn::relu(nn::add(u_first_id.forward(tape, user_id.forward(tape, users)),
+                                 u_first_hist.forward(tape, nn::reshape(h, Shape{B, e}))));
+    for (auto& l : u_tower) z = l->forward(tape, z);
+    return u_out->forward(tape, z);
+  }
+
+  // Item vectors [S, e]: ids i32 [S] (-1 = zero id embedding), rows i32 [S] into the feature
+  // table [rows, F] (unused without features).
+  nn::Var item_forward(nn::Tape& tape, const Tensor& ids, const Tensor& rows, const Tensor& feature_table) {
+    nn::Var z = i_first_id.forward(tape, item_id.forward(tape, ids));
+    if (i_first_feat) z = nn::add(z, i_first_feat->forward(tape, nn::gather(tape.constant(feature_table), rows)));
+    z = nn::relu(z);
+    for (auto& l : i_tower) z = l->forward(tape, z);
+    return i_out->forward(tape, z);
+  }
+
+  void collect(std::vector<nn::Parameter*>& out) override {
+    user_id.collect(out);
+    history.collect(out);
+    item_id.collect(out);
+    u_first_id.collect(out);
+    u_first_hist.collect(out);
+    i_first_id.collect(out);
+    if (i_first_feat) i_first_feat->collect(out);
+    for (auto& l : u_tower) l->collect(out);
+    for (auto& l : i_tower) l->collect(out);
+    u_out->collect(out);
+    i_out->collect(out);
+  }
+
+  nn::Embedding user_id, history, item_id;
+  nn::Linear u_first_id, u_first_hist, i_first_id;
+  std::unique_ptr<nn::Linear> i_first_feat;
+  std::vector<std::unique_ptr<nn::Linear>> u_tower, i_tower;
+  std::unique_ptr<nn::Linear> u_out, i_out;
+  std::int64_t e;
+  int features;
+};
+
+Matrix download(Backend& b, const nn::Parameter& p) {
+  Matrix m(p.value.dim(0), p.value.rank() > 1 ? p.value.dim(1) : 1);
+  if (m.size() > 0) b.download(p.value, m.data());
+  return m;
+}
+
+Vector download_vector(Backend& b, const nn::Parameter& p) {
+  Vector v(static_cast<Eigen::Index>(p.value.numel()));
+  if (v.size() > 0) b.download(p.value, v.data());
+  return v;
+}
+
+TowerWeights tower_weights(Backend& be, const nn::Linear& first_id, const nn::Linear* first_side,
+                           const std::vector<std::unique_ptr<nn::Linear>>& hidden, const nn::Linear& out) {
+  TowerWeights t;
+  t.first_id = download(be, first_id.weight);
+  t.first_bias = download_vector(be, first_id.bias);
+  t.first_side = first_side ? download(be, first_side->weight) : Matrix::Zero(t.first_id.rows(), 0);
+  for (const auto& l : hidden) {
+    t.w.push_back(download(be, l->weight));
+    t.b.push_back(download_vector(be, l->bias));
+  }
+  t.w.push_back(download(be, out.weight));
+  t.b.push_back(download_vector(be, out.bias));
+  return t;
+}
+
+class TwoTower final : public EmbeddingModel {
+ public:
+  // Its model file section: factors, epochs, lr, reg, init_std, then batch, layers, dropout,
+  // max_len, train_negatives, patience and the seed; then the embeddings (user and item vectors),
+  // the history embeddings and user tower (fold-in) and the cold rows' item vectors.
+  static constexpr std::uint32_t kSectionVersion = 1;
+  void save_section(SaveArchive& ar) const override;
+  void load_section(LoadArchive& ar) override;
+  ModelKind kind() const override { return ModelKind::two_tower; }
+
+  Hyper defaults() const override {
+    // Chosen on a cold-item validation part of the ML-100K training items (models/README.md).
+    Hyper h;
+    h.factors = 64;
+    h.layers = 1;
+    h.epochs = 30;
+    h.lr = 0.005f;
+    h.reg = 0.0f;
+    h.init_std = 0.05f;
+    h.batch = 512;
+    h.train_negatives = 512;
+    h.dropout = 0.5f;
+    h.max_len = 200;
+    h.patience = 4;
+    return h;
+  }
+
+  const Matrix* cold_item_factors() const override {
+    const index_t cold = item_meta && item_meta->rows() > n_items() ? item_meta->rows() - n_items() : 0;
+    if (cold == 0 || static_cast<index_t>(cold_.rows()) != cold || cold_.cols() != emb_.V.cols()) return nullptr;
+    return &cold_;
+  }
+
+  // The user vector is a non-linear function of the history mean, so the score has no exact
+  // per-item terms: as neumf, the served score is split in proportion to each history item's
+  // positive cosine similarity to `item` in the item vector space (exact = false).
+  Attribution explain(const std::vector<ItemValue>& history, index_t item, std::int64_t user) const override {
+    if (item >= n_items()) throw Error("explain: item index out of range");
+    RowVector u = RowVector::Zero(emb_.V.cols());
+    float offset = 0.0f;
+    if (user >= 0 && static_cast<std::uint64_t>(user) < n_users()) u = emb_.U.row(static_cast<Eigen::Index>(user));
+    else if (!history.empty()) checked_fold_in(history, u, offset);
+    return split_by_similarity(*this, history, item, u.dot(emb_.V.row(item)) + offset,
+                               "the score split in proportion to each history item's positive cosine similarity to "
+                               "the item in the two-tower item space (the towers are not additive over the history); "
+                               "rest: the score when no history item is similar");
+  }
+
+ protected:
+  void fit_impl(const Interactions& train, Backend& backend, const Progress& progress) override {
+    EDGEREC_TRAINING_ONLY("training");
+    const int e = *hyper.factors, layers = *hyper.layers;
+    if (layers < 1 || layers > kMaxLayers)
+      throw Error("two-tower: --layers must be in 1.." + std::to_string(kMaxLayers) + " (got " +
+                  std::to_string(layers) + ")");
+    const float drop = *hyper.dropout;
+    if (!(drop >= 0.0f && drop < 1.0f))
+      throw Error("two-tower: --dropout (the id-embedding dropout) must be in [0, 1) (got " + std::to_string(drop) + ")");
+    if (*hyper.max_len < 1) throw Error("two-tower: --max-len must be at least 1");
+    if (*hyper.batch < 1) throw Error("two-tower: --batch must be at least 1");
+    if (*hyper.train_negatives < 0) throw Error("two-tower: --train-negatives must be >= 0");
+    if (item_meta) {
+      // Row r must be item r (align_item_meta against the training items), else the towers would
+      // learn from another item's features.
+      bool aligned = item_meta->rows() >= n_items();
+      for (index_t r = 0; aligned && r < n_items(); ++r) aligned = item_meta->ids.id(r) == items.id(r);
+      if (!aligned)
+        throw Error("two-tower: the item metadata is not aligned to the training items (align_item_meta(meta, "
+                    "train.items) before fit)");
+    }
+
+    // The feature table: one row per metadata row (the model's items, then the cold rows), or none.
+    Matrix features;
+    if (item_meta) features = ItemFeatures(*item_meta).matrix();
+    const int F = static_cast<int>(features.cols());
+    Tensor feature_table;
+    if (F > 0) {
+      feature_table = backend.alloc(Shape{features.rows(), F}, DType::f32);
+      backend.upload(feature_table, features.data());
+    }
+
+    Rng rng(mix_seed(hyper.seed, static_cast<std::uint64_t>(ModelKind::two_tower)));
+    Net net(backend, n_users(), n_items(), e, layers, F, *hyper.init_std, rng);
+    AdamStep adam;
+    adam.lr = *hyper.lr;
+    adam.weight_decay = *hyper.reg;
+    adam.decoupled = true;
+    const std::vector<nn::Parameter*> params = net.parameters();
+    nn::Adam opt(backend, params, adam);
+
+    const nn::Holdout parts = nn::hold_out_last(train);
+    {
+      const nn::HeldOutHistory held(*this, parts.fit);
+      const nn::Validation validation(parts, hyper.val_negatives.value_or(0), hyper.seed);
+      std::vector<std::int32_t> ex_user, ex_item;
+      std::vector<double> pop(n_items(), 0.0);
+      for (index_t u = 0; u < seen.rows(); ++u)
+        for (std::size_t k = 0; k < seen.row_size(u); ++k) {
+          ex_user.push_back(static_cast<std::int32_t>(u));
+          ex_item.push_back(static_cast<std::int32_t>(seen.row_indices(u)[k]));
+          pop[seen.row_indices(u)[k]] += 1.0;
+        }
+      const std::size_t n = ex_user.size();
+      if (n == 0) throw Error("two-tower: no training interactions");
+      const auto B = static_cast<std::size_t>(*hyper.batch);
+      const auto negatives = static_cast<std::size_t>(*hyper.train_negatives);
+      const auto max_len = static_cast<std::size_t>(*hyper.max_len);
+      // log Q: the expected count of each item in a batch's candidates.
+      std::vector<float> log_q(n_items());
+      for (index_t i = 0; i < n_items(); ++i)
+        log_q[i] = static_cast<float>(std::log(static_cast<double>(std::min(B, n)) * pop[i] / static_cast<double>(n) +
+                                               static_cast<double>(negatives) / n_items() + 1e-12));
+
+      std::vector<std::int32_t> slot(n_items(), -1);
+      const auto train_epoch = [&](int epoch) {
+        const auto order = nn::epoch_order(n, hyper.seed, epoch, kOrderStream);
+        double loss_sum = 0;
+        std::size_t batches = 0;
+        const std::size_t total = (n + B - 1) / B;
+        for (std::size_t begin = 0; begin < n; begin += B, ++batches) {
+          const std::size_t end = std::min(n, begin + B);
+          const auto rows = static_cast<std::int64_t>(end - begin);
+          Rng r(mix_seed(hyper.seed, static_cast<std::uint64_t>(epoch), kBatchStream + begin));
+          // Candidates: the batch's positives, then uniform negatives, each once.
+          std::vector<std::int32_t> cand, targets, users, hist;
+          std::vector<float> hist_w;
+          for (std::size_t k = begin; k < end; ++k) {
+            const auto i = ex_item[static_cast<std::size_t>(order[k])];
+            if (slot[static_cast<std::size_t>(i)] < 0) {
+              slot[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(cand.size());
+              cand.push_back(i);
+            }
+            targets.push_back(slot[static_cast<std::size_t>(i)]);
+          }
+          for (std::size_t k = 0; k < negatives; ++k) {
+            const auto i = static_cast<std::int32_t>(r.below(n_items()));
+            if (slot[static_cast<std::size_t>(i)] < 0) {
+              slot[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(cand.size());
+              cand.push_back(i);
+            }
+          }
+          const auto S = static_cast<std::int64_t>(cand.size());
+          for (const auto i : cand) slot[static_cast<std::size_t>(i)] = -1;
+          // Histories: the user's fit-part items but the example's own, at most max_len of them.
+          std::size_t L = 1;
+          std::vector<std::vector<std::int32_t>> h(static_cast<std::size_t>(rows));
+          for (std::size_t k = begin; k < end; ++k) {
+            const auto e_ = static_cast<std::size_t>(order[k]);
+            const auto u = static_cast<index_t>(ex_user[e_]);
+            auto& row = h[k - begin];
+            for (std::size_t j = 0; j < seen.row_size(u); ++j)
+              if (seen.row_indices(u)[j] != static_cast<index_t>(ex_item[e_]))
+                row.push_back(static_cast<std::int32_t>(seen.row_indices(u)[j]));
+            if (row.size() > max_len) {
+              for (std::size_t j = 0; j < max_len; ++j) std::swap(row[j], row[j + r.below(row.size() - j)]);
+              row.resize(max_len);
+            }
+            L = std::max(L, row.size());
+            users.push_back(r.uniform() < drop ? -1 : ex_user[e_]);
+          }
+          hist.assign(static_cast<std::size_t>(rows) * L, -1);
+          hist_w.assign(static_cast<std::size_t>(rows) * L, 0.0f);
+          for (std::size_t k = 0; k < h.size(); ++k)
+            for (std::size_t j = 0; j < h[k].size(); ++j) {
+              hist[k * L + j] = h[k][j];
+              hist_w[k * L + j] = 1.0f / static_cast<float>(h[k].size());
+            }
+          // Item ids dropped per candidate; log Q correction and accidental hits per logit.
+          std::vector<std::int32_t> ids(cand.size());
+          for (std::size_t c = 0; c < cand.size(); ++c) ids[c] = r.uniform() < drop ? -1 : cand[c];
+          std::vector<float> correction(static_cast<std::size_t>(rows * S));
+          for (std::size_t k = begin; k < end; ++k) {
+            const auto e_ = static_cast<std::size_t>(order[k]);
+            const auto u = static_cast<index_t>(ex_user[e_]);
+            float* c_row = correction.data() + (k - begin) * static_cast<std::size_t>(S);
+            for (std::int64_t c = 0; c < S; ++c) {
+              const auto item = static_cast<index_t>(cand[static_cast<std::size_t>(c)]);
+              c_row[c] = (c != targets[k - begin] && seen.contains(u, item)) ? kMasked : -log_q[item];
+            }
+          }
+          nn::Tape tape(backend, mix_seed(hyper.seed, static_cast<std::uint64_t>(epoch), begin));
+          const nn::Var uv = net.user_forward(tape, make_tensor(backend, Shape{rows}, users),
+                                              make_tensor(backend, Shape{rows, static_cast<std::int64_t>(L)}, hist),
+                                              make_tensor(backend, Shape{rows, 1, static_cast<std::int64_t>(L)}, hist_w));
+          const nn::Var iv = net.item_forward(tape, make_tensor(backend, Shape{S}, ids), make_tensor(backend, Shape{S}, cand),
+                                              feature_table);
+          const nn::Var logits = nn::add(nn::matmul(uv, iv, false, true),
+                                         tape.constant(make_tensor(backend, Shape{rows, S}, correction)));
+          const nn::Var loss = nn::softmax_cross_entropy(logits, make_tensor(backend, Shape{rows}, targets));
+          tape.backward(loss);
+          opt.clip_grad_norm(kClipNorm);
+          opt.step();
+          opt.zero_grad();
+          loss_sum += static_cast<double>(to_vector<float>(backend, loss.value())[0]) * static_cast<double>(rows);
+          if (progress) progress("two-tower", static_cast<int>(batches + 1), static_cast<int>(total));
+        }
+        return nn::EpochLoss{loss_sum / static_cast<double>(n), opt.lr};
+      };
+      const auto validate = [&] {
+        publish(backend, net, features);
+        return validation(*this, backend);
+      };
+      nn::run_epochs(backend, params, *hyper.epochs, *hyper.patience, train_epoch, validate, validation.name(),
+                     progress, info);
+    }
+    // The held-out items are history again: the user vectors read the whole training part.
+    publish(backend, net, features);
+  }
+
+  void fold_in(const std::vector<ItemValue>& history, RowVector& u, float& offset) const override {
+    offset = 0.0f;
+    Matrix mean = Matrix::Zero(1, hist_.cols());
+    std::size_t count = 0;
+    for (const auto& h : history)
+      if (h.item < n_items()) {
+        mean += hist_.row(h.item);
+        ++count;
+      }
+    if (count > 0) mean /= static_cast<float>(count);
+    const Matrix v = user_tower_.forward(mean);
+    u = v.row(0);
+  }
+
+ private:
+  // The serving form from the network: user vectors over each user's items (Model::seen, the
+  // fit part while validating), item vectors with ids, cold rows' vectors without.
+  void publish(Backend& be, Net& net, const Matrix& features) {
+    const std::int64_t e = *hyper.factors;
+    user_tower_ = tower_weights(be, net.u_first_id, &net.u_first_hist, net.u_tower, *net.u_out);
+    const TowerWeights item_tower = tower_weights(be, net.i_first_id, net.i_first_feat.get(), net.i_tower, *net.i_out);
+    hist_ = download(be, net.history.weight);
+    const Matrix user_id = download(be, net.user_id.weight), item_id = download(be, net.item_id.weight);
+    Matrix means = Matrix::Zero(n_users(), e);
+    for (index_t u = 0; u < n_users() && u < seen.rows(); ++u) {
+      const std::size_t len = seen.row_size(u);
+      for (std::size_t j = 0; j < len; ++j) means.row(u) += hist_.row(seen.row_indices(u)[j]);
+      if (len > 0) means.row(u) /= static_cast<float>(len);
+    }
+    params_changed();
+    emb_.U = user_tower_.forward_ids(user_id, means);
+    const Matrix model_features = features.cols() > 0 ? Matrix(features.topRows(n_items())) : Matrix::Zero(n_items(), 0);
+    emb_.V = item_tower.forward_ids(item_id, model_features);
+    emb_.user_offset = Vector::Zero(n_users());
+    emb_.factor_dims = static_cast<int>(e);
+    const Eigen::Index cold = features.rows() - static_cast<Eigen::Index>(n_items());
+    cold_ = cold > 0 ? item_tower.forward(Matrix(features.bottomRows(cold))) : Matrix(0, e);
+    if (!emb_.U.allFinite() || !emb_.V.allFinite() || !cold_.allFinite())
+      throw Error("two-tower diverged: non-finite vectors (try a smaller --lr)");
+  }
+
+  Matrix hist_;              // [items, e] history embeddings (fold-in)
+  TowerWeights user_tower_;  // without its id block (first_id) after a load: serving never reads it
+  Matrix cold_;              // [cold rows, e] item tower over the cold rows' features
+
+  friend class cereal::access;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t version) {
+    constexpr bool loading = Archive::is_loading::value;
+    io::section_start(ar, version, kSectionVersion, hyper,
+                      io::kFactors | io::kEpochs | io::kLr | io::kReg | io::kInitStd);
+    ar(cereal::make_nvp("batch", hyper.batch), cereal::make_nvp("layers", hyper.layers),
+       cereal::make_nvp("dropout", hyper.dropout), cereal::make_nvp("max_len", hyper.max_len),
+       cereal::make_nvp("train_negatives", hyper.train_negatives), cereal::make_nvp("patience", hyper.patience));
+    if constexpr (loading) {
+      if (!hyper.factors) ar.fail("hyper.factors", "is missing (two-tower needs its width)");
+      if (!hyper.layers || *hyper.layers < 1 || *hyper.layers > kMaxLayers)
+        ar.fail("layers", "must be present and in 1.." + std::to_string(kMaxLayers));
+    }
+    const std::int64_t e = *hyper.factors, layers = *hyper.layers;
+    serialize_embeddings(ar);
+    if constexpr (loading) {
+      if (emb_.V.cols() != e || emb_.factor_dims != e) ar.fail("item_factors", "must be --factors wide for two-tower");
+      user_tower_ = TowerWeights{};
+      user_tower_.w.assign(static_cast<std::size_t>(layers), Matrix{});
+      user_tower_.b.assign(static_cast<std::size_t>(layers), Vector{});
+    }
+    ar(cereal::make_nvp("history_embeddings", io::shaped(hist_, n_items(), e)),
+       cereal::make_nvp("user_0_history_weight", io::shaped(user_tower_.first_side, 2 * e, e)),
+       cereal::make_nvp("user_0_bias", io::shaped(user_tower_.first_bias, 2 * e)));
+    // Layers 2..L (2e wide), then the output layer (e wide).
+    static const char* const kWeight[kMaxLayers] = {"user_1_weight", "user_2_weight", "user_3_weight", "user_out_weight"};
+    static const char* const kBias[kMaxLayers] = {"user_1_bias", "user_2_bias", "user_3_bias", "user_out_bias"};
+    for (std::int64_t k = 0; k < layers; ++k) {
+      const bool out = k == layers - 1;
+      const auto idx = static_cast<std::size_t>(k), name = out ? std::size_t{kMaxLayers - 1} : idx;
+      ar(cereal::make_nvp(kWeight[name], io::shaped(user_tower_.w[idx], out ? e : 2 * e, 2 * e)),
+         cereal::make_nvp(kBias[name], io::shaped(user_tower_.b[idx], out ? e : 2 * e)));
+    }
+    ar(cereal::make_nvp("cold_item_factors", io::shaped(cold_, -1, e)));
+    if constexpr (loading) {
+      const index_t cold = item_meta && item_meta->rows() > n_items() ? item_meta->rows() - n_items() : 0;
+      if (cold_.rows() != 0 && static_cast<index_t>(cold_.rows()) != cold)
+        ar.fail("cold_item_factors", "rows differ from the item metadata's cold rows");
+    }
+  }
+};
+
+}  // namespace
+}  // namespace edgerec
+
+EDGEREC_MODEL_SECTION(edgerec::TwoTower)
+
+namespace edgerec {
+
+std::unique_ptr<Model> make_two_tower() { return std::make_unique<TwoTower>(); }
+
+}  // namespace edgerec
