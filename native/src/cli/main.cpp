@@ -716,10 +716,37 @@ struct EvalCmd {
         ->capture_default_str()
         ->check(CLI::Range(1, 1000));
     replay.add(c);
+    c->add_option("--new-users", new_users.fraction,
+                  "new-user cold start (replaces --protocol): hold this share of the users out of "
+                  "training, reveal each one's first --new-user-reveal items in time order and compare "
+                  "popularity, fold-in and fold-in plus bandit exploration on their later items "
+                  "(see README, New users)")
+        ->check(CLI::Range(0.0, 1.0));
+    c->add_option("--new-user-reveal", new_users.reveal, "new users: items each held-out user brings")
+        ->capture_default_str()->check(CLI::Range(1, 100000));
+    c->add_option("--new-user-feedback", new_users.feedback_share,
+                  "new users: share of the items after the revealed ones that can answer exploration "
+                  "(the rest are the test targets)")
+        ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+    c->add_option("--new-user-steps", new_users.steps, "new users: interactive rounds per user")
+        ->capture_default_str()->check(CLI::Range(0, 100000));
+    c->add_option("--new-user-candidates", new_users.candidates,
+                  "new users: the fold-in's top-N the policy chooses among each round")
+        ->capture_default_str()->check(CLI::Range(1, 100000));
+    c->add_option("--new-user-policy", new_user_policy,
+                  "new users: the exploring policy (egreedy, linucb, linucb-hybrid, thompson, random, greedy)")
+        ->capture_default_str();
     return c;
   }
 
+  er::NewUserOptions new_users;
+  std::string new_user_policy = "linucb";
+
   int run(CLI::App* c) {
+    if (c->count("--new-users")) return run_new_users(c);
+    for (const char* flag : {"--new-user-reveal", "--new-user-feedback", "--new-user-steps",
+                             "--new-user-candidates", "--new-user-policy"})
+      if (c->count(flag)) throw er::Error(std::string(flag) + " belongs to --new-users FRACTION");
     if (p.protocol == "replay") return run_replay();
     if (!replay.log.empty()) throw er::Error("--log belongs to --protocol replay");
     er::LoadReport report;
@@ -777,6 +804,57 @@ struct EvalCmd {
     return 0;
   }
 
+  // --new-users FRACTION: the new-user cold-start protocol (edgerec/new_users.hpp).
+  int run_new_users(CLI::App* c) {
+    if (c->count("--protocol") || !p.test_path.empty() || !p.test_rating.empty() || !p.test_negative.empty() ||
+        !replay.log.empty())
+      throw er::Error("--new-users is its own protocol: --protocol, --test, --test-rating, --test-negative and --log do not apply");
+    if (rerank != "none") throw er::Error("--rerank does not apply to --new-users");
+    auto& o = new_users;
+    if (!(o.fraction > 0.0 && o.fraction < 1.0)) throw er::Error("--new-users must be a fraction strictly between 0 and 1");
+    o.policy = replay.policy;
+    o.policy.kind = er::parse_policy(new_user_policy);
+    o.context_dims = replay.context_dims;
+    o.k = p.eval.k;
+    o.seed = c->count("--split-seed") ? p.eval.seed : model.hyper.seed;
+    if (p.relevance) {
+      if (!std::isfinite(*p.relevance)) throw er::Error("--relevance-threshold must be a finite number");
+      o.relevance_threshold = *p.relevance;
+    }
+    er::LoadReport report;
+    const auto d = data.load(&report);
+    if (!json_out) print_report(report, data.path);
+    auto backend = er::make_backend(model.backend, model.threads);
+    const auto kind = er::parse_kind(model.kind);
+    const auto r = er::evaluate_new_users(d, kind, model.hyper, o, *backend, make_progress(quiet || json_out, curve));
+    if (json_out) {
+      json j{{"protocol", "new-users"}, {"model", er::kind_name(kind)}, {"data", data.path},
+             {"metrics", metrics_json(r.metrics)}, {"fit_seconds", r.fit_seconds}, {"eval_seconds", r.eval_seconds},
+             {"train_rows", r.train_rows}, {"threads", backend->threads()},
+             {"hyper", hyper_json(model.hyper.merged_over(er::default_hyper(kind)))},
+             {"new_users", {{"fraction", o.fraction}, {"seed", o.seed}, {"reveal", o.reveal},
+                            {"feedback_share", o.feedback_share}, {"steps", o.steps},
+                            {"candidates", o.candidates}, {"policy", er::policy_name(o.policy.kind)},
+                            {"explored", r.explored}, {"eligible_users", r.eligible_users},
+                            {"held_out_users", r.held_out_users}, {"counted_users", r.counted_users},
+                            {"feedback_items", r.feedback_items}, {"test_items", r.test_items}}},
+             {"relevance_threshold", p.relevance ? json(short_float(*p.relevance)) : json(nullptr)},
+             {"load", report_json(report)}};
+      put_backend(j, *backend);
+      std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
+      return 0;
+    }
+    std::printf("%s, new users: %llu of %llu eligible users held out (seed %llu), %llu counted; each reveals %d "
+                "items, %.2f of the rest answer %d %s rounds, the others are the targets; fit %.3f s, eval %.3f s\n",
+                er::kind_name(kind), static_cast<unsigned long long>(r.held_out_users),
+                static_cast<unsigned long long>(r.eligible_users), static_cast<unsigned long long>(o.seed),
+                static_cast<unsigned long long>(r.counted_users), o.reveal, o.feedback_share, o.steps,
+                er::policy_name(o.policy.kind), r.fit_seconds, r.eval_seconds);
+    if (!r.explored) std::printf("  explore/greedy skipped: %s\n", o.steps == 0 ? "--new-user-steps 0" : "the model has no item embeddings");
+    for (const auto& [k, v] : r.metrics) std::printf("  %-22s %.4f\n", k.c_str(), v);
+    return 0;
+  }
+
   // --protocol replay: the bandit policies replayed on a logged-bandit file (edgerec simulate),
   // with the --model kind trained on --data as the base model (candidates' scores, features).
   struct ReplayFlags {
@@ -796,11 +874,11 @@ struct EvalCmd {
       c->add_option("--curve-every", replay.curve_every, "replay: a curve point every this many kept events")
           ->capture_default_str()
           ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
-      c->add_option("--epsilon", policy.epsilon, "replay: egreedy's exploration probability")->capture_default_str();
-      c->add_option("--ucb-alpha", policy.alpha, "replay: linucb's confidence-bound width")->capture_default_str();
-      c->add_option("--ts-v", policy.v, "replay: thompson's posterior scale v (covariance v^2 B^-1)")->capture_default_str();
+      c->add_option("--epsilon", policy.epsilon, "replay, --new-users: egreedy's exploration probability")->capture_default_str();
+      c->add_option("--ucb-alpha", policy.alpha, "replay, --new-users: linucb's confidence-bound width")->capture_default_str();
+      c->add_option("--ts-v", policy.v, "replay, --new-users: thompson's posterior scale v (covariance v^2 B^-1)")->capture_default_str();
       c->add_option("--context-dims", context_dims,
-                    "replay: principal directions of the base model's item factors used as arm context")
+                    "replay, --new-users: principal directions of the base model's item factors used as arm context")
           ->capture_default_str();
     }
   } replay;

@@ -1,0 +1,107 @@
+// edgerec/new_users.hpp — the new-user cold-start protocol (`edgerec eval --new-users FRACTION`):
+// users the model never trained on arrive with a few interactions; does folding them in, and
+// exploring with a contextual bandit, beat serving them the popular items?
+//
+// Protocol (every step seeded by NewUserOptions::seed; nothing depends on the thread count):
+//  1. Eligible users: those with at least reveal + 2 distinct items. A seeded shuffle of them
+//     picks round(fraction x eligible) held-out users (at least 1; at least one eligible or
+//     other user must remain for training). Every row of a held-out user leaves the training
+//     data: the model is fitted on the other users' rows only.
+//  2. Each held-out user's distinct items in time order (ties, and data without timestamps: file
+//     order; a repeated item keeps its first occurrence) split into three windows, fixed before
+//     any method runs and the same for every method:
+//       revealed  the first `reveal` (default 5): what the user brings (its values as rated);
+//       feedback  the next floor(share x rest) items, share = feedback_share (default 0.5) of
+//                 the rest: the only items that can answer an exploration step;
+//       test      the remaining items (>= 1 by eligibility): the targets. They are never shown
+//                 to any method as feedback, so the scores below are test scores.
+//     With a relevance threshold (and rated data) only test ratings >= it are relevant; a user
+//     with no relevant test item does not count.
+//  3. Methods, each a top-K list per user over the same candidates, every item except the
+//     revealed and feedback-window ones (as full ranking excludes training items):
+//       popularity  the training interaction counts (Model::item_popularity);
+//       foldin      Model::top_k_new of the revealed items (the model's own fold-in);
+//       explore     `steps` interactive rounds, then the fold-in of everything the user accepted:
+//                   each round folds in the history so far, takes its top `candidates` items
+//                   not yet revealed or shown, lets the policy (PolicyOptions::kind, default
+//                   LinUCB) choose one over BanditFeatures of the fold-in vector, and rewards it
+//                   1 when the item is in the user's feedback window (it is then appended to the
+//                   history with its value) and 0 otherwise. One policy learns across the
+//                   held-out users, visited in the seeded order, as a deployed policy would;
+//       greedy      the same rounds with the greedy policy (always the fold-in's best unshown
+//                   candidate): feedback without exploration, to tell the two apart.
+//     The final lists of explore and greedy skip the same candidates as the others; items shown
+//     and not accepted stay candidates (a reward of 0 only says "not in the feedback window").
+//  4. Metrics over the counted users, the mean of hr@K, ndcg@K and recall@K of each method's
+//     list against the user's test items, as "<method>_hr@K", ...; "explore_accepted" and
+//     "greedy_accepted": the mean number of accepted items per user.
+// The explore and greedy methods need a model with latent item factors (the bandit's features); for
+// other kinds they are left out. Items only held-out users interacted with stay in the catalogue
+// (with no training interaction) and count as targets and candidates alike.
+// The defaults (reveal 5, share 0.5, 10 steps, 50 candidates, LinUCB with the bandit defaults)
+// were set before any run, not tuned on these scores.
+//
+// Cost: per held-out user, steps + 2 fold-ins and top-K searches; serial (the shared policy's
+// updates are ordered). Thread-safety: a pure function of its arguments.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "edgerec/bandit.hpp"
+#include "edgerec/data.hpp"
+#include "edgerec/model.hpp"
+
+namespace edgerec {
+
+struct NewUserOptions {
+  double fraction = 0.2;         // share of the eligible users held out, in (0, 1)
+  int reveal = 5;                // items each held-out user brings
+  double feedback_share = 0.5;   // share of the items after the revealed ones that can answer
+                                 // exploration, in [0, 1)
+  int steps = 10;                // interactive rounds per user (0: explore = greedy = foldin)
+  int candidates = 50;           // fold-in top-N the policy chooses among per round
+  int context_dims = 16;         // BanditFeatures context dimensions
+  PolicyOptions policy;          // the explore policy (kind linucb by default) and its knobs
+  int k = 10;                    // list length
+  std::uint64_t seed = 0;        // held-out draw and the policies' seeds
+  // Test ratings >= this are relevant (rated data); NaN = every test item.
+  float relevance_threshold = std::numeric_limits<float>::quiet_NaN();
+};
+
+struct NewUserResult {
+  std::map<std::string, double> metrics;  // popularity_hr@10, foldin_ndcg@10, explore_hr@10, ...
+  std::uint64_t held_out_users = 0;       // drawn
+  std::uint64_t counted_users = 0;        // with at least one relevant test item
+  std::uint64_t eligible_users = 0;
+  std::uint64_t train_rows = 0;
+  std::uint64_t feedback_items = 0;       // summed over held-out users
+  std::uint64_t test_items = 0;           // relevant test items, summed over counted users
+  double fit_seconds = 0;
+  double eval_seconds = 0;
+  bool explored = false;                  // explore/greedy ran (the model has embeddings)
+};
+
+// The per-user windows of step 2 (exposed for tests): items in the order they are revealed.
+struct NewUserWindows {
+  index_t user = 0;
+  std::vector<ItemValue> revealed, feedback, test;
+};
+// Step 1 and 2: the held-out users' windows, in the seeded visiting order. Throws Error for
+// options out of range or when no user (or every user) would be held out.
+std::vector<NewUserWindows> new_user_windows(const Interactions& data, const NewUserOptions& options,
+                                             std::uint64_t* eligible = nullptr);
+
+// The whole protocol: fits `kind` (hyper) on the other users' rows, then steps 3 and 4.
+NewUserResult evaluate_new_users(const Interactions& data, ModelKind kind, const Hyper& hyper,
+                                 const NewUserOptions& options, Backend& backend,
+                                 const Progress& progress = {});
+
+// Steps 3 and 4 for a model already fitted without the windows' users (for tests).
+NewUserResult measure_new_users(const Model& model, const std::vector<NewUserWindows>& users,
+                                const NewUserOptions& options);
+
+}  // namespace edgerec
