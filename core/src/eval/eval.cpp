@@ -119,6 +119,7 @@ struct BeyondAccuracy {
   std::shared_ptr<const ItemMeta> meta;         // aligned to the model's items, or null
   const ItemMeta::Categorical* genres = nullptr;
   RerankOptions rerank;
+  std::vector<std::uint8_t> head;               // the short head (popularity re-ranking)
 
   BeyondAccuracy(const Model& model, const EvalOptions& options) : rerank(options.rerank) {
     if (options.item_meta) {
@@ -130,6 +131,7 @@ struct BeyondAccuracy {
       throw Error("--rerank mmr needs item vectors: a model with item factors, or --item-meta");
     if (rerank.kind == RerankKind::calibrated && !genres)
       throw Error("--rerank calibrated needs item metadata with a 'genres' field (--item-meta)");
+    if (rerank.kind == RerankKind::popularity) head = short_head(model.item_popularity);
     if (rerank.kind != RerankKind::none && rerank.pool_factor < 1)
       throw Error("re-ranking: the candidate pool factor must be at least 1");
   }
@@ -199,6 +201,10 @@ RankingResult rank_cases(const Model& model, const std::vector<Case>& cases, int
         for (std::size_t j = 0; j < pool.size(); ++j) pool_scores[j] = scores[pool[j]];
         if (beyond->rerank.kind == RerankKind::mmr)
           result.reranked[c] = mmr_rerank(pool, pool_scores, beyond->unit, beyond->rerank.lambda, k);
+        else if (beyond->rerank.kind == RerankKind::popularity)
+          result.reranked[c] = popularity_rerank(pool, pool_scores, beyond->head,
+                                                 head_share(seen, n_seen, beyond->head),
+                                                 beyond->rerank.lambda, k);
         else
           result.reranked[c] = calibrated_rerank(pool, pool_scores, *beyond->genres,
                                                  beyond->user_genres(model, cs.user),

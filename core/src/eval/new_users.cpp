@@ -227,28 +227,34 @@ NewUserResult measure_new_users(const Model& model, const std::vector<NewUserWin
   const bool explore = model.embeddings() && model.embeddings()->factor_dims > 0;
   result.explored = explore && options.steps > 0;
   std::unique_ptr<Explorer> ex;
-  std::unique_ptr<Policy> explorer, greedy;
+  std::unique_ptr<Policy> explorer, exploiter, greedy;
   if (result.explored) {
     ex = std::make_unique<Explorer>(model, options);
     PolicyOptions po = options.policy;
     po.seed = policy_seed(options.seed, po.kind);
     explorer = make_policy(po, ex->arm_dims(), ex->user_dims());
+    // The same ridge over the same features, never exploring: what learning alone gives.
+    po.kind = PolicyKind::egreedy;
+    po.epsilon = 0.0;
+    po.seed = policy_seed(options.seed, po.kind);
+    exploiter = make_policy(po, ex->arm_dims(), ex->user_dims());
     po.kind = PolicyKind::greedy;
     po.seed = policy_seed(options.seed, po.kind);
     greedy = make_policy(po, ex->arm_dims(), ex->user_dims());
   }
   std::vector<std::uint8_t> skip(n_items, 0), shown(n_items, 0);
   std::vector<float> scratch(n_items);
-  Sums pop, fold, exp, gre;
+  Sums pop, fold, exp, xpl, gre;
   std::size_t counted = 0;
   const int k = options.k;
   for (const auto& w : users) {
     result.feedback_items += w.feedback.size();
     // Exploration runs for every held-out user, counted or not: the policy learns from all.
-    std::vector<ItemValue> explored_history, greedy_history;
-    std::size_t exp_accepted = 0, gre_accepted = 0;
+    std::vector<ItemValue> explored_history, exploited_history, greedy_history;
+    std::size_t exp_accepted = 0, xpl_accepted = 0, gre_accepted = 0;
     if (result.explored) {
       explored_history = ex->rounds(*explorer, w, shown, &exp_accepted);
+      exploited_history = ex->rounds(*exploiter, w, shown, &xpl_accepted);
       greedy_history = ex->rounds(*greedy, w, shown, &gre_accepted);
     }
     const auto rel = relevant_items(w.test, options.relevance_threshold);
@@ -261,6 +267,8 @@ NewUserResult measure_new_users(const Model& model, const std::vector<NewUserWin
     fold.add(items_of(model.top_k_new(model.prepare_history(w.revealed), k, skip.data(), scratch.data())), rel, k);
     if (result.explored) {
       exp.add(ex->final_list(*explorer, explored_history, skip.data(), k), rel, k);
+      xpl.add(ex->final_list(*exploiter, exploited_history, skip.data(), k), rel, k);
+      xpl.accepted += static_cast<double>(xpl_accepted);
       gre.add(items_of(model.top_k_new(model.prepare_history(greedy_history), k, skip.data(), scratch.data())), rel, k);
       exp.accepted += static_cast<double>(exp_accepted);
       gre.accepted += static_cast<double>(gre_accepted);
@@ -275,6 +283,7 @@ NewUserResult measure_new_users(const Model& model, const std::vector<NewUserWin
   fold.put("foldin", k, n, false, result.metrics);
   if (result.explored) {
     exp.put("explore", k, n, true, result.metrics);
+    xpl.put("exploit", k, n, true, result.metrics);
     gre.put("greedy", k, n, true, result.metrics);
   }
   result.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

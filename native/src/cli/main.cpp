@@ -705,11 +705,12 @@ struct EvalCmd {
                   "item factors, genres for calibration_kl@K and --rerank calibrated");
     c->add_option("--rerank", rerank,
                   "also re-rank each top-K from the model's top --rerank-pool x K: mmr (maximal "
-                  "marginal relevance) or calibrated (Steck 2018, genres); metrics as rerank_*")
+                  "marginal relevance), calibrated (Steck 2018, genres) or popularity (long-tail boost, "
+                  "xQuAD as Abdollahpouri et al. 2019); metrics as rerank_*")
         ->capture_default_str();
     c->add_option("--rerank-lambda", p.eval.rerank.lambda,
                   "re-ranking trade-off in [0,1]: mmr's weight of the score (1 = no change), "
-                  "calibrated's weight of calibration (0 = no change)")
+                  "calibrated's and popularity's weight of calibration / the long tail (0 = no change)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
     c->add_option("--rerank-pool", p.eval.rerank.pool_factor, "re-ranking candidates: this many times K")
@@ -719,7 +720,7 @@ struct EvalCmd {
     c->add_option("--new-users", new_users.fraction,
                   "new-user cold start (replaces --protocol): hold this share of the users out of "
                   "training, reveal each one's first --new-user-reveal items in time order and compare "
-                  "popularity, fold-in and fold-in plus bandit exploration on their later items "
+                  "popularity, fold-in and fold-in plus a bandit's exploration on their later items "
                   "(see README, New users)")
         ->check(CLI::Range(0.0, 1.0));
     c->add_option("--new-user-reveal", new_users.reveal, "new users: items each held-out user brings")
@@ -740,7 +741,7 @@ struct EvalCmd {
   }
 
   er::NewUserOptions new_users;
-  std::string new_user_policy = "linucb";
+  std::string new_user_policy = "linucb-hybrid";
 
   int run(CLI::App* c) {
     if (c->count("--new-users")) return run_new_users(c);
@@ -850,7 +851,7 @@ struct EvalCmd {
                 static_cast<unsigned long long>(r.eligible_users), static_cast<unsigned long long>(o.seed),
                 static_cast<unsigned long long>(r.counted_users), o.reveal, o.feedback_share, o.steps,
                 er::policy_name(o.policy.kind), r.fit_seconds, r.eval_seconds);
-    if (!r.explored) std::printf("  explore/greedy skipped: %s\n", o.steps == 0 ? "--new-user-steps 0" : "the model has no item embeddings");
+    if (!r.explored) std::printf("  explore/exploit/greedy skipped: %s\n", o.steps == 0 ? "--new-user-steps 0" : "the model has no item embeddings");
     for (const auto& [k, v] : r.metrics) std::printf("  %-22s %.4f\n", k.c_str(), v);
     return 0;
   }
@@ -1298,7 +1299,8 @@ struct RecommendCmd {
     s.add(c);
     c->add_option("--rerank", rerank,
                   "re-rank the model's top --rerank-pool x K to K: mmr (diversity over item factors or "
-                  "metadata content) or calibrated (genre proportions of the user's items, Steck 2018)")
+                  "metadata content), calibrated (genre proportions of the user's items, Steck 2018) or "
+                  "popularity (long-tail boost, xQuAD as Abdollahpouri et al. 2019)")
         ->capture_default_str();
     c->add_option("--rerank-lambda", rerank_options.lambda,
                   "mmr: weight of the score (1 = no change); calibrated: weight of calibration (0 = no change)")
