@@ -102,7 +102,45 @@ TEST_CASE("calibrated re-ranking by hand; lambda 0 is the model's order", "[rera
   CHECK_THROWS_AS(calibrated_rerank(cand, scores, g, {1.0}, 0.5, 2), Error);
 }
 
+TEST_CASE("short head and P(head | user) by hand", "[rerank]") {
+  // counts 10, 8, 1, 0, 5: the top ceil(0.2 x 5) = 1 item is 0; ceil(0.4 x 5) = 2: 0 and 1.
+  CHECK(short_head({10, 8, 1, 0, 5}) == std::vector<std::uint8_t>{1, 0, 0, 0, 0});
+  CHECK(short_head({10, 8, 1, 0, 5}, 0.4) == std::vector<std::uint8_t>{1, 1, 0, 0, 0});
+  // A tie for the last place goes to the lower index: ceil(0.2 x 3) = 1 of items 1 and 2.
+  CHECK(short_head({2, 5, 5}) == std::vector<std::uint8_t>{0, 1, 0});
+  CHECK_THROWS_AS(short_head({1, 2}, 0.0), Error);
+  const std::vector<std::uint8_t> head{1, 1, 0, 0};
+  const std::vector<index_t> history{0, 2, 3, 7};  // item 7 lies beyond the mask: tail
+  CHECK(head_share(history.data(), 4, head) == Approx(0.25));
+  CHECK(head_share(nullptr, 0, head) == 0.5);
+}
+
+TEST_CASE("popularity re-ranking (smooth xQuAD) by hand; lambda 0 is the model's order", "[rerank]") {
+  // Items 0, 1 in the short head, 2, 3 in the tail; scores 4, 3, 2, 0 -> scaled 1, .75, .5, 0.
+  const std::vector<std::uint8_t> head{1, 1, 0, 0};
+  const std::vector<index_t> cand{0, 1, 2, 3};
+  const std::vector<float> scores{4, 3, 2, 0};
+  CHECK(popularity_rerank(cand, scores, head, 0.5, 0.0, 4) == std::vector<index_t>{0, 1, 2, 3});
+  // lambda .5, P(H|u) = P(T|u) = .5. Step 1 (S empty, every group uncovered): .5 s + .25:
+  // .75, .625, .5, .25 -> 0. Step 2: item 1 (head, covered by 0): .375 + 0; item 2 (tail,
+  // uncovered): .25 + .25 = .5; item 3: 0 + .25 -> 2. Step 3 (S = {0, 2}, each group half):
+  // item 1: .375 + .25 x .5 = .5; item 3: 0 + .125 -> 1; then 3.
+  CHECK(popularity_rerank(cand, scores, head, 0.5, 0.5, 4) == std::vector<index_t>{0, 2, 1, 3});
+  CHECK(popularity_rerank(cand, scores, head, 0.5, 0.5, 2) == std::vector<index_t>{0, 2});
+  // Personalised: a user whose history is all head (P(T|u) = 0) gets no tail boost. Step 2:
+  // item 1: .375; item 2: .25 + 0 -> 1.
+  CHECK(popularity_rerank(cand, scores, head, 1.0, 0.5, 4) == std::vector<index_t>{0, 1, 2, 3});
+  // lambda 1: groups alone. Step 1 ties at .5 -> the first, 0; step 2: tail .5 vs head 0 -> 2;
+  // step 3: head .5 x .5 = .25 ties tail .25 -> the earlier candidate, 1.
+  CHECK(popularity_rerank(cand, scores, head, 0.5, 1.0, 4) == std::vector<index_t>{0, 2, 1, 3});
+  CHECK(popularity_rerank(cand, scores, head, 0.5, 0.5, 9).size() == 4);
+  CHECK_THROWS_AS(popularity_rerank(cand, scores, head, 1.5, 0.5, 2), Error);
+  CHECK_THROWS_AS(popularity_rerank(cand, scores, head, 0.5, -0.1, 2), Error);
+}
+
 TEST_CASE("re-ranker names", "[rerank]") {
+  CHECK(parse_rerank("popularity") == RerankKind::popularity);
+  CHECK(std::string(rerank_name(RerankKind::popularity)) == "popularity");
   CHECK(parse_rerank("mmr") == RerankKind::mmr);
   CHECK(parse_rerank("calibrated") == RerankKind::calibrated);
   CHECK(parse_rerank("none") == RerankKind::none);
