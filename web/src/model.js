@@ -173,7 +173,7 @@ function rerankOf(options) {
   if (typeof lambda !== 'number' || !(lambda >= 0 && lambda <= 1)) throw new EdgerecError(`lambda must be a number in [0, 1], got ${lambda}`);
   const pool = options.pool === undefined ? 10 : options.pool;
   if (!Number.isInteger(pool) || pool < 1 || pool > 1000) throw new EdgerecError(`pool must be an integer in [1, 1000], got ${pool}`);
-  return { kind, lambda, pool };
+  return kind === 0 ? null : { kind, lambda, pool };
 }
 
 function checkId(id, what) {

@@ -61,6 +61,13 @@ struct RerankOptions {
   double lambda = 0.5;
   // Candidates per list: the model's top pool_factor * K.
   int pool_factor = 10;
+  // Choose lambda on a validation part instead (evaluation only; edgerec/eval.hpp,
+  // EvalOptions::rerank): the grid 0, 0.1, ..., 1; the lambda whose re-ranked lists gain the
+  // most on the kind's own objective (mmr: ild@K up; calibrated: calibration_kl@K down;
+  // popularity: gini@K down) while their ndcg@K stays >= (1 - max_ndcg_loss) x the model's own
+  // ndcg@K there. The lambda that changes nothing always qualifies.
+  bool auto_lambda = false;
+  double max_ndcg_loss = 0.05;
 };
 
 // ---- Metrics ---------------------------------------------------------------------------------
@@ -96,7 +103,8 @@ std::vector<index_t> calibrated_rerank(const std::vector<index_t>& candidates,
                                        double alpha = 0.01);
 
 // The short head of popularity re-ranking: one byte per item of `counts` (training
-// interactions), 1 for the ceil(share x n) items with the most (ties: the lower index).
+// interactions, whole numbers; a fraction is dropped), 1 for the ceil(share x n) items with the
+// most (ties: the lower index).
 // `share` in (0, 1].
 std::vector<std::uint8_t> short_head(const std::vector<float>& counts, double share = 0.2);
 // P(H | u): the share of `history` (item indices) in the short head; 0.5 for an empty history.

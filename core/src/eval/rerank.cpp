@@ -48,11 +48,10 @@ std::vector<double> scaled(const std::vector<float>& scores) {
 
 void check_rerank_args(const std::vector<index_t>& candidates, const std::vector<float>& scores,
                        double lambda, int k) {
-  if (candidates.size() != scores.size())
-    throw Error("re-ranking: " + std::to_string(candidates.size()) + " candidates but " +
-                std::to_string(scores.size()) + " scores");
-  if (!(lambda >= 0.0 && lambda <= 1.0))
-    throw Error("--rerank-lambda must lie in [0, 1] (got " + std::to_string(lambda) + ")");
+  // Constant messages: number formatting here would cost the wasm build bytes for errors that
+  // the callers (CLI, JS) already rule out with the value in the message.
+  if (candidates.size() != scores.size()) throw Error("re-ranking: the candidates and their scores differ in number");
+  if (!(lambda >= 0.0 && lambda <= 1.0)) throw Error("--rerank-lambda must lie in [0, 1]");
   if (k < 0) throw Error("re-ranking: k must not be negative");
 }
 
@@ -202,13 +201,22 @@ std::vector<index_t> calibrated_rerank(const std::vector<index_t>& candidates,
 
 std::vector<std::uint8_t> short_head(const std::vector<float>& counts, double share) {
   if (!(share > 0.0 && share <= 1.0)) throw Error("short head: the share must lie in (0, 1]");
-  std::vector<index_t> order(counts.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<index_t>(i);
-  const auto n = static_cast<std::size_t>(std::ceil(share * static_cast<double>(counts.size())));
-  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(std::min(n, order.size())), order.end(),
-                    [&](index_t a, index_t b) { return counts[a] > counts[b] || (counts[a] == counts[b] && a < b); });
+  const auto n = std::min(counts.size(), static_cast<std::size_t>(std::ceil(share * static_cast<double>(counts.size()))));
   std::vector<std::uint8_t> head(counts.size(), 0);
-  for (std::size_t i = 0; i < n && i < order.size(); ++i) head[order[i]] = 1;
+  if (n == 0) return head;
+  // Counts are whole numbers of interactions: compared as uint32 (negative or NaN: 0), so the
+  // sort is the plain unsigned one the wasm build already has, with no comparator of its own.
+  std::vector<std::uint32_t> c(counts.size());
+  for (std::size_t i = 0; i < c.size(); ++i)
+    c[i] = counts[i] >= 1.0f ? static_cast<std::uint32_t>(std::min(counts[i], 4.0e9f)) : 0u;
+  std::vector<std::uint32_t> sorted(c);
+  std::sort(sorted.begin(), sorted.end());
+  // The n-th largest count; every item above it and the lowest-index ones at it.
+  const std::uint32_t cut = sorted[sorted.size() - n];
+  std::size_t taken = 0;
+  for (std::size_t i = 0; i < c.size(); ++i) taken += head[i] = c[i] > cut;
+  for (std::size_t i = 0; i < c.size() && taken < n; ++i)
+    if (c[i] == cut) head[i] = 1, ++taken;
   return head;
 }
 

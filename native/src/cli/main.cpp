@@ -687,7 +687,7 @@ struct EvalCmd {
   ProtocolFlags p;
   std::string curve;
   bool json_out = false, quiet = false;
-  std::string item_meta, rerank = "none";
+  std::string item_meta, rerank = "none", rerank_lambda = "0.5";
 
   CLI::App* add(CLI::App& app) {
     auto* c = app.add_subcommand("eval", "Evaluate a model kind under a protocol (trains on the train part only)");
@@ -708,11 +708,20 @@ struct EvalCmd {
                   "marginal relevance), calibrated (Steck 2018, genres) or popularity (long-tail boost, "
                   "xQuAD as Abdollahpouri et al. 2019); metrics as rerank_*")
         ->capture_default_str();
-    c->add_option("--rerank-lambda", p.eval.rerank.lambda,
+    c->add_option("--rerank-lambda", rerank_lambda,
                   "re-ranking trade-off in [0,1]: mmr's weight of the score (1 = no change), "
-                  "calibrated's and popularity's weight of calibration / the long tail (0 = no change)")
+                  "calibrated's and popularity's weight of calibration / the long tail (0 = no change); "
+                  "auto: chosen per split on the validation part of its training part (the largest "
+                  "gain in ild / calibration KL / gini with validation ndcg within --rerank-max-loss)")
+        ->capture_default_str();
+    c->add_option("--rerank-max-loss", p.eval.rerank.max_ndcg_loss,
+                  "--rerank-lambda auto: the largest relative ndcg@K loss allowed on the validation part")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
+    c->add_option("--validation-fraction", p.eval.validation_fraction,
+                  "--rerank-lambda auto, holdout/kfold/temporal: share of the training part held out "
+                  "for validation (loo/seq: each user's last training interaction)")
+        ->capture_default_str();
     c->add_option("--rerank-pool", p.eval.rerank.pool_factor, "re-ranking candidates: this many times K")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000));
@@ -756,6 +765,16 @@ struct EvalCmd {
     p.resolve(c, model, d);
     auto& eval = p.eval;
     eval.rerank.kind = er::parse_rerank(rerank);
+    if (rerank_lambda == "auto") {
+      if (eval.rerank.kind == er::RerankKind::none) throw er::Error("--rerank-lambda auto needs --rerank mmr, calibrated or popularity");
+      eval.rerank.auto_lambda = true;
+    } else {
+      char* end = nullptr;
+      const double l = std::strtod(rerank_lambda.c_str(), &end);
+      if (rerank_lambda.empty() || *end != '\0' || !(l >= 0.0 && l <= 1.0))
+        throw er::Error("--rerank-lambda must be a number in [0, 1] or auto (got '" + rerank_lambda + "')");
+      eval.rerank.lambda = l;
+    }
     if (eval.rerank.kind != er::RerankKind::none && !eval.ranking)
       throw er::Error("--rerank needs ranking metrics (explicit ratings: --relevance-threshold T or --ranking)");
     if (!item_meta.empty()) eval.item_meta = std::make_shared<const er::ItemMeta>(er::load_item_meta(item_meta));
@@ -791,6 +810,14 @@ struct EvalCmd {
       p.put_json(j, align ? &*align : nullptr);
       if (eval.rerank.kind != er::RerankKind::none)
         j["rerank"] = {{"kind", rerank}, {"lambda", eval.rerank.lambda}, {"pool_factor", eval.rerank.pool_factor}};
+      if (eval.rerank.auto_lambda) {
+        json grid = json::array();
+        for (const auto& t : r.lambda_trials)
+          grid.push_back({{"lambda", t.lambda}, {"ndcg", t.ndcg}, {"objective", t.objective}, {"eligible", t.eligible}});
+        j["rerank"]["lambda"] = r.rerank_lambdas.size() == 1 ? json(r.rerank_lambdas[0]) : json(r.rerank_lambdas);
+        j["rerank"]["auto"] = {{"max_ndcg_loss", eval.rerank.max_ndcg_loss}, {"validation_ndcg", r.validation_ndcg},
+                               {"validation_fraction", eval.validation_fraction}, {"grid", grid}};
+      }
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
       std::printf("%s, %s protocol (%d fold%s): fit %.3f s, eval %.3f s", er::kind_name(kind),
@@ -799,6 +826,10 @@ struct EvalCmd {
       if (r.best_epoch > 0) std::printf(", %d epochs (best %d)", r.epochs_run, r.best_epoch);
       std::printf("\n");
       print_order(r.order, order_label(eval.protocol));
+      if (eval.rerank.auto_lambda)
+        for (std::size_t f = 0; f < r.rerank_lambdas.size(); ++f)
+          std::printf("  --rerank-lambda auto: %.1f (chosen on the validation part of %s training part)\n",
+                      r.rerank_lambdas[f], r.rerank_lambdas.size() == 1 ? "the" : ("fold " + std::to_string(f + 1) + "'s").c_str());
       p.print_notes(align ? &*align : nullptr);
       print_metrics(r);
     }
