@@ -45,6 +45,15 @@ expect_ok "eval popularity lambda 0" "$BIN" eval "${common[@]}" --rerank popular
 [ "$(json_get out.txt 'abs(j["metrics"]["rerank_hr@10"] - j["metrics"]["hr@10"]) < 1e-9 and abs(j["metrics"]["rerank_gini@10"] - j["metrics"]["gini@10"]) < 1e-9')" = True ] \
   || fail "popularity lambda 0 changed the lists: $(cat out.txt)"
 
+# --rerank-lambda auto: chosen on the validation part (the grid in --json), one choice per fold.
+expect_ok "eval mmr auto" "$BIN" eval "${common[@]}" --rerank mmr --rerank-lambda auto
+[ "$(json_get out.txt 'len(j["rerank"]["auto"]["grid"]) == 11 and j["rerank"]["lambda"] in [g["lambda"] for g in j["rerank"]["auto"]["grid"] if g["eligible"]] and j["rerank"]["auto"]["max_ndcg_loss"] == 0.05')" = True ] \
+  || fail "mmr auto: $(head -c 600 out.txt)"
+expect_ok "eval popularity auto kfold" "$BIN" eval --data syn/ratings.csv --model bpr --factors 16 --epochs 10 --seed 2 --protocol kfold --folds 3 --json --quiet --rerank popularity --rerank-lambda auto
+[ "$(json_get out.txt 'len(j["rerank"]["lambda"]) == 3')" = True ] || fail "kfold auto: $(head -c 400 out.txt)"
+expect_err "auto without a re-ranker" "needs --rerank" "$BIN" eval "${common[@]}" --rerank-lambda auto
+expect_err "bad lambda" "number in \[0, 1\] or auto" "$BIN" eval "${common[@]}" --rerank mmr --rerank-lambda 1.5
+
 expect_err "calibrated without genres" "genres" "$BIN" eval "${common[@]}" --rerank calibrated
 expect_err "re-ranking without ranking" "needs ranking metrics" "$BIN" eval "${common[@]}" --no-ranking --rerank mmr
 expect_err "unknown re-ranker" "re-ranker" "$BIN" eval "${common[@]}" --rerank fair

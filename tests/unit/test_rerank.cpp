@@ -1,10 +1,11 @@
 // Beyond-accuracy metrics and re-rankers on hand-worked examples (the arithmetic is in the
-// comments).
+// comments), and the automatic lambda choice's criterion on a synthetic catalogue.
 #include <cmath>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "edgerec/eval.hpp"
 #include "edgerec/rerank.hpp"
 
 using namespace edgerec;
@@ -146,4 +147,61 @@ TEST_CASE("re-ranker names", "[rerank]") {
   CHECK(parse_rerank("none") == RerankKind::none);
   CHECK(std::string(rerank_name(RerankKind::calibrated)) == "calibrated");
   CHECK_THROWS_AS(parse_rerank("fair"), Error);
+}
+
+// ---- --rerank-lambda auto (eval.hpp) --------------------------------------------------------
+
+TEST_CASE("automatic lambda: the criterion on the validation grid, and the test part is not used", "[rerank]") {
+  SyntheticOptions so;
+  so.users = 200;
+  so.items = 120;
+  so.interactions = 6000;
+  so.seed = 8;
+  const auto data = generate_synthetic(so).data;
+  Hyper h;
+  h.factors = 8;
+  h.epochs = 6;
+  h.seed = 2;
+  auto backend = make_cpu_backend();
+  EvalOptions o;
+  o.protocol = Protocol::holdout;
+  o.seed = 1;
+  o.rerank.kind = RerankKind::mmr;
+  o.rerank.auto_lambda = true;
+  const Split split = protocol_split(data, o);
+  for (double loss : {0.0, 0.05, 1.0}) {
+    o.rerank.max_ndcg_loss = loss;
+    std::vector<LambdaTrial> grid;
+    double base = 0;
+    const double chosen = choose_rerank_lambda(split.train, ModelKind::bpr, h, o, *backend, &grid, &base);
+    REQUIRE(grid.size() == 11);
+    // The chosen point: eligible, and no eligible point has a larger ILD (MMR's objective).
+    const LambdaTrial* pick = nullptr;
+    for (const auto& t : grid) {
+      CHECK(t.eligible == (t.lambda == 1.0 || t.ndcg >= (1.0 - loss) * base));
+      if (t.lambda == chosen) pick = &t;
+    }
+    REQUIRE(pick);
+    CHECK(pick->eligible);
+    for (const auto& t : grid)
+      if (t.eligible) CHECK(t.objective <= pick->objective);
+    if (loss == 1.0) CHECK(chosen < 1.0);  // everything qualifies: MMR's most diverse is not lambda 1
+  }
+  // The choice reads the training part only: a different test part changes nothing.
+  o.rerank.max_ndcg_loss = 0.05;
+  const double a = choose_rerank_lambda(split.train, ModelKind::bpr, h, o, *backend);
+  Split other = split;
+  other.test.rows.resize(other.test.rows.size() / 2);
+  const auto r = evaluate_split(other, ModelKind::bpr, h, o, *backend);
+  REQUIRE(r.rerank_lambdas.size() == 1);
+  CHECK(r.rerank_lambdas[0] == a);
+  CHECK(r.lambda_trials.size() == 11);
+  CHECK(r.metrics.count("rerank_ndcg@10") == 1);
+  // kfold: one choice per fold.
+  o.protocol = Protocol::kfold;
+  o.folds = 3;
+  const auto kf = evaluate(data, ModelKind::bpr, h, o, *backend);
+  CHECK(kf.rerank_lambdas.size() == 3);
+  o.rerank.kind = RerankKind::none;
+  CHECK_THROWS_AS(choose_rerank_lambda(split.train, ModelKind::bpr, h, o, *backend), Error);
 }
