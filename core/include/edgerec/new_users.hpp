@@ -51,8 +51,10 @@
 // (validation draws; the reported figure is seed 0's), among 10 / 20 steps, LinUCB hybrid /
 // egreedy / Thompson and iALS / BPR; 50 candidates set beforehand.
 //
-// Cost: per held-out user, steps + 2 fold-ins and top-K searches; serial (the shared policy's
-// updates are ordered). Thread-safety: a pure function of its arguments.
+// Cost: per held-out user, 3 x (steps + 1) + 1 fold-ins, each with a top-`candidates` search, a
+// popularity top-`candidates` and the policy's scoring of up to 2 x candidates arms; serial (the
+// shared policies' updates are ordered): about 19 s for ML-100K's 189 held-out users with iALS
+// on one core. Thread-safety: a pure function of its arguments (the model is only read).
 #pragma once
 
 #include <cstdint>
