@@ -1334,7 +1334,7 @@ struct RecommendCmd {
                   "popularity (long-tail boost, xQuAD as Abdollahpouri et al. 2019)")
         ->capture_default_str();
     c->add_option("--rerank-lambda", rerank_options.lambda,
-                  "mmr: weight of the score (1 = no change); calibrated: weight of calibration (0 = no change)")
+                  "mmr: weight of the score (1 = no change); calibrated, popularity: weight of calibration / the long tail (0 = no change)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
     c->add_option("--rerank-pool", rerank_options.pool_factor, "re-ranking candidates: this many times K")
