@@ -36,6 +36,24 @@ expect_ok "eval mmr lambda 1" "$BIN" eval "${common[@]}" --item-meta syn/items.c
 [ "$(json_get out.txt 'abs(j["metrics"]["rerank_ild@10"] - j["metrics"]["ild@10"]) < 1e-9 and abs(j["metrics"]["rerank_hr@10"] - j["metrics"]["hr@10"]) < 1e-9')" = True ] \
   || fail "mmr lambda 1 changed the lists: $(cat out.txt)"
 
+# Popularity re-ranking (long-tail boost) needs nothing but the training counts: it lowers the
+# lists' popularity Gini and raises novelty; lambda 0 keeps the model's lists.
+expect_ok "eval popularity" "$BIN" eval "${common[@]}" --rerank popularity --rerank-lambda 0.7
+[ "$(json_get out.txt 'j["metrics"]["rerank_gini@10"] < j["metrics"]["gini@10"] and j["metrics"]["rerank_novelty@10"] > j["metrics"]["novelty@10"] and j["rerank"]["kind"] == "popularity"')" = True ] \
+  || fail "popularity re-ranking does not reach the tail: $(cat out.txt)"
+expect_ok "eval popularity lambda 0" "$BIN" eval "${common[@]}" --rerank popularity --rerank-lambda 0
+[ "$(json_get out.txt 'abs(j["metrics"]["rerank_hr@10"] - j["metrics"]["hr@10"]) < 1e-9 and abs(j["metrics"]["rerank_gini@10"] - j["metrics"]["gini@10"]) < 1e-9')" = True ] \
+  || fail "popularity lambda 0 changed the lists: $(cat out.txt)"
+
+# --rerank-lambda auto: chosen on the validation part (the grid in --json), one choice per fold.
+expect_ok "eval mmr auto" "$BIN" eval "${common[@]}" --rerank mmr --rerank-lambda auto
+[ "$(json_get out.txt 'len(j["rerank"]["auto"]["grid"]) == 11 and j["rerank"]["lambda"] in [g["lambda"] for g in j["rerank"]["auto"]["grid"] if g["eligible"]] and j["rerank"]["auto"]["max_ndcg_loss"] == 0.05')" = True ] \
+  || fail "mmr auto: $(head -c 600 out.txt)"
+expect_ok "eval popularity auto kfold" "$BIN" eval --data syn/ratings.csv --model bpr --factors 16 --epochs 10 --seed 2 --protocol kfold --folds 3 --json --quiet --rerank popularity --rerank-lambda auto
+[ "$(json_get out.txt 'len(j["rerank"]["lambda"]) == 3')" = True ] || fail "kfold auto: $(head -c 400 out.txt)"
+expect_err "auto without a re-ranker" "needs --rerank" "$BIN" eval "${common[@]}" --rerank-lambda auto
+expect_err "bad lambda" "number in \[0, 1\] or auto" "$BIN" eval "${common[@]}" --rerank mmr --rerank-lambda 1.5
+
 expect_err "calibrated without genres" "genres" "$BIN" eval "${common[@]}" --rerank calibrated
 expect_err "re-ranking without ranking" "needs ranking metrics" "$BIN" eval "${common[@]}" --no-ranking --rerank mmr
 expect_err "unknown re-ranker" "re-ranker" "$BIN" eval "${common[@]}" --rerank fair
@@ -50,10 +68,11 @@ expect_ok "recommend mmr 1" "$BIN" recommend --model m.edgerec --user 1 -k 5 --r
 [ "$(items_of)" = "$plain" ] || fail "recommend mmr lambda 1: $(items_of) vs $plain"
 expect_ok "recommend calibrated 0" "$BIN" recommend --model m.edgerec --user 1 -k 5 --rerank calibrated --rerank-lambda 0 --json
 [ "$(items_of)" = "$plain" ] || fail "recommend calibrated lambda 0: $(items_of) vs $plain"
-for r in mmr calibrated; do
-  expect_ok "recommend $r" "$BIN" recommend --model m.edgerec --user 1 -k 5 --rerank $r --rerank-lambda 0.2 --rerank-pool 10 --json
+for rl in mmr:0.2 calibrated:0.2 popularity:0.8; do
+  r=${rl%%:*} l=${rl#*:}
+  expect_ok "recommend $r" "$BIN" recommend --model m.edgerec --user 1 -k 5 --rerank $r --rerank-lambda $l --rerank-pool 10 --json
   got=$(items_of)
-  [ "$got" != "$plain" ] || fail "recommend $r lambda 0.2 changed nothing"
+  [ "$got" != "$plain" ] || fail "recommend $r lambda $l changed nothing"
   for i in $got; do case " $pool " in *" $i "*) ;; *) fail "recommend $r: $i is not in the top 50";; esac; done
   [ "$(echo $got | wc -w)" = 5 ] || fail "recommend $r: not 5 items: $got"
 done

@@ -1,10 +1,11 @@
 // Beyond-accuracy metrics and re-rankers on hand-worked examples (the arithmetic is in the
-// comments).
+// comments), and the automatic lambda choice's criterion on a synthetic catalogue.
 #include <cmath>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "edgerec/eval.hpp"
 #include "edgerec/rerank.hpp"
 
 using namespace edgerec;
@@ -102,10 +103,105 @@ TEST_CASE("calibrated re-ranking by hand; lambda 0 is the model's order", "[rera
   CHECK_THROWS_AS(calibrated_rerank(cand, scores, g, {1.0}, 0.5, 2), Error);
 }
 
+TEST_CASE("short head and P(head | user) by hand", "[rerank]") {
+  // counts 10, 8, 1, 0, 5: the top ceil(0.2 x 5) = 1 item is 0; ceil(0.4 x 5) = 2: 0 and 1.
+  CHECK(short_head({10, 8, 1, 0, 5}) == std::vector<std::uint8_t>{1, 0, 0, 0, 0});
+  CHECK(short_head({10, 8, 1, 0, 5}, 0.4) == std::vector<std::uint8_t>{1, 1, 0, 0, 0});
+  // A tie for the last place goes to the lower index: ceil(0.2 x 3) = 1 of items 1 and 2.
+  CHECK(short_head({2, 5, 5}) == std::vector<std::uint8_t>{0, 1, 0});
+  CHECK_THROWS_AS(short_head({1, 2}, 0.0), Error);
+  const std::vector<std::uint8_t> head{1, 1, 0, 0};
+  const std::vector<index_t> history{0, 2, 3, 7};  // item 7 lies beyond the mask: tail
+  CHECK(head_share(history.data(), 4, head) == Approx(0.25));
+  CHECK(head_share(nullptr, 0, head) == 0.5);
+}
+
+TEST_CASE("popularity re-ranking (smooth xQuAD) by hand; lambda 0 is the model's order", "[rerank]") {
+  // Items 0, 1 in the short head, 2, 3 in the tail; scores 4, 3, 2, 0 -> scaled 1, .75, .5, 0.
+  const std::vector<std::uint8_t> head{1, 1, 0, 0};
+  const std::vector<index_t> cand{0, 1, 2, 3};
+  const std::vector<float> scores{4, 3, 2, 0};
+  CHECK(popularity_rerank(cand, scores, head, 0.5, 0.0, 4) == std::vector<index_t>{0, 1, 2, 3});
+  // lambda .5, P(H|u) = P(T|u) = .5. Step 1 (S empty, every group uncovered): .5 s + .25:
+  // .75, .625, .5, .25 -> 0. Step 2: item 1 (head, covered by 0): .375 + 0; item 2 (tail,
+  // uncovered): .25 + .25 = .5; item 3: 0 + .25 -> 2. Step 3 (S = {0, 2}, each group half):
+  // item 1: .375 + .25 x .5 = .5; item 3: 0 + .125 -> 1; then 3.
+  CHECK(popularity_rerank(cand, scores, head, 0.5, 0.5, 4) == std::vector<index_t>{0, 2, 1, 3});
+  CHECK(popularity_rerank(cand, scores, head, 0.5, 0.5, 2) == std::vector<index_t>{0, 2});
+  // Personalised: a user whose history is all head (P(T|u) = 0) gets no tail boost. Step 2:
+  // item 1: .375; item 2: .25 + 0 -> 1.
+  CHECK(popularity_rerank(cand, scores, head, 1.0, 0.5, 4) == std::vector<index_t>{0, 1, 2, 3});
+  // lambda 1: groups alone. Step 1 ties at .5 -> the first, 0; step 2: tail .5 vs head 0 -> 2;
+  // step 3: head .5 x .5 = .25 ties tail .25 -> the earlier candidate, 1.
+  CHECK(popularity_rerank(cand, scores, head, 0.5, 1.0, 4) == std::vector<index_t>{0, 2, 1, 3});
+  CHECK(popularity_rerank(cand, scores, head, 0.5, 0.5, 9).size() == 4);
+  CHECK_THROWS_AS(popularity_rerank(cand, scores, head, 1.5, 0.5, 2), Error);
+  CHECK_THROWS_AS(popularity_rerank(cand, scores, head, 0.5, -0.1, 2), Error);
+}
+
 TEST_CASE("re-ranker names", "[rerank]") {
+  CHECK(parse_rerank("popularity") == RerankKind::popularity);
+  CHECK(std::string(rerank_name(RerankKind::popularity)) == "popularity");
   CHECK(parse_rerank("mmr") == RerankKind::mmr);
   CHECK(parse_rerank("calibrated") == RerankKind::calibrated);
   CHECK(parse_rerank("none") == RerankKind::none);
   CHECK(std::string(rerank_name(RerankKind::calibrated)) == "calibrated");
   CHECK_THROWS_AS(parse_rerank("fair"), Error);
+}
+
+// ---- --rerank-lambda auto (eval.hpp) --------------------------------------------------------
+
+TEST_CASE("automatic lambda: the criterion on the validation grid, and the test part is not used", "[rerank]") {
+  SyntheticOptions so;
+  so.users = 200;
+  so.items = 120;
+  so.interactions = 6000;
+  so.seed = 8;
+  const auto data = generate_synthetic(so).data;
+  Hyper h;
+  h.factors = 8;
+  h.epochs = 6;
+  h.seed = 2;
+  auto backend = make_cpu_backend();
+  EvalOptions o;
+  o.protocol = Protocol::holdout;
+  o.seed = 1;
+  o.rerank.kind = RerankKind::mmr;
+  o.rerank.auto_lambda = true;
+  const Split split = protocol_split(data, o);
+  for (double loss : {0.0, 0.05, 1.0}) {
+    o.rerank.max_ndcg_loss = loss;
+    std::vector<LambdaTrial> grid;
+    double base = 0;
+    const double chosen = choose_rerank_lambda(split.train, ModelKind::bpr, h, o, *backend, &grid, &base);
+    REQUIRE(grid.size() == 11);
+    // The chosen point: eligible, and no eligible point has a larger ILD (MMR's objective).
+    const LambdaTrial* pick = nullptr;
+    for (const auto& t : grid) {
+      CHECK(t.eligible == (t.lambda == 1.0 || t.ndcg >= (1.0 - loss) * base));
+      if (t.lambda == chosen) pick = &t;
+    }
+    REQUIRE(pick);
+    CHECK(pick->eligible);
+    for (const auto& t : grid)
+      if (t.eligible) CHECK(t.objective <= pick->objective);
+    if (loss == 1.0) CHECK(chosen < 1.0);  // everything qualifies: MMR's most diverse is not lambda 1
+  }
+  // The choice reads the training part only: a different test part changes nothing.
+  o.rerank.max_ndcg_loss = 0.05;
+  const double a = choose_rerank_lambda(split.train, ModelKind::bpr, h, o, *backend);
+  Split other = split;
+  other.test.rows.resize(other.test.rows.size() / 2);
+  const auto r = evaluate_split(other, ModelKind::bpr, h, o, *backend);
+  REQUIRE(r.rerank_lambdas.size() == 1);
+  CHECK(r.rerank_lambdas[0] == a);
+  CHECK(r.lambda_trials.size() == 11);
+  CHECK(r.metrics.count("rerank_ndcg@10") == 1);
+  // kfold: one choice per fold.
+  o.protocol = Protocol::kfold;
+  o.folds = 3;
+  const auto kf = evaluate(data, ModelKind::bpr, h, o, *backend);
+  CHECK(kf.rerank_lambdas.size() == 3);
+  o.rerank.kind = RerankKind::none;
+  CHECK_THROWS_AS(choose_rerank_lambda(split.train, ModelKind::bpr, h, o, *backend), Error);
 }

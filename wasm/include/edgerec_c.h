@@ -203,6 +203,21 @@ const uint8_t* edgerec_bandit_state(const edgerec_bandit* bandit);
 uint32_t edgerec_bandit_state_size(const edgerec_bandit* bandit);
 int32_t edgerec_bandit_load(edgerec_model* model, edgerec_bandit* bandit, const uint8_t* bytes, uint32_t size);
 
+/* ---- Re-ranking (edgerec/rerank.hpp) ----------------------------------------------------
+ * Re-ranks the result list of the last edgerec_recommend / edgerec_recommend_for call (best
+ * first: ask those for the candidate pool, e.g. 10 x k items) to k of its items, in place:
+ * kind 0 none (its first k), 1 mmr (maximal marginal relevance over the model's item factors,
+ * else the content of its item metadata), 2 calibrated (Steck 2018, over the metadata's
+ * "genres"), 3 popularity (long-tail boost, smooth xQuAD as Abdollahpouri et al. 2019). lambda
+ * in [0, 1] as the CLI's --rerank-lambda (mmr: the weight of the score, 1 = no change; the
+ * others: the weight of calibration / the long tail, 0 = no change). The user's items
+ * (calibrated's target, popularity's P(head | user)): a known user's training items when
+ * user >= 0, else the n item indices given. Result items keep their model scores;
+ * edgerec_result_info() is the recommend call's. On error (another kind, what the kind needs is
+ * missing: "--rerank mmr needs item vectors ...") the results are cleared. */
+int32_t edgerec_rerank(edgerec_model* model, int32_t kind, double lambda, int32_t k, int32_t user,
+                       const uint32_t* items, uint32_t n);
+
 uint32_t edgerec_result_count(const edgerec_model* model);
 const uint32_t* edgerec_result_items(const edgerec_model* model);
 const float* edgerec_result_scores(const edgerec_model* model);

@@ -31,6 +31,10 @@ struct edgerec_model {
   std::uint32_t file_version = 0;   // the loaded file's format version
   std::string info;  // edgerec_result_info() of the last recommend_for / explain call
   std::unique_ptr<edgerec::ColdStart> cold;  // built on the first cold-start call
+  // Re-ranking's per-model inputs, built on the first edgerec_rerank that needs them.
+  edgerec::Matrix unit;              // unit item vectors (mmr); 0 rows until built or when none
+  bool unit_built = false;
+  std::vector<std::uint8_t> head;    // the short head (popularity)
 };
 
 struct edgerec_bandit {
@@ -588,6 +592,67 @@ int32_t edgerec_user_vector(edgerec_model* h, int32_t user, const uint32_t* item
     const auto history = to_history(m, items, values, n);
     if (!m.fold_in_vector(history, h->result_scores.data(), &h->result_scores[dim]))
       throw edgerec::Error("a new user needs at least one interaction with a known item to have a vector");
+  });
+}
+
+extern "C++" {
+namespace {
+// edgerec_rerank's body, built for size (minsize: -Oz for this function, where the rest of this
+// file is -O3 for the serving path): it runs once per list on at most pool x k items.
+__attribute__((minsize)) void rerank_into(edgerec_model* h, const edgerec::Model& m, const std::vector<index_t>& pool,
+                                          const std::vector<float>& pool_scores, int32_t kind, double lambda,
+                                          int32_t k, int32_t user, const uint32_t* items, uint32_t n) {
+  if (k < 0) throw edgerec::Error("k must be >= 0");
+  if (pool.size() != pool_scores.size()) throw edgerec::Error("re-ranking: the last result is not a ranked list");
+  for (index_t i : pool) check_item(m, i);
+  std::vector<index_t> history;
+  if (user >= 0) {
+    if (static_cast<uint32_t>(user) >= m.n_users()) throw edgerec::Error("user index out of range");
+    const index_t* b = m.seen.row_indices(static_cast<index_t>(user));
+    history.assign(b, b + m.seen.row_size(static_cast<index_t>(user)));
+  } else {
+    if (n && !items) throw edgerec::Error("null interaction items");
+    for (uint32_t j = 0; j < n; ++j) check_item(m, items[j]), history.push_back(items[j]);
+  }
+  std::vector<index_t> picked;
+  if (kind == 0) {
+    // lambda 0 of the popularity re-ranker is the model's order: no code of its own.
+    picked = edgerec::popularity_rerank(pool, pool_scores, {}, 0.5, lambda * 0.0, k);
+  } else if (kind == 1) {
+    if (!h->unit_built) h->unit = edgerec::item_unit_vectors(m, m.item_meta.get()), h->unit_built = true;
+    if (h->unit.rows() == 0)
+      throw edgerec::Error("--rerank mmr needs item vectors: a model with item factors, or item metadata");
+    picked = edgerec::mmr_rerank(pool, pool_scores, h->unit, lambda, k);
+  } else if (kind == 2) {
+    const auto* g = m.item_meta ? m.item_meta->field("genres") : nullptr;
+    if (!g) throw edgerec::Error("--rerank calibrated needs item metadata with a 'genres' field");
+    picked = edgerec::calibrated_rerank(pool, pool_scores, *g,
+                                        edgerec::genre_distribution(history.data(), history.size(), *g), lambda, k);
+  } else if (kind == 3) {
+    if (h->head.empty()) h->head = edgerec::short_head(m.item_popularity);
+    picked = edgerec::popularity_rerank(pool, pool_scores, h->head,
+                                        edgerec::head_share(history.data(), history.size(), h->head), lambda, k);
+  } else {
+    throw edgerec::Error("unknown re-ranker " + std::to_string(kind) + " (0 none, 1 mmr, 2 calibrated, 3 popularity)");
+  }
+  for (index_t i : picked) {
+    h->result_items.push_back(i);
+    h->result_scores.push_back(pool_scores[static_cast<std::size_t>(std::find(pool.begin(), pool.end(), i) - pool.begin())]);
+  }
+}
+}  // namespace
+}
+
+int32_t edgerec_rerank(edgerec_model* h, int32_t kind, double lambda, int32_t k, int32_t user,
+                       const uint32_t* items, uint32_t n) {
+  if (!h) return EDGEREC_ERROR;
+  // guarded() clears the results: the pool is the last call's.
+  const std::vector<index_t> pool(h->result_items.begin(), h->result_items.end());
+  const std::vector<float> pool_scores = h->result_scores;
+  const std::string info = h->info;
+  return guarded(h, [&](const edgerec::Model& m) {
+    rerank_into(h, m, pool, pool_scores, kind, lambda, k, user, items, n);
+    h->info = info;
   });
 }
 

@@ -183,7 +183,11 @@ async function renderRecs() {
   const rated = history();
   const { interactions, exclude } = foldIn(rated);
   const t0 = performance.now();
-  const recs = await state.model.recommendFor(interactions, { k: K, exclude });
+  // The diversity slider drives MMR's lambda (1 = the model's own order).
+  const diversity = Number($('diversity').value);
+  const options = { k: K, exclude };
+  if (diversity > 0) Object.assign(options, { rerank: 'mmr', lambda: 1 - diversity });
+  const recs = await state.model.recommendFor(interactions, options);
   const recMs = performance.now() - t0;
   const t1 = performance.now();
   const whys = [];
@@ -461,6 +465,10 @@ function wire() {
     if (next) { e.preventDefault(); t.tabIndex = -1; next.tabIndex = 0; next.focus(); }
   });
   $('search').addEventListener('input', () => renderResults());
+  $('diversity').addEventListener('input', guard(async () => {
+    $('diversity-value').textContent = Number($('diversity').value).toFixed(2);
+    await renderRecs();
+  }));
   $('export').addEventListener('click', exportProfile);
   $('erase').addEventListener('click', guard(eraseProfile));
   let online = '';

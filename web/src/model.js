@@ -160,6 +160,22 @@ function checkK(k, fallback) {
   return k;
 }
 
+// Re-ranking options of recommend() / recommendFor() (edgerec_rerank in the C ABI): null when
+// none is asked for.
+const RERANKERS = { none: 0, mmr: 1, calibrated: 2, popularity: 3 };
+function rerankOf(options) {
+  if (options.rerank === undefined || options.rerank === null) return null;
+  const kind = Object.prototype.hasOwnProperty.call(RERANKERS, options.rerank) ? RERANKERS[options.rerank] : undefined;
+  if (kind === undefined) {
+    throw new EdgerecError(`rerank must be 'none', 'mmr', 'calibrated' or 'popularity', got ${options.rerank}`);
+  }
+  const lambda = options.lambda === undefined ? 0.5 : options.lambda;
+  if (typeof lambda !== 'number' || !(lambda >= 0 && lambda <= 1)) throw new EdgerecError(`lambda must be a number in [0, 1], got ${lambda}`);
+  const pool = options.pool === undefined ? 10 : options.pool;
+  if (!Number.isInteger(pool) || pool < 1 || pool > 1000) throw new EdgerecError(`pool must be an integer in [1, 1000], got ${pool}`);
+  return kind === 0 ? null : { kind, lambda, pool };
+}
+
 function checkId(id, what) {
   if (typeof id !== 'string') throw new EdgerecError(`${what} id must be a string, got ${typeof id}`);
   return id;
@@ -517,18 +533,24 @@ export class Model {
 
   async recommend(userId, options = {}) {
     const k = checkK(options.k, 10);
+    const rr = rerankOf(options);
     const user = this.#at('user', userId);
     if (!this.#filters(options)) return [];
-    this.#checked('edgerec_recommend', user, k, options.excludeSeen === false ? 0 : 1);
+    // Re-ranking picks k of the model's top pool x k (see edgerec_rerank).
+    this.#checked('edgerec_recommend', user, rr ? Math.min(k * rr.pool, 0x7fffffff) : k, options.excludeSeen === false ? 0 : 1);
+    if (rr) this.#checked('edgerec_rerank', rr.kind, rr.lambda, k, user, 0, 0);
     return this.#results('score');
   }
 
   async recommendFor(interactions, options = {}) {
     const k = checkK(options.k, 10);
+    const rr = rerankOf(options);
     const { items, values, skipped } = this.#history(interactions);
     if (!this.#filters(options)) return [];
     const [pi, pv] = this.#rt.alloc([items, values]);
-    this.#checked('edgerec_recommend_for', pi, pv, items.length, k, options.excludeSeen === false ? 0 : 1);
+    this.#checked('edgerec_recommend_for', pi, pv, items.length, rr ? Math.min(k * rr.pool, 0x7fffffff) : k,
+      options.excludeSeen === false ? 0 : 1);
+    if (rr) this.#checked('edgerec_rerank', rr.kind, rr.lambda, k, -1, pi, items.length);
     const out = this.#results('score');
     const info = this.#info(skipped);
     out.history = info.history;

@@ -131,6 +131,17 @@ export interface RecommendOptions {
   include?: string[];
   /** These item ids are never returned (unknown ids are ignored). */
   exclude?: string[];
+  /**
+   * Re-rank the model's top `pool` x k to k (see "Diversity, novelty, calibration and
+   * re-ranking" in the main README): 'mmr' for diversity (item factors, else metadata content),
+   * 'calibrated' for the genre proportions of the user's items (needs metadata with genres),
+   * 'popularity' for a long-tail boost (smooth xQuAD); 'none' (the default) keeps the model's order.
+   */
+  rerank?: 'none' | 'mmr' | 'calibrated' | 'popularity';
+  /** The trade-off in [0, 1] (default 0.5): mmr's weight of the score (1 = no change); calibrated's and popularity's weight of calibration / the long tail (0 = no change). */
+  lambda?: number;
+  /** Candidates re-ranked: the model's top pool x k (an integer in [1, 1000], default 10). */
+  pool?: number;
 }
 
 export interface ModelInfo {

@@ -14,3 +14,4 @@
 #include "edgerec/recommender.hpp"
 #include "edgerec/kernels.hpp"
 #include "edgerec/bandit.hpp"
+#include "edgerec/new_users.hpp"

@@ -94,7 +94,10 @@ struct EvalOptions {
   // "rerank_" (before any protocol prefix: "rerank_ndcg@10", "rerank_full_ndcg@10"): hr, ndcg,
   // recall, precision, map at K (from the list itself), coverage, gini, ild, novelty,
   // calibration_kl. mmr needs item vectors (factors or content), calibrated a "genres" field;
-  // evaluation throws Error otherwise.
+  // evaluation throws Error otherwise. With rerank.auto_lambda, each split's lambda is chosen
+  // on the validation part of its training part (validation_split: a model fitted on the rest
+  // of the training part, the grid and criterion at RerankOptions::auto_lambda) before the test
+  // part is measured with it; the test part plays no role in the choice. Not for evaluate_ncf.
   RerankOptions rerank;
   // Item cold start (evaluate_cold_items): the share of the items, in (0, 1), whose interactions
   // are all held out; 0 = not this evaluation. With cold_validation the measured items are a
@@ -102,6 +105,14 @@ struct EvalOptions {
   // items' interactions are not used at all): the validation part hyper-parameters are chosen on.
   double cold_items = 0;
   bool cold_validation = false;
+};
+
+// One grid point of the automatic lambda choice, measured on the validation part.
+struct LambdaTrial {
+  double lambda = 0;
+  double ndcg = 0;       // rerank_ndcg@K on the validation part
+  double objective = 0;  // the kind's objective there (ild@K, calibration_kl@K or gini@K)
+  bool eligible = false; // ndcg within the allowed loss of the model's own
 };
 
 struct EvalResult {
@@ -124,7 +135,20 @@ struct EvalResult {
   int folds = 1;
   std::uint64_t train_rows = 0;           // of the first fold
   std::uint64_t test_rows = 0;
+  // rerank.auto_lambda: the lambda chosen for each split (fold order), the model's own ndcg@K
+  // on the first split's validation part and that split's grid.
+  std::vector<double> rerank_lambdas;
+  double validation_ndcg = 0;
+  std::vector<LambdaTrial> lambda_trials;
 };
+
+// The automatic lambda choice (RerankOptions::auto_lambda) for one protocol split: fits `kind`
+// on validation_split(split.train).train and measures each grid lambda on its test part.
+// Returns the chosen lambda; *trials and *base_ndcg (if non-null) receive the grid and the
+// model's own validation ndcg@K.
+double choose_rerank_lambda(const Interactions& train, ModelKind kind, const Hyper& hyper,
+                            const EvalOptions& options, Backend& backend,
+                            std::vector<LambdaTrial>* trials = nullptr, double* base_ndcg = nullptr);
 
 // Runs `protocol` on `data`. kfold: fits one model per fold; metrics are the means over folds
 // (fold_metrics and metrics_std give each fold and the spread), fit_seconds and eval_seconds

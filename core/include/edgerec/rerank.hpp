@@ -1,5 +1,6 @@
 // edgerec/rerank.hpp — beyond-accuracy metrics (intra-list diversity, novelty, calibration) and
-// the re-rankers that trade accuracy for them (MMR, calibrated recommendations).
+// the re-rankers that trade accuracy for them (MMR, calibrated recommendations, popularity-bias
+// mitigation).
 //
 // Definitions (a "list" is one user's top-K, best first; K = list length):
 //   intra-list diversity  mean over the K(K-1)/2 pairs of the list of 1 - cos(v_i, v_j), over
@@ -24,9 +25,18 @@
 //       lambda = 1 keeps the model's order.
 //   calibrated (Steck 2018): next = argmax (1 - lambda) sum_{j in S+i} s_j - lambda KL(p || q~(S+i));
 //       lambda = 0 keeps the model's order.
+//   popularity (smooth xQuAD over two item groups, Abdollahpouri, Burke & Mobasher 2019,
+//       "Managing popularity bias in recommender systems with personalized re-ranking"):
+//       next = argmax (1 - lambda) s_i + lambda P(c_i | u) (1 - |S ∩ c_i| / |S|), where c_i is the
+//       group of item i, the short head H or the long tail T; the last factor is 1 while S is
+//       empty. P(H | u) = the share of the user's history in H (1/2 for an empty history), P(T | u)
+//       = 1 - P(H | u): each user's tail gets the room their own history gives it. H (short_head):
+//       the ceil(0.2 n) items with the most training interactions (ties: the lower index).
+//       lambda = 0 keeps the model's order.
 // Ties keep the candidate order. All functions are pure and thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,17 +50,24 @@ namespace edgerec {
 
 class Model;
 
-enum class RerankKind { none, mmr, calibrated };
-// "none", "mmr", "calibrated"; anything else throws Error.
+enum class RerankKind { none, mmr, calibrated, popularity };
+// "none", "mmr", "calibrated", "popularity"; anything else throws Error.
 RerankKind parse_rerank(std::string_view name);
 const char* rerank_name(RerankKind kind);
 
 struct RerankOptions {
   RerankKind kind = RerankKind::none;
-  // Trade-off (see above); default 0.5 for both. Must lie in [0, 1].
+  // Trade-off (see above); default 0.5 for every kind. Must lie in [0, 1].
   double lambda = 0.5;
   // Candidates per list: the model's top pool_factor * K.
   int pool_factor = 10;
+  // Choose lambda on a validation part instead (evaluation only; edgerec/eval.hpp,
+  // EvalOptions::rerank): the grid 0, 0.1, ..., 1; the lambda whose re-ranked lists gain the
+  // most on the kind's own objective (mmr: ild@K up; calibrated: calibration_kl@K down;
+  // popularity: gini@K down) while their ndcg@K stays >= (1 - max_ndcg_loss) x the model's own
+  // ndcg@K there. The lambda that changes nothing always qualifies.
+  bool auto_lambda = false;
+  double max_ndcg_loss = 0.05;
 };
 
 // ---- Metrics ---------------------------------------------------------------------------------
@@ -85,10 +102,25 @@ std::vector<index_t> calibrated_rerank(const std::vector<index_t>& candidates,
                                        const std::vector<double>& target, double lambda, int k,
                                        double alpha = 0.01);
 
+// The short head of popularity re-ranking: one byte per item of `counts` (training
+// interactions, whole numbers; a fraction is dropped), 1 for the ceil(share x n) items with the
+// most (ties: the lower index).
+// `share` in (0, 1].
+std::vector<std::uint8_t> short_head(const std::vector<float>& counts, double share = 0.2);
+// P(H | u): the share of `history` (item indices) in the short head; 0.5 for an empty history.
+// Items beyond `head` count as tail.
+double head_share(const index_t* history, std::size_t n, const std::vector<std::uint8_t>& head);
+// `head` as short_head() gives it (items beyond it count as tail); `p_head` = P(H | u) in [0, 1].
+std::vector<index_t> popularity_rerank(const std::vector<index_t>& candidates,
+                                       const std::vector<float>& scores,
+                                       const std::vector<std::uint8_t>& head, double p_head,
+                                       double lambda, int k);
+
 // Serving: re-ranks `pool` (a Recommender list of the model's items, best first, e.g. its top
 // pool_factor * K) to k items with options.kind, over the model's item vectors or the content
 // of its item metadata (mmr) or its metadata's "genres" (calibrated; the target is the genre
-// distribution of `history`, model item indices). Items of `pool` the model does not know are
+// distribution of `history`, model item indices) or its training popularity (popularity; P(H | u)
+// from `history`). Items of `pool` the model does not know are
 // an Error. RerankKind::none returns the first k. Throws Error when the model lacks what the
 // re-ranker needs. Builds the item vectors per call (O(items x dims)).
 std::vector<Recommendation> rerank_recommendations(const Model& model,

@@ -119,6 +119,7 @@ struct BeyondAccuracy {
   std::shared_ptr<const ItemMeta> meta;         // aligned to the model's items, or null
   const ItemMeta::Categorical* genres = nullptr;
   RerankOptions rerank;
+  std::vector<std::uint8_t> head;               // the short head (popularity re-ranking)
 
   BeyondAccuracy(const Model& model, const EvalOptions& options) : rerank(options.rerank) {
     if (options.item_meta) {
@@ -130,6 +131,7 @@ struct BeyondAccuracy {
       throw Error("--rerank mmr needs item vectors: a model with item factors, or --item-meta");
     if (rerank.kind == RerankKind::calibrated && !genres)
       throw Error("--rerank calibrated needs item metadata with a 'genres' field (--item-meta)");
+    if (rerank.kind == RerankKind::popularity) head = short_head(model.item_popularity);
     if (rerank.kind != RerankKind::none && rerank.pool_factor < 1)
       throw Error("re-ranking: the candidate pool factor must be at least 1");
   }
@@ -199,6 +201,10 @@ RankingResult rank_cases(const Model& model, const std::vector<Case>& cases, int
         for (std::size_t j = 0; j < pool.size(); ++j) pool_scores[j] = scores[pool[j]];
         if (beyond->rerank.kind == RerankKind::mmr)
           result.reranked[c] = mmr_rerank(pool, pool_scores, beyond->unit, beyond->rerank.lambda, k);
+        else if (beyond->rerank.kind == RerankKind::popularity)
+          result.reranked[c] = popularity_rerank(pool, pool_scores, beyond->head,
+                                                 head_share(seen, n_seen, beyond->head),
+                                                 beyond->rerank.lambda, k);
         else
           result.reranked[c] = calibrated_rerank(pool, pool_scores, *beyond->genres,
                                                  beyond->user_genres(model, cs.user),
@@ -506,12 +512,68 @@ Interactions align_test(const Interactions& train, const Interactions& test, Ali
   return out;
 }
 
+double choose_rerank_lambda(const Interactions& train, ModelKind kind, const Hyper& hyper,
+                            const EvalOptions& options, Backend& backend,
+                            std::vector<LambdaTrial>* trials, double* base_ndcg) {
+  const RerankKind rk = options.rerank.kind;
+  if (rk == RerankKind::none) throw Error("--rerank-lambda auto needs --rerank mmr, calibrated or popularity");
+  if (!options.ranking) throw Error("--rerank-lambda auto needs ranking metrics");
+  const Split v = validation_split(train, options);
+  auto model = make_model(kind);
+  model->fit(v.train, hyper, backend);
+  const std::string ks = std::to_string(options.k);
+  const std::string objective = rk == RerankKind::mmr ? "ild@" + ks
+                                : rk == RerankKind::calibrated ? "calibration_kl@" + ks : "gini@" + ks;
+  const bool maximise = rk == RerankKind::mmr;
+  const double neutral = rk == RerankKind::mmr ? 1.0 : 0.0;  // the lambda that changes nothing
+  std::vector<LambdaTrial> grid;
+  double base = 0, chosen = neutral, best = 0;
+  bool have = false;
+  for (int g = 0; g <= 10; ++g) {
+    EvalOptions o = options;
+    o.rerank.lambda = g / 10.0;
+    o.rerank.auto_lambda = false;
+    std::map<std::string, double> m;
+    measure(*model, v.test, o, backend, m);
+    const auto nd = m.find("ndcg@" + ks), rnd = m.find("rerank_ndcg@" + ks), obj = m.find("rerank_" + objective);
+    if (nd == m.end() || rnd == m.end() || obj == m.end())
+      throw Error("--rerank-lambda auto: the validation part gives no " + std::string(nd == m.end() || rnd == m.end() ? "ndcg@" + ks : objective) +
+                  " (no relevant validation item, or no item vectors / genres)");
+    base = nd->second;
+    LambdaTrial t{o.rerank.lambda, rnd->second, obj->second, rnd->second >= (1.0 - options.rerank.max_ndcg_loss) * base};
+    if (t.lambda == neutral) t.eligible = true;
+    grid.push_back(t);
+  }
+  // Visited from the neutral end and replaced only when strictly better, so that ties go to the
+  // gentler re-ranking.
+  for (int i = 0; i <= 10; ++i) {
+    const auto& t = grid[static_cast<std::size_t>(neutral == 1.0 ? 10 - i : i)];
+    if (!t.eligible) continue;
+    if (!have || (maximise ? t.objective > best : t.objective < best)) have = true, best = t.objective, chosen = t.lambda;
+  }
+  if (trials) *trials = std::move(grid);
+  if (base_ndcg) *base_ndcg = base;
+  return chosen;
+}
+
 EvalResult evaluate_split(const Split& split, ModelKind kind, const Hyper& hyper,
-                          const EvalOptions& options, Backend& backend, const Progress& progress) {
+                          const EvalOptions& options_in, Backend& backend, const Progress& progress) {
+  EvalOptions options = options_in;
+  EvalResult auto_choice;
+  if (options.rerank.auto_lambda && options.rerank.kind != RerankKind::none) {
+    options.rerank.lambda = choose_rerank_lambda(split.train, kind, hyper, options, backend,
+                                                 &auto_choice.lambda_trials, &auto_choice.validation_ndcg);
+    options.rerank.auto_lambda = false;
+  }
   if (split.test.rows.empty())
     throw Error(std::string(protocol_name(options.protocol)) + ": the test set of " +
                 split.train.source + " is empty");
   EvalResult result;
+  if (options_in.rerank.auto_lambda && options.rerank.kind != RerankKind::none) {
+    result.rerank_lambdas = {options.rerank.lambda};
+    result.lambda_trials = std::move(auto_choice.lambda_trials);
+    result.validation_ndcg = auto_choice.validation_ndcg;
+  }
   result.train_rows = split.train.size();
   result.test_rows = split.test.size();
   auto model = make_model(kind);
@@ -558,6 +620,15 @@ EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper
   result.folds = options.folds;
   for (int f = 0; f < options.folds; ++f) {
     const Split split = kfold(data, options.folds, f, options.seed);
+    EvalOptions fold_options = options;
+    if (options.rerank.auto_lambda && options.rerank.kind != RerankKind::none) {
+      std::vector<LambdaTrial> trials;
+      double base = 0;
+      fold_options.rerank.lambda = choose_rerank_lambda(split.train, kind, hyper, options, backend, &trials, &base);
+      fold_options.rerank.auto_lambda = false;
+      result.rerank_lambdas.push_back(fold_options.rerank.lambda);
+      if (f == 0) result.lambda_trials = std::move(trials), result.validation_ndcg = base;
+    }
     auto model = make_model(kind);
     model->fit(split.train, hyper, backend, progress);
     result.fit_seconds += model->info.fit_seconds;
@@ -569,7 +640,7 @@ EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper
     }
     const auto start = Clock::now();
     std::map<std::string, double> m;
-    measure(*model, split.test, options, backend, m);
+    measure(*model, split.test, fold_options, backend, m);
     result.eval_seconds += seconds_since(start);
     result.fold_metrics.push_back(std::move(m));
     report(progress, "fold", f + 1, options.folds);
@@ -600,6 +671,7 @@ EvalResult evaluate_ncf(const Interactions& train, const NcfTest& test, ModelKin
                 std::to_string(test.positives.size()) + " positives and " +
                 std::to_string(test.negatives.size()) + " negative lists do not match");
   if (test.users.empty()) throw Error("ncf test set is empty");
+  if (options.rerank.auto_lambda) throw Error("--rerank-lambda auto is not available with --protocol ncf");
 
   EvalResult result;
   result.train_rows = train.size();

@@ -14,7 +14,8 @@ RerankKind parse_rerank(std::string_view name) {
   if (name == "none") return RerankKind::none;
   if (name == "mmr") return RerankKind::mmr;
   if (name == "calibrated") return RerankKind::calibrated;
-  throw Error("unknown re-ranker '" + std::string(name) + "' (expected none, mmr or calibrated)");
+  if (name == "popularity") return RerankKind::popularity;
+  throw Error("unknown re-ranker '" + std::string(name) + "' (expected none, mmr, calibrated or popularity)");
 }
 
 const char* rerank_name(RerankKind kind) {
@@ -22,6 +23,7 @@ const char* rerank_name(RerankKind kind) {
     case RerankKind::none: return "none";
     case RerankKind::mmr: return "mmr";
     case RerankKind::calibrated: return "calibrated";
+    case RerankKind::popularity: return "popularity";
   }
   return "none";
 }
@@ -46,11 +48,10 @@ std::vector<double> scaled(const std::vector<float>& scores) {
 
 void check_rerank_args(const std::vector<index_t>& candidates, const std::vector<float>& scores,
                        double lambda, int k) {
-  if (candidates.size() != scores.size())
-    throw Error("re-ranking: " + std::to_string(candidates.size()) + " candidates but " +
-                std::to_string(scores.size()) + " scores");
-  if (!(lambda >= 0.0 && lambda <= 1.0))
-    throw Error("--rerank-lambda must lie in [0, 1] (got " + std::to_string(lambda) + ")");
+  // Constant messages: number formatting here would cost the wasm build bytes for errors that
+  // the callers (CLI, JS) already rule out with the value in the message.
+  if (candidates.size() != scores.size()) throw Error("re-ranking: the candidates and their scores differ in number");
+  if (!(lambda >= 0.0 && lambda <= 1.0)) throw Error("--rerank-lambda must lie in [0, 1]");
   if (k < 0) throw Error("re-ranking: k must not be negative");
 }
 
@@ -198,6 +199,65 @@ std::vector<index_t> calibrated_rerank(const std::vector<index_t>& candidates,
   return out;
 }
 
+std::vector<std::uint8_t> short_head(const std::vector<float>& counts, double share) {
+  if (!(share > 0.0 && share <= 1.0)) throw Error("short head: the share must lie in (0, 1]");
+  const auto n = std::min(counts.size(), static_cast<std::size_t>(std::ceil(share * static_cast<double>(counts.size()))));
+  std::vector<std::uint8_t> head(counts.size(), 0);
+  if (n == 0) return head;
+  // Counts are whole numbers of interactions: compared as uint32 (negative or NaN: 0), so the
+  // sort is the plain unsigned one the wasm build already has, with no comparator of its own.
+  std::vector<std::uint32_t> c(counts.size());
+  for (std::size_t i = 0; i < c.size(); ++i)
+    c[i] = counts[i] >= 1.0f ? static_cast<std::uint32_t>(std::min(counts[i], 4.0e9f)) : 0u;
+  std::vector<std::uint32_t> sorted(c);
+  std::sort(sorted.begin(), sorted.end());
+  // The n-th largest count; every item above it and the lowest-index ones at it.
+  const std::uint32_t cut = sorted[sorted.size() - n];
+  std::size_t taken = 0;
+  for (std::size_t i = 0; i < c.size(); ++i) taken += head[i] = c[i] > cut;
+  for (std::size_t i = 0; i < c.size() && taken < n; ++i)
+    if (c[i] == cut) head[i] = 1, ++taken;
+  return head;
+}
+
+double head_share(const index_t* history, std::size_t n, const std::vector<std::uint8_t>& head) {
+  if (n == 0) return 0.5;
+  std::size_t in = 0;
+  for (std::size_t i = 0; i < n; ++i) in += history[i] < head.size() && head[history[i]];
+  return static_cast<double>(in) / static_cast<double>(n);
+}
+
+std::vector<index_t> popularity_rerank(const std::vector<index_t>& candidates,
+                                       const std::vector<float>& scores,
+                                       const std::vector<std::uint8_t>& head, double p_head,
+                                       double lambda, int k) {
+  check_rerank_args(candidates, scores, lambda, k);
+  if (!(p_head >= 0.0 && p_head <= 1.0)) throw Error("popularity re-ranking: P(head | user) must lie in [0, 1]");
+  const auto s = scaled(scores);
+  const std::size_t want = std::min(candidates.size(), static_cast<std::size_t>(k));
+  std::vector<index_t> out;
+  out.reserve(want);
+  std::vector<std::uint8_t> taken(candidates.size(), 0);
+  std::size_t heads = 0;  // picked items in the short head
+  while (out.size() < want) {
+    std::size_t best = candidates.size();
+    double best_value = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < candidates.size(); ++c) {
+      if (taken[c]) continue;
+      const bool in_head = candidates[c] < head.size() && head[candidates[c]];
+      const double p_group = in_head ? p_head : 1.0 - p_head;
+      const std::size_t same = in_head ? heads : out.size() - heads;
+      const double uncovered = out.empty() ? 1.0 : 1.0 - static_cast<double>(same) / static_cast<double>(out.size());
+      const double v = (1.0 - lambda) * s[c] + lambda * p_group * uncovered;
+      if (v > best_value) best_value = v, best = c;
+    }
+    taken[best] = 1;
+    out.push_back(candidates[best]);
+    heads += candidates[best] < head.size() && head[candidates[best]];
+  }
+  return out;
+}
+
 std::vector<Recommendation> rerank_recommendations(const Model& model,
                                                    const std::vector<Recommendation>& pool,
                                                    const std::vector<index_t>& history,
@@ -220,6 +280,12 @@ std::vector<Recommendation> rerank_recommendations(const Model& model,
     if (unit.rows() == 0)
       throw Error("--rerank mmr needs item vectors: a model with item factors, or item metadata");
     picked = mmr_rerank(cand, scores, unit, options.lambda, k);
+  } else if (options.kind == RerankKind::popularity) {
+    if (model.item_popularity.size() < model.n_items())
+      throw Error("--rerank popularity needs the model's item popularity");
+    const auto head = short_head(model.item_popularity);
+    picked = popularity_rerank(cand, scores, head, head_share(history.data(), history.size(), head),
+                               options.lambda, k);
   } else {
     const ItemMeta::Categorical* g = model.item_meta ? model.item_meta->field("genres") : nullptr;
     if (!g) throw Error("--rerank calibrated needs item metadata with a 'genres' field");

@@ -689,7 +689,7 @@ struct EvalCmd {
   ProtocolFlags p;
   std::string curve;
   bool json_out = false, quiet = false;
-  std::string item_meta, rerank = "none";
+  std::string item_meta, rerank = "none", rerank_lambda = "0.5";
   double cold_items = 0;
   bool cold_validation = false;
 
@@ -716,21 +716,58 @@ struct EvalCmd {
                   "item factors, genres for calibration_kl@K and --rerank calibrated");
     c->add_option("--rerank", rerank,
                   "also re-rank each top-K from the model's top --rerank-pool x K: mmr (maximal "
-                  "marginal relevance) or calibrated (Steck 2018, genres); metrics as rerank_*")
+                  "marginal relevance), calibrated (Steck 2018, genres) or popularity (long-tail boost, "
+                  "xQuAD as Abdollahpouri et al. 2019); metrics as rerank_*")
         ->capture_default_str();
-    c->add_option("--rerank-lambda", p.eval.rerank.lambda,
+    c->add_option("--rerank-lambda", rerank_lambda,
                   "re-ranking trade-off in [0,1]: mmr's weight of the score (1 = no change), "
-                  "calibrated's weight of calibration (0 = no change)")
+                  "calibrated's and popularity's weight of calibration / the long tail (0 = no change); "
+                  "auto: chosen per split on the validation part of its training part (the largest "
+                  "gain in ild / calibration KL / gini with validation ndcg within --rerank-max-loss)")
+        ->capture_default_str();
+    c->add_option("--rerank-max-loss", p.eval.rerank.max_ndcg_loss,
+                  "--rerank-lambda auto: the largest relative ndcg@K loss allowed on the validation part")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
+    c->add_option("--validation-fraction", p.eval.validation_fraction,
+                  "--rerank-lambda auto, holdout/kfold/temporal: share of the training part held out "
+                  "for validation (loo/seq: each user's last training interaction)")
+        ->capture_default_str();
     c->add_option("--rerank-pool", p.eval.rerank.pool_factor, "re-ranking candidates: this many times K")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000));
     replay.add(c);
+    c->add_option("--new-users", new_users.fraction,
+                  "new-user cold start (replaces --protocol): hold this share of the users out of "
+                  "training, reveal each one's first --new-user-reveal items in time order and compare "
+                  "popularity, fold-in and fold-in plus a bandit's exploration on their later items "
+                  "(see README, New users)")
+        ->check(CLI::Range(0.0, 1.0));
+    c->add_option("--new-user-reveal", new_users.reveal, "new users: items each held-out user brings")
+        ->capture_default_str()->check(CLI::Range(1, 100000));
+    c->add_option("--new-user-feedback", new_users.feedback_share,
+                  "new users: share of the items after the revealed ones that can answer exploration "
+                  "(the rest are the test targets)")
+        ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+    c->add_option("--new-user-steps", new_users.steps, "new users: interactive rounds per user")
+        ->capture_default_str()->check(CLI::Range(0, 100000));
+    c->add_option("--new-user-candidates", new_users.candidates,
+                  "new users: the fold-in's top-N the policy chooses among each round")
+        ->capture_default_str()->check(CLI::Range(1, 100000));
+    c->add_option("--new-user-policy", new_user_policy,
+                  "new users: the exploring policy (egreedy, linucb, linucb-hybrid, thompson, random, greedy)")
+        ->capture_default_str();
     return c;
   }
 
+  er::NewUserOptions new_users;
+  std::string new_user_policy = "linucb-hybrid";
+
   int run(CLI::App* c) {
+    if (c->count("--new-users")) return run_new_users(c);
+    for (const char* flag : {"--new-user-reveal", "--new-user-feedback", "--new-user-steps",
+                             "--new-user-candidates", "--new-user-policy"})
+      if (c->count(flag)) throw er::Error(std::string(flag) + " belongs to --new-users FRACTION");
     if (p.protocol == "replay") return run_replay();
     if (!replay.log.empty()) throw er::Error("--log belongs to --protocol replay");
     er::LoadReport report;
@@ -739,6 +776,16 @@ struct EvalCmd {
     p.resolve(c, model, d);
     auto& eval = p.eval;
     eval.rerank.kind = er::parse_rerank(rerank);
+    if (rerank_lambda == "auto") {
+      if (eval.rerank.kind == er::RerankKind::none) throw er::Error("--rerank-lambda auto needs --rerank mmr, calibrated or popularity");
+      eval.rerank.auto_lambda = true;
+    } else {
+      char* end = nullptr;
+      const double l = std::strtod(rerank_lambda.c_str(), &end);
+      if (rerank_lambda.empty() || *end != '\0' || !(l >= 0.0 && l <= 1.0))
+        throw er::Error("--rerank-lambda must be a number in [0, 1] or auto (got '" + rerank_lambda + "')");
+      eval.rerank.lambda = l;
+    }
     if (eval.rerank.kind != er::RerankKind::none && !eval.ranking)
       throw er::Error("--rerank needs ranking metrics (explicit ratings: --relevance-threshold T or --ranking)");
     if (!item_meta.empty()) eval.item_meta = std::make_shared<const er::ItemMeta>(er::load_item_meta(item_meta));
@@ -792,6 +839,14 @@ struct EvalCmd {
       if (cold_items == 0) p.put_json(j, align ? &*align : nullptr);
       if (eval.rerank.kind != er::RerankKind::none)
         j["rerank"] = {{"kind", rerank}, {"lambda", eval.rerank.lambda}, {"pool_factor", eval.rerank.pool_factor}};
+      if (eval.rerank.auto_lambda) {
+        json grid = json::array();
+        for (const auto& t : r.lambda_trials)
+          grid.push_back({{"lambda", t.lambda}, {"ndcg", t.ndcg}, {"objective", t.objective}, {"eligible", t.eligible}});
+        j["rerank"]["lambda"] = r.rerank_lambdas.size() == 1 ? json(r.rerank_lambdas[0]) : json(r.rerank_lambdas);
+        j["rerank"]["auto"] = {{"max_ndcg_loss", eval.rerank.max_ndcg_loss}, {"validation_ndcg", r.validation_ndcg},
+                               {"validation_fraction", eval.validation_fraction}, {"grid", grid}};
+      }
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else if (cold_items > 0) {
       std::printf("%s, item cold start (%g of the items held out, %s): fit %.3f s, eval %.3f s", er::kind_name(kind),
@@ -807,9 +862,66 @@ struct EvalCmd {
       if (r.best_epoch > 0) std::printf(", %d epochs (best %d)", r.epochs_run, r.best_epoch);
       std::printf("\n");
       print_order(r.order, order_label(eval.protocol));
+      if (eval.rerank.auto_lambda)
+        for (std::size_t f = 0; f < r.rerank_lambdas.size(); ++f)
+          std::printf("  --rerank-lambda auto: %.1f (chosen on the validation part of %s training part)\n",
+                      r.rerank_lambdas[f], r.rerank_lambdas.size() == 1 ? "the" : ("fold " + std::to_string(f + 1) + "'s").c_str());
       p.print_notes(align ? &*align : nullptr);
       print_metrics(r);
     }
+    return 0;
+  }
+
+  // --new-users FRACTION: the new-user cold-start protocol (edgerec/new_users.hpp).
+  int run_new_users(CLI::App* c) {
+    if (c->count("--protocol") || !p.test_path.empty() || !p.test_rating.empty() || !p.test_negative.empty() ||
+        !replay.log.empty())
+      throw er::Error("--new-users is its own protocol: --protocol, --test, --test-rating, --test-negative and --log do not apply");
+    if (rerank != "none") throw er::Error("--rerank does not apply to --new-users");
+    if (c->count("--cold-items") || cold_validation)
+      throw er::Error("--new-users and --cold-items are two protocols: give one");
+    auto& o = new_users;
+    if (!(o.fraction > 0.0 && o.fraction < 1.0)) throw er::Error("--new-users must be a fraction strictly between 0 and 1");
+    o.policy = replay.policy;
+    o.policy.kind = er::parse_policy(new_user_policy);
+    o.context_dims = replay.context_dims;
+    o.k = p.eval.k;
+    o.seed = c->count("--split-seed") ? p.eval.seed : model.hyper.seed;
+    if (p.relevance) {
+      if (!std::isfinite(*p.relevance)) throw er::Error("--relevance-threshold must be a finite number");
+      o.relevance_threshold = *p.relevance;
+    }
+    er::LoadReport report;
+    const auto d = data.load(&report);
+    if (!json_out) print_report(report, data.path);
+    auto backend = er::make_backend(model.backend, model.threads);
+    const auto kind = er::parse_kind(model.kind);
+    const auto r = er::evaluate_new_users(d, kind, model.hyper, o, *backend, make_progress(quiet || json_out, curve));
+    if (json_out) {
+      json j{{"protocol", "new-users"}, {"model", er::kind_name(kind)}, {"data", data.path},
+             {"metrics", metrics_json(r.metrics)}, {"fit_seconds", r.fit_seconds}, {"eval_seconds", r.eval_seconds},
+             {"train_rows", r.train_rows}, {"threads", backend->threads()},
+             {"hyper", hyper_json(model.hyper.merged_over(er::default_hyper(kind)))},
+             {"new_users", {{"fraction", o.fraction}, {"seed", o.seed}, {"reveal", o.reveal},
+                            {"feedback_share", o.feedback_share}, {"steps", o.steps},
+                            {"candidates", o.candidates}, {"policy", er::policy_name(o.policy.kind)},
+                            {"explored", r.explored}, {"eligible_users", r.eligible_users},
+                            {"held_out_users", r.held_out_users}, {"counted_users", r.counted_users},
+                            {"feedback_items", r.feedback_items}, {"test_items", r.test_items}}},
+             {"relevance_threshold", p.relevance ? json(short_float(*p.relevance)) : json(nullptr)},
+             {"load", report_json(report)}};
+      put_backend(j, *backend);
+      std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
+      return 0;
+    }
+    std::printf("%s, new users: %llu of %llu eligible users held out (seed %llu), %llu counted; each reveals %d "
+                "items, %.2f of the rest answer %d %s rounds, the others are the targets; fit %.3f s, eval %.3f s\n",
+                er::kind_name(kind), static_cast<unsigned long long>(r.held_out_users),
+                static_cast<unsigned long long>(r.eligible_users), static_cast<unsigned long long>(o.seed),
+                static_cast<unsigned long long>(r.counted_users), o.reveal, o.feedback_share, o.steps,
+                er::policy_name(o.policy.kind), r.fit_seconds, r.eval_seconds);
+    if (!r.explored) std::printf("  explore/exploit/greedy skipped: %s\n", o.steps == 0 ? "--new-user-steps 0" : "the model has no item embeddings");
+    for (const auto& [k, v] : r.metrics) std::printf("  %-22s %.4f\n", k.c_str(), v);
     return 0;
   }
 
@@ -832,11 +944,11 @@ struct EvalCmd {
       c->add_option("--curve-every", replay.curve_every, "replay: a curve point every this many kept events")
           ->capture_default_str()
           ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
-      c->add_option("--epsilon", policy.epsilon, "replay: egreedy's exploration probability")->capture_default_str();
-      c->add_option("--ucb-alpha", policy.alpha, "replay: linucb's confidence-bound width")->capture_default_str();
-      c->add_option("--ts-v", policy.v, "replay: thompson's posterior scale v (covariance v^2 B^-1)")->capture_default_str();
+      c->add_option("--epsilon", policy.epsilon, "replay, --new-users: egreedy's exploration probability")->capture_default_str();
+      c->add_option("--ucb-alpha", policy.alpha, "replay, --new-users: linucb's confidence-bound width")->capture_default_str();
+      c->add_option("--ts-v", policy.v, "replay, --new-users: thompson's posterior scale v (covariance v^2 B^-1)")->capture_default_str();
       c->add_option("--context-dims", context_dims,
-                    "replay: principal directions of the base model's item factors used as arm context")
+                    "replay, --new-users: principal directions of the base model's item factors used as arm context")
           ->capture_default_str();
     }
   } replay;
@@ -1256,10 +1368,11 @@ struct RecommendCmd {
     s.add(c);
     c->add_option("--rerank", rerank,
                   "re-rank the model's top --rerank-pool x K to K: mmr (diversity over item factors or "
-                  "metadata content) or calibrated (genre proportions of the user's items, Steck 2018)")
+                  "metadata content), calibrated (genre proportions of the user's items, Steck 2018) or "
+                  "popularity (long-tail boost, xQuAD as Abdollahpouri et al. 2019)")
         ->capture_default_str();
     c->add_option("--rerank-lambda", rerank_options.lambda,
-                  "mmr: weight of the score (1 = no change); calibrated: weight of calibration (0 = no change)")
+                  "mmr: weight of the score (1 = no change); calibrated, popularity: weight of calibration / the long tail (0 = no change)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
     c->add_option("--rerank-pool", rerank_options.pool_factor, "re-ranking candidates: this many times K")

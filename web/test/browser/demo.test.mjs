@@ -1,6 +1,6 @@
 // The static demo in Debian's Chromium: built by tools/build-demo.sh (synthetic catalogue),
 // served on 127.0.0.1, driven like a visitor would. Checks that ratings change the
-// recommendations, explanations name the visitor's items, similar items and the taste map
+// recommendations, explanations name the visitor's items, the diversity slider re-ranks, similar items and the taste map
 // appear, the profile persists in IndexedDB and can be erased, the page keeps working offline,
 // and that no request leaves after the model has loaded (nor ever goes beyond 127.0.0.1).
 import { test, before, after } from 'node:test';
@@ -137,6 +137,21 @@ test('rating items changes the recommendations, with explanations naming them', 
   const reTitle = pickedTitles[0];
   assert.ok((await texts('#recs li .why')).every((w) => !w.includes(reTitle)), 'a 2-star item is explained as a like');
   assert.ok(!(await recs()).includes(picked[0]));
+});
+
+test('the diversity slider re-ranks the recommendations (MMR in wasm) and 0 restores them', { skip }, async () => {
+  const plain = await recs();
+  const slide = (v) => page.evaluate((value) => {
+    const input = document.getElementById('diversity');
+    input.value = value;
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  }, v);
+  await slide('1');
+  const diverse = await waitForRecsChange(plain);
+  assert.equal(diverse.length, 10);
+  assert.equal(await page.textContent('#diversity-value'), '1.00');
+  await slide('0');
+  assert.deepEqual(await waitForRecsChange(diverse), plain);
 });
 
 test('star buttons are at least 24 x 24 CSS px at a phone width', { skip }, async () => {
