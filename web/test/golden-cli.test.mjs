@@ -56,6 +56,8 @@ const KINDS = {
   sasrec: ['implicit', '--factors', '16', '--max-len', '20', '--epochs', '2'],
   gru4rec: ['implicit', '--factors', '16', '--max-len', '20', '--epochs', '2'],
   lstm: ['implicit', '--factors', '16', '--max-len', '20', '--epochs', '2'],
+  // Trained with the catalogue's genres (its item tower reads them); served as dot products.
+  'two-tower': ['implicit', '--item-meta', 'implicit/items.csv', '--factors', '16', '--epochs', '2'],
 };
 
 let users;
