@@ -29,5 +29,7 @@ inline constexpr bool kServeOnly = false;
 
 }  // namespace edgerec
 
-#define EDGEREC_TRAINING_ONLY(what) \
-  if (::edgerec::kServeOnly) ::edgerec::not_in_serving_build(what)
+#define EDGEREC_TRAINING_ONLY(what)                                  \
+  do {                                                               \
+    if (::edgerec::kServeOnly) ::edgerec::not_in_serving_build(what); \
+  } while (0)

@@ -612,14 +612,19 @@ __attribute__((minsize)) void rerank_into(edgerec_model* h, const edgerec::Model
     history.assign(b, b + m.seen.row_size(static_cast<index_t>(user)));
   } else {
     if (n && !items) throw edgerec::Error("null interaction items");
-    for (uint32_t j = 0; j < n; ++j) check_item(m, items[j]), history.push_back(items[j]);
+    for (uint32_t j = 0; j < n; ++j) {
+      check_item(m, items[j]);
+      history.push_back(items[j]);
+    }
   }
   std::vector<index_t> picked;
   if (kind == 0) {
-    // lambda 0 of the popularity re-ranker is the model's order: no code of its own.
-    picked = edgerec::popularity_rerank(pool, pool_scores, {}, 0.5, lambda * 0.0, k);
+    picked.assign(pool.begin(), pool.begin() + std::min<std::ptrdiff_t>(k, static_cast<std::ptrdiff_t>(pool.size())));
   } else if (kind == 1) {
-    if (!h->unit_built) h->unit = edgerec::item_unit_vectors(m, m.item_meta.get()), h->unit_built = true;
+    if (!h->unit_built) {
+      h->unit = edgerec::item_unit_vectors(m, m.item_meta.get());
+      h->unit_built = true;
+    }
     if (h->unit.rows() == 0)
       throw edgerec::Error("--rerank mmr needs item vectors: a model with item factors, or item metadata");
     picked = edgerec::mmr_rerank(pool, pool_scores, h->unit, lambda, k);
@@ -646,10 +651,11 @@ __attribute__((minsize)) void rerank_into(edgerec_model* h, const edgerec::Model
 int32_t edgerec_rerank(edgerec_model* h, int32_t kind, double lambda, int32_t k, int32_t user,
                        const uint32_t* items, uint32_t n) {
   if (!h) return EDGEREC_ERROR;
-  // guarded() clears the results: the pool is the last call's.
-  const std::vector<index_t> pool(h->result_items.begin(), h->result_items.end());
-  const std::vector<float> pool_scores = h->result_scores;
-  const std::string info = h->info;
+  // guarded() clears the results: the pool is the last call's, moved out (a move cannot throw
+  // outside guarded()'s catch).
+  const std::vector<index_t> pool = std::move(h->result_items);
+  const std::vector<float> pool_scores = std::move(h->result_scores);
+  const std::string info = std::move(h->info);
   return guarded(h, [&](const edgerec::Model& m) {
     rerank_into(h, m, pool, pool_scores, kind, lambda, k, user, items, n);
     h->info = info;

@@ -9,6 +9,7 @@
 #include "edgerec/eval.hpp"
 #include "edgerec/metrics.hpp"
 #include "edgerec/split.hpp"
+#include "eval/fit.hpp"
 
 namespace edgerec {
 namespace {
@@ -100,11 +101,8 @@ EvalResult evaluate_cold_items(const Interactions& data, ModelKind kind, const H
   if (train.rows.empty()) throw Error("--cold-items: nothing left to train on");
 
   const auto start = std::chrono::steady_clock::now();
-  auto model = make_model(kind);
-  // The metadata against the training items: the cold items become its cold rows, which a kind
-  // that embeds items from metadata (two-tower) reads while training.
-  if (options.item_meta) model->item_meta = std::make_shared<const ItemMeta>(align_item_meta(*options.item_meta, train.items));
-  model->fit(train, hyper, backend, progress);
+  // The metadata against the training items: the cold items become its cold rows.
+  auto model = detail::fit_for_eval(kind, train, hyper, options, backend, progress);
   const double fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto eval_start = std::chrono::steady_clock::now();
 

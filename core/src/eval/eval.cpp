@@ -14,6 +14,7 @@
 
 #include "edgerec/metrics.hpp"
 #include "edgerec/split.hpp"
+#include "eval/fit.hpp"
 #include "eval/grouping.hpp"
 
 namespace edgerec {
@@ -519,8 +520,7 @@ double choose_rerank_lambda(const Interactions& train, ModelKind kind, const Hyp
   if (rk == RerankKind::none) throw Error("--rerank-lambda auto needs --rerank mmr, calibrated or popularity");
   if (!options.ranking) throw Error("--rerank-lambda auto needs ranking metrics");
   const Split v = validation_split(train, options);
-  auto model = make_model(kind);
-  model->fit(v.train, hyper, backend);
+  auto model = detail::fit_for_eval(kind, v.train, hyper, options, backend);
   const std::string ks = std::to_string(options.k);
   const std::string objective = rk == RerankKind::mmr ? "ild@" + ks
                                 : rk == RerankKind::calibrated ? "calibration_kl@" + ks : "gini@" + ks;
@@ -576,8 +576,7 @@ EvalResult evaluate_split(const Split& split, ModelKind kind, const Hyper& hyper
   }
   result.train_rows = split.train.size();
   result.test_rows = split.test.size();
-  auto model = make_model(kind);
-  model->fit(split.train, hyper, backend, progress);
+  auto model = detail::fit_for_eval(kind, split.train, hyper, options, backend, progress);
   result.fit_seconds = model->info.fit_seconds;
   result.epochs_run = model->info.epochs_run;
   result.best_epoch = model->info.best_epoch;
@@ -629,8 +628,7 @@ EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper
       result.rerank_lambdas.push_back(fold_options.rerank.lambda);
       if (f == 0) result.lambda_trials = std::move(trials), result.validation_ndcg = base;
     }
-    auto model = make_model(kind);
-    model->fit(split.train, hyper, backend, progress);
+    auto model = detail::fit_for_eval(kind, split.train, hyper, options, backend, progress);
     result.fit_seconds += model->info.fit_seconds;
     result.epochs_run += model->info.epochs_run;
     if (f == 0) {
@@ -680,8 +678,7 @@ EvalResult evaluate_ncf(const Interactions& train, const NcfTest& test, ModelKin
   // as the test file lists (unless --val-negatives says otherwise).
   Hyper h = hyper;
   if (!h.val_negatives) h.val_negatives = static_cast<int>(test.negatives.front().size());
-  auto model = make_model(kind);
-  model->fit(train, h, backend, progress);
+  auto model = detail::fit_for_eval(kind, train, h, options, backend, progress);
   result.fit_seconds = model->info.fit_seconds;
   result.epochs_run = model->info.epochs_run;
   result.best_epoch = model->info.best_epoch;
