@@ -549,7 +549,11 @@ double choose_rerank_lambda(const Interactions& train, ModelKind kind, const Hyp
   for (int i = 0; i <= 10; ++i) {
     const auto& t = grid[static_cast<std::size_t>(neutral == 1.0 ? 10 - i : i)];
     if (!t.eligible) continue;
-    if (!have || (maximise ? t.objective > best : t.objective < best)) have = true, best = t.objective, chosen = t.lambda;
+    if (!have || (maximise ? t.objective > best : t.objective < best)) {
+      have = true;
+      best = t.objective;
+      chosen = t.lambda;
+    }
   }
   if (trials) *trials = std::move(grid);
   if (base_ndcg) *base_ndcg = base;
@@ -626,7 +630,10 @@ EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper
       fold_options.rerank.lambda = choose_rerank_lambda(split.train, kind, hyper, options, backend, &trials, &base);
       fold_options.rerank.auto_lambda = false;
       result.rerank_lambdas.push_back(fold_options.rerank.lambda);
-      if (f == 0) result.lambda_trials = std::move(trials), result.validation_ndcg = base;
+      if (f == 0) {
+        result.lambda_trials = std::move(trials);
+        result.validation_ndcg = base;
+      }
     }
     auto model = detail::fit_for_eval(kind, split.train, hyper, options, backend, progress);
     result.fit_seconds += model->info.fit_seconds;

@@ -153,7 +153,10 @@ std::vector<index_t> mmr_rerank(const std::vector<index_t>& candidates,
       if (taken[c]) continue;
       const double redundancy = out.empty() ? 0.0 : max_sim[c];
       const double v = lambda * s[c] - (1.0 - lambda) * redundancy;
-      if (v > best_value) best_value = v, best = c;
+      if (v > best_value) {
+        best_value = v;
+        best = c;
+      }
     }
     taken[best] = 1;
     out.push_back(candidates[best]);
@@ -189,7 +192,10 @@ std::vector<index_t> calibrated_rerank(const std::vector<index_t>& candidates,
       for (std::size_t g = 0; g < q.size(); ++g) q[g] = denom > 0 ? mass[g] / denom : 0.0;
       if (has) add_genres(genres, candidates[c], mass, -1.0);
       const double v = (1.0 - lambda) * (picked_score + s[c]) - lambda * calibration_kl(target, q, alpha);
-      if (v > best_value) best_value = v, best = c;
+      if (v > best_value) {
+        best_value = v;
+        best = c;
+      }
     }
     taken[best] = 1;
     out.push_back(candidates[best]);
@@ -214,7 +220,10 @@ std::vector<std::uint8_t> short_head(const std::vector<float>& counts, double sh
   // The n-th largest count; every item above it and the lowest-index ones at it.
   const std::uint32_t cut = sorted[sorted.size() - n];
   std::size_t taken = 0;
-  for (std::size_t i = 0; i < c.size(); ++i) taken += head[i] = c[i] > cut;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    head[i] = c[i] > cut;
+    taken += head[i];
+  }
   for (std::size_t i = 0; i < c.size() && taken < n; ++i)
     if (c[i] == cut) head[i] = 1, ++taken;
   return head;
@@ -249,7 +258,10 @@ std::vector<index_t> popularity_rerank(const std::vector<index_t>& candidates,
       const std::size_t same = in_head ? heads : out.size() - heads;
       const double uncovered = out.empty() ? 1.0 : 1.0 - static_cast<double>(same) / static_cast<double>(out.size());
       const double v = (1.0 - lambda) * s[c] + lambda * p_group * uncovered;
-      if (v > best_value) best_value = v, best = c;
+      if (v > best_value) {
+        best_value = v;
+        best = c;
+      }
     }
     taken[best] = 1;
     out.push_back(candidates[best]);

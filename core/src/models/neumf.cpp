@@ -268,6 +268,7 @@ class NeuMf final : public Model {
   // computes for the same loss, at a random starting point (test_neumf).
   double fold_in_gradient_error(const std::vector<std::int32_t>& items, const std::vector<float>& labels) const {
     if (!cache_) throw Error("neumf: no trained model to check the fold-in gradient of");
+    if (items.empty() || items.size() != labels.size()) throw Error("neumf: one label per item, at least one item");
     Backend& b = *serve_;
     const Cache& c = *cache_;
     Rng rng(mix_seed(hyper.seed, kFoldInStream));
