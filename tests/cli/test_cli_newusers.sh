@@ -40,6 +40,8 @@ grep -q "explore_hr@10" out.txt || fail "text output: $(head -c 300 out.txt)"
 expect_err "fraction 0" "strictly between 0 and 1" "$BIN" eval --data syn/ratings.csv --model ials --new-users 0
 expect_err "with a protocol" "its own protocol" "$BIN" eval --data syn/ratings.csv --model ials --new-users 0.2 --protocol loo
 expect_err "with rerank" "does not apply" "$BIN" eval --data syn/ratings.csv --model ials --new-users 0.2 --rerank mmr
+expect_err "with item metadata" "item-meta does not apply" "$BIN" eval --data syn/ratings.csv --model ials --new-users 0.2 --item-meta syn/items.csv
+expect_err "with cold items" "two protocols" "$BIN" eval --data syn/ratings.csv --model ials --new-users 0.2 --cold-items 0.2
 expect_err "steps without new users" "belongs to --new-users" "$BIN" eval --data syn/ratings.csv --model ials --new-user-steps 3
 expect_err "unknown policy" "policy" "$BIN" eval --data syn/ratings.csv --model ials --new-users 0.2 --new-user-policy best
 expect_err "reveal too large" "no user" "$BIN" eval --data syn/ratings.csv --model ials --new-users 0.2 --new-user-reveal 5000

@@ -31,10 +31,9 @@ struct edgerec_model {
   std::uint32_t file_version = 0;   // the loaded file's format version
   std::string info;  // edgerec_result_info() of the last recommend_for / explain call
   std::unique_ptr<edgerec::ColdStart> cold;  // built on the first cold-start call
-  // Re-ranking's per-model inputs, built on the first edgerec_rerank that needs them.
-  edgerec::Matrix unit;              // unit item vectors (mmr); 0 rows until built or when none
-  bool unit_built = false;
-  std::vector<std::uint8_t> head;    // the short head (popularity)
+  // The last edgerec_rerank's re-ranker (its item vectors, short head or genres), kept while the
+  // kind stays the same.
+  std::unique_ptr<edgerec::Reranker> reranker;
 };
 
 struct edgerec_bandit {
@@ -617,29 +616,15 @@ __attribute__((minsize)) void rerank_into(edgerec_model* h, const edgerec::Model
       history.push_back(items[j]);
     }
   }
-  std::vector<index_t> picked;
-  if (kind == 0) {
-    picked.assign(pool.begin(), pool.begin() + std::min<std::ptrdiff_t>(k, static_cast<std::ptrdiff_t>(pool.size())));
-  } else if (kind == 1) {
-    if (!h->unit_built) {
-      h->unit = edgerec::item_unit_vectors(m, m.item_meta.get());
-      h->unit_built = true;
-    }
-    if (h->unit.rows() == 0)
-      throw edgerec::Error("--rerank mmr needs item vectors: a model with item factors, or item metadata");
-    picked = edgerec::mmr_rerank(pool, pool_scores, h->unit, lambda, k);
-  } else if (kind == 2) {
-    const auto* g = m.item_meta ? m.item_meta->field("genres") : nullptr;
-    if (!g) throw edgerec::Error("--rerank calibrated needs item metadata with a 'genres' field");
-    picked = edgerec::calibrated_rerank(pool, pool_scores, *g,
-                                        edgerec::genre_distribution(history.data(), history.size(), *g), lambda, k);
-  } else if (kind == 3) {
-    if (h->head.empty()) h->head = edgerec::short_head(m.item_popularity);
-    picked = edgerec::popularity_rerank(pool, pool_scores, h->head,
-                                        edgerec::head_share(history.data(), history.size(), h->head), lambda, k);
-  } else {
+  static_assert(static_cast<int>(edgerec::RerankKind::popularity) == 3, "edgerec_rerank's kinds are RerankKind's order");
+  if (kind < 0 || kind > 3)
     throw edgerec::Error("unknown re-ranker " + std::to_string(kind) + " (0 none, 1 mmr, 2 calibrated, 3 popularity)");
+  const auto rk = static_cast<edgerec::RerankKind>(kind);
+  if (!h->reranker || h->reranker->kind() != rk) {
+    h->reranker.reset();
+    h->reranker = std::make_unique<edgerec::Reranker>(m, rk);
   }
+  const std::vector<index_t> picked = h->reranker->pick(pool, pool_scores, history.data(), history.size(), lambda, k);
   for (index_t i : picked) {
     h->result_items.push_back(i);
     h->result_scores.push_back(pool_scores[static_cast<std::size_t>(std::find(pool.begin(), pool.end(), i) - pool.begin())]);

@@ -37,6 +37,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,7 @@ namespace edgerec {
 
 class Model;
 
+// The C ABI numbers them in this order (edgerec_rerank): append only.
 enum class RerankKind { none, mmr, calibrated, popularity };
 // "none", "mmr", "calibrated", "popularity"; anything else throws Error.
 RerankKind parse_rerank(std::string_view name);
@@ -116,16 +118,36 @@ std::vector<index_t> popularity_rerank(const std::vector<index_t>& candidates,
                                        const std::vector<std::uint8_t>& head, double p_head,
                                        double lambda, int k);
 
-// Serving: re-ranks `pool` (a Recommender list of the model's items, best first, e.g. its top
-// pool_factor * K) to k items with options.kind, over the model's item vectors or the content
-// of its item metadata (mmr) or its metadata's "genres" (calibrated; the target is the genre
-// distribution of `history`, model item indices) or its training popularity (popularity; P(H | u)
-// from `history`). Items of `pool` the model does not know are
-// an Error. RerankKind::none returns the first k. Throws Error when the model lacks what the
-// re-ranker needs. Builds the item vectors per call (O(items x dims)).
-std::vector<Recommendation> rerank_recommendations(const Model& model,
+// A re-ranker prepared once for `model` and `kind`, from the model's own item metadata: the item
+// unit vectors (mmr: its item factors, else the metadata's content), the short head of its
+// training popularity (popularity) or the metadata's "genres" field (calibrated). Throws Error
+// naming what the model lacks. The CLI's recommend, its batches and the wasm package's
+// edgerec_rerank share it; pick() is const, safe from many threads. Holds O(items x dims) floats
+// for mmr, one byte per item for popularity.
+class Reranker {
+ public:
+  Reranker(const Model& model, RerankKind kind);
+  RerankKind kind() const { return kind_; }
+  // min(k, candidates) of `candidates` (model item indices, best first; `scores` theirs)
+  // re-ranked with trade-off `lambda` (RerankOptions) for a user whose items are history[0, n)
+  // (calibrated's target distribution, popularity's P(H | u)). RerankKind::none: the first k.
+  std::vector<index_t> pick(const std::vector<index_t>& candidates, const std::vector<float>& scores,
+                            const index_t* history, std::size_t n, double lambda, int k) const;
+
+ private:
+  RerankKind kind_;
+  Matrix unit_;
+  std::vector<std::uint8_t> head_;
+  std::shared_ptr<const ItemMeta> meta_;  // keeps genres_ alive
+  const ItemMeta::Categorical* genres_ = nullptr;
+};
+
+// Serving: `pool` (a Recommender list of the model's items, best first, e.g. its top
+// pool_factor * K) re-ranked to k items by `reranker` (built for this model), `history` the
+// user's items (model item indices). Items of `pool` the model does not know are an Error.
+std::vector<Recommendation> rerank_recommendations(const Model& model, const Reranker& reranker,
                                                    const std::vector<Recommendation>& pool,
-                                                   const std::vector<index_t>& history,
-                                                   const RerankOptions& options, int k);
+                                                   const std::vector<index_t>& history, double lambda,
+                                                   int k);
 
 }  // namespace edgerec

@@ -270,13 +270,40 @@ std::vector<index_t> popularity_rerank(const std::vector<index_t>& candidates,
   return out;
 }
 
-std::vector<Recommendation> rerank_recommendations(const Model& model,
+Reranker::Reranker(const Model& model, RerankKind kind) : kind_(kind), meta_(model.item_meta) {
+  if (kind == RerankKind::mmr) {
+    unit_ = item_unit_vectors(model, meta_.get());
+    if (unit_.rows() == 0) throw Error("--rerank mmr needs item vectors: a model with item factors, or item metadata");
+  } else if (kind == RerankKind::popularity) {
+    if (model.item_popularity.size() < model.n_items())
+      throw Error("--rerank popularity needs the model's item popularity");
+    head_ = short_head(model.item_popularity);
+  } else if (kind == RerankKind::calibrated) {
+    genres_ = meta_ ? meta_->field("genres") : nullptr;
+    if (!genres_) throw Error("--rerank calibrated needs item metadata with a 'genres' field");
+  }
+}
+
+std::vector<index_t> Reranker::pick(const std::vector<index_t>& candidates, const std::vector<float>& scores,
+                                    const index_t* history, std::size_t n, double lambda, int k) const {
+  switch (kind_) {
+    case RerankKind::mmr:
+      return mmr_rerank(candidates, scores, unit_, lambda, k);
+    case RerankKind::popularity:
+      return popularity_rerank(candidates, scores, head_, head_share(history, n, head_), lambda, k);
+    case RerankKind::calibrated:
+      return calibrated_rerank(candidates, scores, *genres_, genre_distribution(history, n, *genres_), lambda, k);
+    case RerankKind::none:
+      break;
+  }
+  const std::size_t want = std::min(candidates.size(), static_cast<std::size_t>(std::max(k, 0)));
+  return std::vector<index_t>(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(want));
+}
+
+std::vector<Recommendation> rerank_recommendations(const Model& model, const Reranker& reranker,
                                                    const std::vector<Recommendation>& pool,
-                                                   const std::vector<index_t>& history,
-                                                   const RerankOptions& options, int k) {
-  const std::size_t want = std::min(pool.size(), static_cast<std::size_t>(std::max(k, 0)));
-  if (options.kind == RerankKind::none)
-    return std::vector<Recommendation>(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(want));
+                                                   const std::vector<index_t>& history, double lambda,
+                                                   int k) {
   std::vector<index_t> cand;
   std::vector<float> scores;
   for (const auto& r : pool) {
@@ -286,27 +313,8 @@ std::vector<Recommendation> rerank_recommendations(const Model& model,
     cand.push_back(static_cast<index_t>(i));
     scores.push_back(r.score);
   }
-  std::vector<index_t> picked;
-  if (options.kind == RerankKind::mmr) {
-    const Matrix unit = item_unit_vectors(model, model.item_meta.get());
-    if (unit.rows() == 0)
-      throw Error("--rerank mmr needs item vectors: a model with item factors, or item metadata");
-    picked = mmr_rerank(cand, scores, unit, options.lambda, k);
-  } else if (options.kind == RerankKind::popularity) {
-    if (model.item_popularity.size() < model.n_items())
-      throw Error("--rerank popularity needs the model's item popularity");
-    const auto head = short_head(model.item_popularity);
-    picked = popularity_rerank(cand, scores, head, head_share(history.data(), history.size(), head),
-                               options.lambda, k);
-  } else {
-    const ItemMeta::Categorical* g = model.item_meta ? model.item_meta->field("genres") : nullptr;
-    if (!g) throw Error("--rerank calibrated needs item metadata with a 'genres' field");
-    picked = calibrated_rerank(cand, scores, *g, genre_distribution(history.data(), history.size(), *g),
-                               options.lambda, k);
-  }
   std::vector<Recommendation> out;
-  out.reserve(picked.size());
-  for (index_t i : picked)
+  for (index_t i : reranker.pick(cand, scores, history.data(), history.size(), lambda, k))
     out.push_back(pool[static_cast<std::size_t>(std::find(cand.begin(), cand.end(), i) - cand.begin())]);
   return out;
 }

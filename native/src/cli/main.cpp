@@ -877,7 +877,8 @@ struct EvalCmd {
     if (c->count("--protocol") || !p.test_path.empty() || !p.test_rating.empty() || !p.test_negative.empty() ||
         !replay.log.empty())
       throw er::Error("--new-users is its own protocol: --protocol, --test, --test-rating, --test-negative and --log do not apply");
-    if (rerank != "none") throw er::Error("--rerank does not apply to --new-users");
+    if (rerank != "none" || c->count("--rerank-lambda")) throw er::Error("re-ranking (--rerank, --rerank-lambda) does not apply to --new-users");
+    if (!item_meta.empty()) throw er::Error("--item-meta does not apply to --new-users (its methods read no metadata)");
     if (c->count("--cold-items") || cold_validation)
       throw er::Error("--new-users and --cold-items are two protocols: give one");
     auto& o = new_users;
@@ -1422,10 +1423,12 @@ struct RecommendCmd {
       o.include = std::move(allowed);
     }
     std::vector<json> results;
+    std::optional<er::Reranker> reranker;
+    if (rerank_options.kind != er::RerankKind::none) reranker.emplace(*m, rerank_options.kind);
     auto one = [&](const std::string& label, const std::vector<er::Recommendation>& pool,
                    const std::vector<er::UserInteraction>* history, json extra) {
       std::vector<er::Recommendation> recs = pool;
-      if (rerank_options.kind != er::RerankKind::none) {
+      if (reranker) {
         // Calibrated's target: the user's items (training history, or the new user's --items).
         std::vector<er::index_t> items_of;
         if (history) {
@@ -1435,7 +1438,7 @@ struct RecommendCmd {
           const auto uu = static_cast<er::index_t>(u);
           items_of.assign(m->seen.row_indices(uu), m->seen.row_indices(uu) + m->seen.row_size(uu));
         }
-        recs = er::rerank_recommendations(*m, pool, items_of, rerank_options, s.k);
+        recs = er::rerank_recommendations(*m, *reranker, pool, items_of, rerank_options.lambda, s.k);
       }
       json j{{"user", label}, {"items", recs_json(recs, *m)}};
       j.update(extra);
