@@ -129,13 +129,15 @@ TEST_CASE("linucb disjoint: scores are θ_aᵀz + α√(zᵀA_a⁻¹z) of each a
   }
   const auto& e = events.front();
   const auto scores = policy->scores(e);
+  const auto estimates = policy->estimates(e);  // the mean alone (0 for an arm never shown)
   for (std::size_t a = 0; a < e.items.size(); ++a) {
     MatrixD A = MatrixD::Identity(4, 4);
     VectorD b = VectorD::Zero(4);
     if (direct.count(e.items[a])) std::tie(A, b) = direct[e.items[a]];
     const VectorD z = e.z.row(a).transpose();
-    const double expect = z.dot(A.ldlt().solve(b)) + 0.7 * std::sqrt(z.dot(A.ldlt().solve(z)));
-    CHECK(scores[a] == Approx(expect).epsilon(1e-9));
+    const double mean = z.dot(A.ldlt().solve(b));
+    CHECK(scores[a] == Approx(mean + 0.7 * std::sqrt(z.dot(A.ldlt().solve(z)))).epsilon(1e-9));
+    CHECK(estimates[a] == Approx(mean).epsilon(1e-9).margin(1e-12));
   }
 }
 
@@ -170,10 +172,11 @@ TEST_CASE("linucb hybrid: mean and width equal the joint ridge regression over [
   for (int t = 0; t < 5; ++t) {
     const auto& e = events[t];
     const auto scores = policy->scores(e);
+    const auto estimates = policy->estimates(e);
     for (std::size_t a = 0; a < e.items.size(); ++a) {
       const VectorD f = stacked(e, a);
-      const double expect = f.dot(w) + 0.8 * std::sqrt(f.dot(ldlt.solve(f)));
-      CHECK(scores[a] == Approx(expect).epsilon(1e-8));
+      CHECK(scores[a] == Approx(f.dot(w) + 0.8 * std::sqrt(f.dot(ldlt.solve(f)))).epsilon(1e-8));
+      CHECK(estimates[a] == Approx(f.dot(w)).epsilon(1e-8).margin(1e-12));
     }
   }
 }
@@ -196,6 +199,7 @@ TEST_CASE("thompson and egreedy: the ridge mean over z", "[bandit]") {
     }
     const VectorD theta = A.ldlt().solve(b);
     const auto scores = policy->scores(events[0]);
+    CHECK(policy->estimates(events[0]) == scores);
     for (std::size_t a = 0; a < scores.size(); ++a)
       CHECK(scores[a] == Approx(events[0].z.row(a).dot(theta)).epsilon(1e-9));
   }

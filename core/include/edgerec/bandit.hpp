@@ -95,6 +95,10 @@ class Policy {
   // for greedy, 0 for random, and for thompson the posterior mean's score (choose() scores a
   // sample of θ instead).
   virtual std::vector<double> scores(const BanditEvent& e) const = 0;
+  // The policy's estimate of each candidate's reward, without any exploration term: scores()
+  // less the confidence bonus for linucb and linucb-hybrid (the ridge mean; 0 for an arm never
+  // shown), scores() for the others. What a list ranked by what the policy has learned uses.
+  virtual std::vector<double> estimates(const BanditEvent& e) const { return scores(e); }
   // Learns from the reward of showing candidate `chosen` of `e` (online, one event).
   virtual void update(const BanditEvent& e, std::size_t chosen, double reward) = 0;
   // The learned state (ridge statistics, per-item models, the RNG's position) appended to `out`

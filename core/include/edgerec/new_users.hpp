@@ -33,7 +33,8 @@
 //                   users, visited in the seeded order, as a deployed policy would, so it learns
 //                   how far a new user's fold-in should lean on popularity. The final list: the
 //                   same candidate construction from the final history (skipping the revealed
-//                   and feedback items), ranked by the policy's scores (Policy::scores);
+//                   and feedback items), ranked by the policy's estimates (Policy::estimates: what it
+//                   learned, without the exploration bonus it chose by);
 //       exploit     the same with egreedy at epsilon 0 (the ridge over the same features, never
 //                   exploring): what learning without exploration gives;
 //       greedy      the same rounds with the greedy policy (the fold-in's best candidate), then

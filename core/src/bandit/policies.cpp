@@ -234,7 +234,9 @@ class LinUcbDisjoint final : public Policy {
       : alpha_(o.alpha), lambda_(o.lambda), dims_(arm_dims) {}
   PolicyKind kind() const override { return PolicyKind::linucb; }
   std::size_t choose(const BanditEvent& e) override { return argmax(scores(e)); }
-  std::vector<double> scores(const BanditEvent& e) const override {
+  std::vector<double> scores(const BanditEvent& e) const override { return ucb(e, alpha_); }
+  std::vector<double> estimates(const BanditEvent& e) const override { return ucb(e, 0.0); }
+  std::vector<double> ucb(const BanditEvent& e, double alpha) const {
     check_event(e, dims_, 0);
     std::vector<double> out(e.items.size());
     for (std::size_t a = 0; a < out.size(); ++a) {
@@ -242,11 +244,11 @@ class LinUcbDisjoint final : public Policy {
       const auto it = arms_.find(e.items[a]);
       // An arm never shown has A = λI, b = 0: score α√(zᵀz/λ).
       if (it == arms_.end()) {
-        out[a] = alpha_ * std::sqrt(z.squaredNorm() / lambda_);
+        out[a] = alpha * std::sqrt(z.squaredNorm() / lambda_);
         continue;
       }
       const VectorD Az = it->second.ridge.A_inv * z.transpose();
-      out[a] = z.dot(it->second.theta) + alpha_ * std::sqrt(std::max(0.0, z.dot(Az)));
+      out[a] = z.dot(it->second.theta) + alpha * std::sqrt(std::max(0.0, z.dot(Az)));
     }
     return out;
   }
@@ -302,21 +304,22 @@ class LinUcbHybrid final : public Policy {
   PolicyKind kind() const override { return PolicyKind::linucb_hybrid; }
 
   std::size_t choose(const BanditEvent& e) override { return argmax(scores(e)); }
-  std::vector<double> scores(const BanditEvent& e) const override {
+  std::vector<double> scores(const BanditEvent& e) const override { return ucb(e, alpha_); }
+  std::vector<double> estimates(const BanditEvent& e) const override { return ucb(e, 0.0); }
+  std::vector<double> ucb(const BanditEvent& e, double alpha) const {
     check_event(e, k_, d_);
-    const VectorD& x = e.x;
     std::vector<double> out(e.items.size());
-    for (std::size_t a = 0; a < out.size(); ++a) out[a] = score(e, x, a);
+    for (std::size_t a = 0; a < out.size(); ++a) out[a] = score(e, e.x, a, alpha);
     return out;
   }
-  double score(const BanditEvent& e, const VectorD& x, std::size_t a) const {
+  double score(const BanditEvent& e, const VectorD& x, std::size_t a, double alpha) const {
     const VectorD z = e.z.row(static_cast<Eigen::Index>(a)).transpose();
     const VectorD A0z = A0_inv_ * z;
     const auto it = arms_.find(e.items[a]);
     if (it == arms_.end()) {
       // A_a = λI, B_a = 0, b_a = 0: θ_a = 0 and the cross terms vanish.
       const double s = z.dot(A0z) + x.squaredNorm() / lambda_;
-      return z.dot(beta_) + alpha_ * std::sqrt(std::max(0.0, s));
+      return z.dot(beta_) + alpha * std::sqrt(std::max(0.0, s));
     }
     const Arm& arm = it->second;
     const VectorD Aa_x = arm.ridge.A_inv * x;              // A_a⁻¹ x
@@ -324,7 +327,7 @@ class LinUcbHybrid final : public Policy {
     const VectorD theta = arm.ridge.A_inv * (arm.ridge.b - arm.B * beta_);
     const double s = z.dot(A0z) - 2.0 * A0z.dot(Bt_Aa_x) + x.dot(Aa_x) +
                      Bt_Aa_x.dot(A0_inv_ * Bt_Aa_x);
-    return z.dot(beta_) + x.dot(theta) + alpha_ * std::sqrt(std::max(0.0, s));
+    return z.dot(beta_) + x.dot(theta) + alpha * std::sqrt(std::max(0.0, s));
   }
 
   void update(const BanditEvent& e, std::size_t chosen, double reward) override {

@@ -140,7 +140,7 @@ struct Explorer {
     BanditEvent e;
     event(history, skip, e);
     if (e.items.empty()) return {};
-    const auto s = policy.scores(e);
+    const auto s = policy.estimates(e);
     std::vector<std::size_t> order(e.items.size());
     std::iota(order.begin(), order.end(), std::size_t{0});
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s[a] > s[b]; });
