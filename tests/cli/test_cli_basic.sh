@@ -54,6 +54,10 @@ done
 [ "$(json_get ia.json 'j["fit_seconds"]')" = 0.0 ] || fail "--reproducible stored a fit time"
 "$BIN" train --help > help.txt
 grep -q -- "--reproducible" help.txt || fail "train --help does not mention --reproducible"
+# --model's help names every kind the file format knows (it once missed neumf and two-tower).
+for k in popularity ials bpr neumf gru4rec lstm sasrec two-tower; do
+  grep -q "Model kind:.*\b$k\b" help.txt || fail "train --help does not list the kind $k"
+done
 
 # Fold-in of a new user, similar items, explanations.
 items=$(awk -F, -v u="$user" 'NR>1 && $1==u {printf "%s%s:%s", sep, $2, $3; sep=","}' syn/ratings.csv)

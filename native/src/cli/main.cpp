@@ -198,9 +198,10 @@ struct ModelFlags {
   std::string backend = "auto";
 
   void add(CLI::App* app) {
-    app->add_option("--model", kind,
-                    "Model kind: popularity, mean-baseline, baseline, svd, svdpp, ials, bpr, itemknn, gru4rec, lstm, sasrec")
-        ->capture_default_str();
+    // The list comes from the kind table, so a new kind cannot be missing from the help.
+    std::string kinds;
+    for (const auto k : er::all_kinds()) kinds += (kinds.empty() ? "" : ", ") + std::string(er::kind_name(k));
+    app->add_option("--model", kind, "Model kind: " + kinds)->capture_default_str();
     app->add_option("--factors", hyper.factors, "latent factors (default per model)");
     app->add_option("--epochs", hyper.epochs, "epochs / ALS iterations");
     app->add_option("--lr", hyper.lr, "SGD learning rate");
