@@ -46,11 +46,17 @@ expect_ok "eval popularity lambda 0" "$BIN" eval "${common[@]}" --rerank popular
   || fail "popularity lambda 0 changed the lists: $(cat out.txt)"
 
 # --rerank-lambda auto: chosen on the validation part (the grid in --json), one choice per fold.
+# Only lambda is chosen (the pool stays 10); with --rerank-pool auto the pool too (5 x 11 points).
 expect_ok "eval mmr auto" "$BIN" eval "${common[@]}" --rerank mmr --rerank-lambda auto
-[ "$(json_get out.txt 'len(j["rerank"]["auto"]["grid"]) == 11 and j["rerank"]["lambda"] in [g["lambda"] for g in j["rerank"]["auto"]["grid"] if g["eligible"]] and j["rerank"]["auto"]["max_ndcg_loss"] == 0.05')" = True ] \
+[ "$(json_get out.txt 'len(j["rerank"]["auto"]["grid"]) == 11 and j["rerank"]["lambda"] in [g["lambda"] for g in j["rerank"]["auto"]["grid"] if g["eligible"]] and j["rerank"]["auto"]["max_ndcg_loss"] == 0.05 and j["rerank"]["pool_factor"] == 10')" = True ] \
   || fail "mmr auto: $(head -c 600 out.txt)"
+expect_ok "eval mmr auto pool" "$BIN" eval "${common[@]}" --rerank mmr --rerank-lambda auto --rerank-pool auto
+[ "$(json_get out.txt 'len(j["rerank"]["auto"]["grid"]) == 55 and [j["rerank"]["lambda"], j["rerank"]["pool_factor"]] in [[g["lambda"], g["pool_factor"]] for g in j["rerank"]["auto"]["grid"] if g["eligible"]] and sorted({g["pool_factor"] for g in j["rerank"]["auto"]["grid"]}) == [2, 3, 5, 10, 20]')" = True ] \
+  || fail "mmr auto pool: $(head -c 600 out.txt)"
+expect_err "pool auto without lambda auto" "needs --rerank-lambda auto" "$BIN" eval "${common[@]}" --rerank mmr --rerank-pool auto
+expect_err "bad pool" "whole number in \[1, 1000\] or auto" "$BIN" eval "${common[@]}" --rerank mmr --rerank-pool 0
 expect_ok "eval popularity auto kfold" "$BIN" eval --data syn/ratings.csv --model bpr --factors 16 --epochs 10 --seed 2 --protocol kfold --folds 3 --json --quiet --rerank popularity --rerank-lambda auto
-[ "$(json_get out.txt 'len(j["rerank"]["lambda"]) == 3')" = True ] || fail "kfold auto: $(head -c 400 out.txt)"
+[ "$(json_get out.txt 'len(j["rerank"]["lambda"]) == 3 and len(j["rerank"]["pool_factor"]) == 3')" = True ] || fail "kfold auto: $(head -c 400 out.txt)"
 expect_err "auto without a re-ranker" "needs --rerank" "$BIN" eval "${common[@]}" --rerank-lambda auto
 expect_err "bad lambda" "number in \[0, 1\] or auto" "$BIN" eval "${common[@]}" --rerank mmr --rerank-lambda 1.5
 

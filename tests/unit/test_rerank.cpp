@@ -173,7 +173,7 @@ TEST_CASE("automatic lambda: the criterion on the validation grid, and the test 
     o.rerank.max_ndcg_loss = loss;
     std::vector<LambdaTrial> grid;
     double base = 0;
-    const double chosen = choose_rerank_lambda(split.train, ModelKind::bpr, h, o, *backend, &grid, &base);
+    const double chosen = choose_rerank_lambda(split.train, ModelKind::bpr, h, o, *backend, &grid, &base).lambda;
     REQUIRE(grid.size() == 11);
     // The chosen point: eligible, and no eligible point has a larger ILD (MMR's objective).
     const LambdaTrial* pick = nullptr;
@@ -189,7 +189,7 @@ TEST_CASE("automatic lambda: the criterion on the validation grid, and the test 
   }
   // The choice reads the training part only: a different test part changes nothing.
   o.rerank.max_ndcg_loss = 0.05;
-  const double a = choose_rerank_lambda(split.train, ModelKind::bpr, h, o, *backend);
+  const double a = choose_rerank_lambda(split.train, ModelKind::bpr, h, o, *backend).lambda;
   Split other = split;
   other.test.rows.resize(other.test.rows.size() / 2);
   const auto r = evaluate_split(other, ModelKind::bpr, h, o, *backend);
@@ -197,6 +197,40 @@ TEST_CASE("automatic lambda: the criterion on the validation grid, and the test 
   CHECK(r.rerank_lambdas[0] == a);
   CHECK(r.lambda_trials.size() == 11);
   CHECK(r.metrics.count("rerank_ndcg@10") == 1);
+  // auto_pool: the grid is every pool factor x lambda; the choice is its best eligible point, and
+  // the evaluation uses that pool.
+  {
+    EvalOptions q = o;
+    q.rerank.auto_pool = true;
+    std::vector<LambdaTrial> grid;
+    double base = 0;
+    const auto c = choose_rerank_lambda(split.train, ModelKind::bpr, h, q, *backend, &grid, &base);
+    REQUIRE(grid.size() == 11 * std::size(kAutoPoolFactors));
+    const LambdaTrial* pick = nullptr;
+    for (const auto& t : grid) {
+      CHECK(t.eligible == (t.lambda == 1.0 || t.ndcg >= (1.0 - q.rerank.max_ndcg_loss) * base));
+      if (t.lambda == c.lambda && t.pool_factor == c.pool_factor) pick = &t;
+    }
+    REQUIRE(pick);
+    for (const auto& t : grid)
+      if (t.eligible) CHECK(t.objective <= pick->objective);
+    // The fixed-pool grid (the default pool, 10) is the auto grid's slice at that pool.
+    std::vector<LambdaTrial> fixed;
+    choose_rerank_lambda(split.train, ModelKind::bpr, h, o, *backend, &fixed);
+    REQUIRE(fixed.size() == 11);
+    for (std::size_t i = 0; i < 11; ++i) {
+      const auto& t = grid[11 * 3 + i];  // kAutoPoolFactors[3] == 10
+      CHECK(t.pool_factor == 10);
+      CHECK(t.ndcg == fixed[i].ndcg);
+      CHECK(t.objective == fixed[i].objective);
+    }
+    const auto r2 = evaluate_split(other, ModelKind::bpr, h, q, *backend);
+    REQUIRE(r2.rerank_pools.size() == 1);
+    CHECK(r2.rerank_pools[0] == c.pool_factor);
+    CHECK(r2.rerank_lambdas[0] == c.lambda);
+    q.rerank.auto_lambda = false;  // a pool chosen without the lambda: refused
+    CHECK_THROWS_AS(evaluate(data, ModelKind::bpr, h, q, *backend), Error);
+  }
   // kfold: one choice per fold.
   o.protocol = Protocol::kfold;
   o.folds = 3;

@@ -110,6 +110,7 @@ struct EvalOptions {
 // One grid point of the automatic lambda choice, measured on the validation part.
 struct LambdaTrial {
   double lambda = 0;
+  int pool_factor = 0;   // the candidate pool (x K) it re-ranked
   double ndcg = 0;       // rerank_ndcg@K on the validation part
   double objective = 0;  // the kind's objective there (ild@K, calibration_kl@K or gini@K)
   bool eligible = false; // ndcg within the allowed loss of the model's own
@@ -138,17 +139,22 @@ struct EvalResult {
   // rerank.auto_lambda: the lambda chosen for each split (fold order), the model's own ndcg@K
   // on the first split's validation part and that split's grid.
   std::vector<double> rerank_lambdas;
+  std::vector<int> rerank_pools;          // and the pool factor (rerank.auto_pool, else the given one)
   double validation_ndcg = 0;
   std::vector<LambdaTrial> lambda_trials;
 };
 
-// The automatic lambda choice (RerankOptions::auto_lambda) for one protocol split: fits `kind`
-// on validation_split(split.train).train and measures each grid lambda on its test part.
-// Returns the chosen lambda; *trials and *base_ndcg (if non-null) receive the grid and the
-// model's own validation ndcg@K.
-double choose_rerank_lambda(const Interactions& train, ModelKind kind, const Hyper& hyper,
-                            const EvalOptions& options, Backend& backend,
-                            std::vector<LambdaTrial>* trials = nullptr, double* base_ndcg = nullptr);
+// The automatic lambda choice (RerankOptions::auto_lambda, and the pool's with auto_pool) for
+// one protocol split: fits `kind` on validation_split(split.train).train and measures each grid
+// point on its test part. Returns the chosen lambda and pool factor; *trials and *base_ndcg (if
+// non-null) receive the grid (pool-major, lambda ascending) and the model's own validation ndcg@K.
+struct RerankChoice {
+  double lambda = 0;
+  int pool_factor = 0;
+};
+RerankChoice choose_rerank_lambda(const Interactions& train, ModelKind kind, const Hyper& hyper,
+                                  const EvalOptions& options, Backend& backend,
+                                  std::vector<LambdaTrial>* trials = nullptr, double* base_ndcg = nullptr);
 
 // Runs `protocol` on `data`. kfold: fits one model per fold; metrics are the means over folds
 // (fold_metrics and metrics_std give each fold and the spread), fit_seconds and eval_seconds

@@ -70,7 +70,13 @@ struct RerankOptions {
   // ndcg@K there. The lambda that changes nothing always qualifies.
   bool auto_lambda = false;
   double max_ndcg_loss = 0.05;
+  // With auto_lambda: choose pool_factor on the same validation part too, the grid being every
+  // (pool factor in kAutoPoolFactors, lambda) pair and the criterion the same. A small pool keeps
+  // the re-ranker among relevant items, a large one gives it more to choose from: which costs
+  // less ndcg for the same gain depends on the data and the kind.
+  bool auto_pool = false;
 };
+inline constexpr int kAutoPoolFactors[] = {2, 3, 5, 10, 20};
 
 // ---- Metrics ---------------------------------------------------------------------------------
 

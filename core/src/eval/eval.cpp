@@ -67,6 +67,8 @@ void check_options(const EvalOptions& o) {
   if (o.negatives < 0)
     throw Error("--negatives must be at least 1, or 0 for the protocol's convention (got " +
                 std::to_string(o.negatives) + ")");
+  if (o.rerank.auto_pool && !o.rerank.auto_lambda)
+    throw Error("--rerank-pool auto needs --rerank-lambda auto (the pool is chosen with the lambda)");
 }
 
 // One ranking task: a user, the items that count as relevant, and (for sampled metrics) the
@@ -513,9 +515,9 @@ Interactions align_test(const Interactions& train, const Interactions& test, Ali
   return out;
 }
 
-double choose_rerank_lambda(const Interactions& train, ModelKind kind, const Hyper& hyper,
-                            const EvalOptions& options, Backend& backend,
-                            std::vector<LambdaTrial>* trials, double* base_ndcg) {
+RerankChoice choose_rerank_lambda(const Interactions& train, ModelKind kind, const Hyper& hyper,
+                                  const EvalOptions& options, Backend& backend,
+                                  std::vector<LambdaTrial>* trials, double* base_ndcg) {
   const RerankKind rk = options.rerank.kind;
   if (rk == RerankKind::none) throw Error("--rerank-lambda auto needs --rerank mmr, calibrated or popularity");
   if (!options.ranking) throw Error("--rerank-lambda auto needs ranking metrics");
@@ -526,33 +528,40 @@ double choose_rerank_lambda(const Interactions& train, ModelKind kind, const Hyp
                                 : rk == RerankKind::calibrated ? "calibration_kl@" + ks : "gini@" + ks;
   const bool maximise = rk == RerankKind::mmr;
   const double neutral = rk == RerankKind::mmr ? 1.0 : 0.0;  // the lambda that changes nothing
+  std::vector<int> pools{options.rerank.pool_factor};
+  if (options.rerank.auto_pool) pools.assign(std::begin(kAutoPoolFactors), std::end(kAutoPoolFactors));
   std::vector<LambdaTrial> grid;
-  double base = 0, chosen = neutral, best = 0;
+  double base = 0, best = 0;
+  RerankChoice chosen{neutral, options.rerank.pool_factor};
   bool have = false;
-  for (int g = 0; g <= 10; ++g) {
-    EvalOptions o = options;
-    o.rerank.lambda = g / 10.0;
-    o.rerank.auto_lambda = false;
-    std::map<std::string, double> m;
-    measure(*model, v.test, o, backend, m);
-    const auto nd = m.find("ndcg@" + ks), rnd = m.find("rerank_ndcg@" + ks), obj = m.find("rerank_" + objective);
-    if (nd == m.end() || rnd == m.end() || obj == m.end())
-      throw Error("--rerank-lambda auto: the validation part gives no " + std::string(nd == m.end() || rnd == m.end() ? "ndcg@" + ks : objective) +
-                  " (no relevant validation item, or no item vectors / genres)");
-    base = nd->second;
-    LambdaTrial t{o.rerank.lambda, rnd->second, obj->second, rnd->second >= (1.0 - options.rerank.max_ndcg_loss) * base};
-    if (t.lambda == neutral) t.eligible = true;
-    grid.push_back(t);
-  }
-  // Visited from the neutral end and replaced only when strictly better, so that ties go to the
-  // gentler re-ranking.
-  for (int i = 0; i <= 10; ++i) {
-    const auto& t = grid[static_cast<std::size_t>(neutral == 1.0 ? 10 - i : i)];
-    if (!t.eligible) continue;
-    if (!have || (maximise ? t.objective > best : t.objective < best)) {
-      have = true;
-      best = t.objective;
-      chosen = t.lambda;
+  for (const int pool : pools) {
+    const std::size_t first = grid.size();
+    for (int g = 0; g <= 10; ++g) {
+      EvalOptions o = options;
+      o.rerank.lambda = g / 10.0;
+      o.rerank.pool_factor = pool;
+      o.rerank.auto_lambda = o.rerank.auto_pool = false;
+      std::map<std::string, double> m;
+      measure(*model, v.test, o, backend, m);
+      const auto nd = m.find("ndcg@" + ks), rnd = m.find("rerank_ndcg@" + ks), obj = m.find("rerank_" + objective);
+      if (nd == m.end() || rnd == m.end() || obj == m.end())
+        throw Error("--rerank-lambda auto: the validation part gives no " + std::string(nd == m.end() || rnd == m.end() ? "ndcg@" + ks : objective) +
+                    " (no relevant validation item, or no item vectors / genres)");
+      base = nd->second;
+      LambdaTrial t{o.rerank.lambda, pool, rnd->second, obj->second, rnd->second >= (1.0 - options.rerank.max_ndcg_loss) * base};
+      if (t.lambda == neutral) t.eligible = true;
+      grid.push_back(t);
+    }
+    // Visited from the neutral end and replaced only when strictly better, so that ties go to the
+    // gentler re-ranking (and the earlier pool).
+    for (int i = 0; i <= 10; ++i) {
+      const auto& t = grid[first + static_cast<std::size_t>(neutral == 1.0 ? 10 - i : i)];
+      if (!t.eligible) continue;
+      if (!have || (maximise ? t.objective > best : t.objective < best)) {
+        have = true;
+        best = t.objective;
+        chosen = {t.lambda, t.pool_factor};
+      }
     }
   }
   if (trials) *trials = std::move(grid);
@@ -565,9 +574,11 @@ EvalResult evaluate_split(const Split& split, ModelKind kind, const Hyper& hyper
   EvalOptions options = options_in;
   EvalResult auto_choice;
   if (options.rerank.auto_lambda && options.rerank.kind != RerankKind::none) {
-    options.rerank.lambda = choose_rerank_lambda(split.train, kind, hyper, options, backend,
-                                                 &auto_choice.lambda_trials, &auto_choice.validation_ndcg);
-    options.rerank.auto_lambda = false;
+    const auto c = choose_rerank_lambda(split.train, kind, hyper, options, backend, &auto_choice.lambda_trials,
+                                        &auto_choice.validation_ndcg);
+    options.rerank.lambda = c.lambda;
+    options.rerank.pool_factor = c.pool_factor;
+    options.rerank.auto_lambda = options.rerank.auto_pool = false;
   }
   if (split.test.rows.empty())
     throw Error(std::string(protocol_name(options.protocol)) + ": the test set of " +
@@ -575,6 +586,7 @@ EvalResult evaluate_split(const Split& split, ModelKind kind, const Hyper& hyper
   EvalResult result;
   if (options_in.rerank.auto_lambda && options.rerank.kind != RerankKind::none) {
     result.rerank_lambdas = {options.rerank.lambda};
+    result.rerank_pools = {options.rerank.pool_factor};
     result.lambda_trials = std::move(auto_choice.lambda_trials);
     result.validation_ndcg = auto_choice.validation_ndcg;
   }
@@ -627,9 +639,12 @@ EvalResult evaluate(const Interactions& data, ModelKind kind, const Hyper& hyper
     if (options.rerank.auto_lambda && options.rerank.kind != RerankKind::none) {
       std::vector<LambdaTrial> trials;
       double base = 0;
-      fold_options.rerank.lambda = choose_rerank_lambda(split.train, kind, hyper, options, backend, &trials, &base);
-      fold_options.rerank.auto_lambda = false;
-      result.rerank_lambdas.push_back(fold_options.rerank.lambda);
+      const auto c = choose_rerank_lambda(split.train, kind, hyper, options, backend, &trials, &base);
+      fold_options.rerank.lambda = c.lambda;
+      fold_options.rerank.pool_factor = c.pool_factor;
+      fold_options.rerank.auto_lambda = fold_options.rerank.auto_pool = false;
+      result.rerank_lambdas.push_back(c.lambda);
+      result.rerank_pools.push_back(c.pool_factor);
       if (f == 0) {
         result.lambda_trials = std::move(trials);
         result.validation_ndcg = base;

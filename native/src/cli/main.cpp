@@ -690,7 +690,7 @@ struct EvalCmd {
   ProtocolFlags p;
   std::string curve;
   bool json_out = false, quiet = false;
-  std::string item_meta, rerank = "none", rerank_lambda = "0.5";
+  std::string item_meta, rerank = "none", rerank_lambda = "0.5", rerank_pool = "10";
   double cold_items = 0;
   bool cold_validation = false;
 
@@ -734,9 +734,10 @@ struct EvalCmd {
                   "--rerank-lambda auto, holdout/kfold/temporal: share of the training part held out "
                   "for validation (loo/seq: each user's last training interaction)")
         ->capture_default_str();
-    c->add_option("--rerank-pool", p.eval.rerank.pool_factor, "re-ranking candidates: this many times K")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 1000));
+    c->add_option("--rerank-pool", rerank_pool,
+                  "re-ranking candidates: this many times K (1..1000), or auto: chosen with "
+                  "--rerank-lambda auto among 2, 3, 5, 10 and 20")
+        ->capture_default_str();
     replay.add(c);
     c->add_option("--new-users", new_users.fraction,
                   "new-user cold start (replaces --protocol): hold this share of the users out of "
@@ -780,12 +781,21 @@ struct EvalCmd {
     if (rerank_lambda == "auto") {
       if (eval.rerank.kind == er::RerankKind::none) throw er::Error("--rerank-lambda auto needs --rerank mmr, calibrated or popularity");
       eval.rerank.auto_lambda = true;
+      eval.rerank.auto_pool = rerank_pool == "auto";
     } else {
       char* end = nullptr;
       const double l = std::strtod(rerank_lambda.c_str(), &end);
       if (rerank_lambda.empty() || *end != '\0' || !(l >= 0.0 && l <= 1.0))
         throw er::Error("--rerank-lambda must be a number in [0, 1] or auto (got '" + rerank_lambda + "')");
       eval.rerank.lambda = l;
+      if (rerank_pool == "auto") throw er::Error("--rerank-pool auto needs --rerank-lambda auto");
+    }
+    if (rerank_pool != "auto") {
+      char* end = nullptr;
+      const long n = std::strtol(rerank_pool.c_str(), &end, 10);
+      if (rerank_pool.empty() || *end != '\0' || n < 1 || n > 1000)
+        throw er::Error("--rerank-pool must be a whole number in [1, 1000] or auto (got '" + rerank_pool + "')");
+      eval.rerank.pool_factor = static_cast<int>(n);
     }
     if (eval.rerank.kind != er::RerankKind::none && !eval.ranking)
       throw er::Error("--rerank needs ranking metrics (explicit ratings: --relevance-threshold T or --ranking)");
@@ -843,8 +853,10 @@ struct EvalCmd {
       if (eval.rerank.auto_lambda) {
         json grid = json::array();
         for (const auto& t : r.lambda_trials)
-          grid.push_back({{"lambda", t.lambda}, {"ndcg", t.ndcg}, {"objective", t.objective}, {"eligible", t.eligible}});
+          grid.push_back({{"lambda", t.lambda}, {"pool_factor", t.pool_factor}, {"ndcg", t.ndcg},
+                          {"objective", t.objective}, {"eligible", t.eligible}});
         j["rerank"]["lambda"] = r.rerank_lambdas.size() == 1 ? json(r.rerank_lambdas[0]) : json(r.rerank_lambdas);
+        j["rerank"]["pool_factor"] = r.rerank_pools.size() == 1 ? json(r.rerank_pools[0]) : json(r.rerank_pools);
         j["rerank"]["auto"] = {{"max_ndcg_loss", eval.rerank.max_ndcg_loss}, {"validation_ndcg", r.validation_ndcg},
                                {"validation_fraction", eval.validation_fraction}, {"grid", grid}};
       }
@@ -865,8 +877,9 @@ struct EvalCmd {
       print_order(r.order, order_label(eval.protocol));
       if (eval.rerank.auto_lambda)
         for (std::size_t f = 0; f < r.rerank_lambdas.size(); ++f)
-          std::printf("  --rerank-lambda auto: %.1f (chosen on the validation part of %s training part)\n",
-                      r.rerank_lambdas[f], r.rerank_lambdas.size() == 1 ? "the" : ("fold " + std::to_string(f + 1) + "'s").c_str());
+          std::printf("  --rerank-lambda auto: %.1f, pool %d x K (chosen on the validation part of %s training part)\n",
+                      r.rerank_lambdas[f], r.rerank_pools[f],
+                      r.rerank_lambdas.size() == 1 ? "the" : ("fold " + std::to_string(f + 1) + "'s").c_str());
       p.print_notes(align ? &*align : nullptr);
       print_metrics(r);
     }
