@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "edgerec/data.hpp"
@@ -72,5 +73,19 @@ class Rng {
 };
 // Mixes several integers into one seed (for per-epoch / per-block streams).
 std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b, std::uint64_t c = 0);
+
+// Fisher–Yates with Rng (std::shuffle's output differs between standard libraries): a uniform
+// random order of v, the same for the same stream on every platform. Every seeded shuffle in
+// edgerec is this one loop, so a change to it changes every published draw.
+template <class T>
+void shuffle(std::vector<T>& v, Rng& rng) {
+  for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[static_cast<std::size_t>(rng.below(i))]);
+}
+// The forward, partial Fisher–Yates: v's first m entries become a uniform sample of v without
+// replacement, in random order (the rest: the others, in no useful order). m <= v.size().
+template <class T>
+void shuffle_prefix(std::vector<T>& v, std::size_t m, Rng& rng) {
+  for (std::size_t i = 0; i < m; ++i) std::swap(v[i], v[i + static_cast<std::size_t>(rng.below(v.size() - i))]);
+}
 
 }  // namespace edgerec

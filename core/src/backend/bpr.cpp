@@ -92,8 +92,7 @@ double bpr_epoch(Backend& backend, const Csr& by_user, Matrix& P, Matrix& Q, Vec
             if (block_of[row[e]] == static_cast<index_t>(b)) pos.push_back(std::uint64_t{u} << 32 | row[e]);
         }
         Rng rng(mix_seed(step.seed, t, static_cast<std::uint64_t>(s)));
-        // Fisher-Yates shuffle: every interaction once, in random order.
-        for (std::size_t k = pos.size(); k > 1; --k) std::swap(pos[k - 1], pos[rng.below(k)]);
+        shuffle(pos, rng);  // every interaction once, in random order
 
         const std::vector<index_t>& negatives = block_items[static_cast<std::size_t>(b)];
         // Every sample's first negative candidate is drawn up front, so the memory a sample

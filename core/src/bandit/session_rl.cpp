@@ -64,7 +64,7 @@ SessionSimulator::SessionSimulator(const Model& hidden, const BanditFeatures& ba
   }
   // A seeded shuffle, then the first eval_fraction of it is held out.
   Rng rng(mix_seed(o.seed, 0x73657373696f6eull /* "session" */));
-  for (std::size_t i = eligible.size(); i > 1; --i) std::swap(eligible[i - 1], eligible[rng.below(i)]);
+  shuffle(eligible, rng);
   const auto n_eval = static_cast<std::size_t>(std::llround(o.eval_fraction * static_cast<double>(eligible.size())));
   if (eligible.size() < 2 || n_eval < 1 || n_eval >= eligible.size())
     throw Error("session simulator: too few users with " + std::to_string(o.candidates) +

@@ -264,7 +264,7 @@ SyntheticCatalogue generate_synthetic(const SyntheticOptions& o) {
   {
     std::vector<index_t> rank(I);
     for (index_t i = 0; i < I; ++i) rank[i] = i;
-    for (index_t i = I; i > 1; --i) std::swap(rank[i - 1], rank[grng.below(i)]);
+    shuffle(rank, grng);
     const Cdf genre_cdf = make_cdf(static_cast<index_t>(G), [&](index_t g) { return genre_weight[g]; });
     for (index_t i = 0; i < I; ++i) {
       const double r = grng.uniform();

@@ -25,7 +25,7 @@ std::vector<index_t> draw_items(std::vector<index_t> pool, double fraction, std:
   auto m = static_cast<std::size_t>(std::llround(fraction * static_cast<double>(n)));
   m = std::clamp<std::size_t>(m, 1, n - 1);
   Rng rng(seed);
-  for (std::size_t i = 0; i < m; ++i) std::swap(pool[i], pool[i + rng.below(n - i)]);
+  shuffle_prefix(pool, m, rng);
   pool.resize(m);
   std::sort(pool.begin(), pool.end());
   return pool;

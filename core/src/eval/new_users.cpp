@@ -200,8 +200,7 @@ std::vector<NewUserWindows> new_user_windows(const Interactions& data, const New
                 " users leaves none to train on");
   // Seeded Fisher-Yates over the eligible users; the first n are held out, in that order.
   Rng rng(mix_seed(options.seed, 0x6e6577757365ull /* "newuse" */));
-  for (std::size_t i = eligible.size(); i > 1; --i)
-    std::swap(eligible[i - 1], eligible[static_cast<std::size_t>(rng.below(i))]);
+  shuffle(eligible, rng);
   std::vector<NewUserWindows> out;
   out.reserve(n);
   for (std::size_t i = 0; i < n && i < eligible.size(); ++i) out.push_back(std::move(all[eligible[i]]));

@@ -28,7 +28,7 @@ std::vector<std::size_t> permutation(std::size_t n, std::uint64_t seed) {
   std::vector<std::size_t> p(n);
   std::iota(p.begin(), p.end(), std::size_t{0});
   Rng rng(seed);
-  for (std::size_t i = n; i > 1; --i) std::swap(p[i - 1], p[rng.below(i)]);
+  shuffle(p, rng);
   return p;
 }
 

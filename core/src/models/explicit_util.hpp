@@ -23,13 +23,7 @@ inline float global_mean(const Interactions& train) {
   return train.rows.empty() ? 0.0f : static_cast<float>(s / static_cast<double>(train.rows.size()));
 }
 
-// Fisher-Yates with edgerec's portable RNG (std::shuffle's output differs between libraries).
-inline void shuffle(std::vector<std::uint32_t>& v, Rng& rng) {
-  for (std::size_t i = v.size(); i > 1; --i) {
-    const std::size_t j = static_cast<std::size_t>(rng.below(i));
-    std::swap(v[i - 1], v[j]);
-  }
-}
+using edgerec::shuffle;
 
 inline std::vector<std::uint32_t> iota(std::size_t n) {
   std::vector<std::uint32_t> v(n);

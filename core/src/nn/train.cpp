@@ -37,7 +37,7 @@ std::vector<std::int32_t> epoch_order(std::size_t n, std::uint64_t seed, int epo
   std::vector<std::int32_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   Rng rng(mix_seed(seed, static_cast<std::uint64_t>(epoch), stream));
-  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  shuffle(order, rng);
   return order;
 }
 
