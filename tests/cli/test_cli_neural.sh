@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 
 "$BIN" generate --out imp --users 200 --items 120 --interactions 6000 --seed 4 --implicit --json >/dev/null
 B=(--data imp/ratings.csv --model neumf --factors 8 --layers 2 --batch 256 --lr 0.01 --patience 0 --seed 2 --pretrain 0)
-T=("${B[@]}" --epochs 6)
+T=("${B[@]}" --epochs 6 --refit 0)
 
 expect_ok "train neumf" "$BIN" train "${T[@]}" --out neumf.edgerec --curve curve.jsonl --json
 cp out.txt train.json
@@ -61,7 +61,8 @@ cmp -s a.edgerec b.edgerec || fail "neumf: same seed, different files"
 expect_ok "eval neumf" "$BIN" eval --protocol loo "${T[@]}" --json
 [ "$(json_get out.txt 'j["epochs_run"] == 6 and j["best_epoch"] >= 1 and j["metrics"]["full_hr@10"] > 0')" = True ] || fail "eval json: $(head -c 300 out.txt)"
 # The paper's pre-training: GMF, then MLP, then the fused model from their average (epoch 0), each
-# stage in the epoch lines and the curve (one run), validated among sampled negatives here.
+# stage in the epoch lines and the curve (one run), validated among sampled negatives here; then
+# the refit (the default): each stage again on all the data for the epochs validation kept.
 "$BIN" train "${B[@]:0:${#B[@]}-2}" --pretrain 2 --epochs 2 --val-negatives 30 --out pre.edgerec --curve pre.jsonl \
   >/dev/null 2>pre.err || fail "train --pretrain: $(tail -3 pre.err)"
 grep -q '^gmf epoch 1/2  loss [0-9.]*  val_ndcg@10 ' pre.err || fail "gmf epoch line: $(head -1 pre.err)"
@@ -69,10 +70,16 @@ grep -q '^neumf start .* val_ndcg@10 [0-9.]* \*' pre.err || fail "neumf start li
 /usr/bin/python3 - <<'PY' || fail "pretrain curve"
 import json
 rows = [json.loads(l) for l in open("pre.jsonl")]
-assert [(r["stage"], r["epoch"]) for r in rows] == [("gmf", 1), ("gmf", 2), ("mlp", 1), ("mlp", 2), ("neumf", 0), ("neumf", 1), ("neumf", 2)], rows
-assert all(r["run"] == 1 and r["metric"] == "val_ndcg@10" for r in rows)
+validated, refit = rows[:7], rows[7:]
+assert [(r["stage"], r["epoch"]) for r in validated] == [("gmf", 1), ("gmf", 2), ("mlp", 1), ("mlp", 2), ("neumf", 0), ("neumf", 1), ("neumf", 2)], rows
+assert all(r["run"] == 1 and r["metric"] == "val_ndcg@10" for r in validated)
 assert rows[4]["loss"] is None and rows[4]["best"]
+kept = {s: max([r["epoch"] for r in validated if r["stage"] == s and r["best"]]) for s in ("gmf", "mlp", "neumf")}
+want = [("refit " + s, e) for s in ("gmf", "mlp", "neumf") for e in range(1, kept[s] + 1)]
+assert [(r["stage"], r["epoch"]) for r in refit] == want, (kept, refit)
+assert all(r["run"] == 1 and r["metric"] == "" and r["value"] is None and r["loss"] > 0 for r in refit)
 PY
+grep -q '^refit gmf epoch 1/[12]  loss [0-9.]*  lr ' pre.err || fail "refit epoch line: $(cat pre.err)"
 expect_ok "recommend pretrained" "$BIN" recommend --model pre.edgerec --user "$user" -k 5 --json
 expect_err "layers 0" "neumf: --layers must be in 1\.\.8 \(got 0\)" "$BIN" train --data imp/ratings.csv --model neumf --layers 0 --epochs 1 --out bad.edgerec
 

@@ -126,11 +126,34 @@ TEST_CASE("neumf pre-training: GMF, then MLP, then the fused model, each stage v
   auto m = make_model(ModelKind::neumf);
   m->fit(split.train, h, *backend, Progress({}, [&](const EpochRecord& r) { records.push_back(r); }));
   std::vector<std::string> stages;
-  for (const auto& r : records) {
+  for (const auto& r : records)
     if (stages.empty() || stages.back() != r.stage) stages.push_back(r.stage);
-    CHECK(r.metric == "val_ndcg@10");  // sampled validation, as asked
+  // The refit (the default) follows: each stage again on the whole training part, for the
+  // epochs validation kept in it, with nothing to validate on.
+  // ("refit neumf" runs no epoch when validation kept the fused start.)
+  const bool fine_tuned = std::any_of(records.begin(), records.end(), [](const EpochRecord& r) {
+    return r.stage == "neumf" && r.epoch >= 1 && r.best;
+  });
+  std::vector<std::string> expected{"gmf", "mlp", "neumf", "refit gmf", "refit mlp"};
+  if (fine_tuned) expected.push_back("refit neumf");
+  CHECK(stages == expected);
+  const auto refit_from = std::find_if(records.begin(), records.end(),
+                                       [](const EpochRecord& r) { return r.stage.rfind("refit", 0) == 0; });
+  for (auto r = refit_from; r != records.end(); ++r) {
+    CHECK(r->metric.empty());
+    CHECK(std::isnan(r->value));
+    CHECK(r->epoch >= 1);
   }
-  CHECK(stages == std::vector<std::string>{"gmf", "mlp", "neumf"});
+  for (const char* stage : {"gmf", "mlp", "neumf"}) {
+    INFO(stage);
+    int kept = 0, refitted = 0;
+    for (auto r = records.begin(); r != refit_from; ++r)
+      if (r->stage == stage && r->best) kept = r->epoch;  // the last best: the one kept
+    for (auto r = refit_from; r != records.end(); ++r) refitted += r->stage == std::string("refit ") + stage;
+    CHECK(refitted == kept);
+  }
+  records.erase(refit_from, records.end());
+  for (const auto& r : records) CHECK(r.metric == "val_ndcg@10");  // sampled validation, as asked
   // The fused stage's epoch 0 is its start (the pre-trained average), not an epoch run.
   const auto run = static_cast<std::size_t>(
       std::count_if(records.begin(), records.end(), [](const EpochRecord& r) { return r.epoch >= 1; }));

@@ -75,7 +75,10 @@ struct Hyper {
   // validation part is scored (0 = full ranking, the default; N = each held-out item among N
   // sampled items the user never interacted with, as the NCF protocol's test: evaluate_ncf sets
   // it to the test file's count when unset); pretrain (neumf): the most epochs of each of the
-  // paper's two pre-training stages, GMF alone and MLP alone, before the fused model (0 = none).
+  // paper's two pre-training stages, GMF alone and MLP alone, before the fused model (0 = none);
+  // refit (neumf; 1 = on, its default): after early stopping, train again from the same
+  // initialisation on the whole training part, validation part included, for the epochs the
+  // validation chose in each stage (0 = keep the early-stopped model).
   std::optional<int> batch;
   std::optional<float> dropout;
   std::optional<int> max_len;
@@ -85,6 +88,7 @@ struct Hyper {
   std::optional<int> patience;
   std::optional<int> val_negatives;
   std::optional<int> pretrain;
+  std::optional<int> refit;
   std::uint64_t seed = 0;
 
   // `this` with unset fields filled from `defaults`.

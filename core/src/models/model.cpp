@@ -94,6 +94,7 @@ Hyper Hyper::merged_over(const Hyper& d) const {
   if (!h.patience) h.patience = d.patience;
   if (!h.val_negatives) h.val_negatives = d.val_negatives;
   if (!h.pretrain) h.pretrain = d.pretrain;
+  if (!h.refit) h.refit = d.refit;
   return h;
 }
 
@@ -107,7 +108,8 @@ void Model::fit(const Interactions& train, const Hyper& h, Backend& backend,
        {std::tuple{h.batch, "--batch", 1, 1 << 20}, {h.max_len, "--max-len", 1, 4096},
         {h.layers, "--layers", 0, 64}, {h.heads, "--heads", 1, 64},
         {h.train_negatives, "--train-negatives", 0, 1 << 20}, {h.patience, "--patience", 0, 100000},
-        {h.val_negatives, "--val-negatives", 0, 1 << 20}, {h.pretrain, "--pretrain", 0, 100000}})
+        {h.val_negatives, "--val-negatives", 0, 1 << 20}, {h.pretrain, "--pretrain", 0, 100000},
+        {h.refit, "--refit", 0, 1}})
     if (v && (*v < lo || *v > hi))
       throw Error(std::string(name) + " must be in " + std::to_string(lo) + ".." + std::to_string(hi) +
                   " (got " + std::to_string(*v) + ")");

@@ -31,8 +31,12 @@
 // the history with the item side fixed (fold_in()). All const methods only read shared state and
 // allocate their own tensors: thread-safe.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <limits>
+#include <map>
 #include <memory>
+#include <optional>
 
 #include "edgerec/nn/autodiff.hpp"
 #include "edgerec/nn/layers.hpp"
@@ -191,6 +195,7 @@ class NeuMf final : public Model {
     h.batch = 4096;
     h.train_negatives = 4;
     h.patience = 3;
+    h.refit = 1;
     return h;
   }
 
@@ -311,19 +316,31 @@ class NeuMf final : public Model {
     const std::int64_t batch = *hyper.batch;
     const int negatives = *hyper.train_negatives;
     const nn::Holdout parts = nn::hold_out_last(train);
-
-    Rng rng(mix_seed(hyper.seed, static_cast<std::uint64_t>(ModelKind::neumf)));
-    Net net(backend, n_users(), n_items(), f, layers, *hyper.init_std, rng);
     AdamStep adam;
     adam.lr = *hyper.lr;
     adam.weight_decay = *hyper.reg;
     adam.decoupled = true;
     const int pretrain = hyper.pretrain.value_or(0);
+    const bool refit = hyper.refit.value_or(0) > 0;
 
-    {
-      const nn::HeldOutHistory held(*this, parts.fit);
-      const nn::Validation validation(parts, hyper.val_negatives.value_or(0), hyper.seed);
-      // The positives: every interaction of the fit part, user-major.
+    // Pass 0 trains on the fit part with early stopping on the validation part; with --refit,
+    // pass 1 trains again from the same initialisation on the whole training part (the held-out
+    // interactions included: each user's latest, the most telling of what comes next) for the
+    // epochs pass 0 kept in each stage, with nothing left to validate on.
+    std::unique_ptr<Net> net;
+    std::map<Stage, int> kept;  // per stage: the epochs pass 0 kept (0: the stage's start)
+    for (int pass = 0; pass < (refit ? 2 : 1); ++pass) {
+      const bool validating = pass == 0;
+      Rng rng(mix_seed(hyper.seed, static_cast<std::uint64_t>(ModelKind::neumf)));
+      net.reset();
+      net = std::make_unique<Net>(backend, n_users(), n_items(), f, layers, *hyper.init_std, rng);
+      std::optional<nn::HeldOutHistory> held;
+      std::optional<nn::Validation> validation;
+      if (validating) {
+        held.emplace(*this, parts.fit);
+        validation.emplace(parts, hyper.val_negatives.value_or(0), hyper.seed);
+      }
+      // The positives: every interaction of the part trained on (seen), user-major.
       std::vector<std::int32_t> pos_user, pos_item;
       for (index_t u = 0; u < seen.rows(); ++u)
         for (std::size_t k = 0; k < seen.row_size(u); ++k) {
@@ -336,12 +353,12 @@ class NeuMf final : public Model {
       std::vector<float> ex_label(n), b_label;
 
       // One epoch of `stage`; `counter` numbers epochs across the stages, so each draws its own
-      // negatives and order.
+      // negatives and order (the same streams in both passes).
       int counter = 0;
       const auto train_epoch = [&](Stage stage, nn::Optimizer& opt) {
         const int epoch = ++counter;
         // This epoch's negatives: uniform over the items the user has not interacted with (in
-        // the fit part), by rejection; a user who has them all gets none.
+        // the part trained on), by rejection; a user who has them all gets none.
         Rng neg(mix_seed(hyper.seed, static_cast<std::uint64_t>(epoch), kNegativeStream));
         for (std::size_t p = 0; p < pos_user.size(); ++p) {
           const index_t u = static_cast<index_t>(pos_user[p]);
@@ -382,7 +399,7 @@ class NeuMf final : public Model {
           const auto rows = static_cast<std::int64_t>(end - begin);
           nn::Tape tape(backend, mix_seed(hyper.seed, static_cast<std::uint64_t>(epoch), begin));
           const nn::Var loss = nn::bce_with_logits(
-              net.forward(tape, make_tensor(backend, Shape{rows}, b_user), make_tensor(backend, Shape{rows}, b_item), stage),
+              net->forward(tape, make_tensor(backend, Shape{rows}, b_user), make_tensor(backend, Shape{rows}, b_item), stage),
               make_tensor(backend, Shape{rows}, b_label));
           tape.backward(loss);
           opt.step();
@@ -393,31 +410,51 @@ class NeuMf final : public Model {
         return nn::EpochLoss{n ? loss_sum / static_cast<double>(n) : 0.0, opt.lr};
       };
       const auto validate = [&] {
-        publish(backend, net);
-        return validation(*this, backend);
+        publish(backend, *net);
+        return (*validation)(*this, backend);
       };
-      // Runs one stage through the shared loop; info counts epochs over all stages, and
-      // best_epoch is the epoch (in that count) whose parameters the model ends with.
+      // Runs one stage. Pass 0: through the shared loop; info counts its epochs over all stages,
+      // and best_epoch is the epoch (in that count) whose parameters the model ends with. Pass
+      // 1: the epochs pass 0 kept, each reported with no validation value.
       int epochs_before = 0;
       const auto run_stage = [&](Stage stage, const char* name, nn::Optimizer& opt, int max_epochs,
                                  std::optional<double> start) {
+        std::string label = pretrain > 0 ? name : "";
+        if (!validating) label = label.empty() ? "refit" : "refit " + label;
         const Progress staged(
             [&](const char* s, int done, int total) { progress(s, done, total); },
             [&](const EpochRecord& r) {
               EpochRecord named = r;
-              if (pretrain > 0) named.stage = name;
+              named.stage = label;
               progress.epoch(named);
             });
+        if (!validating) {
+          const int epochs = kept[stage];
+          for (int e = 1; e <= epochs; ++e) {
+            const auto t0 = std::chrono::steady_clock::now();
+            const nn::EpochLoss l = train_epoch(stage, opt);
+            if (!std::isfinite(l.loss))
+              throw Error("training diverged at refit epoch " + std::to_string(e) + " (the loss is not finite): lower --lr");
+            EpochRecord r;
+            r.epoch = e;
+            r.epochs = epochs;
+            r.loss = l.loss;
+            r.lr = l.lr;
+            r.value = std::numeric_limits<double>::quiet_NaN();
+            r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            staged.epoch(r);
+          }
+          return;
+        }
         TrainInfo stage_info;
-        const double best =
-            nn::run_epochs(backend, net.stage_parameters(stage), max_epochs, *hyper.patience,
-                           [&](int) { return train_epoch(stage, opt); }, validate, validation.name(), staged,
-                           stage_info, start);
+        nn::run_epochs(backend, net->stage_parameters(stage), max_epochs, *hyper.patience,
+                       [&](int) { return train_epoch(stage, opt); }, validate, validation->name(), staged,
+                       stage_info, start);
+        kept[stage] = stage_info.best_epoch;
         info.loss.insert(info.loss.end(), stage_info.loss.begin(), stage_info.loss.end());
         info.best_epoch = epochs_before + stage_info.best_epoch;  // a kept start: epochs_before
         epochs_before += stage_info.epochs_run;
         info.epochs_run = epochs_before;
-        return best;
       };
 
       std::optional<double> fused_start;
@@ -425,37 +462,37 @@ class NeuMf final : public Model {
         // The paper's pre-training: GMF alone, then MLP alone, each from its random
         // initialisation with Adam until validation stops improving. A branch's output weights
         // are zero while the other trains, so the model scores (and validates) that branch alone.
-        backend.fill(net.out_mlp.weight.value, 0.0);
+        backend.fill(net->out_mlp.weight.value, 0.0);
         {
-          nn::Adam opt(backend, net.stage_parameters(Stage::gmf), adam);
+          nn::Adam opt(backend, net->stage_parameters(Stage::gmf), adam);
           run_stage(Stage::gmf, "gmf", opt, pretrain, std::nullopt);
         }
-        const Tensor gmf_out = backend.alloc(net.out_gmf.weight.value.shape(), DType::f32);
-        const Tensor gmf_bias = backend.alloc(net.out_mlp.bias.value.shape(), DType::f32);
-        backend.copy(net.out_gmf.weight.value, gmf_out);
-        backend.copy(net.out_mlp.bias.value, gmf_bias);
-        backend.fill(net.out_gmf.weight.value, 0.0);
-        backend.fill(net.out_mlp.bias.value, 0.0);
-        nn::xavier_uniform(backend, net.out_mlp.weight, f, 1, rng);
+        const Tensor gmf_out = backend.alloc(net->out_gmf.weight.value.shape(), DType::f32);
+        const Tensor gmf_bias = backend.alloc(net->out_mlp.bias.value.shape(), DType::f32);
+        backend.copy(net->out_gmf.weight.value, gmf_out);
+        backend.copy(net->out_mlp.bias.value, gmf_bias);
+        backend.fill(net->out_gmf.weight.value, 0.0);
+        backend.fill(net->out_mlp.bias.value, 0.0);
+        nn::xavier_uniform(backend, net->out_mlp.weight, f, 1, rng);
         {
-          nn::Adam opt(backend, net.stage_parameters(Stage::mlp), adam);
+          nn::Adam opt(backend, net->stage_parameters(Stage::mlp), adam);
           run_stage(Stage::mlp, "mlp", opt, pretrain, std::nullopt);
         }
         // NeuMF from the two: the output layer over [gmf, h_L] is [a w_gmf, (1 - a) w_mlp] with
         // bias a b_gmf + (1 - a) b_mlp, a = 0.5 (the paper's trade-off), so the fused model starts
         // as the average of the two pre-trained logits; fine-tuning keeps that start unless an
         // epoch beats it on validation.
-        backend.scale(gmf_out, kPretrainAlpha, 0.0, net.out_gmf.weight.value);
-        backend.scale(net.out_mlp.weight.value, 1.0 - kPretrainAlpha, 0.0, net.out_mlp.weight.value);
-        backend.add(gmf_bias, net.out_mlp.bias.value, net.out_mlp.bias.value, kPretrainAlpha, 1.0 - kPretrainAlpha);
-        fused_start = validate();
+        backend.scale(gmf_out, kPretrainAlpha, 0.0, net->out_gmf.weight.value);
+        backend.scale(net->out_mlp.weight.value, 1.0 - kPretrainAlpha, 0.0, net->out_mlp.weight.value);
+        backend.add(gmf_bias, net->out_mlp.bias.value, net->out_mlp.bias.value, kPretrainAlpha, 1.0 - kPretrainAlpha);
+        if (validating) fused_start = validate();
       }
       AdamStep fused = adam;
       if (pretrain > 0) fused.lr = kFineTuneLr;
-      nn::Adam opt(backend, net.stage_parameters(Stage::fused), fused);
+      nn::Adam opt(backend, net->stage_parameters(Stage::fused), fused);
       run_stage(Stage::fused, "neumf", opt, *hyper.epochs, fused_start);
     }
-    publish(backend, net);
+    publish(backend, *net);
   }
 
   void params_changed() override { build_cache(); }

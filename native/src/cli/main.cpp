@@ -107,6 +107,10 @@ er::Progress make_progress(bool quiet, const std::string& curve_path = {}) {
         std::fprintf(stderr, "%s%sstart %*s  %s %.4f%s\n", r.stage.c_str(), r.stage.empty() ? "" : " ",
                      static_cast<int>(2 * std::to_string(r.epochs).size() + 1), "", r.metric.c_str(), r.value,
                      r.best ? " *" : "  ");
+      else if (r.metric.empty())  // an epoch with nothing to validate on (neumf's refit)
+        std::fprintf(stderr, "%s%sepoch %*d/%d  loss %.5f  lr %.3g  %.1f s\n", r.stage.c_str(),
+                     r.stage.empty() ? "" : " ", static_cast<int>(std::to_string(r.epochs).size()), r.epoch,
+                     r.epochs, r.loss, r.lr, r.seconds);
       else
         std::fprintf(stderr, "%s%sepoch %*d/%d  loss %.5f  %s %.4f%s  lr %.3g  %.1f s\n", r.stage.c_str(),
                      r.stage.empty() ? "" : " ", static_cast<int>(std::to_string(r.epochs).size()), r.epoch,
@@ -226,6 +230,10 @@ struct ModelFlags {
                     "ranking; the ncf protocol's default is its test file's count)");
     app->add_option("--pretrain", hyper.pretrain,
                     "neumf: most epochs of each pre-training stage (GMF, MLP; 0 = none)");
+    app->add_option("--refit", hyper.refit,
+                    "neumf: 1 = after early stopping, train again on the whole training part "
+                    "(validation part included) for the epochs validation chose (the default); 0 = "
+                    "keep the early-stopped model");
     app->add_option("--seed", hyper.seed, "random seed (same seed, same model)")
         ->capture_default_str()
         ->transform(seed_validator());
@@ -286,6 +294,7 @@ json hyper_json(const er::Hyper& h) {
   put("patience", h.patience);
   put("val_negatives", h.val_negatives);
   put("pretrain", h.pretrain);
+  put("refit", h.refit);
   j["seed"] = h.seed;
   return j;
 }
