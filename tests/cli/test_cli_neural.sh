@@ -70,10 +70,13 @@ grep -q '^neumf start .* val_ndcg@10 [0-9.]* \*' pre.err || fail "neumf start li
 /usr/bin/python3 - <<'PY' || fail "pretrain curve"
 import json
 rows = [json.loads(l) for l in open("pre.jsonl")]
+fuses = [r for r in rows if r["stage"].startswith("fuse")]
+assert [r["stage"] for r in fuses] == ["fuse a=0.5", "fuse a=0.3", "fuse a=0.4", "fuse a=0.6", "fuse a=0.7"], rows
+rows = [r for r in rows if not r["stage"].startswith("fuse")]
 validated, refit = rows[:7], rows[7:]
 assert [(r["stage"], r["epoch"]) for r in validated] == [("gmf", 1), ("gmf", 2), ("mlp", 1), ("mlp", 2), ("neumf", 0), ("neumf", 1), ("neumf", 2)], rows
-assert all(r["run"] == 1 and r["metric"] == "val_ndcg@10" for r in validated)
-assert rows[4]["loss"] is None and rows[4]["best"]
+assert all(r["run"] == 1 and r["metric"] == "val_ndcg@10" for r in validated + fuses)
+assert rows[4]["loss"] is None and rows[4]["best"] and rows[4]["value"] == max(r["value"] for r in fuses)
 kept = {s: max([r["epoch"] for r in validated if r["stage"] == s and r["best"]]) for s in ("gmf", "mlp", "neumf")}
 want = [("refit " + s, e) for s in ("gmf", "mlp", "neumf") for e in range(1, kept[s] + 1)]
 assert [(r["stage"], r["epoch"]) for r in refit] == want, (kept, refit)

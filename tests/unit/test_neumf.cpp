@@ -134,7 +134,9 @@ TEST_CASE("neumf pre-training: GMF, then MLP, then the fused model, each stage v
   const bool fine_tuned = std::any_of(records.begin(), records.end(), [](const EpochRecord& r) {
     return r.stage == "neumf" && r.epoch >= 1 && r.best;
   });
-  std::vector<std::string> expected{"gmf", "mlp", "neumf", "refit gmf", "refit mlp"};
+  // Between MLP and NeuMF: the fused start for each GMF weight a, on validation, the paper's 0.5 first.
+  std::vector<std::string> expected{"gmf", "mlp", "fuse a=0.5", "fuse a=0.3", "fuse a=0.4", "fuse a=0.6",
+                                    "fuse a=0.7", "neumf", "refit gmf", "refit mlp"};
   if (fine_tuned) expected.push_back("refit neumf");
   CHECK(stages == expected);
   const auto refit_from = std::find_if(records.begin(), records.end(),
@@ -154,6 +156,17 @@ TEST_CASE("neumf pre-training: GMF, then MLP, then the fused model, each stage v
   }
   records.erase(refit_from, records.end());
   for (const auto& r : records) CHECK(r.metric == "val_ndcg@10");  // sampled validation, as asked
+  // The neumf stage starts from the best fuse, whose score is its epoch 0.
+  double best_fuse = -1;
+  for (const auto& r : records)
+    if (r.stage.rfind("fuse", 0) == 0) best_fuse = std::max(best_fuse, r.value);
+  const auto start = std::find_if(records.begin(), records.end(),
+                                  [](const EpochRecord& r) { return r.stage == "neumf" && r.epoch == 0; });
+  REQUIRE(start != records.end());
+  CHECK(start->value == best_fuse);
+  records.erase(std::remove_if(records.begin(), records.end(),
+                               [](const EpochRecord& r) { return r.stage.rfind("fuse", 0) == 0; }),
+                records.end());
   // The fused stage's epoch 0 is its start (the pre-trained average), not an epoch run.
   const auto run = static_cast<std::size_t>(
       std::count_if(records.begin(), records.end(), [](const EpochRecord& r) { return r.epoch >= 1; }));

@@ -21,8 +21,11 @@
 // --patience epochs without a better one, keeping the best epoch.
 // Pre-training (--pretrain N > 0, the default; the paper's section 3.4.1): GMF alone, then MLP
 // alone, each for at most N epochs with the same early stopping, then the fused model starts
-// from both (output layer [a w_gmf, (1 - a) w_mlp], a = 0.5) and is fine-tuned by Adam at a
-// small fixed rate, its start kept unless a fine-tuning epoch beats it on validation.
+// from both (output layer [a w_gmf, (1 - a) w_mlp], a the best of 0.3..0.7 on validation, the
+// paper's 0.5 on ties) and is fine-tuned by Adam at a small fixed rate, its start kept unless a
+// fine-tuning epoch beats it on validation.
+// Refit (--refit 1, the default): then everything again from the same initialisation on the
+// whole training part, each stage for the epochs validation kept in it, with the same a.
 //
 // Serving: no factor form (embeddings() is nullptr). The model owns a serial reference backend
 // made at fit/load, and score() runs one batched forward pass over every item on it, with the
@@ -59,8 +62,9 @@ constexpr std::uint64_t kFoldInStream = 0xF01D2ull;
 // Fold-in: full-batch Adam passes over the history (each with fresh negatives), items fixed.
 constexpr int kFoldInPasses = 60;
 constexpr double kFoldInLr = 0.05;
-// The weight of GMF in the fused output layer after pre-training (the paper's alpha).
-constexpr double kPretrainAlpha = 0.5;
+// The weights of GMF in the fused output layer after pre-training (the paper's alpha, which it
+// fixes at 0.5) tried on the validation part, the paper's first.
+constexpr double kAlphas[] = {0.5, 0.3, 0.4, 0.6, 0.7};
 // Adam's learning rate for fine-tuning the fused model after pre-training: small, so that it
 // starts from the two pre-trained models instead of leaving them (the paper fine-tunes with
 // plain SGD for the same reason). Validated on ML-1M: the fused start was not beaten anyway.
@@ -328,6 +332,7 @@ class NeuMf final : public Model {
     // interactions included: each user's latest, the most telling of what comes next) for the
     // epochs pass 0 kept in each stage, with nothing left to validate on.
     std::unique_ptr<Net> net;
+    double alpha = kAlphas[0];  // GMF's weight in the fused start, chosen by pass 0
     std::map<Stage, int> kept;  // per stage: the epochs pass 0 kept (0: the stage's start)
     for (int pass = 0; pass < (refit ? 2 : 1); ++pass) {
       const bool validating = pass == 0;
@@ -479,13 +484,38 @@ class NeuMf final : public Model {
           run_stage(Stage::mlp, "mlp", opt, pretrain, std::nullopt);
         }
         // NeuMF from the two: the output layer over [gmf, h_L] is [a w_gmf, (1 - a) w_mlp] with
-        // bias a b_gmf + (1 - a) b_mlp, a = 0.5 (the paper's trade-off), so the fused model starts
-        // as the average of the two pre-trained logits; fine-tuning keeps that start unless an
-        // epoch beats it on validation.
-        backend.scale(gmf_out, kPretrainAlpha, 0.0, net->out_gmf.weight.value);
-        backend.scale(net->out_mlp.weight.value, 1.0 - kPretrainAlpha, 0.0, net->out_mlp.weight.value);
-        backend.add(gmf_bias, net->out_mlp.bias.value, net->out_mlp.bias.value, kPretrainAlpha, 1.0 - kPretrainAlpha);
-        if (validating) fused_start = validate();
+        // bias a b_gmf + (1 - a) b_mlp, so the fused model starts as a weighted mean of the two
+        // pre-trained logits. The paper fixes a = 0.5; pass 0 tries kAlphas on the validation part
+        // (the stronger branch should weigh more) and keeps the best, ties to the earlier (0.5
+        // first); the refit uses pass 0's choice. Fine-tuning keeps that start unless an epoch
+        // beats it on validation.
+        const Tensor mlp_out = backend.alloc(net->out_mlp.weight.value.shape(), DType::f32);
+        const Tensor mlp_bias = backend.alloc(net->out_mlp.bias.value.shape(), DType::f32);
+        backend.copy(net->out_mlp.weight.value, mlp_out);
+        backend.copy(net->out_mlp.bias.value, mlp_bias);
+        const auto fuse = [&](double a) {
+          backend.scale(gmf_out, a, 0.0, net->out_gmf.weight.value);
+          backend.scale(mlp_out, 1.0 - a, 0.0, net->out_mlp.weight.value);
+          backend.add(gmf_bias, mlp_bias, net->out_mlp.bias.value, a, 1.0 - a);
+        };
+        if (validating) {
+          for (const double a : kAlphas) {
+            fuse(a);
+            const double score = validate();
+            EpochRecord r;  // one line per candidate start, as stage "fuse a=0.5" etc.
+            r.metric = validation->name();
+            r.value = score;
+            r.loss = std::numeric_limits<double>::quiet_NaN();
+            r.best = !fused_start || score > *fused_start;
+            r.stage = "fuse a=" + std::to_string(a).substr(0, 3);
+            progress.epoch(r);
+            if (r.best) {
+              fused_start = score;
+              alpha = a;
+            }
+          }
+        }
+        fuse(alpha);
       }
       AdamStep fused = adam;
       if (pretrain > 0) fused.lr = kFineTuneLr;
