@@ -337,6 +337,16 @@ class Model {
   // its item tower on it and embeds the cold rows (cold_item_factors()); the other kinds never
   // read it while training. fit() never clears it; kept by drop_users().
   std::shared_ptr<const ItemMeta> item_meta;
+  // Optional user features (a UserMeta, edgerec/item_meta.hpp: demographics such as gender, age,
+  // occupation), aligned to the training users by align_user_meta() (row r = user r; a user it
+  // does not describe has a zero feature row). Set by the caller before fit(), for the kinds
+  // whose reads_user_meta() is true (two-tower's user tower); fit() refuses it for the others.
+  // Read only while training and never saved as such: a kind that reads it keeps what it serves
+  // with in its own section (two-tower: the user vectors computed with it, and the feature
+  // layout). Null after a load; fit() never clears it.
+  std::shared_ptr<const ItemMeta> user_meta;
+  // Whether fit() reads user_meta. Default false.
+  virtual bool reads_user_meta() const { return false; }
 
  protected:
   virtual void fit_impl(const Interactions& train, Backend& backend, const Progress& progress) = 0;
