@@ -5,6 +5,8 @@
 // errors.
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -349,4 +351,29 @@ TEST_CASE("user features: other kinds, misaligned and empty files are clear erro
   o.user_meta = user_meta();
   CHECK(test::error_of([&] { evaluate(catalogue().data, ModelKind::bpr, h, o, *backend); })
             .find("bpr does not read user features") != std::string::npos);
+}
+
+TEST_CASE("two-tower: a section version 1 file (golden v4) loads as a model without user features",
+          "[two_tower][model_file]") {
+  const std::string path = std::string(EDGEREC_GOLDEN_DIR) + "/v4/two-tower.edgerec";
+  const auto old = load_model(path);
+  REQUIRE(old->kind() == ModelKind::two_tower);
+  // Re-saved as section version 2: the same model plus an empty user feature layout (six empty
+  // vectors, 8 bytes each, and a 2e x 0 weight matrix, 16 bytes), serving the same scores.
+  const std::string resaved = model_to_bytes(*old);
+  std::ifstream in(path, std::ios::binary);
+  const std::string original((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(resaved.size() == original.size() + 6 * 8 + 16);
+  const auto copy = load_bytes(resaved);
+  CHECK(model_to_bytes(*copy) == resaved);
+  std::vector<float> a(old->n_items()), b(old->n_items());
+  for (index_t u = 0; u < old->n_users(); ++u) {
+    old->score(u, a.data());
+    copy->score(u, b.data());
+    REQUIRE(a == b);
+  }
+  const std::vector<ItemValue> hist = {{1, 1.0f}, {3, 1.0f}};
+  old->score_new(hist, a.data());
+  copy->score_new(hist, b.data());
+  CHECK(a == b);
 }

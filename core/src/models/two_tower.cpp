@@ -2,7 +2,7 @@
 // neural modeling for large corpus item recommendations"): a user tower and an item tower map
 // their inputs to d = --factors wide vectors whose dot product is the score.
 //
-//   user tower:  x_u = [p_u, mean_{j in H(u)} h_j]          (e + e; H(u): the user's training items)
+//   user tower:  x_u = [p_u, mean_{j in H(u)} h_j, g(u)]    (e + e + G; H(u): the user's training items)
 //   item tower:  x_i = [q_i, features(i)]                    (e + F; features: ItemFeatures rows)
 //   each:        z = relu(x W_1' + b_1), z = relu(z W_k' + b_k) (k = 2..L), vector = z W_out' + b_out
 //   score(u, i) = user(u) . item(i)
@@ -12,6 +12,14 @@
 // CLI's train --item-meta does so; edgerec/item_meta.hpp ItemFeatures: genres multi-hot, z-scored
 // numeric fields, content vectors, the row scaled to unit length). Without metadata the item
 // tower reads its id embedding alone.
+//
+// User features g(u) (optional; G = 0 without them): the rows of ItemFeatures over the model's
+// user features (Model::user_meta, a UserMeta aligned to the training users; the CLI's train
+// --user-meta, e.g. MovieLens u.user: gender and occupation multi-hot, age z-scored, the row scaled
+// to unit length). A user the file does not describe has a zero row. The features are never
+// dropped (unlike the id): what is known of a user at sign-up is always known. The first user
+// layer is linear in its input blocks, so a zero row adds nothing: without the features the tower
+// is exactly the one above, and its initial weights are the same for the same seed.
 //
 // Cold start. While training, each candidate item's id embedding q_i is replaced by zeros with
 // probability --dropout (a fresh draw per batch), and so is each user's p_u, so both towers learn
@@ -37,7 +45,13 @@
 // factor_dims = d, no offsets), so the fast top-K paths, the wasm package and ONNX export serve
 // it without tower code. The file also keeps what a new user's fold-in needs (the history
 // embeddings and the user tower's weights: a few small matrix-vector products) and the item
-// tower's vectors of the metadata's cold rows (cold_item_factors()).
+// tower's vectors of the metadata's cold rows (cold_item_factors()). Trained with user features,
+// the user vectors U already hold each known user's features, so serving a known user needs
+// nothing more; a new user's fold-in has no features (a zero row: the feature block drops out).
+// The file also keeps the feature layout (field names, vocabularies, numeric means and deviations)
+// and the first layer's weights over the features (section version 2), so that the user tower of
+// a file is complete: a user described by their features could be embedded from it (not offered
+// by the serving API yet).
 #include <algorithm>
 #include <cmath>
 #include <memory>
