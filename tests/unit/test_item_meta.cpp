@@ -3,6 +3,7 @@
 // hand-computed values, blending, cold-start serving, and the model file section.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -372,6 +373,29 @@ TEST_CASE("real data: MovieLens 100K u.item and ML-1M movies.dat", "[item_meta][
   const ItemMeta ml1m = load_item_meta(movies);
   CHECK(ml1m.rows() == 3883);
   CHECK(ml1m.field("genres")->vocabulary.size() == 18);
+}
+
+TEST_CASE("real data: MovieLens 100K u.user and ML-1M users.dat", "[item_meta][user_meta][realdata]") {
+  const std::string uuser = test::shared_data("ml-100k/u.user");
+  const std::string users_dat = test::shared_data("ml-1m/users.dat");
+  EDGEREC_SKIP_IF_NO_DATA(uuser, "ml-100k/u.user");
+  EDGEREC_SKIP_IF_NO_DATA(users_dat, "ml-1m/users.dat");
+  CHECK(user_meta_format(uuser) == ItemMetaFormat::ml100k_users);
+  const UserMeta u = load_user_meta(uuser);
+  REQUIRE(u.rows() == 943);
+  CHECK(u.field("gender")->vocabulary.size() == 2);
+  CHECK(u.field("occupation")->vocabulary.size() == 21);
+  const auto& age = u.numeric.at(0).values;
+  CHECK(*std::min_element(age.begin(), age.end()) == 7.0f);
+  CHECK(*std::max_element(age.begin(), age.end()) == 73.0f);
+  std::size_t women = 0;
+  for (index_t r = 0; r < u.rows(); ++r) women += u.values(*u.field("gender"), r) == std::vector<std::string>{"F"};
+  CHECK(women == 273);
+  CHECK(user_meta_format(users_dat) == ItemMetaFormat::ml1m_users);
+  const UserMeta d = load_user_meta(users_dat);
+  CHECK(d.rows() == 6040);
+  CHECK(d.field("occupation")->vocabulary.size() == 21);
+  CHECK(d.numeric.at(0).values[1] == 56.0f);  // user 2: the 56+ bucket
 }
 
 TEST_CASE("metadata loaders on garbage: an Error or a consistent ItemMeta, never a crash", "[item_meta]") {
