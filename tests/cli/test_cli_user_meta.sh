@@ -2,8 +2,9 @@
 # User features for two-tower from the command line (train / eval --user-meta), on a small
 # synthetic catalogue and a synthetic user file (each user's most frequent genre and interaction
 # count; a few users missing, one unknown user): the same seed gives the same bytes; the file
-# changes the model and its held-out scores; a u.user-format file is recognised; kinds that do
-# not read user features, --new-users and malformed files give one clear error line.
+# changes the model and its held-out scores; eval --new-users ranks held-out users by their
+# features; a u.user-format file is recognised; kinds that do not read user features and
+# malformed files give one clear error line.
 source "$(dirname "$0")/lib.sh"
 
 "$BIN" generate --out syn --users 300 --items 200 --interactions 9000 --seed 13 --implicit --json >/dev/null
@@ -49,13 +50,19 @@ expect_ok "eval holdout without" "$BIN" eval --data syn/ratings.csv "${TT[@]}" -
 without=$(json_get out.txt 'repr(j["metrics"]["ndcg@10"])')
 [ "$with" != "$without" ] || fail "eval --user-meta did not reach two-tower's training (ndcg@10 $with both ways)"
 
+# New users: the held-out users' features (known at sign-up) give two more methods.
+expect_ok "eval --new-users with user features" "$BIN" eval --data syn/ratings.csv "${TT[@]}" --user-meta users.csv \
+  --new-users 0.2 --new-user-steps 0 --json
+[ "$(json_get out.txt '"features_hr@10" in j["metrics"] and "foldin_features_ndcg@10" in j["metrics"] and "foldin_hr@10" in j["metrics"]')" = True ] \
+  || fail "new users with features: $(head -c 600 out.txt)"
+
 # Errors: one clear line each.
 expect_err "train ials" "^edgerec: error: --user-meta: ials does not read user features" \
   "$BIN" train --data syn/ratings.csv --model ials --user-meta users.csv --out x.edgerec --quiet
 expect_err "eval bpr" "error: --user-meta: bpr does not read user features" \
   "$BIN" eval --data syn/ratings.csv --model bpr --user-meta users.csv --protocol holdout --quiet
-expect_err "new users" "error: --user-meta does not apply to --new-users" \
-  "$BIN" eval --data syn/ratings.csv --model two-tower --user-meta users.csv --new-users 0.2 --quiet
+expect_err "new users, ials" "error: --user-meta: ials does not read user features" \
+  "$BIN" eval --data syn/ratings.csv --model ials --user-meta users.csv --new-users 0.2 --quiet
 mkdir -p bad
 printf '1|24|M|technician|85711\n2|x|F|other|94043\n' > bad/u.user
 expect_err "bad age" "bad/u.user:2: field 'age': 'x' is not an age" \

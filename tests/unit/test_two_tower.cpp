@@ -377,3 +377,62 @@ TEST_CASE("two-tower: a section version 1 file (golden v4) loads as a model with
   copy->score_new(hist, b.data());
   CHECK(a == b);
 }
+
+TEST_CASE("two-tower fold-in with user features: zero row, file order, unknown values, new-user protocol",
+          "[two_tower][new_users]") {
+  Hyper h = small_hyper(3);
+  h.epochs = 3;
+  const auto m = fit_with_users(h);
+  const auto& raw = *user_meta();  // file order, with a user the model does not know
+  const auto aligned = align_user_meta(raw, m->users);
+  const int e = static_cast<int>(m->embeddings()->V.cols());
+  std::vector<float> a(static_cast<std::size_t>(e)), b(a);
+  float oa = 1, ob = 1;
+  const std::vector<ItemValue> hist = {{4, 1.0f}, {9, 1.0f}, {17, 1.0f}};
+  // No row: exactly the items-only fold-in.
+  REQUIRE(m->fold_in_vector_described(hist, raw, -1, a.data(), &oa));
+  REQUIRE(m->fold_in_vector(hist, b.data(), &ob));
+  CHECK(a == b);
+  CHECK(oa == ob);
+  // The same user found in the file (any order) or in the aligned rows: the same vector, and
+  // another than without features.
+  const index_t u = 1;
+  REQUIRE(m->fold_in_vector_described(hist, raw, raw.find(m->users.id(u)), a.data(), &oa));
+  REQUIRE(m->fold_in_vector_described(hist, aligned, u, b.data(), &ob));
+  CHECK(a == b);
+  std::vector<float> none(a.size());
+  m->fold_in_vector(hist, none.data(), &ob);
+  CHECK(a != none);
+  // Features alone (no item) give a vector too; a value the model never saw adds nothing.
+  REQUIRE(m->fold_in_vector_described({}, aligned, u, a.data(), &oa));
+  const std::string taste = aligned.values(*aligned.field("taste"), u).at(0);
+  const std::string activity = std::to_string(static_cast<int>(aligned.numeric.at(0).values[u]));
+  const UserMeta one = load_user_meta_from_memory("user,taste,activity\nq," + taste + "|never-seen," + activity + "\n", "one.csv");
+  REQUIRE(m->fold_in_vector_described({}, one, 0, b.data(), &ob));
+  for (int k = 0; k < e; ++k) CHECK(b[static_cast<std::size_t>(k)] == Approx(a[static_cast<std::size_t>(k)]).margin(1e-5));
+  CHECK_THROWS(m->fold_in_vector_described({}, one, 1, b.data(), &ob));
+  // A model trained without user features does not fold in with them.
+  CHECK_FALSE(trained().fold_in_vector_described(hist, raw, 0, a.data(), &oa));
+  CHECK_FALSE(make_model(ModelKind::ials)->fold_in_vector_described(hist, raw, 0, a.data(), &oa));
+
+  // The new-user protocol adds the features methods, and only with user features.
+  NewUserOptions o;
+  o.fraction = 0.2;
+  o.steps = 0;
+  o.seed = 4;
+  auto backend = make_openmp_backend(1);
+  const NewUserResult plain = evaluate_new_users(catalogue().data, ModelKind::two_tower, h, o, *backend);
+  CHECK(plain.metrics.count("features_hr@10") == 0);
+  o.user_meta = user_meta();
+  const NewUserResult with = evaluate_new_users(catalogue().data, ModelKind::two_tower, h, o, *backend);
+  REQUIRE(with.metrics.count("features_hr@10") == 1);
+  REQUIRE(with.metrics.count("foldin_features_ndcg@10") == 1);
+  CHECK(with.metrics.at("popularity_hr@10") == plain.metrics.at("popularity_hr@10"));
+  const NewUserResult again = evaluate_new_users(catalogue().data, ModelKind::two_tower, h, o, *backend);
+  CHECK(again.metrics == with.metrics);
+  INFO("features " << with.metrics.at("features_ndcg@10") << " foldin " << with.metrics.at("foldin_ndcg@10")
+                   << " foldin_features " << with.metrics.at("foldin_features_ndcg@10") << " popularity "
+                   << with.metrics.at("popularity_ndcg@10"));
+  // The synthetic "taste" is the user's most frequent genre: features alone beat chance by far.
+  CHECK(with.metrics.at("features_hr@10") > 0.05);
+}

@@ -503,6 +503,36 @@ class TwoTower final : public EmbeddingModel {
     publish(backend, net, features, user_features);
   }
 
+  bool fold_in_vector_described(const std::vector<ItemValue>& history, const ItemMeta& users, std::int64_t row,
+                                float* out, float* offset) const override {
+    EDGEREC_TRAINING_ONLY("a new user's fold-in with user features");
+    if (user_layout_.dims() == 0 || emb_.V.cols() == 0) return false;
+    if (row < -1 || row >= static_cast<std::int64_t>(users.rows()))
+      throw Error("two-tower: user feature row " + std::to_string(row) + " out of range (" +
+                  std::to_string(users.rows()) + " rows)");
+    const std::int64_t e = *hyper.factors;
+    Matrix side = Matrix::Zero(1, e + user_layout_.dims());
+    std::size_t count = 0;
+    for (const auto& h : history)
+      if (h.item < n_items()) {
+        side.leftCols(e) += hist_.row(h.item);
+        ++count;
+      }
+    if (count > 0) side.leftCols(e) /= static_cast<float>(count);
+    if (row >= 0) {
+      const Matrix g = encode_user(users, static_cast<index_t>(row));
+      side.rightCols(user_layout_.dims()) = g;
+    }
+    TowerWeights full = user_tower_;
+    full.first_side.resize(2 * e, e + user_layout_.dims());
+    full.first_side << user_tower_.first_side, user_feature_weight_;
+    const Matrix v = full.forward(side);
+    if (!v.allFinite()) throw Error("two-tower: the folded-in user vector is not finite");
+    for (std::int64_t k = 0; k < e; ++k) out[k] = v(0, k);
+    *offset = 0.0f;
+    return true;
+  }
+
   // A new user is the user tower over the mean of their items' history embeddings, with a zero id
   // embedding and a zero user-feature row (nothing is known of them but their items): the user
   // feature block of the first layer adds nothing, so it is left out of the product.
@@ -557,6 +587,38 @@ class TwoTower final : public EmbeddingModel {
     cold_ = cold > 0 ? item_tower.forward(Matrix(features.bottomRows(cold))) : Matrix(0, e);
     if (!emb_.U.allFinite() || !emb_.V.allFinite() || !cold_.allFinite())
       throw Error("two-tower diverged: non-finite vectors (try a smaller --lr)");
+  }
+
+  // Row `row` of `users` as training encoded its users (ItemFeatures with weights 1): per
+  // categorical field of the layout, 1/sqrt(n) on each of the row's n values the layout knows;
+  // per numeric field, its clipped z-score over sqrt(numeric fields); the row then unit length.
+  // Fields are found by name; a field `users` lacks is zero.
+  Matrix encode_user(const ItemMeta& users, index_t row) const {
+    const UserFeatureLayout& l = user_layout_;
+    Matrix g = Matrix::Zero(1, l.dims());
+    std::int64_t at = 0;
+    for (std::size_t c = 0; c < l.categorical.size(); ++c) {
+      const auto width = static_cast<std::int64_t>(l.vocabulary_sizes[c]);
+      std::vector<std::int64_t> hits;
+      if (const ItemMeta::Categorical* f = users.field(l.categorical[c]))
+        for (const std::string& v : users.values(*f, row))
+          for (std::int64_t k = 0; k < width; ++k)
+            if (l.vocabulary[static_cast<std::size_t>(at + k)] == v) hits.push_back(at + k);
+      for (const std::int64_t h : hits) g(0, h) = 1.0f / std::sqrt(static_cast<float>(hits.size()));
+      at += width;
+    }
+    const float num_scale = l.numeric.empty() ? 0.0f : 1.0f / std::sqrt(static_cast<float>(l.numeric.size()));
+    for (std::size_t j = 0; j < l.numeric.size(); ++j, ++at) {
+      if (!(l.deviation[j] > 0)) continue;
+      for (const auto& f : users.numeric)
+        if (f.name == l.numeric[j] && f.present[row]) {
+          const float z = std::clamp(static_cast<float>((f.values[row] - l.mean[j]) / l.deviation[j]), -3.0f, 3.0f);
+          g(0, at) = z * num_scale;
+        }
+    }
+    const float norm = g.norm();
+    if (norm > 0) g /= norm;
+    return g;
   }
 
   Matrix hist_;              // [items, e] history embeddings (fold-in)

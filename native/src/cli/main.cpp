@@ -905,8 +905,13 @@ struct EvalCmd {
       throw er::Error("--new-users is its own protocol: --protocol, --test, --test-rating, --test-negative and --log do not apply");
     if (rerank != "none" || c->count("--rerank-lambda")) throw er::Error("re-ranking (--rerank, --rerank-lambda) does not apply to --new-users");
     if (!item_meta.empty()) throw er::Error("--item-meta does not apply to --new-users (its methods read no metadata)");
-    if (!user_meta.empty())
-      throw er::Error("--user-meta does not apply to --new-users (the held-out users are folded in from their items alone)");
+    if (!user_meta.empty()) {
+      const auto m = er::make_model(er::parse_kind(model.kind));
+      if (!m->reads_user_meta())
+        throw er::Error(std::string("--user-meta: ") + er::kind_name(m->kind()) +
+                        " does not read user features (only two-tower's user tower does)");
+      new_users.user_meta = std::make_shared<const er::UserMeta>(er::load_user_meta(user_meta));
+    }
     if (c->count("--cold-items") || cold_validation)
       throw er::Error("--new-users and --cold-items are two protocols: give one");
     auto& o = new_users;
