@@ -50,8 +50,8 @@
 // nothing more; a new user's fold-in has no features (a zero row: the feature block drops out).
 // The file also keeps the feature layout (field names, vocabularies, numeric means and deviations)
 // and the first layer's weights over the features (section version 2), so that the user tower of
-// a file is complete: a user described by their features could be embedded from it (not offered
-// by the serving API yet).
+// a file is complete: fold_in_vector_described() embeds a new user from their items and a row of
+// a user-feature file, encoded with that layout (native only; eval --new-users --user-meta).
 #include <algorithm>
 #include <cmath>
 #include <memory>
