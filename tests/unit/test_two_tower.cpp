@@ -288,6 +288,12 @@ TEST_CASE("two-tower with user features: seeded, different from without, same af
 
   const auto loaded = load_bytes(bytes);
   CHECK(!loaded->user_meta);  // not kept as such: the section has what serving needs
+  {
+    auto copy = fit_with_users(small_hyper(3));
+    REQUIRE(copy->user_meta);
+    copy->drop_users();
+    CHECK(!copy->user_meta);  // per-user data, dropped with the users
+  }
   CHECK(model_to_bytes(*loaded) == bytes);
   std::vector<float> x(a->n_items()), y(a->n_items());
   for (index_t u = 0; u < a->n_users(); u += 23) {

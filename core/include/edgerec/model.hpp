@@ -355,7 +355,7 @@ class Model {
   // whose reads_user_meta() is true (two-tower's user tower); fit() refuses it for the others.
   // Read only while training and never saved as such: a kind that reads it keeps what it serves
   // with in its own section (two-tower: the user vectors computed with it, and the feature
-  // layout). Null after a load; fit() never clears it.
+  // layout). Null after a load; fit() never clears it; drop_users() does.
   std::shared_ptr<const ItemMeta> user_meta;
   // Whether fit() reads user_meta. Default false.
   virtual bool reads_user_meta() const { return false; }

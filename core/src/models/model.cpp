@@ -219,6 +219,8 @@ void Model::drop_users() {
   seen = Csr{};
   seen.cols = n_items();
   if (sequences) sequences = Sequences{};
+  // The training users' features are per-user data too (rows aligned to the dropped users).
+  user_meta.reset();
 }
 
 std::vector<ItemValue> Model::history(index_t user) const {
