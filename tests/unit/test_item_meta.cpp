@@ -3,7 +3,9 @@
 // hand-computed values, blending, cold-start serving, and the model file section.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 
 #include "edgerec/edgerec.hpp"
 #include "test_util.hpp"
@@ -373,6 +375,29 @@ TEST_CASE("real data: MovieLens 100K u.item and ML-1M movies.dat", "[item_meta][
   CHECK(ml1m.field("genres")->vocabulary.size() == 18);
 }
 
+TEST_CASE("real data: MovieLens 100K u.user and ML-1M users.dat", "[item_meta][user_meta][realdata]") {
+  const std::string uuser = test::shared_data("ml-100k/u.user");
+  const std::string users_dat = test::shared_data("ml-1m/users.dat");
+  EDGEREC_SKIP_IF_NO_DATA(uuser, "ml-100k/u.user");
+  EDGEREC_SKIP_IF_NO_DATA(users_dat, "ml-1m/users.dat");
+  CHECK(user_meta_format(uuser) == ItemMetaFormat::ml100k_users);
+  const UserMeta u = load_user_meta(uuser);
+  REQUIRE(u.rows() == 943);
+  CHECK(u.field("gender")->vocabulary.size() == 2);
+  CHECK(u.field("occupation")->vocabulary.size() == 21);
+  const auto& age = u.numeric.at(0).values;
+  CHECK(*std::min_element(age.begin(), age.end()) == 7.0f);
+  CHECK(*std::max_element(age.begin(), age.end()) == 73.0f);
+  std::size_t women = 0;
+  for (index_t r = 0; r < u.rows(); ++r) women += u.values(*u.field("gender"), r) == std::vector<std::string>{"F"};
+  CHECK(women == 273);
+  CHECK(user_meta_format(users_dat) == ItemMetaFormat::ml1m_users);
+  const UserMeta d = load_user_meta(users_dat);
+  CHECK(d.rows() == 6040);
+  CHECK(d.field("occupation")->vocabulary.size() == 21);
+  CHECK(d.numeric.at(0).values[1] == 56.0f);  // user 2: the 56+ bucket
+}
+
 TEST_CASE("metadata loaders on garbage: an Error or a consistent ItemMeta, never a crash", "[item_meta]") {
   // Seeded mutations of valid files of every format (bytes replaced, cut, duplicated).
   const std::vector<std::pair<std::string, std::string>> seeds = {
@@ -406,4 +431,88 @@ TEST_CASE("metadata loaders on garbage: an Error or a consistent ItemMeta, never
       }
     }
   }
+}
+
+// ---- User features ------------------------------------------------------------------------------
+
+TEST_CASE("user-feature files: MovieLens u.user and users.dat, generic csv, alignment", "[item_meta][user_meta]") {
+  const UserMeta u = load_user_meta_from_memory("1|24|M|technician|85711\n2|53|F|other|94043\n007|23|M|writer|T8H1N\n",
+                                                "ml-100k/u.user");
+  REQUIRE(u.rows() == 3);
+  CHECK(u.ids.id(2) == "7");  // canonical ids, as the interaction loader makes them
+  CHECK(joined(u.values(*u.field("gender"), 1)) == "F");
+  CHECK(joined(u.values(*u.field("occupation"), 0)) == "technician");
+  REQUIRE(u.numeric.size() == 1);
+  CHECK(u.numeric[0].name == "age");
+  CHECK(u.numeric[0].values[1] == 53.0f);
+  CHECK(u.categorical.size() == 2);  // the zip code is not read
+  CHECK(u.source == "u.user");
+  const std::string dir = test::temp_dir("user_meta");
+  {
+    std::ofstream(dir + "/u.user") << "1|24|M|technician|85711\n";
+    std::ofstream(dir + "/people.txt") << "1::F::1::10::48067\n";
+  }
+  CHECK(user_meta_format(dir + "/u.user") == ItemMetaFormat::ml100k_users);
+  CHECK(user_meta_format(dir + "/people.txt") == ItemMetaFormat::ml1m_users);
+  CHECK(load_user_meta(dir + "/u.user").rows() == 1);
+  CHECK(item_meta_format_name(ItemMetaFormat::ml1m_users) == std::string("ml1m-users"));
+
+  const UserMeta d = load_user_meta_from_memory("1::F::1::10::48067\n2::M::56::16::70072\n", "users.dat");
+  REQUIRE(d.rows() == 2);
+  CHECK(joined(d.values(*d.field("gender"), 0)) == "F");
+  CHECK(joined(d.values(*d.field("occupation"), 1)) == "16");
+  CHECK(d.numeric[0].values[1] == 56.0f);
+
+  // Generic csv: the user id column found by name, types as for item metadata.
+  const UserMeta c = load_user_meta_from_memory("segment,userId,age,langs\nA,u2,30,en|fr\nB,u1,,de\n", "users.csv");
+  CHECK(c.ids.id(0) == "u2");
+  CHECK(joined(c.values(*c.field("langs"), 0)) == "en|fr");
+  CHECK(c.numeric[0].present[1] == 0);
+
+  // Aligned to a model's users: exactly one row per user, in its order; unknown users dropped,
+  // users the file lacks undescribed (no value, so a zero feature row).
+  IdMap users;
+  users.add("u1");
+  users.add("u3");
+  ItemMetaReport r;
+  const UserMeta a = align_user_meta(c, users, &r);
+  REQUIRE(a.rows() == 2);
+  CHECK(a.ids.id(1) == "u3");
+  CHECK(a.described[0] == 1);
+  CHECK(a.described[1] == 0);
+  CHECK(joined(a.values(*a.field("segment"), 0)) == "B");
+  CHECK(a.values(*a.field("segment"), 1).empty());
+  CHECK(r.matched == 1);
+  CHECK(r.cold == 1);  // u2: no interactions
+  CHECK(r.undescribed == 1);
+  const ItemFeatures f(a);
+  CHECK(f.matrix().row(1).norm() == 0.0f);
+  CHECK(f.matrix().row(0).norm() == Approx(1.0f));
+}
+
+TEST_CASE("malformed user-feature files: one clear error naming file, line and field", "[item_meta][user_meta]") {
+  auto uuser = [](const std::string& text) { return load_user_meta_from_memory(text, "u.user"); };
+  CHECK(error_of([&] { uuser("1|24|M|technician\n"); }) ==
+        "u.user:1: field 'line': has 4 fields, expected 5 (user id|age|gender|occupation|zip code)");
+  CHECK(error_of([&] { uuser("1|24|M|x|1\n2|old|F|x|1\n"); }) == "u.user:2: field 'age': 'old' is not an age in years (0..150)");
+  CHECK(error_of([&] { uuser("1|24|M|x|1\n2|400|F|x|1\n"); }) == "u.user:2: field 'age': '400' is not an age in years (0..150)");
+  CHECK(error_of([&] { uuser("1|24|X|x|1\n"); }) == "u.user:1: field 'gender': 'X' is not M or F");
+  CHECK(error_of([&] { uuser("1|24|M||1\n"); }) == "u.user:1: field 'occupation': is empty");
+  CHECK(error_of([&] { uuser("1|24|M|x|1\n01|30|F|y|2\n"); }) == "u.user:2: field 'id': user '1' is listed twice");
+  CHECK(error_of([&] { uuser("a|24|M|x|1\n"); }).rfind("u.user:1: field 'id': 'a' ", 0) == 0);
+  CHECK(error_of([&] { uuser("\n"); }) == "u.user: no users");
+  CHECK(error_of([] { load_user_meta_from_memory("1::F::1::10\n", "users.dat"); }) ==
+        "users.dat:1: field 'line': has 4 fields, expected 5 (UserID::Gender::Age::Occupation::Zip-code)");
+  CHECK(error_of([] { load_user_meta_from_memory("user,age:num\nu1,3\nu2,x\n", "users.csv"); }) ==
+        "users.csv:3: field 'age': 'x' is not a number");
+  CHECK(error_of([] { load_user_meta_from_memory("user,age\nu1,3\nu1,4\n", "users.csv"); }) ==
+        "users.csv:3: field 'id': user 'u1' is listed twice");
+  CHECK(error_of([] { load_user_meta_from_memory("user,age\n", "users.csv"); }) == "users.csv: no users");
+  // The two kinds of file are not confused.
+  CHECK(error_of([] { load_item_meta_from_memory("1|24|M|x|1\n", "u.user"); }) ==
+        "u.user: a user-feature file (ml100k-users), not item metadata");
+  ItemMetaOptions o;
+  o.format = ItemMetaFormat::ml100k_items;
+  CHECK(error_of([&] { load_user_meta_from_memory("1|24|M|x|1\n", "x.txt", o); }) ==
+        "x.txt: ml100k-items is an item metadata format, not a user-feature file");
 }

@@ -5,6 +5,8 @@
 // errors.
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -224,4 +226,219 @@ TEST_CASE("two-tower: bad hyper-parameters and cold-item options are clear error
   o.cold_items = 1.5;
   CHECK(test::error_of([&] { evaluate_cold_items(catalogue().data, ModelKind::ials, h, o, *backend); })
             .find("strictly between 0 and 1") != std::string::npos);
+}
+
+// ---- User features (--user-meta) ----------------------------------------------------------------
+
+namespace {
+
+// A user-feature file for the catalogue: each user's most frequent genre ("taste", which the
+// synthetic users' clusters drive) and their interaction count ("activity"); every tenth user is
+// left out (a zero feature row) and one listed user has no interactions (dropped by alignment).
+std::shared_ptr<const UserMeta> user_meta() {
+  static const auto m = [] {
+    const auto& cat = catalogue();
+    std::vector<std::map<int, int>> counts(cat.data.n_users());
+    std::vector<int> activity(cat.data.n_users(), 0);
+    for (const auto& r : cat.data.rows) {
+      ++activity[r.user];
+      for (const int g : cat.item_genres[r.item]) ++counts[r.user][g];
+    }
+    std::string csv = "user_id,taste,activity\nghost,x,3\n";
+    for (index_t u = 0; u < cat.data.n_users(); ++u) {
+      if (u % 10 == 0) continue;
+      int best = 0, n = -1;
+      for (const auto& [g, c] : counts[u])
+        if (c > n) best = g, n = c;
+      csv += cat.data.users.id(u) + "," + cat.genre_names[static_cast<std::size_t>(best)] + "," +
+             std::to_string(activity[u]) + "\n";
+    }
+    return std::make_shared<const UserMeta>(load_user_meta_from_memory(csv, "users.csv"));
+  }();
+  return m;
+}
+
+std::unique_ptr<Model> fit_with_users(const Hyper& h) {
+  auto backend = make_openmp_backend(1);
+  auto m = make_model(ModelKind::two_tower);
+  m->item_meta = std::make_shared<const ItemMeta>(align_item_meta(*meta(), catalogue().data.items));
+  m->user_meta = std::make_shared<const UserMeta>(align_user_meta(*user_meta(), catalogue().data.users));
+  m->fit(catalogue().data, h, *backend);
+  m->info.fit_seconds = 0;
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("two-tower with user features: seeded, different from without, same after save and load",
+          "[two_tower]") {
+  ItemMetaReport report;
+  const UserMeta aligned = align_user_meta(*user_meta(), catalogue().data.users, &report);
+  CHECK(aligned.rows() == catalogue().data.n_users());
+  CHECK(report.cold == 1);         // ghost
+  CHECK(report.undescribed == 30);  // every tenth of 300
+  const auto a = fit_with_users(small_hyper(3));
+  const auto b = fit_with_users(small_hyper(3));
+  const std::string bytes = model_to_bytes(*a);
+  CHECK(model_to_bytes(*b) == bytes);
+  // The features change the user vectors (same seed, same data, same item tower input).
+  REQUIRE(a->embeddings());
+  CHECK(!a->embeddings()->U.isApprox(trained().embeddings()->U, 1e-3f));
+  CHECK(bytes.size() > model_to_bytes(trained()).size());  // the layout and the feature weights
+
+  const auto loaded = load_bytes(bytes);
+  CHECK(!loaded->user_meta);  // not kept as such: the section has what serving needs
+  {
+    auto copy = fit_with_users(small_hyper(3));
+    REQUIRE(copy->user_meta);
+    copy->drop_users();
+    CHECK(!copy->user_meta);  // per-user data, dropped with the users
+  }
+  CHECK(model_to_bytes(*loaded) == bytes);
+  std::vector<float> x(a->n_items()), y(a->n_items());
+  for (index_t u = 0; u < a->n_users(); u += 23) {
+    a->score(u, x.data());
+    loaded->score(u, y.data());
+    CHECK(x == y);
+  }
+  // A new user folds in from items alone (a zero feature row), before and after the round trip.
+  const std::vector<ItemValue> hist = {{2, 1.0f}, {8, 1.0f}, {30, 1.0f}};
+  a->score_new(hist, x.data());
+  loaded->score_new(hist, y.data());
+  CHECK(x == y);
+  CHECK(std::all_of(x.begin(), x.end(), [](float v) { return std::isfinite(v); }));
+  // The stored user vector of a described user is the tower over [id, history mean, features]:
+  // dropping the id and the features (fold-in of the same history) gives another vector.
+  const index_t u1 = 1;
+  a->score(u1, x.data());
+  a->score_new(a->history(u1), y.data());
+  CHECK(x != y);
+}
+
+TEST_CASE("two-tower with user features still fits and scores known users at every depth", "[two_tower]") {
+  Hyper h = small_hyper(5);
+  h.layers = 2;
+  h.epochs = 2;
+  const auto m = fit_with_users(h);
+  const auto loaded = load_bytes(model_to_bytes(*m));
+  std::vector<float> x(m->n_items()), y(m->n_items());
+  m->score(7, x.data());
+  loaded->score(7, y.data());
+  CHECK(x == y);
+}
+
+TEST_CASE("user features: other kinds, misaligned and empty files are clear errors", "[two_tower]") {
+  auto backend = make_cpu_backend();
+  const auto aligned = std::make_shared<const UserMeta>(align_user_meta(*user_meta(), catalogue().data.users));
+  Hyper h;
+  h.factors = 4;
+  h.epochs = 1;
+  for (const ModelKind kind : {ModelKind::ials, ModelKind::popularity, ModelKind::neumf}) {
+    auto m = make_model(kind);
+    CHECK(!m->reads_user_meta());
+    m->user_meta = aligned;
+    CHECK(test::error_of([&] { m->fit(catalogue().data, h, *backend); }) ==
+          std::string(kind_name(kind)) + " does not read user features (--user-meta): only two-tower's user tower does");
+  }
+  // Rows not in the training users' order (file order) are refused, not misread.
+  auto m = make_model(ModelKind::two_tower);
+  m->user_meta = user_meta();
+  CHECK(test::error_of([&] { m->fit(catalogue().data, small_hyper(), *backend); }).find("not aligned") != std::string::npos);
+  // A file with ids only gives the tower nothing to read.
+  std::string ids = "user,note:skip\n";
+  for (index_t u = 0; u < catalogue().data.n_users(); ++u) ids += catalogue().data.users.id(u) + ",-\n";
+  m->user_meta = std::make_shared<const UserMeta>(
+      align_user_meta(load_user_meta_from_memory(ids, "ids.csv"), catalogue().data.users));
+  CHECK(test::error_of([&] { m->fit(catalogue().data, small_hyper(), *backend); }) ==
+        "two-tower: the user features have no categorical or numeric field (only an id column?)");
+  // Through evaluate(): every protocol fits with them, and refuses them for another kind.
+  EvalOptions o;
+  o.protocol = Protocol::holdout;
+  o.user_meta = user_meta();
+  CHECK(test::error_of([&] { evaluate(catalogue().data, ModelKind::bpr, h, o, *backend); })
+            .find("bpr does not read user features") != std::string::npos);
+}
+
+TEST_CASE("two-tower: a section version 1 file (golden v4) loads as a model without user features",
+          "[two_tower][model_file]") {
+  const std::string path = std::string(EDGEREC_GOLDEN_DIR) + "/v4/two-tower.edgerec";
+  const auto old = load_model(path);
+  REQUIRE(old->kind() == ModelKind::two_tower);
+  // Re-saved as section version 2: the same model plus an empty user feature layout (six empty
+  // vectors, 8 bytes each, and a 2e x 0 weight matrix, 16 bytes), serving the same scores.
+  const std::string resaved = model_to_bytes(*old);
+  std::ifstream in(path, std::ios::binary);
+  const std::string original((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(resaved.size() == original.size() + 6 * 8 + 16);
+  const auto copy = load_bytes(resaved);
+  CHECK(model_to_bytes(*copy) == resaved);
+  std::vector<float> a(old->n_items()), b(old->n_items());
+  for (index_t u = 0; u < old->n_users(); ++u) {
+    old->score(u, a.data());
+    copy->score(u, b.data());
+    REQUIRE(a == b);
+  }
+  const std::vector<ItemValue> hist = {{1, 1.0f}, {3, 1.0f}};
+  old->score_new(hist, a.data());
+  copy->score_new(hist, b.data());
+  CHECK(a == b);
+}
+
+TEST_CASE("two-tower fold-in with user features: zero row, file order, unknown values, new-user protocol",
+          "[two_tower][new_users]") {
+  Hyper h = small_hyper(3);
+  h.epochs = 3;
+  const auto m = fit_with_users(h);
+  const auto& raw = *user_meta();  // file order, with a user the model does not know
+  const auto aligned = align_user_meta(raw, m->users);
+  const int e = static_cast<int>(m->embeddings()->V.cols());
+  std::vector<float> a(static_cast<std::size_t>(e)), b(a);
+  float oa = 1, ob = 1;
+  const std::vector<ItemValue> hist = {{4, 1.0f}, {9, 1.0f}, {17, 1.0f}};
+  // No row: exactly the items-only fold-in.
+  REQUIRE(m->fold_in_vector_described(hist, raw, -1, a.data(), &oa));
+  REQUIRE(m->fold_in_vector(hist, b.data(), &ob));
+  CHECK(a == b);
+  CHECK(oa == ob);
+  // The same user found in the file (any order) or in the aligned rows: the same vector, and
+  // another than without features.
+  const index_t u = 1;
+  REQUIRE(m->fold_in_vector_described(hist, raw, raw.find(m->users.id(u)), a.data(), &oa));
+  REQUIRE(m->fold_in_vector_described(hist, aligned, u, b.data(), &ob));
+  CHECK(a == b);
+  std::vector<float> none(a.size());
+  m->fold_in_vector(hist, none.data(), &ob);
+  CHECK(a != none);
+  // Features alone (no item) give a vector too; a value the model never saw adds nothing.
+  REQUIRE(m->fold_in_vector_described({}, aligned, u, a.data(), &oa));
+  const std::string taste = aligned.values(*aligned.field("taste"), u).at(0);
+  const std::string activity = std::to_string(static_cast<int>(aligned.numeric.at(0).values[u]));
+  const UserMeta one = load_user_meta_from_memory("user,taste,activity\nq," + taste + "|never-seen," + activity + "\n", "one.csv");
+  REQUIRE(m->fold_in_vector_described({}, one, 0, b.data(), &ob));
+  for (int k = 0; k < e; ++k) CHECK(b[static_cast<std::size_t>(k)] == Approx(a[static_cast<std::size_t>(k)]).margin(1e-5));
+  CHECK_THROWS(m->fold_in_vector_described({}, one, 1, b.data(), &ob));
+  // A model trained without user features does not fold in with them.
+  CHECK_FALSE(trained().fold_in_vector_described(hist, raw, 0, a.data(), &oa));
+  CHECK_FALSE(make_model(ModelKind::ials)->fold_in_vector_described(hist, raw, 0, a.data(), &oa));
+
+  // The new-user protocol adds the features methods, and only with user features.
+  NewUserOptions o;
+  o.fraction = 0.2;
+  o.steps = 0;
+  o.seed = 4;
+  auto backend = make_openmp_backend(1);
+  const NewUserResult plain = evaluate_new_users(catalogue().data, ModelKind::two_tower, h, o, *backend);
+  CHECK(plain.metrics.count("features_hr@10") == 0);
+  o.user_meta = user_meta();
+  const NewUserResult with = evaluate_new_users(catalogue().data, ModelKind::two_tower, h, o, *backend);
+  REQUIRE(with.metrics.count("features_hr@10") == 1);
+  REQUIRE(with.metrics.count("foldin_features_ndcg@10") == 1);
+  CHECK(with.metrics.at("popularity_hr@10") == plain.metrics.at("popularity_hr@10"));
+  const NewUserResult again = evaluate_new_users(catalogue().data, ModelKind::two_tower, h, o, *backend);
+  CHECK(again.metrics == with.metrics);
+  INFO("features " << with.metrics.at("features_ndcg@10") << " foldin " << with.metrics.at("foldin_ndcg@10")
+                   << " foldin_features " << with.metrics.at("foldin_features_ndcg@10") << " popularity "
+                   << with.metrics.at("popularity_ndcg@10"));
+  // The synthetic "taste" is the user's most frequent genre: features alone beat chance by far.
+  CHECK(with.metrics.at("features_hr@10") > 0.05);
 }

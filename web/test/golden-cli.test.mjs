@@ -143,6 +143,32 @@ describe('native CLI vs wasm: neural explanations', () => {
   }
 });
 
+// Two-tower trained with user features (train --user-meta: its section then carries the feature
+// layout and weights, which the wasm reader must read through): the same top-K for known users
+// (whose vectors hold their features) and new users (items only).
+test('two-tower with user features', async () => {
+  const rows = fs.readFileSync(path.join(work, 'implicit/ratings.csv'), 'utf8').split('\n').slice(1).filter(Boolean);
+  const count = new Map();
+  for (const l of rows) count.set(l.split(',')[0], (count.get(l.split(',')[0]) || 0) + 1);
+  const lines = [...count].map(([u, n], i) => `${u},${['a', 'b', 'c'][i % 3]}|${i % 2 ? 'x' : 'y'},${n}`);
+  fs.writeFileSync(path.join(work, 'users.csv'), `user,segment,activity\n${lines.join('\n')}\n`);
+  cli('train', '--data', 'implicit/ratings.csv', '--model', 'two-tower', '--seed', '9', '--factors', '16', '--epochs', '2',
+    '--item-meta', 'implicit/items.csv', '--user-meta', 'users.csv', '--out', 'two-tower-users.edgerec', '--quiet');
+  const file = path.join(work, 'two-tower-users.edgerec');
+  const model = await load(fs.readFileSync(file));
+  assert.equal(model.info().kind, 'two-tower');
+  const known = users.filter((u) => model.hasUser(u));
+  assert.ok(known.length >= 4);
+  const batch = cliJson('recommend', '--model', file, '-k', String(K), ...known.flatMap((u) => ['--user', u]));
+  for (const result of batch.results) {
+    assertSameTop(await model.recommend(result.user, { k: K }), result.items, `two-tower user ${result.user}`);
+  }
+  const history = items.filter((_, i) => i % 41 === 0).slice(0, 8).map((item) => ({ item, value: 1 }));
+  const want = cliJson('recommend', '--model', file, '-k', String(K), '--items', history.map((h) => h.item).join(','));
+  assertSameTop(await model.recommendFor(history, { k: K }), want.items, 'two-tower fold-in');
+  model.dispose();
+});
+
 test('int8 item matrix: top-10 overlap >= 0.99 with f32 on 100k items x 64 factors', async () => {
   cli('generate', '--out', 'big', '--users', '2000', '--items', '100000', '--interactions', '200000', '--seed', '8', '--implicit');
   cli('train', '--data', 'big/ratings.csv', '--model', 'ials', '--factors', '64', '--epochs', '3', '--seed', '1', '--out', 'big.edgerec', '--quiet');

@@ -89,6 +89,10 @@ struct EvalOptions {
   // item_meta has a categorical field "genres". item_meta is in file order (load_item_meta);
   // each fitted model aligns it to its items.
   std::shared_ptr<const ItemMeta> item_meta;
+  // User features (load_user_meta, file order), for the kinds that read them (two-tower): each
+  // fitted model gets them aligned to its training users (align_user_meta) before fit(), under
+  // every protocol of this header; a kind that does not read them refuses them (Model::fit).
+  std::shared_ptr<const UserMeta> user_meta;
   // With rerank.kind != none, each user's top pool_factor * K candidates are also re-ranked to
   // K and the re-ranked lists' metrics are reported beside the model's under the prefix
   // "rerank_" (before any protocol prefix: "rerank_ndcg@10", "rerank_full_ndcg@10"): hr, ndcg,

@@ -78,7 +78,12 @@ struct ItemMeta {
 //                 RFC 4180 quotes; "(no genres listed)" means none.
 //                 Both give title, "genres", and numeric "year" from a trailing "(1995)" in the title.
 //   csv           any delimited file with a header naming the columns (see ItemMetaOptions).
-enum class ItemMetaFormat { auto_detect, ml100k_items, ml1m_items, ml_latest_items, csv };
+// User-feature files (load_user_meta(), below):
+//   ml100k-users  MovieLens 100K u.user: user id|age|gender|occupation|zip code, no header.
+//   ml1m-users    MovieLens 1M users.dat: UserID::Gender::Age::Occupation::Zip-code.
+//                 Both give categorical "gender" (M or F) and "occupation", numeric "age"; the
+//                 zip code is not read (load.cpp says why).
+enum class ItemMetaFormat { auto_detect, ml100k_items, ml1m_items, ml_latest_items, csv, ml100k_users, ml1m_users };
 const char* item_meta_format_name(ItemMetaFormat f);
 
 struct ItemMetaOptions {
@@ -116,7 +121,23 @@ ItemMeta load_item_meta_from_memory(std::string_view bytes, const std::string& n
 void load_item_vectors(ItemMeta& meta, const std::string& path);
 void load_item_vectors_from_memory(ItemMeta& meta, std::string_view bytes, const std::string& name);
 
-// What align_item_meta() did, for the CLI's report.
+// ---- User features ---------------------------------------------------------------------------
+//
+// A user-feature file (demographics: `edgerec train --user-meta`, read by two-tower's user tower)
+// has the structure of an item metadata file, an id column and categorical and numeric columns,
+// so it is read by the same parsers into the same struct: a UserMeta is an ItemMeta whose rows
+// are users (titles stay empty, no content vectors). The csv format is ItemMetaOptions' with the
+// user id column's default names: id, user, user_id or userId, else the first column; a "title"
+// column, if any, is read and ignored by the features. MovieLens u.user and users.dat are
+// recognised (above). Errors as for item metadata: file, line and field ("users.csv:3: field
+// 'age': 'x' is not a number"; a user listed twice; "no users").
+using UserMeta = ItemMeta;
+ItemMetaFormat user_meta_format(const std::string& path);
+UserMeta load_user_meta(const std::string& path, const ItemMetaOptions& options = {});
+UserMeta load_user_meta_from_memory(std::string_view bytes, const std::string& name,
+                                    const ItemMetaOptions& options = {});
+
+// What align_item_meta() / align_user_meta() did, for the CLI's report.
 struct ItemMetaReport {
   std::size_t rows = 0;            // rows of the metadata (file order)
   std::size_t matched = 0;         // of them, items of the model
@@ -126,6 +147,11 @@ struct ItemMetaReport {
 // Reorders `meta` (file order) into the layout against `items` (the model's item ids): row r <
 // items.size() is item r, the rest are the cold items in file order.
 ItemMeta align_item_meta(const ItemMeta& meta, const IdMap& items, ItemMetaReport* report = nullptr);
+// Reorders `meta` against `users` (the model's user ids): exactly users.size() rows, row r user
+// r; a user the file does not list is undescribed (a zero feature row). The file's users without
+// training interactions are dropped (report->cold counts them): a model keeps no vector for them,
+// and leaving them out keeps the z-scores of the numeric fields a statistic of the training users.
+UserMeta align_user_meta(const UserMeta& meta, const IdMap& users, ItemMetaReport* report = nullptr);
 
 // ---- Content features ------------------------------------------------------------------------
 
@@ -158,6 +184,11 @@ class ItemFeatures {
   std::vector<float> describe(std::string_view description) const;
   // Cosine of every row with `query` (dims() floats, any length) into out (rows() floats).
   void cosine(const float* query, float* out) const;
+  // Per numeric field (ItemMeta::numeric order), the mean and standard deviation of its z-score
+  // (the deviation is 0 when the field is constant or has fewer than two values: it then
+  // contributes nothing).
+  const std::vector<float>& numeric_mean() const { return mean_; }
+  const std::vector<float>& numeric_std() const { return std_; }
   // The weighted mean of the rows of `history` (row, weight) — a user's content profile.
   std::vector<float> profile(const std::vector<std::pair<index_t, float>>& history) const;
 

@@ -256,6 +256,18 @@ class Model {
                               float* /*offset*/) const {
     return false;
   }
+  // A new user's scoring vector, as fold_in_vector(), from their items and their user features:
+  // row `row` of `users` (a UserMeta in any row order, e.g. as load_user_meta() read it; -1: no
+  // row, all features zero). Fields are matched by name with those the model was trained on, a
+  // value it never saw adds nothing, and the row is encoded as training encoded the training
+  // users (edgerec/item_meta.hpp ItemFeatures, with the training users' means and deviations).
+  // The history may be empty (features alone). Returns false, writing nothing, for kinds that
+  // read no user features and models trained without them (two-tower without --user-meta). Not
+  // in the serving-only (wasm) build. Throws Error for a row out of range.
+  virtual bool fold_in_vector_described(const std::vector<ItemValue>& /*history*/, const ItemMeta& /*users*/,
+                                        std::int64_t /*row*/, float* /*u*/, float* /*offset*/) const {
+    return false;
+  }
   // The k best items of score(user) / score_new(history), skipping items where `skip`
   // (nullable, n_items() bytes) is non-zero, in select_top_k() order. Exactly select_top_k()
   // over the full scores; models in factor form get there scoring only the items a norm bound
@@ -341,6 +353,16 @@ class Model {
   // its item tower on it and embeds the cold rows (cold_item_factors()); the other kinds never
   // read it while training. fit() never clears it; kept by drop_users().
   std::shared_ptr<const ItemMeta> item_meta;
+  // Optional user features (a UserMeta, edgerec/item_meta.hpp: demographics such as gender, age,
+  // occupation), aligned to the training users by align_user_meta() (row r = user r; a user it
+  // does not describe has a zero feature row). Set by the caller before fit(), for the kinds
+  // whose reads_user_meta() is true (two-tower's user tower); fit() refuses it for the others.
+  // Read only while training and never saved as such: a kind that reads it keeps what it serves
+  // with in its own section (two-tower: the user vectors computed with it, and the feature
+  // layout). Null after a load; fit() never clears it; drop_users() does.
+  std::shared_ptr<const ItemMeta> user_meta;
+  // Whether fit() reads user_meta. Default false.
+  virtual bool reads_user_meta() const { return false; }
 
  protected:
   virtual void fit_impl(const Interactions& train, Backend& backend, const Progress& progress) = 0;

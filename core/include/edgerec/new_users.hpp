@@ -41,6 +41,14 @@
 //                   the fold-in of the final history: feedback without any learning.
 //     Items shown and not accepted stay candidates of the final lists (a reward of 0 only says
 //     "not in the feedback window").
+//     With user features (NewUserOptions::user_meta, for kinds that read them: two-tower), two
+//     more, each the model's ranking of Model::fold_in_vector_described():
+//       features         the held-out user's features alone (no item: a visitor at sign-up,
+//                        whose demographics are known before any interaction);
+//       foldin_features  the revealed items and the features.
+//     The model trains with the training users' features only (the held-out users' rows are left
+//     out of the file it reads, so their values do not even reach the z-score statistics); a
+//     held-out user the file does not list has a zero feature row.
 //  4. Metrics over the counted users, the mean of hr@K, ndcg@K and recall@K of each method's
 //     list against the user's test items, as "<method>_hr@K", ...; "explore_accepted",
 //     "exploit_accepted" and "greedy_accepted": the mean number of accepted items per user.
@@ -66,6 +74,7 @@
 
 #include "edgerec/bandit.hpp"
 #include "edgerec/data.hpp"
+#include "edgerec/item_meta.hpp"
 #include "edgerec/model.hpp"
 
 namespace edgerec {
@@ -83,6 +92,11 @@ struct NewUserOptions {
   std::uint64_t seed = 0;        // held-out draw and the policies' seeds
   // Test ratings >= this are relevant (rated data); NaN = every test item.
   float relevance_threshold = std::numeric_limits<float>::quiet_NaN();
+  // Every user's features (load_user_meta, file order; null: none): see "features" above.
+  // evaluate_new_users() fits the model with the training users' rows; measure_new_users() reads
+  // the held-out users' rows (by user id) for the features methods, which it adds when the model
+  // folds in with features (Model::fold_in_vector_described()).
+  std::shared_ptr<const UserMeta> user_meta;
 
   static PolicyOptions hybrid() {
     PolicyOptions p;

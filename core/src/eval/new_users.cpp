@@ -243,9 +243,26 @@ NewUserResult measure_new_users(const Model& model, const std::vector<NewUserWin
   }
   std::vector<std::uint8_t> skip(n_items, 0), shown(n_items, 0);
   std::vector<float> scratch(n_items);
-  Sums pop, fold, exp, xpl, gre;
+  Sums pop, fold, exp, xpl, gre, feat, fold_feat;
+  // The features methods: the model's ranking of its fold-in with the user's feature row.
+  std::vector<float> fu(model.embeddings() ? static_cast<std::size_t>(model.embeddings()->V.cols()) : 0);
+  float f_offset = 0;
+  bool with_features = false;
+  if (options.user_meta && model.embeddings())
+    with_features = model.fold_in_vector_described({}, *options.user_meta, -1, fu.data(), &f_offset);
+
   std::size_t counted = 0;
   const int k = options.k;
+  const auto ranked = [&](const std::vector<ItemValue>& history, std::int64_t row) {
+    model.fold_in_vector_described(history, *options.user_meta, row, fu.data(), &f_offset);
+    const Matrix& V = model.embeddings()->V;
+    for (index_t i = 0; i < n_items; ++i) {
+      float s = f_offset;
+      for (std::size_t d = 0; d < fu.size(); ++d) s += V(i, static_cast<Eigen::Index>(d)) * fu[d];
+      scratch[i] = s;
+    }
+    return items_of(select_top_k(scratch.data(), n_items, k, skip.data()));
+  };
   for (const auto& w : users) {
     result.feedback_items += w.feedback.size();
     // Exploration runs for every held-out user, counted or not: the policy learns from all.
@@ -264,6 +281,11 @@ NewUserResult measure_new_users(const Model& model, const std::vector<NewUserWin
       for (const auto& iv : *part) skip[iv.item] = 1;
     pop.add(items_of(select_top_k(model.item_popularity.data(), n_items, k, skip.data())), rel, k);
     fold.add(items_of(model.top_k_new(model.prepare_history(w.revealed), k, skip.data(), scratch.data())), rel, k);
+    if (with_features) {
+      const std::int64_t row = options.user_meta->find(model.users.id(w.user));
+      feat.add(ranked({}, row), rel, k);
+      fold_feat.add(ranked(model.prepare_history(w.revealed), row), rel, k);
+    }
     if (result.explored) {
       exp.add(ex->final_list(*explorer, explored_history, skip.data(), k), rel, k);
       xpl.add(ex->final_list(*exploiter, exploited_history, skip.data(), k), rel, k);
@@ -280,6 +302,10 @@ NewUserResult measure_new_users(const Model& model, const std::vector<NewUserWin
   const double n = static_cast<double>(counted);
   pop.put("popularity", k, n, false, result.metrics);
   fold.put("foldin", k, n, false, result.metrics);
+  if (with_features) {
+    feat.put("features", k, n, false, result.metrics);
+    fold_feat.put("foldin_features", k, n, false, result.metrics);
+  }
   if (result.explored) {
     exp.put("explore", k, n, true, result.metrics);
     xpl.put("exploit", k, n, true, result.metrics);
@@ -299,6 +325,15 @@ NewUserResult evaluate_new_users(const Interactions& data, ModelKind kind, const
   for (const auto& row : data.rows)
     if (!held[row.user]) train.rows.push_back(row);
   auto model = make_model(kind);
+  if (options.user_meta) {
+    // The training users' rows only (aligned to them, then to the whole user index, where the
+    // held-out users are then undescribed): nothing of a held-out user reaches training.
+    IdMap training_users;
+    for (index_t u = 0; u < data.n_users(); ++u)
+      if (!held[u]) training_users.add(data.users.id(u));
+    model->user_meta = std::make_shared<const UserMeta>(
+        align_user_meta(align_user_meta(*options.user_meta, training_users), train.users));
+  }
   model->fit(train, hyper, backend, progress);
   auto result = measure_new_users(*model, users, options);
   result.eligible_users = eligible;

@@ -58,7 +58,8 @@ std::string latin1_to_utf8(std::string_view s) {
 // Builds an ItemMeta in file order, one add() per item.
 class Builder {
  public:
-  Builder(std::string name) : name_(std::move(name)) {}
+  // `noun`: what a row is ("item", "user"), for the messages.
+  explicit Builder(std::string name, const char* noun = "item") : name_(std::move(name)), noun_(noun) {}
   // Declares the fields, in column order.
   int categorical(const std::string& field) {
     meta_.categorical.push_back({});
@@ -77,7 +78,7 @@ class Builder {
   void begin(std::uint64_t line, std::string_view id, std::string title) {
     line_ = line;
     if (const char* bad = text::check_string_id(id)) fail(line, "id", std::string("'") + text::printable(id) + "' " + bad);
-    if (meta_.ids.find(id) >= 0) fail(line, "id", "item '" + std::string(id) + "' is listed twice");
+    if (meta_.ids.find(id) >= 0) fail(line, "id", std::string(noun_) + " '" + std::string(id) + "' is listed twice");
     if (title.size() > kMaxTitleBytes) fail(line, "title", "is longer than " + std::to_string(kMaxTitleBytes) + " bytes");
     meta_.ids.add(id);
     meta_.described.push_back(1);
@@ -126,7 +127,7 @@ class Builder {
     f.present.back() = 1;
   }
   ItemMeta finish() {
-    if (meta_.rows() == 0) throw Error(name_ + ": no items");
+    if (meta_.rows() == 0) throw Error(name_ + ": no " + noun_ + "s");
     // The file name only: a model file should not carry the trainer's directories.
     meta_.source = std::string(text::base_name(name_));
     meta_.check();
@@ -135,6 +136,7 @@ class Builder {
 
  private:
   std::string name_;
+  const char* noun_;
   ItemMeta meta_;
   std::vector<std::unordered_map<std::string, index_t>> vocab_;
   std::uint64_t line_ = 0;
@@ -226,8 +228,9 @@ ItemMeta load_movies(std::string_view bytes, const std::string& name, bool dat) 
   return b.finish();
 }
 
-ItemMeta load_csv(std::string_view bytes, const std::string& name, const ItemMetaOptions& o) {
-  Builder b(name);
+// `users`: a user-feature file (the id column's default names are the user ones).
+ItemMeta load_csv(std::string_view bytes, const std::string& name, const ItemMetaOptions& o, bool users) {
+  Builder b(name, users ? "user" : "item");
   text::LineReader lines(bytes);
   std::string_view line;
   while (lines.next(line) && text::is_blank(line)) {
@@ -284,7 +287,8 @@ ItemMeta load_csv(std::string_view bytes, const std::string& name, const ItemMet
   int id_col = find_type(id);
   if (id_col < 0) {
     for (int c = 0; c < ncols && id_col < 0; ++c)
-      for (const char* n : {"id", "item", "item_id", "itemId", "movieId"})
+      for (const std::string_view n : users ? std::vector<std::string_view>{"id", "user", "user_id", "userId"}
+                                            : std::vector<std::string_view>{"id", "item", "item_id", "itemId", "movieId"})
         if (types[static_cast<std::size_t>(c)] == none && names[static_cast<std::size_t>(c)] == n) id_col = c;
     if (id_col < 0) id_col = 0;
     types[static_cast<std::size_t>(id_col)] = id;
@@ -336,6 +340,52 @@ ItemMeta load_csv(std::string_view bytes, const std::string& name, const ItemMet
   return b.finish();
 }
 
+// MovieLens user files: gender and occupation categorical, age numeric. The zip code is not
+// read: in ML-100K 795 distinct codes for 943 users, so as a categorical field it would be
+// almost one value per user, an id in disguise (the user tower already has the id embedding)
+// that only adds parameters to overfit, and it is the most identifying column of the file
+// (together with age and gender), which a model file shipped to devices should not depend on.
+//   ml100k: "user id | age | gender | occupation | zip code", no header, '|'-separated;
+//   ml1m:   "UserID::Gender::Age::Occupation::Zip-code" (age a bucket's lower bound, 1..56;
+//           occupation a code 0..20, kept as its text).
+ItemMeta load_movielens_users(std::string_view bytes, const std::string& name, bool ml1m) {
+  Builder b(name, "user");
+  const int gender = b.categorical("gender");
+  const int occupation = b.categorical("occupation");
+  const int age = b.numeric("age");
+  text::LineReader lines(bytes);
+  std::string_view line;
+  std::string scratch;
+  text::Fields f;
+  text::SplitRule rule;
+  if (ml1m) rule.double_colon = true;
+  else rule.delimiter = '|';
+  const int age_at = ml1m ? 2 : 1, gender_at = ml1m ? 1 : 2, occupation_at = 3;
+  while (lines.next(line)) {
+    if (text::is_blank(line)) continue;
+    const std::string utf8 = decoded(line);  // ISO-8859-1 like the other MovieLens files
+    text::split(utf8, rule, f, scratch);
+    if (f.error) b.fail(lines.number(), "line", f.error);
+    if (f.count != 5)
+      b.fail(lines.number(), "line", "has " + std::to_string(f.count) + " fields, expected 5 (" +
+                                         (ml1m ? "UserID::Gender::Age::Occupation::Zip-code" : "user id|age|gender|occupation|zip code") + ")");
+    b.begin(lines.number(), canonical_int_id(b, lines.number(), f.field[0]), std::string());
+    const std::string_view g = text::trim(f.field[gender_at]);
+    if (g != "M" && g != "F") b.fail(lines.number(), "gender", "'" + text::printable(g) + "' is not M or F");
+    b.value(gender, g);
+    const std::string_view a = text::trim(f.field[age_at]);
+    std::uint64_t years = 0;
+    std::string_view canon;
+    if (text::parse_uint_id(a, years, canon) || years > 150)
+      b.fail(lines.number(), "age", "'" + text::printable(a) + "' is not an age in years (0..150)");
+    b.number_value(age, static_cast<float>(years));
+    const std::string_view o = text::trim(f.field[occupation_at]);
+    if (o.empty()) b.fail(lines.number(), "occupation", "is empty");
+    b.value(occupation, o);
+  }
+  return b.finish();
+}
+
 }  // namespace
 
 const char* item_meta_format_name(ItemMetaFormat f) {
@@ -345,6 +395,8 @@ const char* item_meta_format_name(ItemMetaFormat f) {
     case ItemMetaFormat::ml1m_items: return "ml1m-items";
     case ItemMetaFormat::ml_latest_items: return "ml-latest-items";
     case ItemMetaFormat::csv: return "csv";
+    case ItemMetaFormat::ml100k_users: return "ml100k-users";
+    case ItemMetaFormat::ml1m_users: return "ml1m-users";
   }
   return "?";
 }
@@ -353,6 +405,9 @@ namespace {
 ItemMetaFormat sniff(std::string_view name, std::string_view head) {
   const std::string_view base = text::base_name(name);
   if (base == "u.item") return ItemMetaFormat::ml100k_items;
+  // MovieLens user files by name, so that --item-meta u.user is a clear error (load_item_meta).
+  if (base == "u.user") return ItemMetaFormat::ml100k_users;
+  if (base == "users.dat") return ItemMetaFormat::ml1m_users;
   text::LineReader lines(head);
   std::string_view first;
   lines.next(first);
@@ -364,13 +419,45 @@ ItemMetaFormat sniff(std::string_view name, std::string_view head) {
 
 ItemMetaFormat item_meta_format(const std::string& path) { return sniff(path, text::read_head(path, 4096)); }
 
+namespace {
+ItemMetaFormat sniff_users(std::string_view name, std::string_view head) {
+  const std::string_view base = text::base_name(name);
+  if (base == "u.user") return ItemMetaFormat::ml100k_users;
+  text::LineReader lines(head);
+  std::string_view first;
+  lines.next(first);
+  if (base == "users.dat" || first.find("::") != std::string_view::npos) return ItemMetaFormat::ml1m_users;
+  return ItemMetaFormat::csv;
+}
+}  // namespace
+
+ItemMetaFormat user_meta_format(const std::string& path) { return sniff_users(path, text::read_head(path, 4096)); }
+
+UserMeta load_user_meta_from_memory(std::string_view bytes, const std::string& name, const ItemMetaOptions& o) {
+  const ItemMetaFormat f = o.format == ItemMetaFormat::auto_detect ? sniff_users(name, bytes.substr(0, 4096)) : o.format;
+  switch (f) {
+    case ItemMetaFormat::ml100k_users: return load_movielens_users(bytes, name, false);
+    case ItemMetaFormat::ml1m_users: return load_movielens_users(bytes, name, true);
+    case ItemMetaFormat::csv: return load_csv(bytes, name, o, true);
+    default:
+      throw Error(name + ": " + item_meta_format_name(f) + " is an item metadata format, not a user-feature file");
+  }
+}
+
+UserMeta load_user_meta(const std::string& path, const ItemMetaOptions& o) {
+  return load_user_meta_from_memory(text::read_file(path, kMaxDataFileBytes), path, o);
+}
+
 ItemMeta load_item_meta_from_memory(std::string_view bytes, const std::string& name, const ItemMetaOptions& o) {
   const ItemMetaFormat f = o.format == ItemMetaFormat::auto_detect ? sniff(name, bytes.substr(0, 4096)) : o.format;
   switch (f) {
     case ItemMetaFormat::ml100k_items: return load_ml100k(bytes, name);
     case ItemMetaFormat::ml1m_items: return load_movies(bytes, name, true);
     case ItemMetaFormat::ml_latest_items: return load_movies(bytes, name, false);
-    default: return load_csv(bytes, name, o);
+    case ItemMetaFormat::ml100k_users:
+    case ItemMetaFormat::ml1m_users:
+      throw Error(name + ": a user-feature file (" + item_meta_format_name(f) + "), not item metadata");
+    default: return load_csv(bytes, name, o, false);
   }
 }
 
@@ -502,6 +589,32 @@ ItemMeta align_item_meta(const ItemMeta& meta, const IdMap& items, ItemMetaRepor
     report->cold = rows - static_cast<std::size_t>(n);
     report->undescribed = static_cast<std::size_t>(n) - matched;
   }
+  return out;
+}
+
+UserMeta align_user_meta(const UserMeta& meta, const IdMap& users, ItemMetaReport* report) {
+  // The item layout, then the rows past the model's users cut off (see the header for why).
+  UserMeta out = align_item_meta(meta, users, report);
+  const index_t n = users.size();
+  if (out.rows() == n) return out;
+  IdMap ids;
+  for (index_t r = 0; r < n; ++r) ids.add(out.ids.id(r));
+  out.ids = std::move(ids);
+  out.described.resize(n);
+  out.titles.resize(n);
+  for (auto& f : out.categorical) {
+    f.offsets.resize(std::size_t{n} + 1);
+    f.codes.resize(f.offsets.back());
+  }
+  for (auto& f : out.numeric) {
+    f.values.resize(n);
+    f.present.resize(n);
+  }
+  if (!out.has_vector.empty()) {
+    out.vectors = Matrix(out.vectors.topRows(n));
+    out.has_vector.resize(n);
+  }
+  out.check();
   return out;
 }
 

@@ -119,6 +119,8 @@ void Model::fit(const Interactions& train, const Hyper& h, Backend& backend,
                          {h.alpha, "--alpha"}, {h.init_std, "--init-std"}})
     if (v && (!std::isfinite(*v) || *v < 0)) throw Error(std::string(name) + " must be a finite number >= 0");
   if (train.rows.empty()) throw Error("cannot train on an empty data set");
+  if (user_meta && !reads_user_meta())
+    throw Error(std::string(kind_name(kind())) + " does not read user features (--user-meta): only two-tower's user tower does");
 
   const auto start = std::chrono::steady_clock::now();
   hyper = h.merged_over(default_hyper(kind()));
@@ -219,6 +221,8 @@ void Model::drop_users() {
   seen = Csr{};
   seen.cols = n_items();
   if (sequences) sequences = Sequences{};
+  // The training users' features are per-user data too (rows aligned to the dropped users).
+  user_meta.reset();
 }
 
 std::vector<ItemValue> Model::history(index_t user) const {

@@ -2,7 +2,7 @@
 // neural modeling for large corpus item recommendations"): a user tower and an item tower map
 // their inputs to d = --factors wide vectors whose dot product is the score.
 //
-//   user tower:  x_u = [p_u, mean_{j in H(u)} h_j]          (e + e; H(u): the user's training items)
+//   user tower:  x_u = [p_u, mean_{j in H(u)} h_j, g(u)]    (e + e + G; H(u): the user's training items)
 //   item tower:  x_i = [q_i, features(i)]                    (e + F; features: ItemFeatures rows)
 //   each:        z = relu(x W_1' + b_1), z = relu(z W_k' + b_k) (k = 2..L), vector = z W_out' + b_out
 //   score(u, i) = user(u) . item(i)
@@ -12,6 +12,14 @@
 // CLI's train --item-meta does so; edgerec/item_meta.hpp ItemFeatures: genres multi-hot, z-scored
 // numeric fields, content vectors, the row scaled to unit length). Without metadata the item
 // tower reads its id embedding alone.
+//
+// User features g(u) (optional; G = 0 without them): the rows of ItemFeatures over the model's
+// user features (Model::user_meta, a UserMeta aligned to the training users; the CLI's train
+// --user-meta, e.g. MovieLens u.user: gender and occupation multi-hot, age z-scored, the row scaled
+// to unit length). A user the file does not describe has a zero row. The features are never
+// dropped (unlike the id): what is known of a user at sign-up is always known. The first user
+// layer is linear in its input blocks, so a zero row adds nothing: without the features the tower
+// is exactly the one above, and its initial weights are the same for the same seed.
 //
 // Cold start. While training, each candidate item's id embedding q_i is replaced by zeros with
 // probability --dropout (a fresh draw per batch), and so is each user's p_u, so both towers learn
@@ -37,7 +45,13 @@
 // factor_dims = d, no offsets), so the fast top-K paths, the wasm package and ONNX export serve
 // it without tower code. The file also keeps what a new user's fold-in needs (the history
 // embeddings and the user tower's weights: a few small matrix-vector products) and the item
-// tower's vectors of the metadata's cold rows (cold_item_factors()).
+// tower's vectors of the metadata's cold rows (cold_item_factors()). Trained with user features,
+// the user vectors U already hold each known user's features, so serving a known user needs
+// nothing more; a new user's fold-in has no features (a zero row: the feature block drops out).
+// The file also keeps the feature layout (field names, vocabularies, numeric means and deviations)
+// and the first layer's weights over the features (section version 2), so that the user tower of
+// a file is complete: fold_in_vector_described() embeds a new user from their items and a row of
+// a user-feature file, encoded with that layout (native only; eval --new-users --user-meta).
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -115,7 +129,8 @@ struct TowerWeights {
 // The network while it trains, on the training backend.
 class Net final : public nn::Module {
  public:
-  Net(Backend& be, index_t users, index_t items, int e, int layers, int features, double init_std, Rng& rng)
+  Net(Backend& be, index_t users, index_t items, int e, int layers, int features, int user_features,
+      double init_std, Rng& rng)
       : user_id(be, "user.id", users, e, DType::f32, rng, init_std),
         history(be, "user.history", items, e, DType::f32, rng, init_std),
         item_id(be, "item.id", items, e, DType::f32, rng, init_std),
@@ -124,13 +139,20 @@ class Net final : public nn::Module {
         i_first_id(be, "item.0.id", e, 2 * e, DType::f32, rng),
         e(e),
         features(features) {
-    nn::he_normal(be, u_first_id.weight, 2 * e, rng);
-    nn::he_normal(be, u_first_hist.weight, 2 * e, rng);
+    nn::he_normal(be, u_first_id.weight, 2 * e + user_features, rng);
+    nn::he_normal(be, u_first_hist.weight, 2 * e + user_features, rng);
     nn::he_normal(be, i_first_id.weight, e + features, rng);
     if (features > 0) {
       i_first_feat = std::make_unique<nn::Linear>(be, "item.0.features", features, 2 * e, DType::f32, rng,
                                                   Act::identity, false);
       nn::he_normal(be, i_first_feat->weight, e + features, rng);
+    }
+    // Created only with user features, so a model without them draws the same initial weights
+    // as before they existed.
+    if (user_features > 0) {
+      u_first_feat = std::make_unique<nn::Linear>(be, "user.0.features", user_features, 2 * e, DType::f32, rng,
+                                                  Act::identity, false);
+      nn::he_normal(be, u_first_feat->weight, 2 * e + user_features, rng);
     }
     for (int k = 2; k <= layers; ++k) {
       u_tower.push_back(std::make_unique<nn::Linear>(be, "user." + std::to_string(k - 1), 2 * e, 2 * e,
@@ -143,12 +165,17 @@ class Net final : public nn::Module {
   }
 
   // User vectors [B, e]: users i32 [B] (-1 = zero id embedding), hist i32 [B, L] (-1 = padding),
-  // hist_weight f32 [B, 1, L] (1 / the row's history length at real entries, else 0).
-  nn::Var user_forward(nn::Tape& tape, const Tensor& users, const Tensor& hist, const Tensor& hist_weight) {
+  // hist_weight f32 [B, 1, L] (1 / the row's history length at real entries, else 0), rows i32
+  // [B] into the user feature table [users, G] (the example's user, never dropped; unused
+  // without user features).
+  nn::Var user_forward(nn::Tape& tape, const Tensor& users, const Tensor& hist, const Tensor& hist_weight,
+                       const Tensor& rows, const Tensor& user_feature_table) {
     const std::int64_t B = users.dim(0);
     const nn::Var h = nn::matmul(tape.constant(hist_weight), history.forward(tape, hist));  // [B, 1, e]
-    nn::Var z = nn::relu(nn::add(u_first_id.forward(tape, user_id.forward(tape, users)),
-                                 u_first_hist.forward(tape, nn::reshape(h, Shape{B, e}))));
+    nn::Var z = nn::add(u_first_id.forward(tape, user_id.forward(tape, users)),
+                        u_first_hist.forward(tape, nn::reshape(h, Shape{B, e})));
+    if (u_first_feat) z = nn::add(z, u_first_feat->forward(tape, nn::gather(tape.constant(user_feature_table), rows)));
+    z = nn::relu(z);
     for (auto& l : u_tower) z = l->forward(tape, z);
     return u_out->forward(tape, z);
   }
@@ -171,6 +198,7 @@ class Net final : public nn::Module {
     u_first_hist.collect(out);
     i_first_id.collect(out);
     if (i_first_feat) i_first_feat->collect(out);
+    if (u_first_feat) u_first_feat->collect(out);
     for (auto& l : u_tower) l->collect(out);
     for (auto& l : i_tower) l->collect(out);
     u_out->collect(out);
@@ -179,7 +207,7 @@ class Net final : public nn::Module {
 
   nn::Embedding user_id, history, item_id;
   nn::Linear u_first_id, u_first_hist, i_first_id;
-  std::unique_ptr<nn::Linear> i_first_feat;
+  std::unique_ptr<nn::Linear> i_first_feat, u_first_feat;
   std::vector<std::unique_ptr<nn::Linear>> u_tower, i_tower;
   std::unique_ptr<nn::Linear> u_out, i_out;
   std::int64_t e;
@@ -213,15 +241,35 @@ TowerWeights tower_weights(Backend& be, const nn::Linear& first_id, const nn::Li
   return t;
 }
 
+// How the user features were encoded (ItemFeatures over the training users' UserMeta): the
+// blocks of a feature row, in order, so that a user's row can be rebuilt from their description
+// (the categorical values, the numbers) exactly as training built it. Empty without user features.
+struct UserFeatureLayout {
+  std::vector<std::string> categorical;          // field names, one multi-hot block each
+  std::vector<std::uint64_t> vocabulary_sizes;   // per categorical field: its block's width
+  std::vector<std::string> vocabulary;           // the blocks' values, concatenated
+  std::vector<std::string> numeric;              // field names, one z-score column each
+  std::vector<float> mean, deviation;            // per numeric field (deviation 0: the column is 0)
+
+  std::int64_t dims() const { return static_cast<std::int64_t>(vocabulary.size() + numeric.size()); }
+};
+
+constexpr std::uint64_t kMaxUserFields = 4096;
+constexpr std::uint64_t kMaxUserFeatureDims = std::uint64_t{1} << 20;
+
 class TwoTower final : public EmbeddingModel {
  public:
   // Its model file section: factors, epochs, lr, reg, init_std, then batch, layers, dropout,
   // max_len, train_negatives, patience and the seed; then the embeddings (user and item vectors),
-  // the history embeddings and user tower (fold-in) and the cold rows' item vectors.
-  static constexpr std::uint32_t kSectionVersion = 1;
+  // the history embeddings and user tower (fold-in) and the cold rows' item vectors; from version
+  // 2 on, the user feature layout and the user tower's first-layer weights over the user
+  // features ([2e, G], G = 0 without user features). Version 1 files load as models without
+  // user features.
+  static constexpr std::uint32_t kSectionVersion = 2;
   void save_section(SaveArchive& ar) const override;
   void load_section(LoadArchive& ar) override;
   ModelKind kind() const override { return ModelKind::two_tower; }
+  bool reads_user_meta() const override { return true; }
 
   Hyper defaults() const override {
     // Chosen on a cold-item validation part of the ML-100K training items (models/README.md).
@@ -293,9 +341,39 @@ class TwoTower final : public EmbeddingModel {
       feature_table = backend.alloc(Shape{features.rows(), F}, DType::f32);
       backend.upload(feature_table, features.data());
     }
+    // The user feature table: one row per training user (align_user_meta), or none.
+    Matrix user_features = Matrix::Zero(n_users(), 0);
+    user_layout_ = UserFeatureLayout{};
+    if (user_meta) {
+      bool aligned = user_meta->rows() == n_users();
+      for (index_t r = 0; aligned && r < n_users(); ++r) aligned = user_meta->ids.id(r) == users.id(r);
+      if (!aligned)
+        throw Error("two-tower: the user features are not aligned to the training users (align_user_meta(meta, "
+                    "train.users) before fit)");
+      const ItemFeatures uf(*user_meta);
+      if (user_meta->vectors.cols() != 0)
+        throw Error("two-tower: the user features carry content vectors, which the user tower does not read");
+      if (uf.dims() == 0)
+        throw Error("two-tower: the user features have no categorical or numeric field (only an id column?)");
+      user_features = uf.matrix();
+      for (const auto& f : user_meta->categorical) {
+        user_layout_.categorical.push_back(f.name);
+        user_layout_.vocabulary_sizes.push_back(f.vocabulary.size());
+        user_layout_.vocabulary.insert(user_layout_.vocabulary.end(), f.vocabulary.begin(), f.vocabulary.end());
+      }
+      for (const auto& f : user_meta->numeric) user_layout_.numeric.push_back(f.name);
+      user_layout_.mean = uf.numeric_mean();
+      user_layout_.deviation = uf.numeric_std();
+    }
+    const int G = static_cast<int>(user_features.cols());
+    Tensor user_feature_table;
+    if (G > 0) {
+      user_feature_table = backend.alloc(Shape{user_features.rows(), G}, DType::f32);
+      backend.upload(user_feature_table, user_features.data());
+    }
 
     Rng rng(mix_seed(hyper.seed, static_cast<std::uint64_t>(ModelKind::two_tower)));
-    Net net(backend, n_users(), n_items(), e, layers, F, *hyper.init_std, rng);
+    Net net(backend, n_users(), n_items(), e, layers, F, G, *hyper.init_std, rng);
     AdamStep adam;
     adam.lr = *hyper.lr;
     adam.weight_decay = *hyper.reg;
@@ -337,7 +415,7 @@ class TwoTower final : public EmbeddingModel {
           const auto rows = static_cast<std::int64_t>(end - begin);
           Rng r(mix_seed(hyper.seed, static_cast<std::uint64_t>(epoch), kBatchStream + begin));
           // Candidates: the batch's positives, then uniform negatives, each once.
-          std::vector<std::int32_t> cand, targets, users, hist;
+          std::vector<std::int32_t> cand, targets, users, user_rows, hist;
           std::vector<float> hist_w;
           for (std::size_t k = begin; k < end; ++k) {
             const auto i = ex_item[static_cast<std::size_t>(order[k])];
@@ -372,6 +450,7 @@ class TwoTower final : public EmbeddingModel {
             }
             L = std::max(L, row.size());
             users.push_back(r.uniform() < drop ? -1 : ex_user[e_]);
+            user_rows.push_back(ex_user[e_]);
           }
           hist.assign(static_cast<std::size_t>(rows) * L, -1);
           hist_w.assign(static_cast<std::size_t>(rows) * L, 0.0f);
@@ -396,7 +475,9 @@ class TwoTower final : public EmbeddingModel {
           nn::Tape tape(backend, mix_seed(hyper.seed, static_cast<std::uint64_t>(epoch), begin));
           const nn::Var uv = net.user_forward(tape, make_tensor(backend, Shape{rows}, users),
                                               make_tensor(backend, Shape{rows, static_cast<std::int64_t>(L)}, hist),
-                                              make_tensor(backend, Shape{rows, 1, static_cast<std::int64_t>(L)}, hist_w));
+                                              make_tensor(backend, Shape{rows, 1, static_cast<std::int64_t>(L)}, hist_w),
+                                              G > 0 ? make_tensor(backend, Shape{rows}, user_rows) : Tensor{},
+                                              user_feature_table);
           const nn::Var iv = net.item_forward(tape, make_tensor(backend, Shape{S}, ids), make_tensor(backend, Shape{S}, cand),
                                               feature_table);
           const nn::Var logits = nn::add(nn::matmul(uv, iv, false, true),
@@ -412,16 +493,49 @@ class TwoTower final : public EmbeddingModel {
         return nn::EpochLoss{loss_sum / static_cast<double>(n), opt.lr};
       };
       const auto validate = [&] {
-        publish(backend, net, features);
+        publish(backend, net, features, user_features);
         return validation(*this, backend);
       };
       nn::run_epochs(backend, params, *hyper.epochs, *hyper.patience, train_epoch, validate, validation.name(),
                      progress, info);
     }
     // The held-out items are history again: the user vectors read the whole training part.
-    publish(backend, net, features);
+    publish(backend, net, features, user_features);
   }
 
+  bool fold_in_vector_described(const std::vector<ItemValue>& history, const ItemMeta& users, std::int64_t row,
+                                float* out, float* offset) const override {
+    EDGEREC_TRAINING_ONLY("a new user's fold-in with user features");
+    if (user_layout_.dims() == 0 || emb_.V.cols() == 0) return false;
+    if (row < -1 || row >= static_cast<std::int64_t>(users.rows()))
+      throw Error("two-tower: user feature row " + std::to_string(row) + " out of range (" +
+                  std::to_string(users.rows()) + " rows)");
+    const std::int64_t e = *hyper.factors;
+    Matrix side = Matrix::Zero(1, e + user_layout_.dims());
+    std::size_t count = 0;
+    for (const auto& h : history)
+      if (h.item < n_items()) {
+        side.leftCols(e) += hist_.row(h.item);
+        ++count;
+      }
+    if (count > 0) side.leftCols(e) /= static_cast<float>(count);
+    if (row >= 0) {
+      const Matrix g = encode_user(users, static_cast<index_t>(row));
+      side.rightCols(user_layout_.dims()) = g;
+    }
+    TowerWeights full = user_tower_;
+    full.first_side.resize(2 * e, e + user_layout_.dims());
+    full.first_side << user_tower_.first_side, user_feature_weight_;
+    const Matrix v = full.forward(side);
+    if (!v.allFinite()) throw Error("two-tower: the folded-in user vector is not finite");
+    for (std::int64_t k = 0; k < e; ++k) out[k] = v(0, k);
+    *offset = 0.0f;
+    return true;
+  }
+
+  // A new user is the user tower over the mean of their items' history embeddings, with a zero id
+  // embedding and a zero user-feature row (nothing is known of them but their items): the user
+  // feature block of the first layer adds nothing, so it is left out of the product.
   void fold_in(const std::vector<ItemValue>& history, RowVector& u, float& offset) const override {
     offset = 0.0f;
     Matrix mean = Matrix::Zero(1, hist_.cols());
@@ -438,10 +552,11 @@ class TwoTower final : public EmbeddingModel {
 
  private:
   // The serving form from the network: user vectors over each user's items (Model::seen, the
-  // fit part while validating), item vectors with ids, cold rows' vectors without.
-  void publish(Backend& be, Net& net, const Matrix& features) {
+  // fit part while validating) and features, item vectors with ids, cold rows' vectors without.
+  void publish(Backend& be, Net& net, const Matrix& features, const Matrix& user_features) {
     const std::int64_t e = *hyper.factors;
     user_tower_ = tower_weights(be, net.u_first_id, &net.u_first_hist, net.u_tower, *net.u_out);
+    user_feature_weight_ = net.u_first_feat ? download(be, net.u_first_feat->weight) : Matrix::Zero(2 * e, 0);
     const TowerWeights item_tower = tower_weights(be, net.i_first_id, net.i_first_feat.get(), net.i_tower, *net.i_out);
     hist_ = download(be, net.history.weight);
     const Matrix user_id = download(be, net.user_id.weight), item_id = download(be, net.item_id.weight);
@@ -452,7 +567,18 @@ class TwoTower final : public EmbeddingModel {
       if (len > 0) means.row(u) /= static_cast<float>(len);
     }
     params_changed();
-    emb_.U = user_tower_.forward_ids(user_id, means);
+    if (user_features.cols() > 0) {
+      // The first layer over [id | history mean | user features]: the history and feature blocks
+      // side by side.
+      TowerWeights full = user_tower_;
+      full.first_side.resize(2 * e, e + user_features.cols());
+      full.first_side << user_tower_.first_side, user_feature_weight_;
+      Matrix side(n_users(), e + user_features.cols());
+      side << means, user_features;
+      emb_.U = full.forward_ids(user_id, side);
+    } else {
+      emb_.U = user_tower_.forward_ids(user_id, means);
+    }
     const Matrix model_features = features.cols() > 0 ? Matrix(features.topRows(n_items())) : Matrix::Zero(n_items(), 0);
     emb_.V = item_tower.forward_ids(item_id, model_features);
     emb_.user_offset = Vector::Zero(n_users());
@@ -463,9 +589,43 @@ class TwoTower final : public EmbeddingModel {
       throw Error("two-tower diverged: non-finite vectors (try a smaller --lr)");
   }
 
+  // Row `row` of `users` as training encoded its users (ItemFeatures with weights 1): per
+  // categorical field of the layout, 1/sqrt(n) on each of the row's n values the layout knows;
+  // per numeric field, its clipped z-score over sqrt(numeric fields); the row then unit length.
+  // Fields are found by name; a field `users` lacks is zero.
+  Matrix encode_user(const ItemMeta& users, index_t row) const {
+    const UserFeatureLayout& l = user_layout_;
+    Matrix g = Matrix::Zero(1, l.dims());
+    std::int64_t at = 0;
+    for (std::size_t c = 0; c < l.categorical.size(); ++c) {
+      const auto width = static_cast<std::int64_t>(l.vocabulary_sizes[c]);
+      std::vector<std::int64_t> hits;
+      if (const ItemMeta::Categorical* f = users.field(l.categorical[c]))
+        for (const std::string& v : users.values(*f, row))
+          for (std::int64_t k = 0; k < width; ++k)
+            if (l.vocabulary[static_cast<std::size_t>(at + k)] == v) hits.push_back(at + k);
+      for (const std::int64_t h : hits) g(0, h) = 1.0f / std::sqrt(static_cast<float>(hits.size()));
+      at += width;
+    }
+    const float num_scale = l.numeric.empty() ? 0.0f : 1.0f / std::sqrt(static_cast<float>(l.numeric.size()));
+    for (std::size_t j = 0; j < l.numeric.size(); ++j, ++at) {
+      if (!(l.deviation[j] > 0)) continue;
+      for (const auto& f : users.numeric)
+        if (f.name == l.numeric[j] && f.present[row]) {
+          const float z = std::clamp(static_cast<float>((f.values[row] - l.mean[j]) / l.deviation[j]), -3.0f, 3.0f);
+          g(0, at) = z * num_scale;
+        }
+    }
+    const float norm = g.norm();
+    if (norm > 0) g /= norm;
+    return g;
+  }
+
   Matrix hist_;              // [items, e] history embeddings (fold-in)
   TowerWeights user_tower_;  // without its id block (first_id) after a load: serving never reads it
   Matrix cold_;              // [cold rows, e] item tower over the cold rows' features
+  UserFeatureLayout user_layout_;
+  Matrix user_feature_weight_;  // [2e, G] the user tower's first layer over the user features
 
   friend class cereal::access;
   template <class Archive>
@@ -507,6 +667,40 @@ class TwoTower final : public EmbeddingModel {
       if (cold_.rows() != 0 && static_cast<index_t>(cold_.rows()) != cold)
         ar.fail("cold_item_factors", "rows differ from the item metadata's cold rows");
     }
+    if (version < 2) {
+      // A version 1 file: a model trained before user features existed.
+      if constexpr (loading) {
+        user_layout_ = UserFeatureLayout{};
+        user_feature_weight_ = Matrix::Zero(2 * e, 0);
+      }
+      return;
+    }
+    UserFeatureLayout& l = user_layout_;
+    ar(cereal::make_nvp("user_feature_categorical", io::at_most(l.categorical, kMaxUserFields)),
+       cereal::make_nvp("user_feature_vocabulary_sizes", io::at_most(l.vocabulary_sizes, kMaxUserFields)),
+       cereal::make_nvp("user_feature_vocabulary", io::at_most(l.vocabulary, kMaxUserFeatureDims)),
+       cereal::make_nvp("user_feature_numeric", io::at_most(l.numeric, kMaxUserFields)),
+       cereal::make_nvp("user_feature_mean", io::at_most(l.mean, kMaxUserFields)),
+       cereal::make_nvp("user_feature_std", io::at_most(l.deviation, kMaxUserFields)));
+    if constexpr (loading) {
+      if (l.vocabulary_sizes.size() != l.categorical.size())
+        ar.fail("user_feature_vocabulary_sizes", "must have one entry per categorical field");
+      std::uint64_t total = 0;
+      for (const std::uint64_t n : l.vocabulary_sizes) {
+        if (n > l.vocabulary.size() - total)
+          ar.fail("user_feature_vocabulary_sizes", "add up to more than the vocabulary's " +
+                                                      std::to_string(l.vocabulary.size()) + " values");
+        total += n;
+      }
+      if (total != l.vocabulary.size())
+        ar.fail("user_feature_vocabulary_sizes", "add up to " + std::to_string(total) + ", not the vocabulary's " +
+                                                    std::to_string(l.vocabulary.size()) + " values");
+      if (l.mean.size() != l.numeric.size() || l.deviation.size() != l.numeric.size())
+        ar.fail("user_feature_mean", "mean and std must have one entry per numeric field");
+      for (const float sd : l.deviation)
+        if (!(sd >= 0)) ar.fail("user_feature_std", "must not be negative");
+    }
+    ar(cereal::make_nvp("user_0_features_weight", io::shaped(user_feature_weight_, 2 * e, l.dims())));
   }
 };
 

@@ -449,7 +449,7 @@ struct TrainCmd {
   std::string out = "model.edgerec";
   std::string curve;
   bool json_out = false, quiet = false, reproducible = false;
-  std::string item_meta, item_vectors, meta_delimiter;
+  std::string item_meta, item_vectors, meta_delimiter, user_meta;
   char meta_separator = '|';
 
   CLI::App* add(CLI::App& app) {
@@ -458,8 +458,11 @@ struct TrainCmd {
                   "item metadata to keep in the model: CSV with a header (id, title, categorical and "
                   "numeric columns), or MovieLens u.item / movies.dat / movies.csv (recognised)");
     c->add_option("--item-vectors", item_vectors, "content vectors to keep in the model: id,f1,f2,... per line");
-    c->add_option("--meta-delimiter", meta_delimiter, "item metadata CSV: field delimiter (default: sniffed; 'tab' for \\t)");
-    c->add_option("--meta-separator", meta_separator, "item metadata CSV: separator of multi-valued fields")->capture_default_str();
+    c->add_option("--user-meta", user_meta,
+                  "two-tower: user features for the user tower: CSV with a header (user id, categorical and "
+                  "numeric columns), or MovieLens u.user / users.dat (recognised: gender, occupation, age)");
+    c->add_option("--meta-delimiter", meta_delimiter, "item / user metadata CSV: field delimiter (default: sniffed; 'tab' for \\t)");
+    c->add_option("--meta-separator", meta_separator, "item / user metadata CSV: separator of multi-valued fields")->capture_default_str();
     data.add(c, true);
     model.add(c);
     c->add_option("--out", out, "model file to write (atomically)")->capture_default_str();
@@ -474,15 +477,19 @@ struct TrainCmd {
 
   int run() {
     // Metadata first: a bad file fails before minutes of training.
+    auto m = er::make_model(er::parse_kind(model.kind));
+    if (!user_meta.empty() && !m->reads_user_meta())
+      throw er::Error(std::string("--user-meta: ") + er::kind_name(m->kind()) +
+                      " does not read user features (only two-tower's user tower does)");
+    er::ItemMetaOptions mo;
+    mo.separator = meta_separator;
+    if (meta_delimiter == "tab") mo.delimiter = '\t';
+    else if (meta_delimiter.size() == 1) mo.delimiter = meta_delimiter[0];
+    else if (!meta_delimiter.empty()) throw er::Error("--meta-delimiter must be one character or 'tab'");
     std::optional<er::ItemMeta> meta;
-    if (!item_meta.empty()) {
-      er::ItemMetaOptions mo;
-      mo.separator = meta_separator;
-      if (meta_delimiter == "tab") mo.delimiter = '\t';
-      else if (meta_delimiter.size() == 1) mo.delimiter = meta_delimiter[0];
-      else if (!meta_delimiter.empty()) throw er::Error("--meta-delimiter must be one character or 'tab'");
-      meta = er::load_item_meta(item_meta, mo);
-    }
+    if (!item_meta.empty()) meta = er::load_item_meta(item_meta, mo);
+    std::optional<er::UserMeta> umeta;
+    if (!user_meta.empty()) umeta = er::load_user_meta(user_meta, mo);
     if (!item_vectors.empty()) {
       if (!meta) meta.emplace();
       er::load_item_vectors(*meta, item_vectors);
@@ -491,11 +498,13 @@ struct TrainCmd {
     const auto train = data.load(&report);
     if (!json_out) print_report(report, data.path);
     auto backend = er::make_backend(model.backend, model.threads);
-    auto m = er::make_model(er::parse_kind(model.kind));
     // The metadata is aligned to the training items (the ids fit() copies) before fit(): a kind
     // that embeds items from their metadata (two-tower) trains on it; the others ignore it.
     er::ItemMetaReport meta_report;
     if (meta) m->item_meta = std::make_shared<const er::ItemMeta>(er::align_item_meta(*meta, train.items, &meta_report));
+    // The user features likewise, to the training users (two-tower's user tower reads them).
+    er::ItemMetaReport user_report;
+    if (umeta) m->user_meta = std::make_shared<const er::UserMeta>(er::align_user_meta(*umeta, train.users, &user_report));
     m->fit(train, model.hyper, *backend, make_progress(quiet || json_out, curve));
     // The training time is the only thing in a model file that differs between two runs with
     // the same inputs (the reproducible-builds convention: SOURCE_DATE_EPOCH asks for that too).
@@ -514,6 +523,9 @@ struct TrainCmd {
       if (meta)
         j["item_meta"] = {{"rows", meta_report.rows}, {"matched", meta_report.matched},
                           {"cold", meta_report.cold}, {"undescribed", meta_report.undescribed}};
+      if (umeta)
+        j["user_meta"] = {{"rows", user_report.rows}, {"matched", user_report.matched},
+                          {"without_interactions", user_report.cold}, {"undescribed", user_report.undescribed}};
       put_backend(j, *backend);
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
     } else {
@@ -521,6 +533,10 @@ struct TrainCmd {
         std::cout << "item metadata: " << meta_report.rows << " items, " << meta_report.matched
                   << " of the model's, " << meta_report.cold << " without interactions (cold), "
                   << meta_report.undescribed << " of the model's items not described\n";
+      if (umeta)
+        std::cout << "user features: " << user_report.rows << " users, " << user_report.matched
+                  << " of the model's, " << user_report.cold << " without interactions (not used), "
+                  << user_report.undescribed << " of the model's users not described (a zero feature row)\n";
       std::cout << "trained " << er::kind_name(m->kind()) << " on " << m->info.train_rows << " interactions ("
                 << m->n_users() << " users, " << m->n_items() << " items) in " << fit_seconds
                 << " s; saved " << out << " (" << bytes << " bytes)\n";
@@ -699,7 +715,7 @@ struct EvalCmd {
   ProtocolFlags p;
   std::string curve;
   bool json_out = false, quiet = false;
-  std::string item_meta, rerank = "none", rerank_lambda = "0.5", rerank_pool = "10";
+  std::string item_meta, user_meta, rerank = "none", rerank_lambda = "0.5", rerank_pool = "10";
   double cold_items = 0;
   bool cold_validation = false;
 
@@ -724,6 +740,8 @@ struct EvalCmd {
     c->add_option("--item-meta", item_meta,
                   "item metadata (as train's): content features for ild@K when the model has no "
                   "item factors, genres for calibration_kl@K and --rerank calibrated");
+    c->add_option("--user-meta", user_meta,
+                  "two-tower: user features (as train's), given to every model the protocol fits");
     c->add_option("--rerank", rerank,
                   "also re-rank each top-K from the model's top --rerank-pool x K: mmr (maximal "
                   "marginal relevance), calibrated (Steck 2018, genres) or popularity (long-tail boost, "
@@ -779,6 +797,13 @@ struct EvalCmd {
     for (const char* flag : {"--new-user-reveal", "--new-user-feedback", "--new-user-steps",
                              "--new-user-candidates", "--new-user-policy"})
       if (c->count(flag)) throw er::Error(std::string(flag) + " belongs to --new-users FRACTION");
+    if (!user_meta.empty()) {
+      if (p.protocol == "replay") throw er::Error("--user-meta does not apply to --protocol replay");
+      const auto m = er::make_model(er::parse_kind(model.kind));
+      if (!m->reads_user_meta())
+        throw er::Error(std::string("--user-meta: ") + er::kind_name(m->kind()) +
+                        " does not read user features (only two-tower's user tower does)");
+    }
     if (p.protocol == "replay") return run_replay();
     if (!replay.log.empty()) throw er::Error("--log belongs to --protocol replay");
     er::LoadReport report;
@@ -809,6 +834,7 @@ struct EvalCmd {
     if (eval.rerank.kind != er::RerankKind::none && !eval.ranking)
       throw er::Error("--rerank needs ranking metrics (explicit ratings: --relevance-threshold T or --ranking)");
     if (!item_meta.empty()) eval.item_meta = std::make_shared<const er::ItemMeta>(er::load_item_meta(item_meta));
+    if (!user_meta.empty()) eval.user_meta = std::make_shared<const er::UserMeta>(er::load_user_meta(user_meta));
     if (cold_validation && cold_items == 0) throw er::Error("--cold-validation needs --cold-items FRACTION");
     if (c->count("--cold-items") && !(cold_items > 0 && cold_items < 1))
       throw er::Error("--cold-items: the fraction of items to hold out must be strictly between 0 and 1 (got " +
@@ -902,6 +928,13 @@ struct EvalCmd {
       throw er::Error("--new-users is its own protocol: --protocol, --test, --test-rating, --test-negative and --log do not apply");
     if (rerank != "none" || c->count("--rerank-lambda")) throw er::Error("re-ranking (--rerank, --rerank-lambda) does not apply to --new-users");
     if (!item_meta.empty()) throw er::Error("--item-meta does not apply to --new-users (its methods read no metadata)");
+    if (!user_meta.empty()) {
+      const auto m = er::make_model(er::parse_kind(model.kind));
+      if (!m->reads_user_meta())
+        throw er::Error(std::string("--user-meta: ") + er::kind_name(m->kind()) +
+                        " does not read user features (only two-tower's user tower does)");
+      new_users.user_meta = std::make_shared<const er::UserMeta>(er::load_user_meta(user_meta));
+    }
     if (c->count("--cold-items") || cold_validation)
       throw er::Error("--new-users and --cold-items are two protocols: give one");
     auto& o = new_users;
