@@ -445,7 +445,7 @@ class TwoTower final : public EmbeddingModel {
               if (seen.row_indices(u)[j] != static_cast<index_t>(ex_item[e_]))
                 row.push_back(static_cast<std::int32_t>(seen.row_indices(u)[j]));
             if (row.size() > max_len) {
-              for (std::size_t j = 0; j < max_len; ++j) std::swap(row[j], row[j + r.below(row.size() - j)]);
+              shuffle_prefix(row, max_len, r);
               row.resize(max_len);
             }
             L = std::max(L, row.size());
