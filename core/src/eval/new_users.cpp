@@ -9,6 +9,7 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "edgerec/kernels.hpp"
 #include "edgerec/metrics.hpp"
 #include "edgerec/split.hpp"
 #include "edgerec/topk.hpp"
@@ -255,12 +256,9 @@ NewUserResult measure_new_users(const Model& model, const std::vector<NewUserWin
   const int k = options.k;
   const auto ranked = [&](const std::vector<ItemValue>& history, std::int64_t row) {
     model.fold_in_vector_described(history, *options.user_meta, row, fu.data(), &f_offset);
+    // The serving kernel, so these scores are the ones a deployed model would rank by.
     const Matrix& V = model.embeddings()->V;
-    for (index_t i = 0; i < n_items; ++i) {
-      float s = f_offset;
-      for (std::size_t d = 0; d < fu.size(); ++d) s += V(i, static_cast<Eigen::Index>(d)) * fu[d];
-      scratch[i] = s;
-    }
+    kernels::score_all(fu.data(), V.data(), static_cast<std::size_t>(n_items), fu.size(), f_offset, scratch.data());
     return items_of(select_top_k(scratch.data(), n_items, k, skip.data()));
   };
   for (const auto& w : users) {
