@@ -56,6 +56,37 @@ expect_ok "eval --new-users with user features" "$BIN" eval --data syn/ratings.c
 [ "$(json_get out.txt '"features_hr@10" in j["metrics"] and "foldin_features_ndcg@10" in j["metrics"] and "foldin_hr@10" in j["metrics"]')" = True ] \
   || fail "new users with features: $(head -c 600 out.txt)"
 
+# recommend for a new user from their feature row (and items): two new users of different
+# tastes get different lists, a list that leans to their own taste's genre, and items change it.
+/usr/bin/python3 - <<'PY'
+import csv, collections
+tastes = collections.Counter(r["taste"] for r in csv.DictReader(open("users.csv")) if r["user_id"] != "ghost")
+a, b = [t for t, _ in tastes.most_common(2)]
+open("new.csv", "w").write("user_id,taste,activity\nnewA,%s,30\nnewB,%s,30\n" % (a, b))
+open("tastes.txt", "w").write("%s\n%s\n" % (a, b))
+PY
+expect_ok "recommend new user by features" "$BIN" recommend --model a.edgerec --user newA --user-meta new.csv -k 10 --json
+cp out.txt newA.json
+expect_ok "recommend other new user" "$BIN" recommend --model a.edgerec --user newB --user-meta new.csv -k 10 --json
+cp out.txt newB.json
+expect_ok "recommend new user by features and items" "$BIN" recommend --model a.edgerec --user newA --user-meta new.csv --items 1,2,3 -k 10 --json
+cp out.txt newAi.json
+/usr/bin/python3 - <<'PY' || fail "recommend --user-meta lists"
+import csv, json, math
+genres = {r["item"]: r["genres"].split("|") for r in csv.DictReader(open("syn/items.csv"))}
+a, b = open("tastes.txt").read().split()
+la, lb, li = ([x["item"] for x in json.load(open(f))["items"]] for f in ("newA.json", "newB.json", "newAi.json"))
+assert len(la) == len(lb) == 10 and la != lb, (la, lb)
+assert all(math.isfinite(x["score"]) for x in json.load(open("newA.json"))["items"])
+share = lambda l, g: sum(g in genres[i] for i in l)
+assert share(la, a) - share(lb, a) + share(lb, b) - share(la, b) > 0, (a, b, la, lb)
+assert li != la and not {"1", "2", "3"} & set(li), li
+PY
+expect_err "recommend --user-meta known user" "is known to the model" "$BIN" recommend --model a.edgerec --user "$(sed -n 3p users.csv | cut -d, -f1)" --user-meta users.csv
+expect_err "recommend --user-meta missing user" "user 'nobody' is not in new.csv" "$BIN" recommend --model a.edgerec --user nobody --user-meta new.csv
+expect_err "recommend --user-meta without features" "reads no user features" "$BIN" recommend --model c.edgerec --user newA --user-meta new.csv
+expect_err "recommend --user-meta --rerank" "does not combine" "$BIN" recommend --model a.edgerec --user newA --user-meta new.csv --rerank mmr
+
 # Errors: one clear line each.
 expect_err "train ials" "^edgerec: error: --user-meta: ials does not read user features" \
   "$BIN" train --data syn/ratings.csv --model ials --user-meta users.csv --out x.edgerec --quiet

@@ -116,6 +116,14 @@ class Recommender {
                                             const RecommendOptions& options = {},
                                             int* ignored = nullptr,
                                             ScoreExplanation* report = nullptr);
+  // Top-K for a new user from their interactions (as recommend_for(); may be empty) and their row
+  // `row` of a user-feature file `users` (load_user_meta(); -1: no row): the user vector of
+  // Model::fold_in_vector_described(), scored by the serving kernel over every item. For models
+  // that read user features (two-tower trained with --user-meta); throws Error for others. Not in
+  // the serving-only (wasm) build.
+  std::vector<Recommendation> recommend_described(const std::vector<UserInteraction>& interactions,
+                                                  const ItemMeta& users, std::int64_t row,
+                                                  const RecommendOptions& options = {}, int* ignored = nullptr);
   // The k items most similar to `item` (the item itself excluded).
   std::vector<Recommendation> similar(const std::string& item, int k = 10);
   // How `item`'s served score splits over the known user's training items (see

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "edgerec/kernels.hpp"
+
 namespace edgerec {
 
 Recommender::Recommender(const Model& model) : model_(model), scores_(model.n_items()) {}
@@ -114,6 +116,24 @@ std::vector<Recommendation> Recommender::recommend_for(
   }
   const std::uint8_t* skip = skip_mask(o.exclude_seen ? &h : nullptr, o);
   return to_served(model_.top_k_new(h, o.k, skip, scores_.data()));
+}
+
+std::vector<Recommendation> Recommender::recommend_described(const std::vector<UserInteraction>& interactions,
+                                                             const ItemMeta& users, std::int64_t row,
+                                                             const RecommendOptions& o, int* ignored) {
+  int unknown = 0;
+  const auto h = to_history(interactions, &unknown, nullptr);
+  if (ignored) *ignored = unknown;
+  const Embeddings* emb = model_.embeddings();
+  std::vector<float> u(emb ? static_cast<std::size_t>(emb->V.cols()) : 0);
+  float offset = 0;
+  if (!emb || !model_.fold_in_vector_described(h, users, row, u.data(), &offset))
+    throw Error(std::string(kind_name(model_.kind())) +
+                " model reads no user features (a two-tower model trained with --user-meta does)");
+  const std::uint8_t* skip = skip_mask(o.exclude_seen ? &h : nullptr, o);
+  kernels::score_all(u.data(), emb->V.data(), static_cast<std::size_t>(model_.n_items()), u.size(), offset,
+                     scores_.data());
+  return to_served(select_top_k(scores_.data(), model_.n_items(), o.k, skip));
 }
 
 std::vector<Recommendation> Recommender::similar(const std::string& item, int k) {

@@ -1414,7 +1414,7 @@ struct RecommendCmd {
   ServeFlags s;
   std::vector<std::string> user_ids;
   std::string items;
-  std::string include, exclude, filter;
+  std::string include, exclude, filter, user_meta;
   bool include_seen = false, explain = false, cold = false;
   float shrinkage = er::BlendOptions{}.shrinkage;
   std::string rerank = "none";
@@ -1437,6 +1437,10 @@ struct RecommendCmd {
         ->check(CLI::Range(1, 1000));
     c->add_option("--user", user_ids, "user id (repeat for a batch)");
     c->add_option("--items", items, "a new user's interactions: item[:value],... (fold-in)");
+    c->add_option("--user-meta", user_meta,
+                  "a new user's features: --user ID names a user the model does not know and this "
+                  "user-feature file (as train's --user-meta) describes; with --items, also their "
+                  "interactions (two-tower trained with --user-meta)");
     c->add_option("--include", include, "only recommend these items (comma-separated ids)");
     c->add_option("--exclude", exclude, "never recommend these items (comma-separated ids)");
     c->add_flag("--include-seen", include_seen, "allow items the user already interacted with");
@@ -1454,6 +1458,7 @@ struct RecommendCmd {
   }
 
   int run() {
+    if (!user_meta.empty()) return run_described();
     if (!user_ids.empty() && !items.empty()) throw er::Error("give either --user ID or --items LIST");
     if (user_ids.empty() && items.empty() && filter.empty() && !cold)
       throw er::Error("give either --user ID or --items LIST (or --filter for a brand-new user)");
@@ -1467,17 +1472,7 @@ struct RecommendCmd {
     o.exclude_seen = !include_seen;
     o.include = split_list(include);
     o.exclude = split_list(exclude);
-    if (!filter.empty()) {
-      // The model's own ranking and scores, restricted to the items the filter lets through
-      // (and --include, when given).
-      const std::vector<std::uint8_t> pass = er::ColdStart(*m).filter_rows(filter);
-      std::vector<std::string> allowed;
-      for (er::index_t i = 0; i < m->n_items(); ++i)
-        if (pass[i] && (o.include.empty() || std::find(o.include.begin(), o.include.end(), m->items.id(i)) != o.include.end()))
-          allowed.push_back(m->items.id(i));
-      if (allowed.empty()) o.k = 0;  // an empty include list would allow every item
-      o.include = std::move(allowed);
-    }
+    apply_filter(*m, o);
     std::vector<json> results;
     std::optional<er::Reranker> reranker;
     if (rerank_options.kind != er::RerankKind::none) reranker.emplace(*m, rerank_options.kind);
@@ -1541,7 +1536,54 @@ struct RecommendCmd {
     return 0;
   }
   int run_meta(const er::Model& m);
+  int run_described();
+  // --filter: the model's own ranking and scores, restricted to the items the filter lets
+  // through (and --include, when given).
+  void apply_filter(const er::Model& m, er::RecommendOptions& o) const {
+    if (filter.empty()) return;
+    const std::vector<std::uint8_t> pass = er::ColdStart(m).filter_rows(filter);
+    std::vector<std::string> allowed;
+    for (er::index_t i = 0; i < m.n_items(); ++i)
+      if (pass[i] && (o.include.empty() || std::find(o.include.begin(), o.include.end(), m.items.id(i)) != o.include.end()))
+        allowed.push_back(m.items.id(i));
+    if (allowed.empty()) o.k = 0;  // an empty include list would allow every item
+    o.include = std::move(allowed);
+  }
 };
+
+// recommend --user-meta: a new user from their row of a user-feature file (and --items).
+int RecommendCmd::run_described() {
+  if (user_ids.size() != 1) throw er::Error("--user-meta: give one --user ID, the new user the file describes");
+  if (cold || explain || rerank != "none")
+    throw er::Error("--user-meta does not combine with --cold, --explain or --rerank");
+  const std::string& id = user_ids[0];
+  const auto m = er::load_model(s.model_path);
+  if (m->users.find(id) >= 0)
+    throw er::Error("--user-meta: user '" + id + "' is known to the model (the features are for new users; drop --user-meta)");
+  const er::UserMeta meta = er::load_user_meta(user_meta);
+  const std::int64_t row = meta.find(id);
+  if (row < 0) throw er::Error("--user-meta: user '" + id + "' is not in " + user_meta);
+  er::RecommendOptions o;
+  o.k = s.k;
+  o.exclude_seen = !include_seen;
+  o.include = split_list(include);
+  o.exclude = split_list(exclude);
+  apply_filter(*m, o);
+  const auto history = items.empty() ? std::vector<er::UserInteraction>{} : parse_interactions(items);
+  int ignored = 0;
+  er::Recommender rec(*m);
+  const auto recs = rec.recommend_described(history, meta, row, o, &ignored);
+  if (s.json_out) {
+    json j{{"user", id}, {"items", recs_json(recs, *m)}, {"user_meta", user_meta}, {"unknown", ignored}};
+    std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
+  } else {
+    if (ignored > 0) std::cerr << "edgerec: " << ignored << " unknown item id(s) in --items ignored\n";
+    std::printf("recommendations for %s (new user, from %s%s):\n", id.c_str(), user_meta.c_str(),
+                history.empty() ? "" : " and --items");
+    print_recs(recs, *m);
+  }
+  return 0;
+}
 
 // recommend --cold: over the item metadata (er::ColdStart), cold items included.
 int RecommendCmd::run_meta(const er::Model& m) {
