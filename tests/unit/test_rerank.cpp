@@ -76,9 +76,10 @@ TEST_CASE("MMR by hand; lambda 1 is the model's order", "[rerank]") {
   const std::vector<index_t> cand{0, 1, 2};
   const std::vector<float> scores{3, 2, 1};
   CHECK(mmr_rerank(cand, scores, unit, 1.0, 3) == std::vector<index_t>{0, 1, 2});
-  // lambda .5: first 0 (.5); then item 1: .25 - .5 * 1 = -.25, item 2: 0 - 0 = 0 -> 2; then 1.
-  CHECK(mmr_rerank(cand, scores, unit, 0.5, 3) == std::vector<index_t>{0, 2, 1});
+  // lambda .5: first 0 (.5); then item 1: .25 - .5 * 1 = -.25, item 2: 0 - 0 = 0 -> 2.
   CHECK(mmr_rerank(cand, scores, unit, 0.5, 2) == std::vector<index_t>{0, 2});
+  // Then 1: the set is all three, shown in the model's order (not the pick order 0, 2, 1).
+  CHECK(mmr_rerank(cand, scores, unit, 0.5, 3) == std::vector<index_t>{0, 1, 2});
   CHECK(mmr_rerank(cand, scores, unit, 0.5, 9).size() == 3);
   CHECK_THROWS_AS(mmr_rerank(cand, scores, unit, 1.5, 3), Error);
   CHECK_THROWS_AS(mmr_rerank(cand, {1, 2}, unit, 0.5, 3), Error);
@@ -101,6 +102,23 @@ TEST_CASE("calibrated re-ranking by hand; lambda 0 is the model's order", "[rera
   CHECK(r == std::vector<index_t>{0, 2});
   CHECK(calibration_kl(target, genre_distribution(r.data(), r.size(), g)) == Approx(0.0).margin(1e-12));
   CHECK_THROWS_AS(calibrated_rerank(cand, scores, g, {1.0}, 0.5, 2), Error);
+}
+
+TEST_CASE("re-rankers choose a set and show it in the model's order", "[rerank]") {
+  // Items 0, 1, 2 are A, 3 and 4 are B; scores 4..0 -> scaled 1, .75, .5, .25, 0; target (.5, .5).
+  ItemMeta::Categorical g;
+  g.vocabulary = {"A", "B"};
+  g.offsets = {0, 1, 2, 3, 4, 5};
+  g.codes = {0, 0, 0, 1, 1};
+  const std::vector<index_t> cand{0, 1, 2, 3, 4};
+  const std::vector<float> scores{4, 3, 2, 1, 0};
+  // lambda .5: picks 0 (best score), then 3 (.625 against item 1's -.104), then 1: q = (2/3,
+  // 1/3), KL .0577, .5 (1.25 + .75) - .5 KL = .971 against item 2's .846 and item 4's .596.
+  // The set {0, 3, 1} is not the model's top 3 ({0, 1, 2}); it is listed best score first.
+  const auto r = calibrated_rerank(cand, scores, g, {.5, .5}, 0.5, 3);
+  CHECK(r == std::vector<index_t>{0, 1, 3});
+  // Equal scores keep the pool's order.
+  CHECK(calibrated_rerank({4, 3}, {1, 1}, g, {.5, .5}, 0.0, 2) == std::vector<index_t>{4, 3});
 }
 
 TEST_CASE("short head and P(head | user) by hand", "[rerank]") {
@@ -126,14 +144,16 @@ TEST_CASE("popularity re-ranking (smooth xQuAD) by hand; lambda 0 is the model's
   // .75, .625, .5, .25 -> 0. Step 2: item 1 (head, covered by 0): .375 + 0; item 2 (tail,
   // uncovered): .25 + .25 = .5; item 3: 0 + .25 -> 2. Step 3 (S = {0, 2}, each group half):
   // item 1: .375 + .25 x .5 = .5; item 3: 0 + .125 -> 1; then 3.
-  CHECK(popularity_rerank(cand, scores, head, 0.5, 0.5, 4) == std::vector<index_t>{0, 2, 1, 3});
+  // Picks 0, 2, 1, 3; a list is shown best score first, so k = 2 is {0, 2}, k = 3 {0, 1, 2}.
   CHECK(popularity_rerank(cand, scores, head, 0.5, 0.5, 2) == std::vector<index_t>{0, 2});
+  CHECK(popularity_rerank(cand, scores, head, 0.5, 0.5, 3) == std::vector<index_t>{0, 1, 2});
   // Personalised: a user whose history is all head (P(T|u) = 0) gets no tail boost. Step 2:
   // item 1: .375; item 2: .25 + 0 -> 1.
-  CHECK(popularity_rerank(cand, scores, head, 1.0, 0.5, 4) == std::vector<index_t>{0, 1, 2, 3});
+  CHECK(popularity_rerank(cand, scores, head, 1.0, 0.5, 2) == std::vector<index_t>{0, 1});
   // lambda 1: groups alone. Step 1 ties at .5 -> the first, 0; step 2: tail .5 vs head 0 -> 2;
   // step 3: head .5 x .5 = .25 ties tail .25 -> the earlier candidate, 1.
-  CHECK(popularity_rerank(cand, scores, head, 0.5, 1.0, 4) == std::vector<index_t>{0, 2, 1, 3});
+  CHECK(popularity_rerank(cand, scores, head, 0.5, 1.0, 2) == std::vector<index_t>{0, 2});
+  CHECK(popularity_rerank(cand, scores, head, 0.5, 1.0, 3) == std::vector<index_t>{0, 1, 2});
   CHECK(popularity_rerank(cand, scores, head, 0.5, 0.5, 9).size() == 4);
   CHECK_THROWS_AS(popularity_rerank(cand, scores, head, 1.5, 0.5, 2), Error);
   CHECK_THROWS_AS(popularity_rerank(cand, scores, head, 0.5, -0.1, 2), Error);
@@ -178,7 +198,9 @@ TEST_CASE("automatic lambda: the criterion on the validation grid, and the test 
     // The chosen point: eligible, and no eligible point has a larger ILD (MMR's objective).
     const LambdaTrial* pick = nullptr;
     for (const auto& t : grid) {
-      CHECK(t.eligible == (t.lambda == 1.0 || t.ndcg >= (1.0 - loss) * base));
+      CHECK(t.ndcg_se >= 0.0);
+      if (t.lambda != 1.0) CHECK(t.ndcg_se > 0.0);  // MMR below 1 changes some lists
+      CHECK(t.eligible == (t.lambda == 1.0 || t.ndcg - t.ndcg_se >= (1.0 - loss) * base));
       if (t.lambda == chosen) pick = &t;
     }
     REQUIRE(pick);
@@ -197,6 +219,18 @@ TEST_CASE("automatic lambda: the criterion on the validation grid, and the test 
   CHECK(r.rerank_lambdas[0] == a);
   CHECK(r.lambda_trials.size() == 11);
   CHECK(r.metrics.count("rerank_ndcg@10") == 1);
+  {
+    // rerank_ndcg_se@10: the standard error of the per-user change; MMR at lambda 1 changes no list.
+    EvalOptions q = o;
+    q.rerank.auto_lambda = false;
+    q.rerank.lambda = 1.0;
+    const auto same = evaluate_split(split, ModelKind::bpr, h, q, *backend);
+    CHECK(same.metrics.at("rerank_ndcg_se@10") == 0.0);
+    CHECK(same.metrics.at("rerank_ndcg@10") == Approx(same.metrics.at("ndcg@10")));
+    q.rerank.lambda = 0.0;  // the most diverse: lists change, and so does ndcg, user by user
+    const auto diverse = evaluate_split(split, ModelKind::bpr, h, q, *backend);
+    CHECK(diverse.metrics.at("rerank_ndcg_se@10") > 0.0);
+  }
   // auto_pool: the grid is every pool factor x lambda; the choice is its best eligible point, and
   // the evaluation uses that pool.
   {
@@ -208,7 +242,7 @@ TEST_CASE("automatic lambda: the criterion on the validation grid, and the test 
     REQUIRE(grid.size() == 11 * std::size(kAutoPoolFactors));
     const LambdaTrial* pick = nullptr;
     for (const auto& t : grid) {
-      CHECK(t.eligible == (t.lambda == 1.0 || t.ndcg >= (1.0 - q.rerank.max_ndcg_loss) * base));
+      CHECK(t.eligible == (t.lambda == 1.0 || t.ndcg - t.ndcg_se >= (1.0 - q.rerank.max_ndcg_loss) * base));
       if (t.lambda == c.lambda && t.pool_factor == c.pool_factor) pick = &t;
     }
     REQUIRE(pick);

@@ -116,8 +116,9 @@ struct LambdaTrial {
   double lambda = 0;
   int pool_factor = 0;   // the candidate pool (x K) it re-ranked
   double ndcg = 0;       // rerank_ndcg@K on the validation part
+  double ndcg_se = 0;    // the standard error of its per-user change (rerank_ndcg_se@K)
   double objective = 0;  // the kind's objective there (ild@K, calibration_kl@K or gini@K)
-  bool eligible = false; // ndcg within the allowed loss of the model's own
+  bool eligible = false; // ndcg - ndcg_se within the allowed loss of the model's own
 };
 
 struct EvalResult {

@@ -66,8 +66,9 @@ struct RerankOptions {
   // Choose lambda on a validation part instead (evaluation only; edgerec/eval.hpp,
   // EvalOptions::rerank): the grid 0, 0.1, ..., 1; the lambda whose re-ranked lists gain the
   // most on the kind's own objective (mmr: ild@K up; calibrated: calibration_kl@K down;
-  // popularity: gini@K down) while their ndcg@K stays >= (1 - max_ndcg_loss) x the model's own
-  // ndcg@K there. The lambda that changes nothing always qualifies.
+  // popularity: gini@K down) while their ndcg@K, less one standard error of its per-user change
+  // (rerank_ndcg_se@K), stays >= (1 - max_ndcg_loss) x the model's own ndcg@K there. The lambda
+  // that changes nothing always qualifies.
   bool auto_lambda = false;
   double max_ndcg_loss = 0.05;
   // With auto_lambda: choose pool_factor on the same validation part too, the grid being every
@@ -99,7 +100,10 @@ Matrix item_unit_vectors(const Model& model, const ItemMeta* meta, std::string* 
 
 // ---- Re-rankers ------------------------------------------------------------------------------
 
-// `candidates` best first, `scores` theirs; returns min(k, candidates) items.
+// `candidates` best first, `scores` theirs; returns min(k, candidates) items: the set the
+// re-ranker's greedy objective picks, listed in the model's order (descending score, ties in
+// candidate order). Diversity, calibration and popularity mix are properties of the set; the
+// order only decides nDCG, so the model's order serves it best.
 std::vector<index_t> mmr_rerank(const std::vector<index_t>& candidates,
                                  const std::vector<float>& scores, const Matrix& unit_rows,
                                  double lambda, int k);

@@ -296,14 +296,18 @@ void put_lists(const Model& model, const std::vector<Case>& cases, const Ranking
   if (r.reranked.empty()) return;
   // The re-ranked lists' accuracy, from the K items themselves (no candidate ranks beyond K).
   const std::string ks = std::to_string(k), rp = "rerank_" + prefix;
-  double hr = 0, nd = 0, rec = 0, pre = 0, map = 0;
+  double hr = 0, nd = 0, rec = 0, pre = 0, map = 0, diff = 0, diff2 = 0;
   std::size_t n = 0;
   for (std::size_t c = 0; c < r.reranked.size(); ++c) {
     const auto& l = r.reranked[c];
     if (l.empty()) continue;
     const auto& rel = cases[c].relevant;
     hr += hit_rate_at(l, rel, k);
-    nd += ndcg_at(l, rel, k);
+    const double d = ndcg_at(l, rel, k);
+    nd += d;
+    const double delta = d - ndcg_at(r.lists[c], rel, k);
+    diff += delta;
+    diff2 += delta * delta;
     rec += recall_at(l, rel, k);
     pre += precision_at(l, rel, k);
     map += map_at(l, rel, k);
@@ -313,6 +317,12 @@ void put_lists(const Model& model, const std::vector<Case>& cases, const Ranking
   const double dn = static_cast<double>(n);
   metrics[rp + "hr@" + ks] = hr / dn;
   metrics[rp + "ndcg@" + ks] = nd / dn;
+  // The standard error of the per-user change in ndcg@K (re-ranked minus the model's own list):
+  // how much of a measured cost is noise (the lambda choice keeps a margin of one of them).
+  if (n > 1) {
+    const double var = std::max(0.0, (diff2 - diff * diff / dn) / (dn - 1.0));
+    metrics[rp + "ndcg_se@" + ks] = std::sqrt(var / dn);
+  }
   metrics[rp + "recall@" + ks] = rec / dn;
   metrics[rp + "precision@" + ks] = pre / dn;
   metrics[rp + "map@" + ks] = map / dn;
@@ -543,12 +553,18 @@ RerankChoice choose_rerank_lambda(const Interactions& train, ModelKind kind, con
       o.rerank.auto_lambda = o.rerank.auto_pool = false;
       std::map<std::string, double> m;
       measure(*model, v.test, o, backend, m);
-      const auto nd = m.find("ndcg@" + ks), rnd = m.find("rerank_ndcg@" + ks), obj = m.find("rerank_" + objective);
+      const auto nd = m.find("ndcg@" + ks), rnd = m.find("rerank_ndcg@" + ks), obj = m.find("rerank_" + objective),
+                 se = m.find("rerank_ndcg_se@" + ks);
       if (nd == m.end() || rnd == m.end() || obj == m.end())
         throw Error("--rerank-lambda auto: the validation part gives no " + std::string(nd == m.end() || rnd == m.end() ? "ndcg@" + ks : objective) +
                     " (no relevant validation item, or no item vectors / genres)");
       base = nd->second;
-      LambdaTrial t{o.rerank.lambda, pool, rnd->second, obj->second, rnd->second >= (1.0 - options.rerank.max_ndcg_loss) * base};
+      // One standard error below the measured ndcg must still be within the allowed loss: the
+      // grid's best-looking points are partly noise (a 10% validation part is small), and
+      // choosing at the edge of the allowance overshoots it on new data.
+      const double margin = se == m.end() ? 0.0 : se->second;
+      LambdaTrial t{o.rerank.lambda, pool, rnd->second, margin, obj->second,
+                    rnd->second - margin >= (1.0 - options.rerank.max_ndcg_loss) * base};
       if (t.lambda == neutral) t.eligible = true;
       grid.push_back(t);
     }

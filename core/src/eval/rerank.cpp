@@ -65,6 +65,28 @@ bool add_genres(const ItemMeta::Categorical& g, index_t item, std::vector<double
   return true;
 }
 
+// The picked candidates (taken[c] != 0) in the model's order: descending scaled score, ties in
+// pool order. The re-rankers choose a *set* by their greedy objective; every quantity they
+// trade for (intra-list diversity, calibration KL, the popularity mix) is a property of the set,
+// while nDCG rewards the best items first, so the greedy pick order would cost accuracy for
+// nothing (ML-100K, bpr, calibrated, auto lambda: test KL -36% at -4.2% ndcg@10 in pick order;
+// -71% at -5.9% in score order, validation allowing lambda 0.8 instead of 0.4). An insertion
+// sort: k is small, and it adds no comparator instantiation to the wasm build.
+std::vector<index_t> in_score_order(const std::vector<index_t>& candidates, const std::vector<double>& s,
+                                    const std::vector<std::uint8_t>& taken) {
+  std::vector<std::size_t> at;
+  for (std::size_t c = 0; c < candidates.size(); ++c) {
+    if (!taken[c]) continue;
+    std::size_t j = at.size();
+    at.push_back(c);
+    for (; j > 0 && s[at[j - 1]] < s[c]; --j) at[j] = at[j - 1];
+    at[j] = c;
+  }
+  std::vector<index_t> out(at.size());
+  for (std::size_t j = 0; j < at.size(); ++j) out[j] = candidates[at[j]];
+  return out;
+}
+
 }  // namespace
 
 double intra_list_diversity(const std::vector<index_t>& list, const Matrix& unit_rows) {
@@ -163,7 +185,7 @@ std::vector<index_t> mmr_rerank(const std::vector<index_t>& candidates,
     for (std::size_t c = 0; c < candidates.size(); ++c)
       if (!taken[c]) max_sim[c] = std::max(max_sim[c], cosine_rows(unit_rows, candidates[c], candidates[best]));
   }
-  return out;
+  return in_score_order(candidates, s, taken);
 }
 
 std::vector<index_t> calibrated_rerank(const std::vector<index_t>& candidates,
@@ -202,7 +224,7 @@ std::vector<index_t> calibrated_rerank(const std::vector<index_t>& candidates,
     picked_score += s[best];
     with += add_genres(genres, candidates[best], mass, 1.0);
   }
-  return out;
+  return in_score_order(candidates, s, taken);
 }
 
 std::vector<std::uint8_t> short_head(const std::vector<float>& counts, double share) {
@@ -267,7 +289,7 @@ std::vector<index_t> popularity_rerank(const std::vector<index_t>& candidates,
     out.push_back(candidates[best]);
     heads += candidates[best] < head.size() && head[candidates[best]];
   }
-  return out;
+  return in_score_order(candidates, s, taken);
 }
 
 Reranker::Reranker(const Model& model, RerankKind kind) : kind_(kind), meta_(model.item_meta) {

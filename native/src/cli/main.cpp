@@ -889,7 +889,7 @@ struct EvalCmd {
         json grid = json::array();
         for (const auto& t : r.lambda_trials)
           grid.push_back({{"lambda", t.lambda}, {"pool_factor", t.pool_factor}, {"ndcg", t.ndcg},
-                          {"objective", t.objective}, {"eligible", t.eligible}});
+                          {"ndcg_se", t.ndcg_se}, {"objective", t.objective}, {"eligible", t.eligible}});
         j["rerank"]["lambda"] = r.rerank_lambdas.size() == 1 ? json(r.rerank_lambdas[0]) : json(r.rerank_lambdas);
         j["rerank"]["pool_factor"] = r.rerank_pools.size() == 1 ? json(r.rerank_pools[0]) : json(r.rerank_pools);
         j["rerank"]["auto"] = {{"max_ndcg_loss", eval.rerank.max_ndcg_loss}, {"validation_ndcg", r.validation_ndcg},
