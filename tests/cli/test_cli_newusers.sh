@@ -31,6 +31,24 @@ expect_ok "new users thompson" "$BIN" eval "${common[@]}" --new-user-policy thom
 [ "$(json_get out.txt 'j["new_users"]["policy"] == "thompson" and j["metrics"]["foldin_hr@10"] == json.load(open("first.json"))["metrics"]["foldin_hr@10"]')" = True ] \
   || fail "the policy changed fold-in: $(head -c 300 out.txt)"
 
+# --new-user-folds: consecutive draws of the same shuffle; fold 0 is the one-draw run, and the
+# pooled metrics are the folds' counted-user-weighted means.
+expect_ok "new users folds" "$BIN" eval "${common[@]}" --new-user-folds 5
+/usr/bin/python3 - <<'PY' || fail "folds: $(head -c 600 out.txt)"
+import json
+j = json.load(open("out.txt")); n = j["new_users"]; f = n["fold_results"]
+first = json.load(open("first.json"))
+assert n["folds"] == 5 and len(f) == 5
+assert f[0]["metrics"] == first["metrics"], "fold 0 differs from the one-draw run"
+assert n["held_out_users"] == n["eligible_users"], n  # 0.2 x 5: everyone once
+assert sum(x["counted_users"] for x in f) == n["counted_users"]
+for k, v in j["metrics"].items():
+    pooled = sum(x["counted_users"] * x["metrics"][k] for x in f) / n["counted_users"]
+    assert abs(pooled - v) < 1e-9, (k, v, pooled)
+PY
+expect_err "too many folds" "would be empty" "$BIN" eval "${common[@]}" --new-user-folds 6
+expect_err "folds without new users" "belongs to --new-users" "$BIN" eval --data syn/ratings.csv --model ials --new-user-folds 3
+
 expect_ok "new users popularity model" "$BIN" eval --data syn/ratings.csv --model popularity --new-users 0.2 --json --quiet
 [ "$(json_get out.txt '"popularity_hr@10" in j["metrics"] and "explore_hr@10" not in j["metrics"] and not j["new_users"]["explored"]')" = True ] \
   || fail "popularity model: $(head -c 300 out.txt)"

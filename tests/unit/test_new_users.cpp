@@ -146,3 +146,57 @@ TEST_CASE("new users: windows partition each user's items; runs are deterministi
   full->fit(data, h, *backend);
   CHECK(error_of([&] { measure_new_users(*full, w, o); }).find("has training rows") != std::string::npos);
 }
+
+TEST_CASE("new users: folds are consecutive disjoint draws covering the eligible users; metrics pool them", "[new_users]") {
+  SyntheticOptions so;
+  so.users = 120;
+  so.items = 100;
+  so.interactions = 4000;
+  so.seed = 12;
+  const auto data = generate_synthetic(so).data;
+  NewUserOptions o;
+  o.fraction = 0.25;
+  o.seed = 3;
+  o.steps = 3;
+  o.candidates = 10;
+  std::uint64_t eligible = 0;
+  const auto one = new_user_windows(data, o, &eligible);
+  o.folds = 4;
+  std::set<index_t> all;
+  std::size_t total = 0;
+  for (int f = 0; f < 4; ++f) {
+    const auto w = new_user_windows(data, o, nullptr, f);
+    CHECK(!w.empty());
+    if (f == 0) {  // fold 0 is the one-draw protocol's draw, in the same order
+      REQUIRE(w.size() == one.size());
+      for (std::size_t i = 0; i < w.size(); ++i) CHECK(w[i].user == one[i].user);
+    }
+    for (const auto& u : w) CHECK(all.insert(u.user).second);  // no user in two folds
+    total += w.size();
+  }
+  CHECK(total == eligible);  // 0.25 x 4: everyone eligible is a new user once
+  CHECK_THROWS_AS(new_user_windows(data, o, nullptr, 4), Error);
+  o.folds = 6;  // 6 blocks of a quarter: the fifth would start past the eligible users
+  CHECK(error_of([&] { new_user_windows(data, o, nullptr, 5); }).find("would be empty") != std::string::npos);
+
+  Hyper h;
+  h.factors = 8;
+  h.epochs = 4;
+  h.seed = 1;
+  auto backend = make_cpu_backend();
+  o.folds = 2;
+  const auto r = evaluate_new_users(data, ModelKind::ials, h, o, *backend);
+  REQUIRE(r.fold_metrics.size() == 2);
+  CHECK(r.fold_counted_users[0] + r.fold_counted_users[1] == r.counted_users);
+  // Fold 0 alone is the one-draw run.
+  o.folds = 1;
+  const auto single = evaluate_new_users(data, ModelKind::ials, h, o, *backend);
+  CHECK(single.fold_metrics.empty());
+  CHECK(r.fold_metrics[0] == single.metrics);
+  for (const auto& [key, value] : r.metrics) {
+    const double w0 = static_cast<double>(r.fold_counted_users[0]), w1 = static_cast<double>(r.fold_counted_users[1]);
+    CHECK(value == Approx((w0 * r.fold_metrics[0].at(key) + w1 * r.fold_metrics[1].at(key)) / (w0 + w1)));
+  }
+  o.folds = 0;
+  CHECK_THROWS_AS(evaluate_new_users(data, ModelKind::ials, h, o, *backend), Error);
+}

@@ -81,6 +81,14 @@ namespace edgerec {
 
 struct NewUserOptions {
   double fraction = 0.2;         // share of the eligible users held out, in (0, 1)
+  // Folds: 1 = one held-out draw (the first round(fraction x eligible) users of the seeded
+  // shuffle). F >= 2: F disjoint draws of that size, consecutive blocks of the same shuffle (fold
+  // 0 is the one-draw protocol's; the last may be smaller), each held out in turn from its own
+  // fit, with fresh policies; the metrics pool every counted user of every fold. Every fold must
+  // hold a user: (F - 1) x round(fraction x eligible) < eligible (fraction 0.2, 5 folds: every
+  // eligible user is a new user once). Pooling over all users cuts the draw-to-draw noise of one 20% draw
+  // (ML-100K: 189 users, hr@10's standard error ~0.03).
+  int folds = 1;
   int reveal = 5;                // items each held-out user brings
   double feedback_share = 0.5;   // share of the items after the revealed ones that can answer
                                  // exploration, in [0, 1)
@@ -116,6 +124,10 @@ struct NewUserResult {
   double fit_seconds = 0;
   double eval_seconds = 0;
   bool explored = false;                  // explore/exploit/greedy ran (the model has factors)
+  // With folds >= 2: each fold's own metrics and counted users, in fold order (metrics above
+  // are their means weighted by counted users). Empty for one draw.
+  std::vector<std::map<std::string, double>> fold_metrics;
+  std::vector<std::uint64_t> fold_counted_users;
 };
 
 // The per-user windows of step 2 (exposed for tests): items in the order they are revealed.
@@ -123,12 +135,15 @@ struct NewUserWindows {
   index_t user = 0;
   std::vector<ItemValue> revealed, feedback, test;
 };
-// Step 1 and 2: the held-out users' windows, in the seeded visiting order. Throws Error for
-// options out of range or when no user (or every user) would be held out.
+// Step 1 and 2: the held-out users' windows of fold `fold` (0 <= fold < options.folds), in the
+// seeded visiting order. Throws Error for options out of range, when no user (or every user)
+// would be held out, or when the fold would be empty (fraction x folds > 1).
 std::vector<NewUserWindows> new_user_windows(const Interactions& data, const NewUserOptions& options,
-                                             std::uint64_t* eligible = nullptr);
+                                             std::uint64_t* eligible = nullptr, int fold = 0);
 
-// The whole protocol: fits `kind` (hyper) on the other users' rows, then steps 3 and 4.
+// The whole protocol: for each fold, fits `kind` (hyper) on the other users' rows, then steps 3
+// and 4; with folds >= 2 the metrics pool the folds' counted users (held_out_users, counted_users,
+// feedback_items, test_items and both times are sums over the folds, train_rows fold 0's).
 NewUserResult evaluate_new_users(const Interactions& data, ModelKind kind, const Hyper& hyper,
                                  const NewUserOptions& options, Backend& backend,
                                  const Progress& progress = {});

@@ -27,6 +27,7 @@ void check(const NewUserOptions& o) {
   if (o.steps < 0) throw Error("--new-user-steps must not be negative (got " + std::to_string(o.steps) + ")");
   if (o.candidates < 1) throw Error("--new-user-candidates must be at least 1 (got " + std::to_string(o.candidates) + ")");
   if (o.k < 1) throw Error("--k must be at least 1 (got " + std::to_string(o.k) + ")");
+  if (o.folds < 1) throw Error("--new-user-folds must be at least 1 (got " + std::to_string(o.folds) + ")");
 }
 
 std::vector<index_t> relevant_items(const std::vector<ItemValue>& test, float threshold) {
@@ -155,8 +156,10 @@ struct Explorer {
 }  // namespace
 
 std::vector<NewUserWindows> new_user_windows(const Interactions& data, const NewUserOptions& options,
-                                             std::uint64_t* eligible_out) {
+                                             std::uint64_t* eligible_out, int fold) {
   check(options);
+  if (fold < 0 || fold >= options.folds)
+    throw Error("new-user protocol: fold " + std::to_string(fold) + " of " + std::to_string(options.folds));
   // Each user's rows in file order, then stably by time: ties keep file order.
   std::vector<std::vector<std::uint64_t>> rows(data.n_users());
   for (std::uint64_t r = 0; r < data.rows.size(); ++r) {
@@ -199,12 +202,19 @@ std::vector<NewUserWindows> new_user_windows(const Interactions& data, const New
   if (n >= data.n_users())
     throw Error("new-user protocol: holding out " + std::to_string(n) + " of " + std::to_string(data.n_users()) +
                 " users leaves none to train on");
-  // Seeded Fisher-Yates over the eligible users; the first n are held out, in that order.
+  // Seeded Fisher-Yates over the eligible users; fold f holds out the f-th block of n, in that
+  // order (fold 0: the first n).
+  const std::size_t begin = static_cast<std::size_t>(fold) * n;
+  if (begin >= eligible.size())
+    throw Error("new-user protocol: fold " + std::to_string(fold + 1) + " of " + std::to_string(options.folds) +
+                " would be empty: " + std::to_string(options.folds) + " folds of " + std::to_string(n) +
+                " users exceed the " + std::to_string(eligible.size()) + " eligible ones (lower --new-users or --new-user-folds)");
   Rng rng(mix_seed(options.seed, 0x6e6577757365ull /* "newuse" */));
   shuffle(eligible, rng);
   std::vector<NewUserWindows> out;
-  out.reserve(n);
-  for (std::size_t i = 0; i < n && i < eligible.size(); ++i) out.push_back(std::move(all[eligible[i]]));
+  const std::size_t end = std::min(begin + n, eligible.size());
+  out.reserve(end - begin);
+  for (std::size_t i = begin; i < end; ++i) out.push_back(std::move(all[eligible[i]]));
   return out;
 }
 
@@ -313,10 +323,13 @@ NewUserResult measure_new_users(const Model& model, const std::vector<NewUserWin
   return result;
 }
 
-NewUserResult evaluate_new_users(const Interactions& data, ModelKind kind, const Hyper& hyper,
-                                 const NewUserOptions& options, Backend& backend, const Progress& progress) {
+namespace {
+
+NewUserResult evaluate_fold(const Interactions& data, ModelKind kind, const Hyper& hyper,
+                            const NewUserOptions& options, Backend& backend, const Progress& progress,
+                            int fold) {
   std::uint64_t eligible = 0;
-  const auto users = new_user_windows(data, options, &eligible);
+  const auto users = new_user_windows(data, options, &eligible, fold);
   std::vector<std::uint8_t> held(data.n_users(), 0);
   for (const auto& w : users) held[w.user] = 1;
   Interactions train = data.empty_like();
@@ -338,6 +351,36 @@ NewUserResult evaluate_new_users(const Interactions& data, ModelKind kind, const
   result.train_rows = train.size();
   result.fit_seconds = model->info.fit_seconds;
   return result;
+}
+
+}  // namespace
+
+NewUserResult evaluate_new_users(const Interactions& data, ModelKind kind, const Hyper& hyper,
+                                 const NewUserOptions& options, Backend& backend, const Progress& progress) {
+  check(options);
+  if (options.folds == 1) return evaluate_fold(data, kind, hyper, options, backend, progress, 0);
+  NewUserResult out;
+  std::map<std::string, double> sums;
+  for (int f = 0; f < options.folds; ++f) {
+    const auto r = evaluate_fold(data, kind, hyper, options, backend, progress, f);
+    const double w = static_cast<double>(r.counted_users);
+    for (const auto& [key, value] : r.metrics) sums[key] += w * value;
+    if (f == 0) {
+      out.eligible_users = r.eligible_users;
+      out.train_rows = r.train_rows;
+      out.explored = r.explored;
+    }
+    out.held_out_users += r.held_out_users;
+    out.counted_users += r.counted_users;
+    out.feedback_items += r.feedback_items;
+    out.test_items += r.test_items;
+    out.fit_seconds += r.fit_seconds;
+    out.eval_seconds += r.eval_seconds;
+    out.fold_metrics.push_back(r.metrics);
+    out.fold_counted_users.push_back(r.counted_users);
+  }
+  for (const auto& [key, value] : sums) out.metrics[key] = value / static_cast<double>(out.counted_users);
+  return out;
 }
 
 }  // namespace edgerec

@@ -780,6 +780,11 @@ struct EvalCmd {
         ->capture_default_str()->check(CLI::Range(0.0, 1.0));
     c->add_option("--new-user-steps", new_users.steps, "new users: interactive rounds per user")
         ->capture_default_str()->check(CLI::Range(0, 100000));
+    c->add_option("--new-user-folds", new_users.folds,
+                  "new users: disjoint held-out draws of --new-users' size (consecutive blocks of one "
+                  "seeded shuffle, each with its own fit); metrics pool all their users (0.2 x 5 folds: "
+                  "every eligible user once)")
+        ->capture_default_str()->check(CLI::Range(1, 1000));
     c->add_option("--new-user-candidates", new_users.candidates,
                   "new users: the fold-in's top-N the policy chooses among each round")
         ->capture_default_str()->check(CLI::Range(1, 100000));
@@ -794,7 +799,7 @@ struct EvalCmd {
 
   int run(CLI::App* c) {
     if (c->count("--new-users")) return run_new_users(c);
-    for (const char* flag : {"--new-user-reveal", "--new-user-feedback", "--new-user-steps",
+    for (const char* flag : {"--new-user-reveal", "--new-user-feedback", "--new-user-steps", "--new-user-folds",
                              "--new-user-candidates", "--new-user-policy"})
       if (c->count(flag)) throw er::Error(std::string(flag) + " belongs to --new-users FRACTION");
     if (!user_meta.empty()) {
@@ -959,7 +964,7 @@ struct EvalCmd {
              {"metrics", metrics_json(r.metrics)}, {"fit_seconds", r.fit_seconds}, {"eval_seconds", r.eval_seconds},
              {"train_rows", r.train_rows}, {"threads", backend->threads()},
              {"hyper", hyper_json(model.hyper.merged_over(er::default_hyper(kind)))},
-             {"new_users", {{"fraction", o.fraction}, {"seed", o.seed}, {"reveal", o.reveal},
+             {"new_users", {{"fraction", o.fraction}, {"folds", o.folds}, {"seed", o.seed}, {"reveal", o.reveal},
                             {"feedback_share", o.feedback_share}, {"steps", o.steps},
                             {"candidates", o.candidates}, {"policy", er::policy_name(o.policy.kind)},
                             {"explored", r.explored}, {"eligible_users", r.eligible_users},
@@ -967,10 +972,17 @@ struct EvalCmd {
                             {"feedback_items", r.feedback_items}, {"test_items", r.test_items}}},
              {"relevance_threshold", p.relevance ? json(short_float(*p.relevance)) : json(nullptr)},
              {"load", report_json(report)}};
+      if (!r.fold_metrics.empty()) {
+        json folds = json::array();
+        for (std::size_t f = 0; f < r.fold_metrics.size(); ++f)
+          folds.push_back({{"counted_users", r.fold_counted_users[f]}, {"metrics", metrics_json(r.fold_metrics[f])}});
+        j["new_users"]["fold_results"] = folds;
+      }
       put_backend(j, *backend);
       std::cout << j.dump(-1, ' ', false, kInvalidUtf8) << "\n";
       return 0;
     }
+    if (o.folds > 1) std::printf("%d folds (consecutive draws of one seeded shuffle, each fitted on its own), pooled:\n", o.folds);
     std::printf("%s, new users: %llu of %llu eligible users held out (seed %llu), %llu counted; each reveals %d "
                 "items, %.2f of the rest answer %d %s rounds, the others are the targets; fit %.3f s, eval %.3f s\n",
                 er::kind_name(kind), static_cast<unsigned long long>(r.held_out_users),
