@@ -91,6 +91,75 @@ std::string meta_dump(const ItemMeta& m) {
   return out;
 }
 
+// two-tower.features.edgerec (two-tower section version 3): the two-tower golden model again,
+// now also trained with user features (a categorical "group" and a numeric "age" per user, one
+// user left undescribed), so the file holds the user-feature layout and the item tower.
+// Like every golden file it has .expected.tsv and .meta.tsv (checked by test_model_file);
+// two-tower.features.described.tsv lists what only those parts compute: the item tower's vector
+// of two descriptions and the fold-in vector of a new user from items and a feature row.
+void write_two_tower_features(const std::filesystem::path& dir, bool overwrite) {
+  const std::string path = (dir / "two-tower.features.edgerec").string();
+  if (!overwrite && std::filesystem::exists(path)) {
+    std::cout << path << "  kept\n";
+    return;
+  }
+  SyntheticOptions o;
+  o.users = 30;
+  o.items = 20;
+  o.interactions = 240;
+  o.clusters = 3;
+  o.genres = 4;
+  o.ratings = false;
+  o.seed = 20240601;
+  const SyntheticCatalogue cat = generate_synthetic(o);
+  std::string users = "user,group,age\n";
+  for (index_t u = 1; u < cat.data.n_users(); ++u)
+    users += cat.data.users.id(u) + "," + "abc"[u % 3] + "," + std::to_string(18 + (u * 11) % 50) + "\n";
+  const UserMeta user_file = load_user_meta_from_memory(users, "users.csv");
+  Hyper h;
+  h.factors = 4;
+  h.epochs = 8;
+  h.seed = 7;
+  auto backend = make_cpu_backend();
+  auto model = make_model(ModelKind::two_tower);
+  model->item_meta = golden_meta(cat, cat.data.items);
+  model->user_meta = std::make_shared<const UserMeta>(align_user_meta(user_file, cat.data.users));
+  model->fit(cat.data, h, *backend);
+  model->info.fit_seconds = 0.0;
+
+  std::string described = "# two-tower.features.edgerec: what its item tower and user features compute, written by "
+                          "tools/make_golden.cpp\n# what\tinput\tvector (9 significant digits)\n";
+  char buf[64];
+  const auto vector_line = [&](const char* what, const std::string& input, const float* v) {
+    std::string line = std::string(what) + "\t" + input + "\t";
+    for (int k = 0; k < *model->hyper.factors; ++k) {
+      std::snprintf(buf, sizeof(buf), "%s%.9g", k ? "," : "", static_cast<double>(v[k]));
+      line += buf;
+    }
+    described += line + "\n";
+  };
+  std::vector<float> v(static_cast<std::size_t>(*model->hyper.factors));
+  for (const std::string d : {"genres=Horror", "genres=Drama|Comedy;year=1990"}) {
+    if (!model->item_vector_described(d, v.data())) throw Error(path + ": the model does not embed a description");
+    vector_line("item", d, v.data());
+  }
+  float offset = 0;
+  const std::vector<ItemValue> history = {{1, 1.0f}, {4, 1.0f}};
+  const std::int64_t row = user_file.find(cat.data.users.id(2));
+  if (!model->fold_in_vector_described(history, user_file, row, v.data(), &offset))
+    throw Error(path + ": the model does not fold in with user features");
+  vector_line("user", "items 1,4 + the features of user " + cat.data.users.id(2), v.data());
+
+  const std::string expected = expectations(*model);
+  save_model(*model, path);
+  std::ofstream(dir / "two-tower.features.expected.tsv", std::ios::binary) << expected;
+  std::ofstream(dir / "two-tower.features.described.tsv", std::ios::binary) << described;
+  std::ofstream(dir / "two-tower.features.meta.tsv", std::ios::binary) << meta_dump(*model->item_meta);
+  if (expectations(*load_model(path)) != expected)
+    throw Error(path + ": reloaded model does not reproduce its expectations");
+  std::cout << path << "  " << std::filesystem::file_size(path) << " bytes\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -164,6 +233,7 @@ int main(int argc, char** argv) {
         throw Error(int8_path + ": reloaded model does not reproduce its expectations");
       std::cout << int8_path << "  " << std::filesystem::file_size(int8_path) << " bytes\n";
     }
+    write_two_tower_features(dir, overwrite);
   } catch (const Error& e) {
     std::cerr << "edgerec_make_golden: " << e.what() << "\n";
     return 1;

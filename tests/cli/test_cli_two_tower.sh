@@ -29,6 +29,15 @@ assert "cold-a" in items and "cold-b" in items, sorted(items)[:5]
 assert all(math.isfinite(s) for s in items.values())
 PY
 expect_ok "similar cold item" "$BIN" similar --model a.edgerec --item cold-a -k 5 --json
+[ "$(json_get out.txt 'j["by"] == "model"')" = True ] || fail "similar cold item: $(head -c 300 out.txt)"
+cp out.txt cold_a.json
+# An item given only its metadata: the item tower embeds it as it embedded cold-a (the same
+# features), so the list is cold-a itself, then cold-a's own neighbours; --content: the cosine.
+expect_ok "similar --features" "$BIN" similar --model a.edgerec --features "genres=Action|Comedy" -k 6 --json
+[ "$(json_get out.txt 'j["by"] == "model" and [x["item"] for x in j["items"]] == ["cold-a"] + [x["item"] for x in json.load(open("cold_a.json"))["items"]]')" = True ] \
+  || fail "similar --features by the item tower: $(head -c 500 out.txt)"
+expect_ok "similar --features --content" "$BIN" similar --model a.edgerec --features "genres=Action|Comedy" -k 6 --content --json
+[ "$(json_get out.txt 'j["by"] == "content"')" = True ] || fail "similar --features --content: $(head -c 300 out.txt)"
 expect_ok "new user" "$BIN" recommend --model a.edgerec --items 1,2,3 -k 5 --json
 [ "$(json_get out.txt 'len(j["items"]) == 5')" = True ] || fail "new user: $(head -c 300 out.txt)"
 

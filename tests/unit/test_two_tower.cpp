@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,43 @@ TEST_CASE("two-tower: cold items get item tower vectors in the model's item spac
   CHECK(cold->row(0).norm() > 0);
   // Different genres, different vectors.
   CHECK((cold->row(0) - cold->row(1)).norm() > 1e-4);
+}
+
+TEST_CASE("two-tower: a described item embeds as its cold row does, after save and load too", "[two_tower]") {
+  const Model& m = trained();
+  const Matrix* cold = m.cold_item_factors();
+  REQUIRE(cold);
+  const auto& cat = catalogue();
+  const std::string g0 = "genres=" + cat.genre_names[0], g1 = "genres=" + cat.genre_names[1];
+  const auto e = static_cast<std::size_t>(m.embeddings()->V.cols());
+  std::vector<float> v(e);
+  // cold-a is described by genre 0 alone, cold-b by genre 1: the same feature rows.
+  REQUIRE(m.item_vector_described(g0, v.data()));
+  for (std::size_t k = 0; k < e; ++k) CHECK(v[k] == Approx(cold->row(0)[static_cast<Eigen::Index>(k)]).margin(1e-6));
+  const auto loaded = load_bytes(model_to_bytes(m));
+  std::vector<float> w(e);
+  REQUIRE(loaded->item_vector_described(g1, w.data()));
+  for (std::size_t k = 0; k < e; ++k) CHECK(w[k] == Approx(cold->row(1)[static_cast<Eigen::Index>(k)]).margin(1e-6));
+  CHECK(model_to_bytes(*loaded) == model_to_bytes(m));
+  // similar_to ranks in the item space: the described twin of cold-a first (cosine 1), then
+  // exactly what similar() of cold-a lists.
+  ColdStart cs(*loaded);
+  bool by_model = false;
+  const auto by_tower = cs.similar_to(g0, 6, false, &by_model);
+  CHECK(by_model);
+  const auto of_cold = cs.similar("cold-a", 5);
+  REQUIRE(by_tower.size() == 6);
+  CHECK(by_tower[0].item == "cold-a");
+  for (std::size_t i = 0; i < 5; ++i) CHECK(by_tower[i + 1].item == of_cold[i].item);
+  cs.similar_to(g0, 6, true, &by_model);
+  CHECK_FALSE(by_model);  // content_only: the feature cosine
+  // A malformed description is an error, as for the content path.
+  CHECK_THROWS_AS(m.item_vector_described("genres", v.data()), Error);
+  // Without item metadata there is no feature to embed.
+  auto backend = make_openmp_backend(1);
+  auto plain = make_model(ModelKind::two_tower);
+  plain->fit(cat.data, small_hyper(), *backend);
+  CHECK_FALSE(plain->item_vector_described(g0, v.data()));
 }
 
 TEST_CASE("two-tower: cold-item AUC far above chance and id-only kinds exactly 0.5", "[two_tower]") {
@@ -364,14 +402,18 @@ TEST_CASE("two-tower: a section version 1 file (golden v4) loads as a model with
   const std::string path = std::string(EDGEREC_GOLDEN_DIR) + "/v4/two-tower.edgerec";
   const auto old = load_model(path);
   REQUIRE(old->kind() == ModelKind::two_tower);
-  // Re-saved as section version 2: the same model plus an empty user feature layout (six empty
-  // vectors, 8 bytes each, and a 2e x 0 weight matrix, 16 bytes), serving the same scores.
+  // Re-saved as the current section version: the same model plus an empty user feature layout
+  // (six empty vectors, 8 bytes each, and a 2e x 0 weight matrix, 16 bytes) and no item tower
+  // (a 0 flag, 1 byte: version 1 did not keep it), serving the same scores.
   const std::string resaved = model_to_bytes(*old);
   std::ifstream in(path, std::ios::binary);
   const std::string original((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  CHECK(resaved.size() == original.size() + 6 * 8 + 16);
+  CHECK(resaved.size() == original.size() + 6 * 8 + 16 + 1);
   const auto copy = load_bytes(resaved);
   CHECK(model_to_bytes(*copy) == resaved);
+  std::vector<float> v(static_cast<std::size_t>(old->embeddings()->V.cols()));
+  CHECK_FALSE(old->item_vector_described("genres=Action", v.data()));  // no item tower to embed with
+  CHECK_FALSE(copy->item_vector_described("genres=Action", v.data()));
   std::vector<float> a(old->n_items()), b(old->n_items());
   for (index_t u = 0; u < old->n_users(); ++u) {
     old->score(u, a.data());
@@ -382,6 +424,43 @@ TEST_CASE("two-tower: a section version 1 file (golden v4) loads as a model with
   old->score_new(hist, a.data());
   copy->score_new(hist, b.data());
   CHECK(a == b);
+}
+
+TEST_CASE("two-tower: the section version 3 golden file (user features, item tower) serves what it was written with",
+          "[two_tower][model_file]") {
+  const std::string dir = std::string(EDGEREC_GOLDEN_DIR) + "/v4/";
+  const auto m = load_model(dir + "two-tower.features.edgerec");
+  REQUIRE(m->kind() == ModelKind::two_tower);
+  // (Its top-5 lists and metadata are checked with every golden file, in test_model_file.)
+  std::string line;
+  // The item tower's vectors of two descriptions and a new user's fold-in with a feature row of
+  // the same user file the model trained with (rebuilt here as make_golden wrote it).
+  std::string users = "user,group,age\n";
+  for (index_t u = 1; u < m->n_users(); ++u)
+    users += m->users.id(u) + "," + "abc"[u % 3] + "," + std::to_string(18 + (u * 11) % 50) + "\n";
+  const UserMeta user_file = load_user_meta_from_memory(users, "users.csv");
+  std::ifstream described(dir + "two-tower.features.described.tsv");
+  std::size_t vectors = 0;
+  while (std::getline(described, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto t1 = line.find('\t'), t2 = line.find('\t', t1 + 1);
+    const std::string what = line.substr(0, t1), input = line.substr(t1 + 1, t2 - t1 - 1);
+    std::vector<float> want;
+    std::istringstream in(line.substr(t2 + 1));
+    for (std::string x; std::getline(in, x, ',');) want.push_back(std::stof(x));
+    std::vector<float> got(want.size());
+    float offset = 0;
+    if (what == "item") {
+      REQUIRE(m->item_vector_described(input, got.data()));
+    } else {
+      REQUIRE(what == "user");
+      const std::vector<ItemValue> history = {{1, 1.0f}, {4, 1.0f}};
+      REQUIRE(m->fold_in_vector_described(history, user_file, user_file.find(m->users.id(2)), got.data(), &offset));
+    }
+    for (std::size_t k = 0; k < want.size(); ++k) CHECK(got[k] == Approx(want[k]).epsilon(1e-5).margin(1e-6));
+    ++vectors;
+  }
+  CHECK(vectors == 3);
 }
 
 TEST_CASE("two-tower fold-in with user features: zero row, file order, unknown values, new-user protocol",

@@ -426,7 +426,9 @@ export class Model {
    * Items most similar by content (the cosine of metadata feature vectors; see "Item metadata
    * and cold start" in the main README) to an item of the metadata, cold items included, or,
    * with `{ features: 'genres=Action|Comedy;year=1995' }` instead of an id (pass null), to an
-   * item known only by its metadata.
+   * item known only by its metadata. A two-tower model ranks in its own item space instead: the
+   * cosine of its item vectors, a cold item's and a description's from its item tower (as the
+   * CLI's `similar` does).
    */
   async similarByContent(itemId, options = {}) {
     const k = checkK(options.k, 10);

@@ -145,7 +145,8 @@ describe('native CLI vs wasm: neural explanations', () => {
 
 // Two-tower trained with user features (train --user-meta: its section then carries the feature
 // layout and weights, which the wasm reader must read through): the same top-K for known users
-// (whose vectors hold their features) and new users (items only).
+// (whose vectors hold their features) and new users (items only), and the same items similar to a
+// description through the item tower.
 test('two-tower with user features', async () => {
   const rows = fs.readFileSync(path.join(work, 'implicit/ratings.csv'), 'utf8').split('\n').slice(1).filter(Boolean);
   const count = new Map();
@@ -166,6 +167,12 @@ test('two-tower with user features', async () => {
   const history = items.filter((_, i) => i % 41 === 0).slice(0, 8).map((item) => ({ item, value: 1 }));
   const want = cliJson('recommend', '--model', file, '-k', String(K), '--items', history.map((h) => h.item).join(','));
   assertSameTop(await model.recommendFor(history, { k: K }), want.items, 'two-tower fold-in');
+  // An item known only by its metadata: the file's item tower embeds it (section version 3), in
+  // wasm as in the CLI, which says it ranked in the model's item space.
+  const features = 'genres=Drama|Crime';
+  const described = cliJson('similar', '--model', file, '--features', features, '-k', String(K));
+  assert.equal(described.by, 'model');
+  assertSameTop(await model.similarByContent(null, { features, k: K }), described.items, 'two-tower similar --features');
   model.dispose();
 });
 

@@ -281,7 +281,7 @@ export class Model implements Recommender {
   catalogue(): ItemMetadata[];
   /** The metadata column by column, null without metadata (cheap for large catalogues). */
   itemMetadata(): ItemMetadataColumns | null;
-  /** Items most similar by metadata content to an item (cold items too), or to `features` ("genres=Action|Comedy;year=1995") with itemId null. */
+  /** Items most similar by metadata content to an item (cold items too), or to `features` ("genres=Action|Comedy;year=1995") with itemId null; a two-tower model ranks by the cosine in its item space (its item tower embeds cold items and descriptions). */
   similarByContent(itemId: string | null, options?: { k?: number; features?: string }): Promise<ScoredItem[]>;
   /** Top-K over every item with metadata (cold items included): content blended with the model's scores; `filter` "field=v1|v2". */
   recommendCold(interactions: Interaction[] | Profile, options?: ColdOptions): Promise<ScoredItem[]>;

@@ -238,7 +238,8 @@ struct ColdStartOptions {
 // the filter. A model that embeds items from their metadata (Model::cold_item_factors(): two-tower)
 // instead ranks every row by its own scores, the cold rows by their item-tower vectors, whenever
 // it has a user vector (a known user, or a new user with an item the model knows); similar()
-// then is the cosine in its item space. Holds a reference to the model (which must outlive it)
+// then is the cosine in its item space, and so is similar_to() where the model embeds a
+// description (Model::item_vector_described). Holds a reference to the model (which must outlive it)
 // and its own features and scratch: one ColdStart per thread.
 class ColdStart {
  public:
@@ -250,10 +251,17 @@ class ColdStart {
   // ignored and counted in *ignored).
   std::vector<Recommendation> recommend_for(const std::vector<UserInteraction>& history,
                                             const ColdStartOptions& options, int* ignored = nullptr);
-  // The k items most similar by content (cosine of features) to any metadata row, itself excluded.
-  std::vector<Recommendation> similar(const std::string& item, int k);
-  // The k items most similar to an item given only its description (ItemFeatures::describe).
-  std::vector<Recommendation> similar_to(std::string_view description, int k);
+  // The k items most similar by content (cosine of features) to any metadata row, itself excluded;
+  // for two-tower (unless content_only) the cosine in its item space, *by_model (if given) set.
+  std::vector<Recommendation> similar(const std::string& item, int k, bool content_only = false,
+                                      bool* by_model = nullptr);
+  // The k items most similar to an item given only its description (ItemFeatures::describe):
+  // for a model with an item tower (Model::item_vector_described: two-tower), the cosine in its
+  // item space between the tower's vector of the description and every row's vector, as
+  // similar() ranks a cold row; otherwise, or with content_only, the cosine of content features.
+  // *by_model (if given) says which.
+  std::vector<Recommendation> similar_to(std::string_view description, int k, bool content_only = false,
+                                         bool* by_model = nullptr);
   // 1 per row that passes `filter` (ColdStartOptions::filter); all ones for "".
   std::vector<std::uint8_t> filter_rows(std::string_view filter) const;
   const ItemFeatures& features() const { return features_; }
@@ -262,6 +270,7 @@ class ColdStart {
   std::vector<Recommendation> rank(const std::vector<ItemValue>& collab_history, std::int64_t user,
                                    const std::vector<std::pair<index_t, float>>& rows,
                                    const ColdStartOptions& options);
+  void item_space_cosine(const float* q);
   const Model& model_;
   const ItemMeta& meta_;
   ItemFeatures features_;

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -308,6 +309,13 @@ class Model {
   // row of U, or fold_in_vector()). nullptr for kinds that cannot embed an item from its
   // metadata (every kind but two-tower) and when the model has no cold rows.
   virtual const Matrix* cold_item_factors() const { return nullptr; }
+  // An item given only its description (ItemFeatures::describe over item_meta: "field=v1|v2;
+  // field=number"), embedded into `out` (embeddings()->V.cols() floats) in the item space of
+  // embeddings(), as the model would embed a cold row of its metadata. False (out untouched) for
+  // kinds without an item tower (every kind but two-tower), for a two-tower model trained
+  // without item metadata and for files saved before the item tower was (two-tower section
+  // versions 1 and 2). Throws Error for a malformed description.
+  virtual bool item_vector_described(std::string_view /*description*/, float* /*out*/) const { return false; }
 
   // Keeps only the item side, what serves new users (fold-in, similar items, explanations,
   // popularity), and drops what serves known users: user vectors, their seen items and the user

@@ -129,23 +129,37 @@ std::vector<Recommendation> ColdStart::recommend_for(const std::vector<UserInter
   return rank(model_.prepare_history(known), -1, rows, o);
 }
 
-std::vector<Recommendation> ColdStart::similar(const std::string& item, int k) {
+// content_[x] := the cosine between q (the model's item space) and every metadata row's vector
+// there: model items their embeddings()->V rows, cold rows their cold_item_factors() rows.
+void ColdStart::item_space_cosine(const float* q) {
+  const Matrix& V = model_.embeddings()->V;
+  const Matrix* cold = model_.cold_item_factors();
+  const Eigen::Map<const Eigen::Matrix<float, 1, Eigen::Dynamic>> qv(q, V.cols());
+  const float qn = qv.norm();
+  for (index_t x = 0; x < meta_.rows(); ++x) {
+    float dot = 0, norm = 0;
+    if (x < model_.n_items()) dot = qv.dot(V.row(x)), norm = V.row(x).norm();
+    else if (cold) {
+      const auto v = cold->row(static_cast<Eigen::Index>(x - model_.n_items()));
+      dot = qv.dot(v), norm = v.norm();
+    }
+    const float d = qn * norm;
+    content_[x] = d > 0 ? dot / d : 0.0f;
+  }
+}
+
+std::vector<Recommendation> ColdStart::similar(const std::string& item, int k, bool content_only, bool* by_model) {
+  if (by_model) *by_model = false;
   const std::int64_t r = meta_.find(item);
   if (r < 0) throw Error("unknown item id '" + item + "' (not in the model nor in its item metadata)");
   const Matrix* cold = model_.cold_item_factors();
   const Embeddings* emb = model_.embeddings();
-  if (cold && emb) {
+  if (cold && emb && !content_only) {
     // Two-tower: cosine in the model's item space, where cold rows have their item tower vectors.
-    const auto row = [&](index_t x) {
-      return x < model_.n_items() ? emb->V.row(x) : cold->row(static_cast<Eigen::Index>(x - model_.n_items()));
-    };
-    const auto q = row(static_cast<index_t>(r));
-    const float qn = q.norm();
-    for (index_t x = 0; x < meta_.rows(); ++x) {
-      const auto v = row(x);
-      const float d = qn * v.norm();
-      content_[x] = d > 0 ? q.dot(v) / d : 0.0f;
-    }
+    using Row = Eigen::Matrix<float, 1, Eigen::Dynamic>;
+    const Row q = r < model_.n_items() ? Row(emb->V.row(r)) : Row(cold->row(static_cast<Eigen::Index>(r - model_.n_items())));
+    item_space_cosine(q.data());
+    if (by_model) *by_model = true;
   } else {
     const float* q = features_.matrix().row(static_cast<Eigen::Index>(r)).data();
     features_.cosine(q, content_.data());
@@ -155,7 +169,18 @@ std::vector<Recommendation> ColdStart::similar(const std::string& item, int k) {
   return to_recs(meta_, select_top_k(content_.data(), meta_.rows(), k, skip.data()));
 }
 
-std::vector<Recommendation> ColdStart::similar_to(std::string_view description, int k) {
+std::vector<Recommendation> ColdStart::similar_to(std::string_view description, int k, bool content_only,
+                                                  bool* by_model) {
+  if (by_model) *by_model = false;
+  if (const Embeddings* emb = model_.embeddings(); emb && !content_only) {
+    std::vector<float> q(static_cast<std::size_t>(emb->V.cols()));
+    if (model_.item_vector_described(description, q.data())) {
+      // Two-tower: the item tower embeds the description as it embeds a cold row.
+      item_space_cosine(q.data());
+      if (by_model) *by_model = true;
+      return to_recs(meta_, select_top_k(content_.data(), meta_.rows(), k));
+    }
+  }
   const std::vector<float> q = features_.describe(description);
   features_.cosine(q.data(), content_.data());
   return to_recs(meta_, select_top_k(content_.data(), meta_.rows(), k));

@@ -263,9 +263,11 @@ class TwoTower final : public EmbeddingModel {
   // max_len, train_negatives, patience and the seed; then the embeddings (user and item vectors),
   // the history embeddings and user tower (fold-in) and the cold rows' item vectors; from version
   // 2 on, the user feature layout and the user tower's first-layer weights over the user
-  // features ([2e, G], G = 0 without user features). Version 1 files load as models without
-  // user features.
-  static constexpr std::uint32_t kSectionVersion = 2;
+  // features ([2e, G], G = 0 without user features); from version 3 on, the item tower without
+  // its id block ([2e, F] over the F item feature columns, the bias, the layers), so that an item
+  // described after training embeds as a cold row would (item_vector_described()). Version 1
+  // files load as models without user features, versions 1 and 2 without the item tower.
+  static constexpr std::uint32_t kSectionVersion = 3;
   void save_section(SaveArchive& ar) const override;
   void load_section(LoadArchive& ar) override;
   ModelKind kind() const override { return ModelKind::two_tower; }
@@ -503,6 +505,22 @@ class TwoTower final : public EmbeddingModel {
     publish(backend, net, features, user_features);
   }
 
+  // The item tower over the description's feature row with a zero id embedding: exactly how
+  // publish() embeds the metadata's cold rows (ItemFeatures over the model's item metadata, which
+  // the file keeps, so the encoding is training's).
+  bool item_vector_described(std::string_view description, float* out) const override {
+    if (!item_meta || item_tower_.first_side.cols() == 0 || emb_.V.cols() == 0) return false;
+    const ItemFeatures features(*item_meta);
+    if (features.dims() != item_tower_.first_side.cols())
+      throw Error("two-tower: the item metadata gives " + std::to_string(features.dims()) +
+                  " feature columns, the item tower reads " + std::to_string(item_tower_.first_side.cols()));
+    const std::vector<float> row = features.describe(description);
+    const Matrix v = item_tower_.forward(Eigen::Map<const Matrix>(row.data(), 1, static_cast<Eigen::Index>(row.size())));
+    if (!v.allFinite()) throw Error("two-tower: the described item's vector is not finite");
+    for (Eigen::Index k = 0; k < v.cols(); ++k) out[k] = v(0, k);
+    return true;
+  }
+
   bool fold_in_vector_described(const std::vector<ItemValue>& history, const ItemMeta& users, std::int64_t row,
                                 float* out, float* offset) const override {
     EDGEREC_TRAINING_ONLY("a new user's fold-in with user features");
@@ -558,6 +576,8 @@ class TwoTower final : public EmbeddingModel {
     user_tower_ = tower_weights(be, net.u_first_id, &net.u_first_hist, net.u_tower, *net.u_out);
     user_feature_weight_ = net.u_first_feat ? download(be, net.u_first_feat->weight) : Matrix::Zero(2 * e, 0);
     const TowerWeights item_tower = tower_weights(be, net.i_first_id, net.i_first_feat.get(), net.i_tower, *net.i_out);
+    item_tower_ = item_tower;
+    item_tower_.first_id = Matrix();  // serving embeds described items: a zero id block
     hist_ = download(be, net.history.weight);
     const Matrix user_id = download(be, net.user_id.weight), item_id = download(be, net.item_id.weight);
     Matrix means = Matrix::Zero(n_users(), e);
@@ -626,6 +646,7 @@ class TwoTower final : public EmbeddingModel {
   Matrix cold_;              // [cold rows, e] item tower over the cold rows' features
   UserFeatureLayout user_layout_;
   Matrix user_feature_weight_;  // [2e, G] the user tower's first layer over the user features
+  TowerWeights item_tower_;     // without its id block: [2e, F] over the item features, F = 0 without
 
   friend class cereal::access;
   template <class Archive>
@@ -652,21 +673,17 @@ class TwoTower final : public EmbeddingModel {
     ar(cereal::make_nvp("history_embeddings", io::shaped(hist_, n_items(), e)),
        cereal::make_nvp("user_0_history_weight", io::shaped(user_tower_.first_side, 2 * e, e)),
        cereal::make_nvp("user_0_bias", io::shaped(user_tower_.first_bias, 2 * e)));
-    // Layers 2..L (2e wide), then the output layer (e wide).
-    static const char* const kWeight[kMaxLayers] = {"user_1_weight", "user_2_weight", "user_3_weight", "user_out_weight"};
-    static const char* const kBias[kMaxLayers] = {"user_1_bias", "user_2_bias", "user_3_bias", "user_out_bias"};
-    for (std::int64_t k = 0; k < layers; ++k) {
-      const bool out = k == layers - 1;
-      const auto idx = static_cast<std::size_t>(k), name = out ? std::size_t{kMaxLayers - 1} : idx;
-      ar(cereal::make_nvp(kWeight[name], io::shaped(user_tower_.w[idx], out ? e : 2 * e, 2 * e)),
-         cereal::make_nvp(kBias[name], io::shaped(user_tower_.b[idx], out ? e : 2 * e)));
-    }
+    static const char* const kUserLayers[2][kMaxLayers] = {
+        {"user_1_weight", "user_2_weight", "user_3_weight", "user_out_weight"},
+        {"user_1_bias", "user_2_bias", "user_3_bias", "user_out_bias"}};
+    serialize_layers(ar, user_tower_, kUserLayers, layers, e);
     ar(cereal::make_nvp("cold_item_factors", io::shaped(cold_, -1, e)));
     if constexpr (loading) {
       const index_t cold = item_meta && item_meta->rows() > n_items() ? item_meta->rows() - n_items() : 0;
       if (cold_.rows() != 0 && static_cast<index_t>(cold_.rows()) != cold)
         ar.fail("cold_item_factors", "rows differ from the item metadata's cold rows");
     }
+    if constexpr (loading) item_tower_ = TowerWeights{};  // versions 1 and 2: none
     if (version < 2) {
       // A version 1 file: a model trained before user features existed.
       if constexpr (loading) {
@@ -701,6 +718,39 @@ class TwoTower final : public EmbeddingModel {
         if (!(sd >= 0)) ar.fail("user_feature_std", "must not be negative");
     }
     ar(cereal::make_nvp("user_0_features_weight", io::shaped(user_feature_weight_, 2 * e, l.dims())));
+    if (version < 3) return;
+    // The item tower as the user tower above: a u8 flag (0: a model loaded from a file without
+    // it and saved again), then the first layer over the features (any width F; F is checked
+    // against the metadata when an item is described), layers 2..L, the output layer.
+    std::uint8_t has_item_tower = item_tower_.w.size() == static_cast<std::size_t>(layers) ? 1 : 0;
+    ar(cereal::make_nvp("item_tower", has_item_tower));
+    if constexpr (loading) {
+      if (has_item_tower > 1) ar.fail("item_tower", "presence flag must be 0 or 1");
+      if (!has_item_tower) return;
+      item_tower_.w.assign(static_cast<std::size_t>(layers), Matrix{});
+      item_tower_.b.assign(static_cast<std::size_t>(layers), Vector{});
+    } else if (!has_item_tower) {
+      return;
+    }
+    ar(cereal::make_nvp("item_0_features_weight", io::shaped(item_tower_.first_side, 2 * e, -1)),
+       cereal::make_nvp("item_0_bias", io::shaped(item_tower_.first_bias, 2 * e)));
+    static const char* const kItemLayers[2][kMaxLayers] = {
+        {"item_1_weight", "item_2_weight", "item_3_weight", "item_out_weight"},
+        {"item_1_bias", "item_2_bias", "item_3_bias", "item_out_bias"}};
+    serialize_layers(ar, item_tower_, kItemLayers, layers, e);
+  }
+
+  // A tower's layers 2..L (2e wide), then its output layer (e wide); `names` [0] the weights',
+  // [1] the biases' (the output layer's is the last). `t.w` and `t.b` hold `layers` entries.
+  template <class Archive>
+  static void serialize_layers(Archive& ar, TowerWeights& t, const char* const (&names)[2][kMaxLayers],
+                               std::int64_t layers, std::int64_t e) {
+    for (std::int64_t k = 0; k < layers; ++k) {
+      const bool out = k == layers - 1;
+      const auto idx = static_cast<std::size_t>(k), name = out ? std::size_t{kMaxLayers - 1} : idx;
+      ar(cereal::make_nvp(names[0][name], io::shaped(t.w[idx], out ? e : 2 * e, 2 * e)),
+         cereal::make_nvp(names[1][name], io::shaped(t.b[idx], out ? e : 2 * e)));
+    }
   }
 };
 

@@ -1640,8 +1640,10 @@ struct SimilarCmd {
     c->add_option("--item", item, "item id (an item with metadata but no interactions: by content)");
     c->add_option("--features", features,
                   "or an item given only its metadata: FIELD=V1|V2;FIELD=NUMBER (e.g. "
-                  "\"genres=Action|Comedy;year=1995\"), ranked by content");
-    c->add_flag("--content", content, "rank by content (metadata features) even for an item the model knows");
+                  "\"genres=Action|Comedy;year=1995\"), ranked by content (two-tower: embedded by its item "
+                  "tower and ranked in its item space)");
+    c->add_flag("--content", content,
+                "rank by content (metadata features) even for an item the model knows, or a two-tower model's --features");
     return c;
   }
   int run() {
@@ -1649,11 +1651,13 @@ struct SimilarCmd {
     const auto m = er::load_model(s.model_path);
     std::vector<er::Recommendation> recs;
     // The model scores the items it knows; an item known only from metadata needs content.
-    const bool by_content = !features.empty() || content || (m->items.find(item) < 0 && m->item_meta &&
-                                                             m->item_meta->find(item) >= 0);
+    bool by_content = !features.empty() || content || (m->items.find(item) < 0 && m->item_meta &&
+                                                       m->item_meta->find(item) >= 0);
     if (by_content) {
       er::ColdStart cs(*m);
-      recs = features.empty() ? cs.similar(item, s.k) : cs.similar_to(features, s.k);
+      bool by_tower = false;
+      recs = features.empty() ? cs.similar(item, s.k, content, &by_tower) : cs.similar_to(features, s.k, content, &by_tower);
+      by_content = !by_tower;
     } else {
       er::Recommender rec(*m);
       recs = rec.similar(item, s.k);
