@@ -18,7 +18,8 @@ const GOLDEN_ROOT = path.join(REPO, 'models/golden');
 const GOLDEN = path.join(GOLDEN_ROOT, 'v1');
 const KINDS = ['popularity', 'mean-baseline', 'baseline', 'svd', 'svdpp', 'ials', 'bpr', 'itemknn'];
 const bytesOf = (kind) => new Uint8Array(fs.readFileSync(path.join(GOLDEN, `${kind}.edgerec`)));
-// Every golden file of every format version: { version, name (<kind> or <kind>.int8), file }.
+// Every golden file of every format version: { version, name (<kind>, <kind>.int8 or
+// two-tower.features), file }.
 const GOLDEN_FILES = fs.readdirSync(GOLDEN_ROOT).filter((d) => /^v\d+$/.test(d)).flatMap((d) =>
   fs.readdirSync(path.join(GOLDEN_ROOT, d)).filter((f) => f.endsWith('.edgerec')).map((f) =>
     ({ version: Number(d.slice(1)), name: f.slice(0, -'.edgerec'.length), file: path.join(GOLDEN_ROOT, d, f) })));
@@ -53,7 +54,7 @@ describe('golden model files written natively load unchanged and rank the same',
     test(`v${v}/${name}`, async () => {
       const model = await load(new Uint8Array(fs.readFileSync(file)));
       const info = model.info();
-      const kind = name.replace(/\.int8$/, '');
+      const kind = name.split('.')[0];  // <kind>, <kind>.int8, two-tower.features
       assert.equal(info.kind, kind);
       assert.equal(info.kernels, 'wasm-simd128');
       assert.equal(info.backend, 'wasm');
