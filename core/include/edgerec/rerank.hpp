@@ -128,15 +128,16 @@ std::vector<index_t> popularity_rerank(const std::vector<index_t>& candidates,
                                        const std::vector<std::uint8_t>& head, double p_head,
                                        double lambda, int k);
 
-// A re-ranker prepared once for `model` and `kind`, from the model's own item metadata: the item
-// unit vectors (mmr: its item factors, else the metadata's content), the short head of its
-// training popularity (popularity) or the metadata's "genres" field (calibrated). Throws Error
-// naming what the model lacks. The CLI's recommend, its batches and the wasm package's
-// edgerec_rerank share it; pick() is const, safe from many threads. Holds O(items x dims) floats
-// for mmr, one byte per item for popularity.
+// A re-ranker prepared once for `model` and `kind`, from the model's own item metadata (or
+// `meta`, aligned to the model's items, when given: eval's --item-meta): the item unit vectors
+// (mmr: its item factors, else the metadata's content), the short head of its training
+// popularity (popularity) or the metadata's "genres" field (calibrated). Throws Error naming what
+// the model lacks. The CLI's recommend, its batches, eval and the wasm package's edgerec_rerank
+// share it; pick() is const, safe from many threads. Holds O(items x dims) floats for mmr, one
+// byte per item for popularity.
 class Reranker {
  public:
-  Reranker(const Model& model, RerankKind kind);
+  Reranker(const Model& model, RerankKind kind, std::shared_ptr<const ItemMeta> meta = nullptr);
   RerankKind kind() const { return kind_; }
   // min(k, candidates) of `candidates` (model item indices, best first; `scores` theirs)
   // re-ranked with trade-off `lambda` (RerankOptions) for a user whose items are history[0, n)

@@ -118,11 +118,11 @@ struct RankingResult {
 
 // What the beyond-accuracy metrics and the re-rankers need of one fitted model.
 struct BeyondAccuracy {
-  Matrix unit;                                  // item vectors (ILD, MMR); empty when none
+  Matrix unit;                                  // item vectors (ILD); empty when none
   std::shared_ptr<const ItemMeta> meta;         // aligned to the model's items, or null
   const ItemMeta::Categorical* genres = nullptr;
   RerankOptions rerank;
-  std::vector<std::uint8_t> head;               // the short head (popularity re-ranking)
+  std::optional<Reranker> reranker;             // with rerank.kind != none
 
   BeyondAccuracy(const Model& model, const EvalOptions& options) : rerank(options.rerank) {
     if (options.item_meta) {
@@ -134,9 +134,9 @@ struct BeyondAccuracy {
       throw Error("--rerank mmr needs item vectors: a model with item factors, or --item-meta");
     if (rerank.kind == RerankKind::calibrated && !genres)
       throw Error("--rerank calibrated needs item metadata with a 'genres' field (--item-meta)");
-    if (rerank.kind == RerankKind::popularity) head = short_head(model.item_popularity);
     if (rerank.kind != RerankKind::none && rerank.pool_factor < 1)
       throw Error("re-ranking: the candidate pool factor must be at least 1");
+    if (rerank.kind != RerankKind::none) reranker.emplace(model, rerank.kind, meta);
   }
 
   std::vector<double> user_genres(const Model& model, index_t user) const {
@@ -202,16 +202,7 @@ RankingResult rank_cases(const Model& model, const std::vector<Case>& cases, int
         top_k(scores.data(), n_items, k * beyond->rerank.pool_factor, skip.data(), best, pool);
         pool_scores.resize(pool.size());
         for (std::size_t j = 0; j < pool.size(); ++j) pool_scores[j] = scores[pool[j]];
-        if (beyond->rerank.kind == RerankKind::mmr)
-          result.reranked[c] = mmr_rerank(pool, pool_scores, beyond->unit, beyond->rerank.lambda, k);
-        else if (beyond->rerank.kind == RerankKind::popularity)
-          result.reranked[c] = popularity_rerank(pool, pool_scores, beyond->head,
-                                                 head_share(seen, n_seen, beyond->head),
-                                                 beyond->rerank.lambda, k);
-        else
-          result.reranked[c] = calibrated_rerank(pool, pool_scores, *beyond->genres,
-                                                 beyond->user_genres(model, cs.user),
-                                                 beyond->rerank.lambda, k);
+        result.reranked[c] = beyond->reranker->pick(pool, pool_scores, seen, n_seen, beyond->rerank.lambda, k);
       }
 
       for (std::size_t j = 0; j < n_seen; ++j) skip[seen[j]] = 0;

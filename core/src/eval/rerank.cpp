@@ -292,7 +292,8 @@ std::vector<index_t> popularity_rerank(const std::vector<index_t>& candidates,
   return in_score_order(candidates, s, taken);
 }
 
-Reranker::Reranker(const Model& model, RerankKind kind) : kind_(kind), meta_(model.item_meta) {
+Reranker::Reranker(const Model& model, RerankKind kind, std::shared_ptr<const ItemMeta> meta)
+    : kind_(kind), meta_(meta ? std::move(meta) : model.item_meta) {
   if (kind == RerankKind::mmr) {
     unit_ = item_unit_vectors(model, meta_.get());
     if (unit_.rows() == 0) throw Error("--rerank mmr needs item vectors: a model with item factors, or item metadata");
