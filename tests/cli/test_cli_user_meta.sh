@@ -35,6 +35,9 @@ cmp -s a.edgerec b.edgerec || fail "same seed, different bytes"
 grep -q "user features: 271 users, 270 of the model's, 1 without interactions" out.txt || fail "train text report: $(cat out.txt)"
 expect_ok "train without" "$BIN" train --data syn/ratings.csv "${TT[@]}" --out c.edgerec --reproducible
 cmp -s a.edgerec c.edgerec && fail "--user-meta did not change the model"
+expect_ok "info" "$BIN" info --model a.edgerec --json
+[ "$(json_get out.txt 'j["user_features"] == {"taste": {"type": "categorical", "values": len(set(l.split(",")[1] for l in open("users.csv").read().split()[1:]))}, "activity": {"type": "numeric"}} and j["item_tower"] is False')" = True ] \
+  || fail "info user features: $(head -c 600 out.txt)"
 expect_ok "recommend known user" "$BIN" recommend --model a.edgerec --user "$(sed -n 3p users.csv | cut -d, -f1)" -k 5 --json
 [ "$(json_get out.txt 'len(j["items"]) == 5')" = True ] || fail "recommend: $(head -c 300 out.txt)"
 expect_ok "recommend new user (items only)" "$BIN" recommend --model a.edgerec --items 1,2,3 -k 5 --json

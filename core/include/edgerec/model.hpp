@@ -316,6 +316,15 @@ class Model {
   // without item metadata and for files saved before the item tower was (two-tower section
   // versions 1 and 2). Throws Error for a malformed description.
   virtual bool item_vector_described(std::string_view /*description*/, float* /*out*/) const { return false; }
+  // What a model embeds from descriptions, for `edgerec info`: the user feature layout it was
+  // trained with (a categorical field's width is its number of values; numeric fields are one
+  // column each) and whether it keeps an item tower (item_vector_described can answer).
+  struct DescribedInputs {
+    std::vector<std::pair<std::string, std::uint64_t>> user_categorical;  // field, values
+    std::vector<std::string> user_numeric;
+    bool item_tower = false;
+  };
+  virtual DescribedInputs described_inputs() const { return {}; }
 
   // Keeps only the item side, what serves new users (fold-in, similar items, explanations,
   // popularity), and drops what serves known users: user vectors, their seen items and the user

@@ -521,6 +521,15 @@ class TwoTower final : public EmbeddingModel {
     return true;
   }
 
+  DescribedInputs described_inputs() const override {
+    DescribedInputs d;
+    for (std::size_t c = 0; c < user_layout_.categorical.size(); ++c)
+      d.user_categorical.emplace_back(user_layout_.categorical[c], user_layout_.vocabulary_sizes[c]);
+    d.user_numeric = user_layout_.numeric;
+    d.item_tower = item_meta && item_tower_.first_side.cols() > 0;
+    return d;
+  }
+
   bool fold_in_vector_described(const std::vector<ItemValue>& history, const ItemMeta& users, std::int64_t row,
                                 float* out, float* offset) const override {
     EDGEREC_TRAINING_ONLY("a new user's fold-in with user features");

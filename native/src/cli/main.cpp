@@ -1750,6 +1750,14 @@ struct InfoCmd {
       j["item_meta"] = {{"rows", meta->rows()}, {"cold", meta->rows() - m->n_items()}, {"source", meta->source},
                         {"fields", fields}, {"vector_dims", meta->has_vector.empty() ? 0 : meta->vectors.cols()}};
     }
+    // What it embeds from descriptions (two-tower): user features and the item tower.
+    if (const auto d = m->described_inputs(); !d.user_categorical.empty() || !d.user_numeric.empty() || d.item_tower) {
+      json fields = json::object();
+      for (const auto& [name, values] : d.user_categorical) fields[name] = {{"type", "categorical"}, {"values", values}};
+      for (const auto& name : d.user_numeric) fields[name] = {{"type", "numeric"}};
+      j["user_features"] = fields;
+      j["item_tower"] = d.item_tower;
+    }
     // The scoring kernels this process runs ("avx2-fma" or "generic", chosen for this CPU).
     j["kernels"] = er::kernels::flavour();
     // Those of training ("avx512", "avx2" or "generic") and of matrix products.
