@@ -33,13 +33,24 @@ expect_ok "ml-1m ncf ials" "$BIN" eval --protocol ncf --data "$N/ml-1m.train.pai
 
 # New-user cold start (README "New users"): 20% of the users held out, each seen with their first
 # 5 interactions. Measured at seed 0: popularity 0.825, fold-in 0.556, greedy 0.593, exploit
-# 0.836, explore (LinUCB hybrid) 0.799 hr@10; explore ndcg@10 0.263 vs popularity's 0.240. The
-# issue's bar (explore's hr@10 above popularity's) is NOT met at seed 0, so it is not asserted;
-# what is: exploring beats the plain fold-in and feedback without learning by a wide margin,
-# and its ndcg@10 is above popularity's.
+# 0.836, explore (LinUCB hybrid) 0.804 hr@10; explore ndcg@10 0.263 vs popularity's 0.240. On
+# this one draw explore's hr@10 is below popularity's; the issue's bar holds over every user
+# (--new-user-folds 5: 0.808 vs 0.781), a 158 s run left out of CI's time budget. What is
+# asserted here: exploring beats the plain fold-in and feedback without learning by a wide
+# margin, and its ndcg@10 is above popularity's.
 expect_ok "ml-100k new users" "$BIN" eval --data "$DATA/ml-100k/u.data" --model ials --new-users 0.2 --seed 0 --threads 2 --json --quiet
 [ "$(json_get out.txt 'j["new_users"]["held_out_users"] == 189 and j["metrics"]["explore_hr@10"] > j["metrics"]["foldin_hr@10"] + 0.15 and j["metrics"]["explore_hr@10"] > j["metrics"]["greedy_hr@10"] + 0.1 and j["metrics"]["explore_ndcg@10"] > j["metrics"]["popularity_ndcg@10"]')" = True ] \
   || fail "new users: $(json_get out.txt 'j["metrics"]')"
+
+# Calibrated re-ranking (README "Diversity, novelty, calibration and re-ranking"): with lambda
+# chosen on the validation part, calibration KL at most half the model's, ndcg@10 within 5% (the
+# issue's bar; measured: KL -61.3% at -3.2%, lambda 0.7); MMR raises intra-list diversity.
+expect_ok "ml-100k calibrated" "$BIN" eval --data "$DATA/ml-100k/u.data" --item-meta "$DATA/ml-100k/u.item" --model bpr --protocol holdout --relevance-threshold 4 --rerank calibrated --rerank-lambda auto --threads 2 --json
+[ "$(json_get out.txt 'j["metrics"]["rerank_calibration_kl@10"] <= 0.5 * j["metrics"]["calibration_kl@10"] and j["metrics"]["rerank_ndcg@10"] >= 0.95 * j["metrics"]["ndcg@10"]')" = True ] \
+  || fail "calibrated: $(json_get out.txt 'j["metrics"]')"
+expect_ok "ml-100k mmr" "$BIN" eval --data "$DATA/ml-100k/u.data" --item-meta "$DATA/ml-100k/u.item" --model bpr --protocol holdout --relevance-threshold 4 --rerank mmr --rerank-lambda auto --threads 2 --json
+[ "$(json_get out.txt 'j["metrics"]["rerank_ild@10"] > j["metrics"]["ild@10"] and j["metrics"]["rerank_ndcg@10"] >= 0.95 * j["metrics"]["ndcg@10"]')" = True ] \
+  || fail "mmr: $(json_get out.txt 'j["metrics"]')"
 
 expect_ok "train ml-100k" "$BIN" train --data "$DATA/ml-100k/u.data" --model ials --out ml100k.edgerec --json
 expect_ok "recommend ml-100k" "$BIN" recommend --model ml100k.edgerec --user 196 -k 10 --json
