@@ -116,6 +116,14 @@ TEST_CASE("malformed metadata files: one clear error naming file, line and field
           load_item_meta_from_memory("1|A|||x|0|0|0|2|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0\n", "u.item");
         }) == "u.item:1: field 'Animation': genre flag '2' is not 0 or 1");
   CHECK(error_of([] { load_item_meta_from_memory("x1::A::B\n", "movies.dat"); }).rfind("movies.dat:1: field 'id': 'x1' ", 0) == 0);
+  // MovieLens latest / 20M movies.csv (recognised by its header).
+  const auto movies = [](const char* body) {
+    return error_of([&] { load_item_meta_from_memory(std::string("movieId,title,genres\n") + body, "movies.csv"); });
+  };
+  CHECK(movies("1,A (1995)\n") == "movies.csv:2: field 'line': has 2 fields, expected 3 (id, title, genres)");
+  CHECK(movies("1,A (1995),Comedy\n1,B,Drama\n") == "movies.csv:3: field 'id': item '1' is listed twice");
+  CHECK(movies("x,\"A, The (1995)\",Comedy\n") == "movies.csv:2: field 'id': 'x' is not a non-negative integer");
+  CHECK(movies("1,\"A (1995),Comedy\n") == "movies.csv:2: field 'line': unterminated quote");
   CHECK(error_of([] { load_item_meta(test::temp_dir("item_meta") + "/missing.csv"); }).find("missing.csv") != std::string::npos);
 
   ItemMeta m = csv("id,title\n1,A\n2,B\n");
