@@ -71,15 +71,15 @@ expect_err "bad reward model" "unknown --reward" "$BIN" simulate --data syn/rati
 expect_err "implicit data" "has no ratings" "$BIN" simulate --data syn/ratings.csv --rating-col -1 --out x.csv
 [ ! -e x.csv ] || fail "a failed simulate wrote its output"
 
-# Session mode (--sessions): Q-learning with function approximation against greedy and random,
-# the JSON shape, the per-step curve, determinism and clear errors.
+# Session mode (--sessions): Q-learning with function approximation and tabular against greedy
+# and random, the JSON shape, the per-step curve, determinism and clear errors.
 expect_ok "sessions" "$BIN" simulate --data syn/ratings.csv --sessions 60 --eval-sessions 40 --session-steps 4 \
   --candidates 10 --seed 2 --hidden 8 --curve sess.jsonl --json
-[ "$(json_get out.txt '[p["policy"] for p in j["policies"]] == ["random", "greedy", "qlearn-linear", "qlearn-mlp"] and j["mode"] == "sessions" and j["session_steps"] == 4 and j["candidates"] == 10')" = True ] \
+[ "$(json_get out.txt '[p["policy"] for p in j["policies"]] == ["random", "greedy", "qlearn-linear", "qlearn-mlp", "qlearn-tabular"] and j["mode"] == "sessions" and j["session_steps"] == 4 and j["candidates"] == 10')" = True ] \
   || fail "sessions json $(head -c 400 out.txt)"
-[ "$(json_get out.txt 'all(0 <= p["reward_per_session"] <= 4 and abs(sum(p["reward_at_step"]) - p["reward_per_session"]) < 1e-9 for p in j["policies"]) and j["policies"][2]["training"]["updates"] == 60 * 4 - 31')" = True ] \
+[ "$(json_get out.txt 'all(0 <= p["reward_per_session"] <= 4 and abs(sum(p["reward_at_step"]) - p["reward_per_session"]) < 1e-9 for p in j["policies"]) and j["policies"][2]["training"]["updates"] == 60 * 4 - 31 and j["policies"][4]["training"]["states"] == 4 * 9 and j["policies"][4]["training"]["actions"] == 8')" = True ] \
   || fail "sessions rewards $(head -c 600 out.txt)"
-[ "$(wc -l < sess.jsonl)" = 16 ] || fail "sessions curve lines $(wc -l < sess.jsonl)"
+[ "$(wc -l < sess.jsonl)" = 20 ] || fail "sessions curve lines $(wc -l < sess.jsonl)"
 cp out.txt sess1.json
 expect_ok "sessions again" "$BIN" simulate --data syn/ratings.csv --sessions 60 --eval-sessions 40 --session-steps 4 \
   --candidates 10 --seed 2 --hidden 8 --json
@@ -91,5 +91,6 @@ expect_ok "sessions text" "$BIN" simulate --data syn/ratings.csv --sessions 20 -
 grep -q "qlearn-linear" out.txt && grep -q "reward/session" out.txt || fail "sessions table $(cat out.txt)"
 expect_err "sessions policy" "unknown session policy 'dqn'" "$BIN" simulate --data syn/ratings.csv --sessions 5 --policies dqn
 expect_err "sessions gamma" "gamma must be in" "$BIN" simulate --data syn/ratings.csv --sessions 5 --gamma 2 --policies qlearn-mlp
+expect_err "sessions tabular lr" "learning rate must be in" "$BIN" simulate --data syn/ratings.csv --sessions 5 --tabular-lr 2 --policies qlearn-tabular
 expect_err "sessions steps" "cannot exceed --candidates" "$BIN" simulate --data syn/ratings.csv --sessions 5 --session-steps 20 --candidates 10
 finish

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "edgerec/bandit.hpp"
+#include "edgerec/qlearning.hpp"
 
 namespace edgerec {
 
@@ -148,11 +149,49 @@ class QFunction {
   std::unique_ptr<Impl> impl_;
 };
 
+// Tabular Q-learning over sessions (qlearning.hpp's QTable and q_learning), for a state space
+// small enough to enumerate. Items fall into G = 2 min(4, D) taste groups from the base model's
+// arm vectors v̄ (D dims): group = 2 argmax_{d < min(4, D)} |v̄_d| + (v̄_d < 0), the strongest of
+// the leading directions and its sign. State: (t, the group of the last item shown, or none at
+// t = 0): steps x (G + 1) states. Action: a group; the policy shows that group's best-scored
+// unshown candidate (the best unshown candidate of all when the group has none left). Reward:
+// the click. So the table learns which group to follow which with, and when: what boredom
+// rewards, in a form a table can hold (it never sees the user, so for a user's own taste it
+// relies on the base model's order within a group).
+struct TabularSessionOptions {
+  double gamma = 0.5;    // discount, in [0, 1] (the function approximators' default)
+  double lr = 0.03;      // η of the table update, in (0, 1]; chosen on the validation simulations
+                         // (seeds 1 and 2) among 0.03, 0.1, 0.3 (models/README.md)
+  double epsilon = 0.1;  // exploration while training
+  int sessions = 1000;   // training sessions (episodes), users drawn from the training users
+  std::uint64_t seed = 0;
+};
+
+class TabularSessionQ {
+ public:
+  // Trains on sessions of `sim`'s training users. Throws Error on options out of range.
+  static TabularSessionQ train(const SessionSimulator& sim, const TabularSessionOptions& options);
+  int groups() const { return groups_; }
+  // The taste group of candidate position c of `user`.
+  int group(const SessionSimulator& sim, index_t user, std::size_t c) const;
+  // The state index of session s: t x (G + 1) + (the last shown item's group + 1, 0 = none).
+  int state(const SessionSimulator& sim, const SessionSimulator::Session& s) const;
+  // The candidate the table shows next in s: its best group with an unshown candidate (ties:
+  // the lower group), that group's best-scored unshown candidate.
+  std::size_t best(const SessionSimulator& sim, const SessionSimulator::Session& s) const;
+  const QTable& table() const { return table_; }
+
+ private:
+  int groups_ = 0;
+  QTable table_;
+};
+
 // A session policy: the candidate position to show next (never one already shown).
 using SessionChooser = std::function<std::size_t(const SessionSimulator::Session&)>;
 SessionChooser greedy_chooser(const SessionSimulator& sim);              // the highest base score
 SessionChooser random_chooser(const SessionSimulator& sim, std::uint64_t seed);
 SessionChooser q_chooser(const SessionSimulator& sim, const QFunction& q);
+SessionChooser tabular_chooser(const SessionSimulator& sim, const TabularSessionQ& q);
 
 struct SessionEval {
   std::string policy;

@@ -329,6 +329,96 @@ QFunction QFunction::train(const SessionSimulator& sim, Backend& backend, const 
   return q;
 }
 
+// ---- Tabular Q-learning ----------------------------------------------------------------------
+
+int TabularSessionQ::group(const SessionSimulator& sim, index_t user, std::size_t c) const {
+  const VectorD v = sim.base().item_vector(sim.candidates(user).at(c));
+  const Eigen::Index lead = std::min<Eigen::Index>(groups_ / 2, v.size());
+  Eigen::Index d = 0;
+  for (Eigen::Index j = 1; j < lead; ++j)
+    if (std::abs(v[j]) > std::abs(v[d])) d = j;
+  return static_cast<int>(2 * d + (v[d] < 0 ? 1 : 0));
+}
+
+int TabularSessionQ::state(const SessionSimulator& sim, const SessionSimulator::Session& s) const {
+  const int last = s.shown.empty() ? 0 : group(sim, s.user, s.shown.back()) + 1;
+  return static_cast<int>(s.shown.size()) * (groups_ + 1) + last;
+}
+
+namespace {
+
+// The best-scored (earliest: candidates come best first) unshown candidate of group g, or of all
+// groups when g has none left (g < 0: of all).
+std::size_t best_in_group(const SessionSimulator& sim, const TabularSessionQ& q, const SessionSimulator::Session& s,
+                          int g) {
+  const std::size_t n = sim.candidates(s.user).size();
+  std::size_t any = n;
+  for (std::size_t c = 0; c < n; ++c) {
+    if (sim.shown(s, c)) continue;
+    if (any == n) any = c;
+    if (g < 0 || q.group(sim, s.user, c) == g) return c;
+  }
+  if (any == n) throw Error("session simulator: no candidate left to show");
+  return any;
+}
+
+// The session simulator as a q_learning Environment: an episode is one session of a training
+// user drawn with the environment's stream.
+class SessionEnvironment final : public Environment {
+ public:
+  SessionEnvironment(const SessionSimulator& sim, const TabularSessionQ& q) : sim_(sim), q_(q) {}
+  int states() const override { return sim_.options().steps * (q_.groups() + 1); }
+  int actions() const override { return q_.groups(); }
+  int reset(Rng& rng) override {
+    const auto& users = sim_.train_users();
+    session_ = {};
+    session_.user = users[rng.below(users.size())];
+    return q_.state(sim_, session_);
+  }
+  QStep step(int /*state*/, int action, Rng& rng) override {
+    QStep out;
+    out.reward = sim_.show(session_, best_in_group(sim_, q_, session_, action), rng);
+    out.terminal = sim_.done(session_);
+    out.next_state = out.terminal ? 0 : q_.state(sim_, session_);
+    return out;
+  }
+
+ private:
+  const SessionSimulator& sim_;
+  const TabularSessionQ& q_;
+  SessionSimulator::Session session_;
+};
+
+}  // namespace
+
+TabularSessionQ TabularSessionQ::train(const SessionSimulator& sim, const TabularSessionOptions& o) {
+  if (o.sessions < 1) throw Error("--sessions must be at least 1");
+  TabularSessionQ q;
+  q.groups_ = 2 * std::min(4, sim.base().dims());
+  SessionEnvironment env(sim, q);
+  QLearningOptions lo;
+  lo.gamma = o.gamma;
+  lo.lr = o.lr;
+  lo.epsilon = o.epsilon;
+  lo.episodes = o.sessions;
+  lo.max_steps = sim.options().steps;
+  lo.seed = mix_seed(o.seed, 0x7461626c65ull /* "table" */);
+  q.table_ = q_learning(env, lo);  // checks gamma, lr and epsilon, naming them
+  return q;
+}
+
+std::size_t TabularSessionQ::best(const SessionSimulator& sim, const SessionSimulator::Session& s) const {
+  const int st = state(sim, s);
+  int best = -1;
+  for (int g = 0; g < groups_; ++g) {
+    bool left = false;
+    for (std::size_t c = 0; c < sim.candidates(s.user).size() && !left; ++c)
+      left = !sim.shown(s, c) && group(sim, s.user, c) == g;
+    if (left && (best < 0 || table_.at(st, g) > table_.at(st, best))) best = g;
+  }
+  return best_in_group(sim, *this, s, best);
+}
+
 // ---- Policies and evaluation ---------------------------------------------------------------
 
 SessionChooser greedy_chooser(const SessionSimulator& sim) {
@@ -350,6 +440,10 @@ SessionChooser random_chooser(const SessionSimulator& sim, std::uint64_t seed) {
 }
 
 SessionChooser q_chooser(const SessionSimulator& sim, const QFunction& q) {
+  return [&sim, &q](const SessionSimulator::Session& s) { return q.best(sim, s); };
+}
+
+SessionChooser tabular_chooser(const SessionSimulator& sim, const TabularSessionQ& q) {
   return [&sim, &q](const SessionSimulator::Session& s) { return q.best(sim, s); };
 }
 

@@ -1092,8 +1092,9 @@ struct SimulateCmd {
   // base model over sessions with boredom (edgerec/session_rl.hpp).
   er::SessionOptions session;
   er::QApproxOptions q;
+  er::TabularSessionOptions tabular;
   int eval_sessions = 1000, context_dims = 16;
-  std::string policies = "random,greedy,qlearn-linear,qlearn-mlp", base_model = "ials", curve;
+  std::string policies = "random,greedy,qlearn-linear,qlearn-mlp,qlearn-tabular", base_model = "ials", curve;
   CLI::Option* candidates_flag = nullptr;
   CLI::Option* sessions_flag = nullptr;
 
@@ -1126,7 +1127,8 @@ struct SimulateCmd {
         ->check(CLI::Range(1, 100000000));
     c->add_option("--policies", policies,
                   S + "comma-separated: random, greedy (the base model's best unshown candidate), "
-                      "qlearn-linear, qlearn-mlp")
+                      "qlearn-linear, qlearn-mlp, qlearn-tabular (a Q table over (step, the last item's "
+                      "taste group) x the next group)")
         ->capture_default_str();
     c->add_option("--eval-sessions", eval_sessions, S + "evaluation sessions per policy")
         ->capture_default_str()->check(CLI::Range(1, 100000000));
@@ -1146,6 +1148,7 @@ struct SimulateCmd {
         ->capture_default_str();
     c->add_option("--gamma", q.gamma, S + "Q-learning's discount")->capture_default_str();
     c->add_option("--lr", q.lr, S + "Adam's learning rate for the Q-function")->capture_default_str();
+    c->add_option("--tabular-lr", tabular.lr, S + "qlearn-tabular's table update rate, in (0, 1]")->capture_default_str();
     c->add_option("--epsilon", q.epsilon, S + "exploration probability while training")->capture_default_str();
     c->add_option("--hidden", q.hidden, S + "qlearn-mlp's hidden width")->capture_default_str();
     c->add_option("--batch", q.batch, S + "replayed transitions per update")->capture_default_str();
@@ -1159,8 +1162,8 @@ struct SimulateCmd {
     std::vector<std::string> names = split_list(policies);
     if (names.empty()) throw er::Error("--policies names no policy");
     for (const auto& n : names)
-      if (n != "random" && n != "greedy" && n != "qlearn-linear" && n != "qlearn-mlp")
-        throw er::Error("unknown session policy '" + n + "' (valid: random, greedy, qlearn-linear, qlearn-mlp)");
+      if (n != "random" && n != "greedy" && n != "qlearn-linear" && n != "qlearn-mlp" && n != "qlearn-tabular")
+        throw er::Error("unknown session policy '" + n + "' (valid: random, greedy, qlearn-linear, qlearn-mlp, qlearn-tabular)");
     session.reward = o.reward;
     session.threshold = o.threshold;
     session.seed = o.seed;
@@ -1182,6 +1185,19 @@ struct SimulateCmd {
                                                 eval_sessions, o.seed));
       } else if (n == "greedy") {
         results.push_back(er::evaluate_sessions(sim, n, er::greedy_chooser(sim), eval_sessions, o.seed));
+      } else if (n == "qlearn-tabular") {
+        er::TabularSessionOptions to = tabular;
+        to.gamma = q.gamma;
+        to.epsilon = q.epsilon;
+        to.sessions = q.sessions;
+        to.seed = o.seed;
+        const auto start = std::chrono::steady_clock::now();
+        const auto table = er::TabularSessionQ::train(sim, to);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        results.push_back(er::evaluate_sessions(sim, n, er::tabular_chooser(sim, table), eval_sessions, o.seed));
+        trained[n] = {{"states", table.table().states}, {"actions", table.table().actions},
+                      {"updates", static_cast<std::uint64_t>(to.sessions) * static_cast<std::uint64_t>(session.steps)},
+                      {"seconds", seconds}};
       } else {
         er::QApproxOptions qo = q;
         qo.kind = n == "qlearn-mlp" ? er::QApprox::mlp : er::QApprox::linear;
@@ -1215,7 +1231,7 @@ struct SimulateCmd {
                         {"boredom_decay", session.boredom_decay}, {"train_users", sim.train_users().size()},
                         {"eval_users", sim.eval_users().size()}, {"train_sessions", q.sessions},
                         {"eval_sessions", eval_sessions},
-                        {"q", {{"gamma", q.gamma}, {"lr", q.lr}, {"epsilon", q.epsilon}, {"hidden", q.hidden},
+                        {"q", {{"gamma", q.gamma}, {"lr", q.lr}, {"tabular_lr", tabular.lr}, {"epsilon", q.epsilon}, {"hidden", q.hidden},
                                {"batch", q.batch}, {"replay", q.replay}, {"target_every", q.target_every},
                                {"context_dims", features.dims()}}},
                         {"policies", rows}, {"load", report_json(report)}}
