@@ -139,6 +139,11 @@ TEST_CASE("two-tower: a described item embeds as its cold row does, after save a
   auto plain = make_model(ModelKind::two_tower);
   plain->fit(cat.data, small_hyper(), *backend);
   CHECK_FALSE(plain->item_vector_described(g0, v.data()));
+  CHECK_FALSE(plain->described_inputs().item_tower);
+  CHECK(trained().described_inputs().item_tower);
+  // ... and its file keeps no item tower (a 0 flag), so it reads back the same.
+  const auto plain_bytes = model_to_bytes(*plain);
+  CHECK(model_to_bytes(*load_bytes(plain_bytes)) == plain_bytes);
 }
 
 TEST_CASE("two-tower: cold-item AUC far above chance and id-only kinds exactly 0.5", "[two_tower]") {

@@ -728,10 +728,12 @@ class TwoTower final : public EmbeddingModel {
     }
     ar(cereal::make_nvp("user_0_features_weight", io::shaped(user_feature_weight_, 2 * e, l.dims())));
     if (version < 3) return;
-    // The item tower as the user tower above: a u8 flag (0: a model loaded from a file without
-    // it and saved again), then the first layer over the features (any width F; F is checked
-    // against the metadata when an item is described), layers 2..L, the output layer.
-    std::uint8_t has_item_tower = item_tower_.w.size() == static_cast<std::size_t>(layers) ? 1 : 0;
+    // The item tower as the user tower above: a u8 flag (0: nothing to describe an item with: a
+    // model trained without item features, or loaded from a file without the tower and saved
+    // again), then the first layer over the features (any width F > 0; F is checked against the
+    // metadata when an item is described), layers 2..L, the output layer.
+    std::uint8_t has_item_tower =
+        item_tower_.w.size() == static_cast<std::size_t>(layers) && item_tower_.first_side.cols() > 0 ? 1 : 0;
     ar(cereal::make_nvp("item_tower", has_item_tower));
     if constexpr (loading) {
       if (has_item_tower > 1) ar.fail("item_tower", "presence flag must be 0 or 1");
@@ -743,6 +745,8 @@ class TwoTower final : public EmbeddingModel {
     }
     ar(cereal::make_nvp("item_0_features_weight", io::shaped(item_tower_.first_side, 2 * e, -1)),
        cereal::make_nvp("item_0_bias", io::shaped(item_tower_.first_bias, 2 * e)));
+    if constexpr (loading)
+      if (item_tower_.first_side.cols() == 0) ar.fail("item_0_features_weight", "has no feature column");
     static const char* const kItemLayers[2][kMaxLayers] = {
         {"item_1_weight", "item_2_weight", "item_3_weight", "item_out_weight"},
         {"item_1_bias", "item_2_bias", "item_3_bias", "item_out_bias"}};
