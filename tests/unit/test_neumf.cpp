@@ -114,6 +114,22 @@ TEST_CASE("neumf: same seed, same bytes; another seed, another model", "[neumf]"
   CHECK(a != model_to_bytes(*fit(data, h, *b1)));
 }
 
+TEST_CASE("neumf --recent: the latest interactions once more change the model, deterministically", "[neumf]") {
+  const Interactions& data = synthetic();
+  Hyper h = small_hyper(9);
+  h.epochs = 2;
+  h.refit = 0;
+  auto backend = make_openmp_backend(1);
+  h.recent = 0;
+  const std::string none = model_to_bytes(*fit(data, h, *backend));
+  h.recent = 3;
+  const std::string three = model_to_bytes(*fit(data, h, *backend));
+  CHECK(three != none);
+  CHECK(three == model_to_bytes(*fit(data, h, *backend)));
+  h.recent = -1;
+  CHECK(test::error_of([&] { fit(data, h, *backend); }).rfind("--recent must be in 0..", 0) == 0);
+}
+
 TEST_CASE("neumf pre-training: GMF, then MLP, then the fused model, each stage validated", "[neumf]") {
   const Interactions& data = synthetic();
   const Split split = leave_last_out(data);

@@ -79,7 +79,10 @@ struct Hyper {
   // paper's two pre-training stages, GMF alone and MLP alone, before the fused model (0 = none);
   // refit (neumf; 1 = on, its default): after early stopping, train again from the same
   // initialisation on the whole training part, validation part included, for the epochs the
-  // validation chose in each stage (0 = keep the early-stopped model).
+  // validation chose in each stage (0 = keep the early-stopped model); recent (neumf): each
+  // user's `recent` most recent training interactions (time order; file order without
+  // timestamps) are trained on twice per epoch, an extra copy each with its own negatives
+  // (0 = none).
   std::optional<int> batch;
   std::optional<float> dropout;
   std::optional<int> max_len;
@@ -90,6 +93,7 @@ struct Hyper {
   std::optional<int> val_negatives;
   std::optional<int> pretrain;
   std::optional<int> refit;
+  std::optional<int> recent;
   std::uint64_t seed = 0;
 
   // `this` with unset fields filled from `defaults`.

@@ -95,6 +95,7 @@ Hyper Hyper::merged_over(const Hyper& d) const {
   if (!h.val_negatives) h.val_negatives = d.val_negatives;
   if (!h.pretrain) h.pretrain = d.pretrain;
   if (!h.refit) h.refit = d.refit;
+  if (!h.recent) h.recent = d.recent;
   return h;
 }
 
@@ -109,7 +110,7 @@ void Model::fit(const Interactions& train, const Hyper& h, Backend& backend,
         {h.layers, "--layers", 0, 64}, {h.heads, "--heads", 1, 64},
         {h.train_negatives, "--train-negatives", 0, 1 << 20}, {h.patience, "--patience", 0, 100000},
         {h.val_negatives, "--val-negatives", 0, 1 << 20}, {h.pretrain, "--pretrain", 0, 100000},
-        {h.refit, "--refit", 0, 1}})
+        {h.refit, "--refit", 0, 1}, {h.recent, "--recent", 0, 1 << 20}})
     if (v && (*v < lo || *v > hi))
       throw Error(std::string(name) + " must be in " + std::to_string(lo) + ".." + std::to_string(hi) +
                   " (got " + std::to_string(*v) + ")");

@@ -18,7 +18,10 @@
 // binary cross-entropy over seeded mini-batches of --batch examples; AdamW (--lr; --reg is the
 // decoupled weight decay on every parameter); early stopping on the validation part's nDCG@10
 // (full ranking, or among --val-negatives sampled items: the ncf protocol's default) after
-// --patience epochs without a better one, keeping the best epoch.
+// --patience epochs without a better one, keeping the best epoch. Recency (--recent N, default
+// 20): each user's N latest interactions of the part trained on are positives twice per epoch
+// (an extra copy with its own negatives): the test item of a leave-last-out split is each
+// user's next one, and their latest ones say most about it.
 // Pre-training (--pretrain N > 0, the default; the paper's section 3.4.1): GMF alone, then MLP
 // alone, each for at most N epochs with the same early stopping, then the fused model starts
 // from both (output layer [a w_gmf, (1 - a) w_mlp], a the best of 0.3..0.7 on validation, the
@@ -200,6 +203,7 @@ class NeuMf final : public Model {
     h.train_negatives = 4;
     h.patience = 3;
     h.refit = 1;
+    h.recent = 20;
     return h;
   }
 
@@ -326,6 +330,7 @@ class NeuMf final : public Model {
     adam.decoupled = true;
     const int pretrain = hyper.pretrain.value_or(0);
     const bool refit = hyper.refit.value_or(0) > 0;
+    const int recent = hyper.recent.value_or(0);
 
     // Pass 0 trains on the fit part with early stopping on the validation part; with --refit,
     // pass 1 trains again from the same initialisation on the whole training part (the held-out
@@ -352,6 +357,25 @@ class NeuMf final : public Model {
           pos_user.push_back(static_cast<std::int32_t>(u));
           pos_item.push_back(static_cast<std::int32_t>(seen.row_indices(u)[k]));
         }
+      // --recent N: each user's N latest interactions of the part trained on once more. The
+      // interaction just before a held-out one says most about it (dropping each user's
+      // second-to-last training pair cost GMF 0.016 validation nDCG on ML-1M), and a pointwise
+      // loss over ~165 pairs per user gives the latest no more weight than the oldest.
+      if (recent > 0) {
+        const Interactions& part = validating ? parts.fit : train;
+        std::vector<std::vector<std::size_t>> by_user(n_users());
+        for (std::size_t r = 0; r < part.rows.size(); ++r) by_user[part.rows[r].user].push_back(r);
+        for (index_t u = 0; u < n_users(); ++u) {
+          auto& rs = by_user[u];
+          std::stable_sort(rs.begin(), rs.end(),
+                           [&](std::size_t a, std::size_t b) { return part.rows[a].time < part.rows[b].time; });
+          const std::size_t from = rs.size() > static_cast<std::size_t>(recent) ? rs.size() - static_cast<std::size_t>(recent) : 0;
+          for (std::size_t j = from; j < rs.size(); ++j) {
+            pos_user.push_back(static_cast<std::int32_t>(u));
+            pos_item.push_back(static_cast<std::int32_t>(part.rows[rs[j]].item));
+          }
+        }
+      }
       const std::size_t per = 1 + static_cast<std::size_t>(negatives);
       const std::size_t n = pos_user.size() * per;
       std::vector<std::int32_t> ex_user(n), ex_item(n), b_user, b_item;

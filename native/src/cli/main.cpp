@@ -234,6 +234,9 @@ struct ModelFlags {
                     "neumf: 1 = after early stopping, train again on the whole training part "
                     "(validation part included) for the epochs validation chose (the default); 0 = "
                     "keep the early-stopped model");
+    app->add_option("--recent", hyper.recent,
+                    "neumf: each user's N most recent training interactions (time order, else file "
+                    "order) are trained on twice per epoch (0 = none)");
     app->add_option("--seed", hyper.seed, "random seed (same seed, same model)")
         ->capture_default_str()
         ->transform(seed_validator());
@@ -295,6 +298,7 @@ json hyper_json(const er::Hyper& h) {
   put("val_negatives", h.val_negatives);
   put("pretrain", h.pretrain);
   put("refit", h.refit);
+  put("recent", h.recent);
   j["seed"] = h.seed;
   return j;
 }
