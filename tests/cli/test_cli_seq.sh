@@ -108,6 +108,11 @@ for m in sasrec gru4rec lstm; do
   expect_ok "eval $m" "$BIN" "${E[@]}" --data seq.txt --model $m "${S[@]}"
   [ "$(json_get out.txt 'j["epochs_run"] == 6 and j["metrics"]["full_hr@10"] >= 0')" = True ] || fail "$m eval"
 done
+# --lr-schedule / --warmup: the curve's per-epoch rate follows the schedule; the JSON names it.
+expect_ok "train cosine" "$BIN" train --data seq.txt --model sasrec "${S[@]}" --lr-schedule cosine --warmup 3 --out cos.edgerec --curve cos.curve --json
+[ "$(json_get out.txt 'j["hyper"]["lr_schedule"] == "cosine" and j["hyper"]["warmup"] == 3')" = True ] || fail "lr schedule json: $(head -c 400 out.txt)"
+[ "$(/usr/bin/python3 -c "import json; r=[json.loads(l)['lr'] for l in open('cos.curve')]; print(all(b < a for a, b in zip(r[1:], r[2:])) and r[-1] < 1e-6)")" = True ] || fail "cosine curve: $(cat cos.curve | head -c 600)"
+expect_err "bad schedule" "lr-schedule" "$BIN" train --data seq.txt --model sasrec --lr-schedule step --out bad.edgerec
 # Same seed, same model file.
 expect_ok "train sasrec again" "$BIN" train --data seq.txt --model sasrec "${S[@]}" --out again.edgerec
 expect_ok "info a" "$BIN" info --model sasrec.edgerec --json

@@ -155,6 +155,39 @@ TEST_CASE("sequence kinds: same seed, same bytes; another seed, another model", 
   }
 }
 
+TEST_CASE("sequence kinds: --lr-schedule and --warmup set each step's learning rate", "[models][sequence]") {
+  const Trained& t = trained(ModelKind::gru4rec);
+  auto backend = make_cpu_backend();
+  const auto lrs = [&](Hyper h) {
+    std::vector<double> out;
+    const Progress progress({}, [&](const EpochRecord& r) { out.push_back(r.lr); });
+    auto m = make_model(ModelKind::gru4rec);
+    m->fit(t.train, h, *backend, progress);
+    return std::make_pair(out, Matrix(m->embeddings()->V));
+  };
+  Hyper h = small_hyper(ModelKind::gru4rec);
+  h.epochs = 4;
+  const auto plain = lrs(h);
+  h.lr_schedule = 0;  // constant: the same model as no schedule
+  h.warmup = 0;
+  const auto constant = lrs(h);
+  CHECK(constant.second == plain.second);
+  for (const double lr : constant.first) CHECK(lr == Approx(0.01));
+  h.lr_schedule = 2;  // cosine to 0 at the last step of epoch 4: each epoch's last rate falls
+  const auto cosine = lrs(h);
+  REQUIRE(cosine.first.size() == 4);
+  for (std::size_t e = 1; e < 4; ++e) CHECK(cosine.first[e] < cosine.first[e - 1]);
+  CHECK(cosine.first[3] == Approx(0.0).margin(1e-9));
+  CHECK(cosine.second != plain.second);
+  h.lr_schedule = 0;
+  h.warmup = 1 << 20;  // warm-up longer than training: still rising at the end
+  const auto warm = lrs(h);
+  for (std::size_t e = 1; e < warm.first.size(); ++e) CHECK(warm.first[e] > warm.first[e - 1]);
+  CHECK(warm.first.back() < 0.001);
+  h.lr_schedule = 3;
+  CHECK_THROWS_AS(lrs(h), Error);
+}
+
 TEST_CASE("sequence kinds: save/load keeps scores, and fold-in is the forward pass", "[models][sequence]") {
   for (ModelKind kind : kSeqKinds) {
     INFO(kind_name(kind));

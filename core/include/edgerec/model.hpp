@@ -82,7 +82,12 @@ struct Hyper {
   // validation chose in each stage (0 = keep the early-stopped model); recent (neumf): each
   // user's `recent` most recent training interactions (time order; file order without
   // timestamps) are trained on twice per epoch, an extra copy each with its own negatives
-  // (0 = none).
+  // (0 = none); lr_schedule (sasrec, gru4rec, lstm, two-tower): the learning rate over the
+  // steps of --epochs (nn::LrSchedule: 0 constant, the default; 1 linear, 2 cosine decay to 0 at
+  // the last step of the last epoch allowed), after a linear warm-up over `warmup` steps (0 =
+  // none, the default).
+  std::optional<int> lr_schedule;
+  std::optional<int> warmup;
   std::optional<int> batch;
   std::optional<float> dropout;
   std::optional<int> max_len;

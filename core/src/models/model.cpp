@@ -96,6 +96,8 @@ Hyper Hyper::merged_over(const Hyper& d) const {
   if (!h.pretrain) h.pretrain = d.pretrain;
   if (!h.refit) h.refit = d.refit;
   if (!h.recent) h.recent = d.recent;
+  if (!h.lr_schedule) h.lr_schedule = d.lr_schedule;
+  if (!h.warmup) h.warmup = d.warmup;
   return h;
 }
 
@@ -110,7 +112,8 @@ void Model::fit(const Interactions& train, const Hyper& h, Backend& backend,
         {h.layers, "--layers", 0, 64}, {h.heads, "--heads", 1, 64},
         {h.train_negatives, "--train-negatives", 0, 1 << 20}, {h.patience, "--patience", 0, 100000},
         {h.val_negatives, "--val-negatives", 0, 1 << 20}, {h.pretrain, "--pretrain", 0, 100000},
-        {h.refit, "--refit", 0, 1}, {h.recent, "--recent", 0, 1 << 20}})
+        {h.refit, "--refit", 0, 1}, {h.recent, "--recent", 0, 1 << 20},
+        {h.lr_schedule, "--lr-schedule", 0, 2}, {h.warmup, "--warmup", 0, 1 << 30}})
     if (v && (*v < lo || *v > hi))
       throw Error(std::string(name) + " must be in " + std::to_string(lo) + ".." + std::to_string(hi) +
                   " (got " + std::to_string(*v) + ")");

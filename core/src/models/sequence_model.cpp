@@ -360,6 +360,8 @@ void SequenceModel::fit_impl(const Interactions& train, Backend& backend, const 
   adam.lr = *hyper.lr;
   adam.weight_decay = *hyper.reg;
   nn::Adam optimizer(backend, params, adam);
+  const nn::LrSchedule schedule = nn::lr_schedule(hyper);
+  std::int64_t step = 0;
 
   const nn::Holdout holdout = nn::hold_out_last(train);
   {
@@ -418,6 +420,8 @@ void SequenceModel::fit_impl(const Interactions& train, Backend& backend, const 
         positions += static_cast<std::size_t>(R);
         tape.backward(loss);
         optimizer.clip_grad_norm(kClipNorm);
+        optimizer.lr = schedule.at(step++, static_cast<std::int64_t>(*hyper.epochs) * n_batches);
+        result.lr = optimizer.lr;
         optimizer.step();
         optimizer.zero_grad();
         progress(stage.c_str(), k + 1, n_batches);

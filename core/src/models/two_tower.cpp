@@ -382,6 +382,8 @@ class TwoTower final : public EmbeddingModel {
     adam.decoupled = true;
     const std::vector<nn::Parameter*> params = net.parameters();
     nn::Adam opt(backend, params, adam);
+    const nn::LrSchedule schedule = nn::lr_schedule(hyper);
+    std::int64_t step = 0;
 
     const nn::Holdout parts = nn::hold_out_last(train);
     {
@@ -487,6 +489,7 @@ class TwoTower final : public EmbeddingModel {
           const nn::Var loss = nn::softmax_cross_entropy(logits, make_tensor(backend, Shape{rows}, targets));
           tape.backward(loss);
           opt.clip_grad_norm(kClipNorm);
+          opt.lr = schedule.at(step++, static_cast<std::int64_t>(*hyper.epochs) * static_cast<std::int64_t>(total));
           opt.step();
           opt.zero_grad();
           loss_sum += static_cast<double>(to_vector<float>(backend, loss.value())[0]) * static_cast<double>(rows);

@@ -30,6 +30,18 @@ double LrSchedule::at(std::int64_t step, std::int64_t total) const {
   return end + 0.5 * (lr - end) * (1.0 + std::cos(3.14159265358979323846 * t));
 }
 
+LrSchedule lr_schedule(const Hyper& hyper) {
+  LrSchedule s;
+  const int code = hyper.lr_schedule.value_or(0);
+  s.kind = code == 1 ? LrSchedule::Kind::linear : code == 2 ? LrSchedule::Kind::cosine : LrSchedule::Kind::constant;
+  s.lr = hyper.lr.value_or(1e-3f);
+  s.final_fraction = 0.0;
+  s.warmup = hyper.warmup.value_or(0);
+  return s;
+}
+
+const char* lr_schedule_name(int code) { return code == 1 ? "linear" : code == 2 ? "cosine" : "constant"; }
+
 std::vector<std::int32_t> epoch_order(std::size_t n, std::uint64_t seed, int epoch,
                                       std::uint64_t stream) {
   if (n > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))

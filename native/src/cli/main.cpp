@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <set>
@@ -27,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgerec/edgerec.hpp"
+#include "edgerec/nn/train.hpp"
 #include "edgerec/onnx_export.hpp"
 #include "edgerec/cuda_backend.hpp"
 #include "edgerec/openmp_backend.hpp"
@@ -234,6 +236,12 @@ struct ModelFlags {
                     "neumf: 1 = after early stopping, train again on the whole training part "
                     "(validation part included) for the epochs validation chose (the default); 0 = "
                     "keep the early-stopped model");
+    app->add_option("--lr-schedule", hyper.lr_schedule,
+                    "sasrec, gru4rec, lstm, two-tower: the learning rate over the steps of --epochs: "
+                    "constant (the default), linear or cosine decay to 0")
+        ->transform(CLI::CheckedTransformer(std::map<std::string, int>{{"constant", 0}, {"linear", 1}, {"cosine", 2}}));
+    app->add_option("--warmup", hyper.warmup,
+                    "sasrec, gru4rec, lstm, two-tower: linear learning-rate warm-up over this many steps (0 = none)");
     app->add_option("--recent", hyper.recent,
                     "neumf: each user's N most recent training interactions (time order, else file "
                     "order) are trained on twice per epoch (0 = none)");
@@ -299,6 +307,8 @@ json hyper_json(const er::Hyper& h) {
   put("pretrain", h.pretrain);
   put("refit", h.refit);
   put("recent", h.recent);
+  if (h.lr_schedule) j["lr_schedule"] = er::nn::lr_schedule_name(*h.lr_schedule);
+  put("warmup", h.warmup);
   j["seed"] = h.seed;
   return j;
 }

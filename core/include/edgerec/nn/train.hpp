@@ -46,6 +46,11 @@ struct LrSchedule {
   std::int64_t warmup = 0;
   double at(std::int64_t step, std::int64_t total) const;
 };
+// The schedule a neural kind trains with: Hyper::lr_schedule (0 constant, 1 linear, 2 cosine;
+// unset: constant) from *hyper.lr to 0, after Hyper::warmup steps of warm-up.
+LrSchedule lr_schedule(const Hyper& hyper);
+// "constant", "linear", "cosine" for 0, 1, 2 (Hyper::lr_schedule's codes).
+const char* lr_schedule_name(int code);
 
 // A seeded permutation of [0, n) for epoch `epoch` (Fisher–Yates over Rng(mix_seed(seed,
 // epoch, stream))): the epoch's example order, the same on every platform.
